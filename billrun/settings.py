@@ -1,0 +1,61 @@
+"""All configuration, read once from the environment (documented as a table in the README)."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """billrun's settings. Every field maps to one environment variable (see README)."""
+
+    model_config = SettingsConfigDict(env_prefix="BILLRUN_", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite://{ROOT / 'var' / 'billrun.sqlite3'}",
+        validation_alias=AliasChoices("DATABASE_URL", "BILLRUN_DATABASE_URL"),
+    )
+    # No Redis URL means the embedded default: in-process broker and workers.
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "BILLRUN_REDIS_URL"))
+    env: Literal["development", "test", "production"] = "development"
+    timezone: str = "UTC"
+    base_currency: str = "USD"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    cors_origins: str = ""  # comma-separated; also the WebSocket origins allowed
+    session_ttl_hours: int = 12
+    login_max_failures: int = 5
+    login_window_seconds: int = 900
+    max_query_depth: int = 10
+    max_aliases: int = 30
+    max_tokens: int = 2000
+    max_query_cost: int = 5000
+    max_page_size: int = 500
+    log_level: str = "INFO"
+
+    @property
+    def embedded(self) -> bool:
+        """True on the embedded default: no Redis, workers run inside the API process."""
+        return not self.redis_url
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests and the CLI change the environment)."""
+    get_settings.cache_clear()

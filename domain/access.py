@@ -1,0 +1,122 @@
+"""Who may do what, and who may see which accounts: the only two questions of access (SPEC §6).
+
+`require` answers "may this viewer do X"; `visible` answers "which rows of a model may this viewer see".
+Every query and every lookup by id goes through `visible`, so a hidden record and an absent one read the same.
+"""
+
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from tortoise.expressions import Q, Subquery
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
+
+import models
+from domain.errors import DomainError, ErrorCode, not_found
+from models.enums import Permission, TokenKind
+
+M = TypeVar("M", bound=Model)
+
+# Permissions that only make sense together with another one (SPEC §6).
+REQUIRES = {Permission.BILLING_SEND_EXPORT: Permission.BILLING_ACCESS}
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The authenticated caller of one request: a user, through a session or an API token."""
+
+    user_id: int
+    email: str
+    name: str
+    permissions: frozenset[Permission]
+    token_id: int
+    token_kind: TokenKind
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def can(self, permission: Permission) -> bool:
+        needed = REQUIRES.get(permission)
+        return permission in self.permissions and (needed is None or needed in self.permissions)
+
+    @property
+    def label(self) -> str:
+        return self.email
+
+
+SYSTEM_LABEL = "system"
+
+
+def require(viewer: Viewer, permission: Permission) -> None:
+    """Refuse with PERMISSION_DENIED unless the viewer holds `permission`."""
+    if not viewer.can(permission):
+        raise DomainError(ErrorCode.PERMISSION_DENIED, f"This action needs the {permission.value} permission.")
+
+
+# How each account-owned model reaches its account; models absent here are not account-owned.
+ACCOUNT_PATH: dict[type[Model], str] = {
+    models.Account: "",
+    models.SalesContract: "account",
+    models.RecurringCharge: "contract__account",
+    models.DatedPrice: "charge__contract__account",
+    models.WorkOrder: "account",
+    models.ManualCharge: "account",
+    models.ServiceChange: "charge__contract__account",
+    models.InvoiceAdjustment: "account",
+    models.PeriodicBilling: "account",
+    models.BillingDetail: "billing__account",
+    models.Invoice: "account",
+}
+
+# Shared reference data any billing user may read.
+BILLING_REFERENCE = (
+    models.LedgerAccount,
+    models.TaxRate,
+    models.AccountingPeriod,
+    models.BillingBatch,
+    models.Finding,
+    models.Notification,
+    models.Job,
+    models.Audit,
+    models.Export,
+)
+
+
+def sees_all_accounts(viewer: Viewer) -> bool:
+    """Admins manage the grants, so they see restricted accounts too (docs/ACCESS.md)."""
+    return viewer.can(Permission.ADMIN)
+
+
+def account_visibility(viewer: Viewer, path: str = "") -> Q:
+    """The condition on an account (reached through `path`) that makes it visible to `viewer`."""
+    if sees_all_accounts(viewer):
+        return Q()
+    prefix = f"{path}__" if path else ""
+    granted = Subquery(models.AccountGrant.filter(user_id=viewer.user_id).values("account_id"))
+    return Q(**{f"{prefix}restricted": False}) | Q(**{f"{prefix}id__in": granted})
+
+
+def visible(viewer: Viewer, model: type[M]) -> QuerySet[M]:
+    """Every row of `model` the viewer may see (an empty set when it may see none)."""
+    if model is models.User:
+        if viewer.can(Permission.ADMIN):
+            return model.all()
+        return model.filter(id=viewer.user_id)
+    if model is models.AccessToken:
+        if viewer.can(Permission.ADMIN):
+            return model.all()
+        return model.filter(user_id=viewer.user_id)
+    if not viewer.can(Permission.BILLING_ACCESS):
+        return model.filter(id__in=[])
+    if model in ACCOUNT_PATH:
+        return model.filter(account_visibility(viewer, ACCOUNT_PATH[model]))
+    if model in BILLING_REFERENCE:
+        return model.all()
+    raise LookupError(f"No visibility rule for {model.__name__}")  # a programming error, never user input
+
+
+async def get_visible(viewer: Viewer, model: type[M], pk: int, what: str | None = None,
+                                field: str | None = "id") -> M:
+    """Fetch one row by id through the viewer's scope, or refuse with NOT_FOUND."""
+    row = await visible(viewer, model).get_or_none(id=pk)
+    if row is None:
+        raise not_found(what or model.__name__, field)
+    return row

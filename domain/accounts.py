@@ -1,0 +1,76 @@
+"""Service customers (accounts) and their access restriction."""
+
+from tortoise.transactions import in_transaction
+
+import models
+from billrun.settings import get_settings
+from domain.access import Viewer, get_visible, require
+from domain.currencies import is_currency
+from domain.errors import DomainError, ErrorCode, Problem, not_found, raise_if
+from models.enums import Permission
+
+EDITABLE = ("name", "bill_group", "division", "currency", "tax_location", "billing_email",
+            "payment_terms_days", "autopay_enabled", "payment_method_token")
+
+
+def _problems(data: dict) -> list[Problem]:
+    problems = []
+    for key in ("number", "name", "bill_group", "division", "tax_location"):
+        if key in data and not str(data[key]).strip():
+            problems.append(Problem(ErrorCode.INVALID_INPUT, f"{key} must not be empty.", key))
+    if "currency" in data and not is_currency(data["currency"]):
+        problems.append(Problem(ErrorCode.INVALID_CURRENCY,
+                                f"{data['currency']!r} is not an ISO 4217 currency code.", "currency"))
+    if "billing_email" in data and "@" not in data["billing_email"]:
+        problems.append(Problem(ErrorCode.INVALID_INPUT, "Not an e-mail address.", "billingEmail"))
+    if data.get("payment_terms_days", 0) < 0 or data.get("payment_terms_days", 0) > 365:
+        problems.append(Problem(ErrorCode.INVALID_INPUT, "Payment terms are 0 to 365 days.", "paymentTermsDays"))
+    return problems
+
+
+def _check_autopay(account: models.Account) -> None:
+    if account.autopay_enabled and not account.payment_method_token:
+        raise DomainError(ErrorCode.INVALID_INPUT, "Auto-pay needs a payment-method token.",
+                          "paymentMethodToken")
+
+
+async def create_account(viewer: Viewer, data: dict) -> models.Account:
+    require(viewer, Permission.BILLING_ACCESS)
+    data = {"currency": get_settings().base_currency, **data}
+    raise_if(_problems(data))
+    account = models.Account(**data)
+    _check_autopay(account)
+    if await models.Account.exists(number=account.number):
+        raise DomainError(ErrorCode.DUPLICATE, f"Account number {account.number} is taken.", "number")
+    await account.save()
+    return account
+
+
+async def update_account(viewer: Viewer, account_id: int, changes: dict) -> models.Account:
+    require(viewer, Permission.BILLING_ACCESS)
+    account = await get_visible(viewer, models.Account, account_id, "Account")
+    raise_if(_problems(changes))
+    for key, value in changes.items():
+        if key not in EDITABLE:
+            raise DomainError(ErrorCode.INVALID_INPUT, f"{key} cannot be changed.", key)
+        setattr(account, key, value)
+    _check_autopay(account)
+    await account.save()
+    return account
+
+
+async def restrict_account(viewer: Viewer, account_id: int, restricted: bool, user_ids: list[int]) -> models.Account:
+    """Set who may see an account (ADMIN). `restricted=False` opens it to every billing user."""
+    require(viewer, Permission.ADMIN)
+    account = await get_visible(viewer, models.Account, account_id, "Account")
+    found = await models.User.filter(id__in=user_ids).values_list("id", flat=True)
+    missing = set(user_ids) - set(found)
+    if missing:
+        raise not_found("User", "userIds")
+    async with in_transaction():
+        account.restricted = restricted
+        await account.save(update_fields=["restricted", "updated_at"])
+        await models.AccountGrant.filter(account_id=account.id).delete()
+        await models.AccountGrant.bulk_create(
+            [models.AccountGrant(account_id=account.id, user_id=uid) for uid in sorted(set(user_ids))])
+    return account

@@ -1,0 +1,22 @@
+"""Housekeeping: forget what no rule needs any more (expired sessions, old login attempts, idempotency keys)."""
+
+from datetime import timedelta
+
+import models
+from billrun.settings import get_settings
+from domain import clock
+from models.enums import TokenKind
+
+LOGIN_ATTEMPTS_KEPT = timedelta(days=30)
+SESSIONS_KEPT_AFTER_EXPIRY = timedelta(days=7)
+
+
+async def purge_expired() -> dict[str, int]:
+    """Delete rows past their use; idempotent, so safe to run from several workers at once."""
+    now = clock.now()
+    window = timedelta(seconds=get_settings().login_window_seconds)
+    attempts = await models.LoginAttempt.filter(at__lt=now - max(window, LOGIN_ATTEMPTS_KEPT)).delete()
+    sessions = await models.AccessToken.filter(
+        kind=TokenKind.SESSION, expires_at__lt=now - SESSIONS_KEPT_AFTER_EXPIRY).delete()
+    keys = await models.IdempotencyRecord.filter(expires_at__lt=now).delete()
+    return {"login_attempts": attempts, "sessions": sessions, "idempotency_records": keys}

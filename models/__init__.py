@@ -1,0 +1,55 @@
+"""Tortoise models of billrun, one module per part of the domain, migrations live in `models/migrations`."""
+
+from models.access import AccessToken, AccountGrant, LoginAttempt, User
+from models.billing import BillingBatch, BillingDetail, Finding, PeriodicBilling, RevenueDistribution
+from models.ledger import Delivery, Export, Invoice, JournalEntry, JournalLine, NumberSequence, Payment
+from models.master import (
+    Account,
+    AccountingPeriod,
+    DatedPrice,
+    InvoiceAdjustment,
+    LedgerAccount,
+    ManualCharge,
+    RecurringCharge,
+    SalesContract,
+    ServiceChange,
+    TaxRate,
+    WorkOrder,
+)
+from models.operations import Audit, BatchEvent, IdempotencyRecord, Job, JobChunk, Notification
+
+__all__ = [
+    "AccessToken",
+    "Account",
+    "AccountGrant",
+    "AccountingPeriod",
+    "Audit",
+    "BatchEvent",
+    "BillingBatch",
+    "BillingDetail",
+    "DatedPrice",
+    "Delivery",
+    "Export",
+    "Finding",
+    "IdempotencyRecord",
+    "Invoice",
+    "InvoiceAdjustment",
+    "Job",
+    "JobChunk",
+    "JournalEntry",
+    "JournalLine",
+    "LedgerAccount",
+    "LoginAttempt",
+    "ManualCharge",
+    "NumberSequence",
+    "Notification",
+    "Payment",
+    "PeriodicBilling",
+    "RecurringCharge",
+    "RevenueDistribution",
+    "SalesContract",
+    "ServiceChange",
+    "TaxRate",
+    "User",
+    "WorkOrder",
+]

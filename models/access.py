@@ -1,0 +1,65 @@
+"""Users, bearer tokens and account restrictions (SPEC §6)."""
+
+from tortoise import fields
+from tortoise.models import Model
+
+from models._fields import created_at
+from models.enums import TokenKind
+
+
+class User(Model):
+    id = fields.IntField(primary_key=True)
+    email = fields.CharField(max_length=254, unique=True)
+    name = fields.CharField(max_length=200)
+    password_hash = fields.CharField(max_length=255, null=True)
+    permissions = fields.JSONField(default=list)
+    is_active = fields.BooleanField(default=True)
+    created_at = created_at()
+
+    class Meta:
+        table = "app_user"
+
+
+class AccountGrant(Model):
+    """One user allowed to see a restricted account (SPEC §6)."""
+
+    id = fields.IntField(primary_key=True)
+    account = fields.ForeignKeyField("models.Account", related_name="grants", on_delete=fields.CASCADE)
+    user = fields.ForeignKeyField("models.User", related_name="account_grants", on_delete=fields.CASCADE)
+
+    class Meta:
+        table = "account_grant"
+        unique_together = (("account", "user"),)
+
+
+class AccessToken(Model):
+    """A bearer token: a login session or a long-lived API token. Only its SHA-256 is stored."""
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharEnumField(TokenKind, max_length=16)
+    user = fields.ForeignKeyField("models.User", related_name="tokens", on_delete=fields.CASCADE)
+    name = fields.CharField(max_length=100, default="")
+    token_hash = fields.CharField(max_length=64, unique=True)
+    token_prefix = fields.CharField(max_length=16)
+    # API tokens carry their own permissions (intersected with the user's); sessions use the user's.
+    permissions = fields.JSONField(null=True)
+    expires_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+    last_used_at = fields.DatetimeField(null=True)
+    created_at = created_at()
+
+    class Meta:
+        table = "access_token"
+
+
+class LoginAttempt(Model):
+    """Every login attempt, so failures can be rate-limited per e-mail and per address."""
+
+    id = fields.IntField(primary_key=True)
+    email = fields.CharField(max_length=254, db_index=True)
+    remote_addr = fields.CharField(max_length=64, default="")
+    succeeded = fields.BooleanField()
+    at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "login_attempt"

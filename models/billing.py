@@ -1,0 +1,136 @@
+"""Billing records: batches, periodic billings, their detail lines and distributions, findings (SPEC §2)."""
+
+from tortoise import fields
+from tortoise.models import Model
+
+from models._fields import created_at, money, updated_at
+from models.enums import (
+    BatchStatus,
+    BillingFrequency,
+    BillingStatus,
+    DetailKind,
+    PostMode,
+    PriceSource,
+    Severity,
+)
+
+
+class BillingBatch(Model):
+    """A billing run: bill group + division + invoice date, from NOT_STARTED to COMPLETED."""
+
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=16, unique=True)
+    name = fields.CharField(max_length=200, unique=True)
+    bill_group = fields.CharField(max_length=64, null=True)  # null: every bill group
+    division = fields.CharField(max_length=64, null=True)  # null: every division
+    currency = fields.CharField(max_length=3)
+    invoice_date = fields.DateField()
+    as_of_date = fields.DateField()
+    status = fields.CharEnumField(BatchStatus, max_length=16, default=BatchStatus.NOT_STARTED, db_index=True)
+    post_mode = fields.CharEnumField(PostMode, max_length=8, null=True)
+    created_by = fields.ForeignKeyField("models.User", related_name="batches", null=True,
+                                        on_delete=fields.SET_NULL)
+    created_at = created_at()
+    updated_at = updated_at()
+    processed_at = fields.DatetimeField(null=True)
+    posted_at = fields.DatetimeField(null=True)
+    exported_at = fields.DatetimeField(null=True)
+    completed_at = fields.DatetimeField(null=True)
+    version = fields.IntField(default=1)
+
+    class Meta:
+        table = "billing_batch"
+
+
+class PeriodicBilling(Model):
+    """One billing of one contract (or of an account's one-off items) for one period."""
+
+    id = fields.IntField(primary_key=True)
+    batch = fields.ForeignKeyField("models.BillingBatch", related_name="billings", on_delete=fields.RESTRICT)
+    contract = fields.ForeignKeyField("models.SalesContract", related_name="billings", null=True,
+                                      on_delete=fields.RESTRICT)
+    account = fields.ForeignKeyField("models.Account", related_name="billings", on_delete=fields.RESTRICT)
+    frequency = fields.CharEnumField(BillingFrequency, max_length=16, null=True)
+    period_start = fields.DateField()
+    period_end = fields.DateField()
+    as_of_date = fields.DateField()
+    amount = money(default=0)
+    status = fields.CharEnumField(BillingStatus, max_length=24, default=BillingStatus.NEW, db_index=True)
+    tax_location = fields.CharField(max_length=64)
+    internal_comment = fields.TextField(default="")
+    external_comment = fields.TextField(default="")
+    invoice_date_override = fields.DateField(null=True)
+    version = fields.IntField(default=1)
+    created_at = created_at()
+    updated_at = updated_at()
+
+    class Meta:
+        table = "periodic_billing"
+        indexes = (("batch_id", "status"), ("contract_id", "period_start"))
+
+
+class BillingDetail(Model):
+    """A line of a billing, with the trace of how its amount was computed."""
+
+    id = fields.IntField(primary_key=True)
+    billing = fields.ForeignKeyField("models.PeriodicBilling", related_name="details", on_delete=fields.CASCADE)
+    position = fields.IntField(default=0)
+    kind = fields.CharEnumField(DetailKind, max_length=16)
+    description = fields.CharField(max_length=200)
+    amount = money()
+    days_billed = fields.IntField(null=True)
+    days_in_period = fields.IntField(null=True)
+    price_source = fields.CharEnumField(PriceSource, max_length=16, null=True)
+    charge = fields.ForeignKeyField("models.RecurringCharge", related_name="billing_details", null=True,
+                                    on_delete=fields.SET_NULL)
+    dated_price = fields.ForeignKeyField("models.DatedPrice", related_name="billing_details", null=True,
+                                         on_delete=fields.SET_NULL)
+    source_type = fields.CharField(max_length=32, null=True)  # WorkOrder, ManualCharge, ServiceChange, ...
+    source_id = fields.IntField(null=True)
+    revenue_account = fields.ForeignKeyField("models.LedgerAccount", related_name="billing_details",
+                                             null=True, on_delete=fields.RESTRICT)
+    trace = fields.JSONField(default=dict)
+    created_at = created_at()
+
+    class Meta:
+        table = "billing_detail"
+        ordering = ("billing_id", "position", "id")
+
+
+class RevenueDistribution(Model):
+    """A split of one detail line's revenue, the rows of a line always sum to the line."""
+
+    id = fields.IntField(primary_key=True)
+    detail = fields.ForeignKeyField("models.BillingDetail", related_name="distributions",
+                                    on_delete=fields.CASCADE)
+    revenue_account = fields.ForeignKeyField("models.LedgerAccount", related_name="distributions",
+                                             on_delete=fields.RESTRICT)
+    amount = money()
+
+    class Meta:
+        table = "revenue_distribution"
+        unique_together = (("detail", "revenue_account"),)
+
+
+class Finding(Model):
+    """A pre-billing analysis result, ERROR findings block processing until resolved."""
+
+    id = fields.IntField(primary_key=True)
+    batch = fields.ForeignKeyField("models.BillingBatch", related_name="findings", on_delete=fields.CASCADE)
+    kind = fields.CharField(max_length=64)
+    severity = fields.CharEnumField(Severity, max_length=8)
+    account = fields.ForeignKeyField("models.Account", related_name="findings", null=True,
+                                     on_delete=fields.CASCADE)
+    billing = fields.ForeignKeyField("models.PeriodicBilling", related_name="findings", null=True,
+                                     on_delete=fields.CASCADE)
+    subject_type = fields.CharField(max_length=32, null=True)
+    subject_id = fields.IntField(null=True)
+    message = fields.TextField()
+    resolved_by = fields.ForeignKeyField("models.User", related_name="resolved_findings", null=True,
+                                         on_delete=fields.SET_NULL)
+    resolved_at = fields.DatetimeField(null=True)
+    resolution_note = fields.TextField(null=True)
+    created_at = created_at()
+
+    class Meta:
+        table = "finding"

@@ -1,0 +1,78 @@
+"""Rules the database itself holds, beyond keys and uniques declared on the models.
+
+Tortoise's migrations do not create `Meta.constraints` with a new table, and SQLite cannot add a CHECK to an
+existing table, so these are applied by migration `0002_constraints` with SQL for each dialect:
+PostgreSQL gets real CHECK constraints, SQLite gets triggers that abort the same writes. Partial unique
+indexes are written the same way on both.
+"""
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Check:
+    table: str
+    name: str
+    condition: str
+
+
+@dataclass(frozen=True)
+class PartialUnique:
+    table: str
+    name: str
+    columns: tuple[str, ...]
+    where: str
+
+
+CHECKS = (
+    Check("account", "account_terms_nonnegative", "payment_terms_days >= 0"),
+    Check("sales_contract", "contract_dates_ordered", "end_date IS NULL OR end_date >= start_date"),
+    Check("dated_price", "dated_price_window_ordered",
+          "last_effective_date IS NULL OR last_effective_date >= first_effective_date"),
+    Check("dated_price", "dated_price_nonnegative", "periodic_price >= 0"),
+    Check("recurring_charge", "charge_price_nonnegative", "periodic_price >= 0"),
+    Check("tax_rate", "tax_rate_range", "rate >= 0 AND rate < 1"),
+    Check("invoice_adjustment", "adjustment_amount_positive", "amount > 0"),
+    Check("periodic_billing", "billing_period_ordered", "period_end >= period_start"),
+    Check("invoice", "invoice_paid_within_amount", "amount_paid >= 0 AND amount_paid <= amount"),
+    Check("invoice", "invoice_due_after_date", "due_date >= invoice_date"),
+    Check("journal_line", "journal_line_one_side", "debit >= 0 AND credit >= 0 AND (debit = 0 OR credit = 0)"),
+    Check("journal_line", "journal_line_not_empty", "debit > 0 OR credit > 0"),
+    Check("job", "job_progress_within_total", "progress_done >= 0 AND progress_done <= progress_total"),
+)
+
+PARTIAL_UNIQUES = (
+    # A contract period is billed once unless its billing was rejected (re-billing, SPEC §5).
+    PartialUnique("periodic_billing", "billing_once_per_contract_period", ("contract_id", "period_start"),
+                  "status <> 'REJECTED' AND contract_id IS NOT NULL"),
+    # One successful charge per invoice: a second success is refused by the database.
+    PartialUnique("payment", "payment_one_success_per_invoice", ("invoice_id",), "status = 'SUCCEEDED'"),
+)
+
+
+def _partial_unique_sql(rule: PartialUnique) -> str:
+    return f"CREATE UNIQUE INDEX {rule.name} ON {rule.table} ({', '.join(rule.columns)}) WHERE {rule.where}"
+
+
+def postgres_sql() -> list[str]:
+    checks = [f"ALTER TABLE {c.table} ADD CONSTRAINT {c.name} CHECK ({c.condition})" for c in CHECKS]
+    return checks + [_partial_unique_sql(u) for u in PARTIAL_UNIQUES]
+
+
+def sqlite_sql() -> list[str]:
+    statements = []
+    for c in CHECKS:
+        for event in ("INSERT", "UPDATE"):
+            statements.append(
+                f"CREATE TRIGGER {c.name}_{event.lower()} BEFORE {event} ON {c.table} "
+                f"WHEN NOT ({_qualify(c.condition)}) "
+                f"BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: {c.name}'); END")
+    return statements + [_partial_unique_sql(u) for u in PARTIAL_UNIQUES]
+
+
+def _qualify(condition: str) -> str:
+    """Column names in a trigger's WHEN refer to the new row."""
+    keywords = {"IS", "NULL", "NOT", "AND", "OR"}
+    return re.sub(r"\b([a-z_]+)\b", lambda m: m.group(1) if m.group(1).upper() in keywords else f"NEW.{m.group(1)}",
+                  condition)

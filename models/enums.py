@@ -1,0 +1,145 @@
+"""Enumerations stored in the database and exposed, unchanged, as GraphQL enums."""
+
+from enum import StrEnum
+
+
+class Permission(StrEnum):
+    """What a user or token may do (SPEC §6)."""
+
+    BILLING_ACCESS = "BILLING_ACCESS"
+    BILLING_SEND_EXPORT = "BILLING_SEND_EXPORT"
+    BILLING_APPROVE = "BILLING_APPROVE"
+    ADMIN = "ADMIN"
+
+
+class TokenKind(StrEnum):
+    SESSION = "SESSION"
+    API = "API"
+
+
+class BillingFrequency(StrEnum):
+    WEEKLY = "WEEKLY"
+    MONTHLY = "MONTHLY"
+    QUARTERLY = "QUARTERLY"
+    SEMI_ANNUAL = "SEMI_ANNUAL"
+    ANNUAL = "ANNUAL"
+
+
+class ContractStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    SUSPENDED = "SUSPENDED"
+    ENDED = "ENDED"
+
+
+class WorkOrderStatus(StrEnum):
+    OPEN = "OPEN"
+    COMPLETED = "COMPLETED"
+
+
+class AdjustmentKind(StrEnum):
+    CREDIT = "CREDIT"
+    DEBIT = "DEBIT"
+
+
+class PeriodStatus(StrEnum):
+    OPEN = "OPEN"
+    CLOSED = "CLOSED"
+
+
+class LedgerAccountKind(StrEnum):
+    RECEIVABLE = "RECEIVABLE"
+    REVENUE = "REVENUE"
+    TAX_PAYABLE = "TAX_PAYABLE"
+    CASH = "CASH"
+    OTHER = "OTHER"
+
+
+class BatchStatus(StrEnum):
+    NOT_STARTED = "NOT_STARTED"
+    PROCESSING = "PROCESSING"
+    PROCESSED = "PROCESSED"
+    FAILED = "FAILED"
+    POSTING = "POSTING"
+    POSTED = "POSTED"
+    COMPLETED = "COMPLETED"
+
+
+class PostMode(StrEnum):
+    SEND = "SEND"
+    EXPORT = "EXPORT"
+
+
+class BillingStatus(StrEnum):
+    NEW = "NEW"
+    CANCELLED = "CANCELLED"
+    HOLD = "HOLD"
+    REJECTED = "REJECTED"
+    APPROVAL_IN_PROCESS = "APPROVAL_IN_PROCESS"
+    APPROVED = "APPROVED"
+    INVOICED = "INVOICED"
+    REJECTED_WITH_ERRORS = "REJECTED_WITH_ERRORS"
+
+
+class DetailKind(StrEnum):
+    RECURRING = "RECURRING"
+    WORK_ORDER = "WORK_ORDER"
+    MANUAL = "MANUAL"
+    SERVICE_CHANGE = "SERVICE_CHANGE"
+    ADJUSTMENT = "ADJUSTMENT"
+    MISC = "MISC"
+    TAX = "TAX"
+
+
+class PriceSource(StrEnum):
+    CONTRACT_CHARGE = "CONTRACT_CHARGE"
+    DATED_PRICE = "DATED_PRICE"
+
+
+class InvoiceStatus(StrEnum):
+    OPEN = "OPEN"
+    PARTIALLY_PAID = "PARTIALLY_PAID"
+    PAID = "PAID"
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "PENDING"
+    SUCCEEDED = "SUCCEEDED"
+    DECLINED = "DECLINED"
+    FAILED = "FAILED"
+    UNKNOWN = "UNKNOWN"
+
+
+class DeliveryChannel(StrEnum):
+    SMTP = "SMTP"
+    OUTBOX_FILE = "OUTBOX_FILE"
+
+
+class DeliveryStatus(StrEnum):
+    SENT = "SENT"
+    FAILED = "FAILED"
+
+
+class Severity(StrEnum):
+    ERROR = "ERROR"
+    WARNING = "WARNING"
+
+
+class NotificationStatus(StrEnum):
+    OPEN = "OPEN"
+    RESOLVED = "RESOLVED"
+
+
+class JobKind(StrEnum):
+    PROCESS = "PROCESS"
+    REVERSE = "REVERSE"
+    POST = "POST"
+    AUTO_PAY = "AUTO_PAY"
+    EXPORT = "EXPORT"
+    MASS_UPDATE = "MASS_UPDATE"
+
+
+class JobStatus(StrEnum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"

@@ -1,0 +1,121 @@
+"""Invoices, their gap-free numbering, the double-entry ledger, payments, deliveries and exports."""
+
+from tortoise import fields
+from tortoise.models import Model
+
+from models._fields import created_at, money, updated_at
+from models.enums import DeliveryChannel, DeliveryStatus, InvoiceStatus, PaymentStatus
+
+
+class NumberSequence(Model):
+    """A gap-free counter (invoice numbers): incremented under a row lock in the posting transaction."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=32, unique=True)
+    last_value = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "number_sequence"
+
+
+class Invoice(Model):
+    id = fields.IntField(primary_key=True)
+    number = fields.CharField(max_length=32, unique=True)
+    billing = fields.OneToOneField("models.PeriodicBilling", related_name="invoice", on_delete=fields.RESTRICT)
+    account = fields.ForeignKeyField("models.Account", related_name="invoices", on_delete=fields.RESTRICT)
+    batch = fields.ForeignKeyField("models.BillingBatch", related_name="invoices", on_delete=fields.RESTRICT)
+    currency = fields.CharField(max_length=3)
+    invoice_date = fields.DateField()
+    due_date = fields.DateField()
+    amount = money()
+    tax_amount = money(default=0)
+    amount_paid = money(default=0)
+    status = fields.CharEnumField(InvoiceStatus, max_length=16, default=InvoiceStatus.OPEN)
+    created_at = created_at()
+
+    class Meta:
+        table = "invoice"
+
+
+class JournalEntry(Model):
+    """A double-entry journal entry, its lines' debits equal its credits, always."""
+
+    id = fields.IntField(primary_key=True)
+    entry_date = fields.DateField()
+    memo = fields.CharField(max_length=200)
+    invoice = fields.ForeignKeyField("models.Invoice", related_name="journal_entries", null=True,
+                                     on_delete=fields.RESTRICT)
+    payment = fields.ForeignKeyField("models.Payment", related_name="journal_entries", null=True,
+                                     on_delete=fields.RESTRICT)
+    batch = fields.ForeignKeyField("models.BillingBatch", related_name="journal_entries", null=True,
+                                   on_delete=fields.RESTRICT)
+    created_at = created_at()
+
+    class Meta:
+        table = "journal_entry"
+
+
+class JournalLine(Model):
+    id = fields.IntField(primary_key=True)
+    entry = fields.ForeignKeyField("models.JournalEntry", related_name="lines", on_delete=fields.RESTRICT)
+    ledger_account = fields.ForeignKeyField("models.LedgerAccount", related_name="journal_lines",
+                                            on_delete=fields.RESTRICT)
+    debit = money(default=0)
+    credit = money(default=0)
+    memo = fields.CharField(max_length=200, default="")
+
+    class Meta:
+        table = "journal_line"
+
+
+class Payment(Model):
+    """An auto-pay attempt, one idempotency key per invoice, one successful charge per invoice."""
+
+    id = fields.IntField(primary_key=True)
+    invoice = fields.ForeignKeyField("models.Invoice", related_name="payments", on_delete=fields.RESTRICT)
+    idempotency_key = fields.CharField(max_length=64, unique=True)
+    amount = money()
+    status = fields.CharEnumField(PaymentStatus, max_length=16, default=PaymentStatus.PENDING)
+    gateway_reference = fields.CharField(max_length=64, null=True)
+    attempts = fields.IntField(default=0)
+    error = fields.TextField(null=True)
+    created_at = created_at()
+    updated_at = updated_at()
+
+    class Meta:
+        table = "payment"
+
+
+class Delivery(Model):
+    """An invoice sent: by SMTP, or written to the outbox folder."""
+
+    id = fields.IntField(primary_key=True)
+    invoice = fields.ForeignKeyField("models.Invoice", related_name="deliveries", on_delete=fields.RESTRICT)
+    channel = fields.CharEnumField(DeliveryChannel, max_length=16)
+    recipient = fields.CharField(max_length=254)
+    status = fields.CharEnumField(DeliveryStatus, max_length=8)
+    message_id = fields.CharField(max_length=200, null=True)
+    path = fields.CharField(max_length=500, null=True)
+    error = fields.TextField(null=True)
+    created_at = created_at()
+
+    class Meta:
+        table = "delivery"
+
+
+class Export(Model):
+    """A file produced for an external accounting system, downloadable over HTTP."""
+
+    id = fields.IntField(primary_key=True)
+    batch = fields.ForeignKeyField("models.BillingBatch", related_name="exports", on_delete=fields.RESTRICT)
+    format = fields.CharField(max_length=32)
+    filename = fields.CharField(max_length=200)
+    content_type = fields.CharField(max_length=100)
+    content = fields.BinaryField()
+    sha256 = fields.CharField(max_length=64)
+    created_by = fields.ForeignKeyField("models.User", related_name="exports", null=True,
+                                        on_delete=fields.SET_NULL)
+    created_at = created_at()
+
+    class Meta:
+        table = "export"

@@ -1,0 +1,116 @@
+"""Operational records: jobs and their chunks, notifications, audits, the event outbox, idempotency keys."""
+
+from tortoise import fields
+from tortoise.models import Model
+
+from models._fields import created_at
+from models.enums import JobKind, JobStatus, NotificationStatus
+
+
+class Job(Model):
+    """A unit of background work, with progress a client can follow."""
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharEnumField(JobKind, max_length=16)
+    status = fields.CharEnumField(JobStatus, max_length=16, default=JobStatus.QUEUED, db_index=True)
+    batch = fields.ForeignKeyField("models.BillingBatch", related_name="jobs", null=True,
+                                   on_delete=fields.CASCADE)
+    params = fields.JSONField(default=dict)
+    progress_done = fields.IntField(default=0)
+    progress_total = fields.IntField(default=0)
+    error = fields.TextField(null=True)
+    created_by = fields.ForeignKeyField("models.User", related_name="jobs", null=True, on_delete=fields.SET_NULL)
+    created_at = created_at()
+    started_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "job"
+
+
+class JobChunk(Model):
+    """One idempotent slice of a job, its key makes a redelivered message a no-op."""
+
+    id = fields.IntField(primary_key=True)
+    job = fields.ForeignKeyField("models.Job", related_name="chunks", on_delete=fields.CASCADE)
+    chunk_no = fields.IntField()
+    size = fields.IntField(default=0)
+    params = fields.JSONField(default=dict)
+    done_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "job_chunk"
+        unique_together = (("job", "chunk_no"),)
+
+
+class Notification(Model):
+    """A system notification on a batch, open until a user resolves it with a note."""
+
+    id = fields.IntField(primary_key=True)
+    batch = fields.ForeignKeyField("models.BillingBatch", related_name="notifications", null=True,
+                                   on_delete=fields.CASCADE)
+    kind = fields.CharField(max_length=64)
+    message = fields.TextField()
+    status = fields.CharEnumField(NotificationStatus, max_length=8, default=NotificationStatus.OPEN)
+    dedupe_key = fields.CharField(max_length=200, null=True, unique=True)
+    resolved_by = fields.ForeignKeyField("models.User", related_name="resolved_notifications", null=True,
+                                         on_delete=fields.SET_NULL)
+    resolved_at = fields.DatetimeField(null=True)
+    resolution_note = fields.TextField(null=True)
+    created_at = created_at()
+
+    class Meta:
+        table = "notification"
+
+
+class Audit(Model):
+    """Before/after of one key field of one record, written in the same transaction, never changed."""
+
+    id = fields.BigIntField(primary_key=True)
+    entity = fields.CharField(max_length=32)
+    entity_id = fields.IntField()
+    field = fields.CharField(max_length=64)
+    before = fields.TextField(null=True)
+    after = fields.TextField(null=True)
+    operation = fields.CharField(max_length=32)
+    actor = fields.ForeignKeyField("models.User", related_name="audits", null=True, on_delete=fields.RESTRICT)
+    actor_label = fields.CharField(max_length=254, default="system")
+    batch_id = fields.IntField(null=True, db_index=True)
+    billing_id = fields.IntField(null=True, db_index=True)
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "audit"
+        indexes = (("entity", "entity_id"),)
+
+
+class BatchEvent(Model):
+    """The outbox: an event written with the change that caused it, subscribers read from a cursor."""
+
+    id = fields.BigIntField(primary_key=True)
+    batch = fields.ForeignKeyField("models.BillingBatch", related_name="events", null=True,
+                                   on_delete=fields.CASCADE)
+    job = fields.ForeignKeyField("models.Job", related_name="events", null=True, on_delete=fields.CASCADE)
+    kind = fields.CharField(max_length=32)
+    payload = fields.JSONField(default=dict)
+    created_at = created_at()
+
+    class Meta:
+        table = "batch_event"
+
+
+class IdempotencyRecord(Model):
+    """A mutation's stored response per caller and key (Stripe semantics, kept 24 h at least)."""
+
+    id = fields.IntField(primary_key=True)
+    caller = fields.CharField(max_length=64)
+    key = fields.CharField(max_length=200)
+    operation = fields.CharField(max_length=64)
+    request_hash = fields.CharField(max_length=64)
+    response = fields.JSONField(null=True)
+    created_at = created_at()
+    expires_at = fields.DatetimeField()
+
+    class Meta:
+        table = "idempotency_record"
+        unique_together = (("caller", "key"),)

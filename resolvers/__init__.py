@@ -1,0 +1,1 @@
+"""Thin resolvers: authorize, load through the viewer's scope, call the domain, map errors. Plus DataLoaders."""

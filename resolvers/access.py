@@ -1,0 +1,50 @@
+"""Mutation resolvers for signing in and out, users and API tokens."""
+
+from typing import Any
+
+from domain import auth
+from resolvers.inputs import decode_id, to_data
+from resolvers.mutations import perform
+from resolvers.relations import CtxInfo
+
+
+async def login(info: CtxInfo, input: Any) -> Any:
+    return await perform(lambda: auth.login(input.email, input.password, info.context.remote_addr))
+
+
+async def logout(info: CtxInfo) -> Any:
+    async def run() -> bool:
+        await auth.logout(info.context.viewer)  # type: ignore[arg-type]
+        return True
+    return await perform(run)
+
+
+async def create_user(info: CtxInfo, input: Any) -> Any:
+    data = to_data(input)
+    return await perform(lambda: auth.create_user(
+        info.context.viewer, email=data["email"], name=data["name"],
+        permissions=[p.value for p in data.get("permissions", [])], password=data.get("password")))
+
+
+async def update_user(info: CtxInfo, input: Any) -> Any:
+    async def run() -> Any:
+        data = to_data(input, skip=("id",))
+        if "permissions" in data and data["permissions"] is not None:
+            data["permissions"] = [p.value for p in data["permissions"]]
+        return await auth.update_user(info.context.viewer, decode_id(input.id, "User", "id"), **data)  # type: ignore[arg-type]
+    return await perform(run)
+
+
+async def create_api_token(info: CtxInfo, input: Any) -> Any:
+    async def run() -> Any:
+        data = to_data(input)
+        perms = data.get("permissions")
+        return await auth.create_api_token(
+            info.context.viewer, user_id=data["user_id"], name=data["name"],
+            permissions=[p.value for p in perms] if perms is not None else None, expires_at=data.get("expires_at"))
+    return await perform(run)
+
+
+async def revoke_api_token(info: CtxInfo, input: Any) -> Any:
+    return await perform(lambda: auth.revoke_token(info.context.viewer,  # type: ignore[arg-type]
+                                                   decode_id(input.id, "ApiToken", "id")))

@@ -1,0 +1,42 @@
+"""The per-request context: who is asking, and the DataLoaders built fresh for this request."""
+
+import uuid
+from dataclasses import dataclass, field
+
+from starlette.requests import HTTPConnection
+
+from domain import auth
+from domain.access import Viewer
+from resolvers.dataloaders import Loaders
+
+
+@dataclass
+class Context:
+    """What every resolver receives as `info.context`."""
+
+    viewer: Viewer | None
+    loaders: Loaders
+    request_id: str
+    remote_addr: str = ""
+    auth_problem: str | None = None  # why a presented token was refused
+    connection: HTTPConnection | None = field(default=None, repr=False)
+
+
+def bearer_token(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def build_context(connection: HTTPConnection | None, authorization: str | None) -> Context:
+    """Resolve the bearer token (header, or `connection_init` params on a WebSocket) into a viewer."""
+    token = bearer_token(authorization)
+    viewer = await auth.authenticate(token) if token else None
+    problem = None
+    if token and viewer is None:
+        problem = "The bearer token is unknown, revoked or expired."
+    remote = connection.client.host if connection is not None and connection.client else ""
+    request_id = (connection.headers.get("x-request-id") if connection is not None else None) or uuid.uuid4().hex
+    return Context(viewer=viewer, loaders=Loaders(viewer), request_id=request_id[:64], remote_addr=remote,
+                   auth_problem=problem, connection=connection)

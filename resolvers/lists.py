@@ -1,0 +1,80 @@
+"""Root list fields: the viewer's scope, the client's filter, keyset pagination."""
+
+from typing import Any
+
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
+
+import models
+from domain.access import visible
+from models.enums import TokenKind
+from resolvers.inputs import decode_id
+from resolvers.pagination import Page, paginate
+from resolvers.relations import CtxInfo
+
+
+async def page_of(info: CtxInfo, query: QuerySet, order: list[str], window: dict[str, Any]) -> Page:
+    return await paginate(query, order, first=window.get("first"), after=window.get("after"),
+                          last=window.get("last"), before=window.get("before"))
+
+
+def _set(obj: Any, name: str) -> Any:
+    value = getattr(obj, name, None) if obj is not None else None
+    return None if value is None or value.__class__.__name__ == "UnsetType" else value
+
+
+def scoped(info: CtxInfo, model: type) -> QuerySet:
+    viewer = info.context.viewer
+    assert viewer is not None  # root fields refuse anonymous callers first
+    return visible(viewer, model)
+
+
+async def accounts(info: CtxInfo, filter: Any, order: list[str], window: dict[str, Any]) -> Page:
+    query = scoped(info, models.Account)
+    if search := _set(filter, "search"):
+        query = query.filter(Q(number__icontains=search) | Q(name__icontains=search))
+    for name in ("bill_group", "division", "currency", "restricted"):
+        if (value := _set(filter, name)) is not None:
+            query = query.filter(**{name: value})
+    return await page_of(info, query, order, window)
+
+
+async def sales_contracts(info: CtxInfo, filter: Any, order: list[str], window: dict[str, Any]) -> Page:
+    query = scoped(info, models.SalesContract)
+    if account := _set(filter, "account_id"):
+        query = query.filter(account_id=decode_id(account, "Account", "accountId"))
+    if search := _set(filter, "search"):
+        query = query.filter(number__icontains=search)
+    for name in ("frequency", "status"):
+        if (value := _set(filter, name)) is not None:
+            query = query.filter(**{name: value})
+    return await page_of(info, query, order, window)
+
+
+async def ledger_accounts(info: CtxInfo, filter: Any, window: dict[str, Any]) -> Page:
+    query = scoped(info, models.LedgerAccount)
+    if (kind := _set(filter, "kind")) is not None:
+        query = query.filter(kind=kind)
+    if (active := _set(filter, "active")) is not None:
+        query = query.filter(active=active)
+    return await page_of(info, query, ["code"], window)
+
+
+async def tax_rates(info: CtxInfo, window: dict[str, Any]) -> Page:
+    return await page_of(info, scoped(info, models.TaxRate), ["location"], window)
+
+
+async def accounting_periods(info: CtxInfo, filter: Any, window: dict[str, Any]) -> Page:
+    query = scoped(info, models.AccountingPeriod)
+    if (status := _set(filter, "status")) is not None:
+        query = query.filter(status=status)
+    return await page_of(info, query, ["-month"], window)
+
+
+async def users(info: CtxInfo, window: dict[str, Any]) -> Page:
+    return await page_of(info, scoped(info, models.User), ["email"], window)
+
+
+async def api_tokens(info: CtxInfo, window: dict[str, Any]) -> Page:
+    query = scoped(info, models.AccessToken).filter(kind=TokenKind.API)
+    return await page_of(info, query, ["-created_at"], window)

@@ -1,0 +1,43 @@
+"""The GraphQL schema of billrun: types, inputs and payloads, assembled with the hardened edge."""
+
+import strawberry
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+)
+from strawberry.schema.config import StrawberryConfig
+
+from billrun.settings import get_settings
+from schema.limits import IntrospectionOffInProduction, QueryCostLimiter, should_mask_error
+from schema.mutations.access import AccessMutations
+from schema.mutations.books import BooksMutations
+from schema.mutations.master_data import MasterDataMutations
+from schema.query import Query
+
+
+@strawberry.type(description="Everything a client can change. Each mutation takes one `input` and answers a "
+                 "payload whose `errors` lists business-rule refusals (nothing changed then).")
+class Mutation(AccessMutations, MasterDataMutations, BooksMutations):
+    pass
+
+
+def build_schema() -> strawberry.Schema:
+    """Build the schema once per process (relay fields cannot be bound twice); limits read settings per request."""
+    extensions: list = [
+        lambda: QueryDepthLimiter(max_depth=get_settings().max_query_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=get_settings().max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=get_settings().max_tokens),
+        QueryCostLimiter,
+        IntrospectionOffInProduction,
+        lambda: MaskErrors(should_mask_error=should_mask_error,
+                           error_message="Unexpected error; it has been logged."),
+        lambda: ParserCache(maxsize=256),
+    ]
+    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions,
+                             config=StrawberryConfig(auto_camel_case=True))
+
+
+schema = build_schema()

@@ -1,0 +1,78 @@
+"""GraphQL types of who is asking: the viewer, users and API tokens."""
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry import relay
+
+import models
+from domain import access
+from models import enums
+from resolvers.relations import CtxInfo
+from schema.node import ModelNode
+
+Permission = strawberry.enum(enums.Permission, description="What a user or token may do (see docs/ACCESS.md).")
+TokenKind = strawberry.enum(enums.TokenKind, description="A sign-in session or a long-lived API token.")
+
+
+@strawberry.type(description="A person or system that signs in; an API token always acts as its user.")
+class User(ModelNode):
+    model = models.User
+    id: relay.NodeID[int]
+    email: str = strawberry.field(description="Sign-in e-mail, unique.")
+    name: str = strawberry.field(description="Display name.")
+    is_active: bool = strawberry.field(description="Inactive users cannot sign in and their sessions end.")
+    created_at: datetime = strawberry.field(description="When the user was created (UTC).")
+
+    @strawberry.field(description="The permissions granted to the user.")
+    def permissions(self) -> list[Permission]:
+        return [enums.Permission(p) for p in self.permissions]  # type: ignore[attr-defined]
+
+
+@strawberry.type(description="An API token (the secret is shown once, at creation, and stored only hashed).")
+class ApiToken(ModelNode):
+    model = models.AccessToken
+    id: relay.NodeID[int]
+    name: str = strawberry.field(description="What uses the token.")
+    kind: TokenKind = strawberry.field(description="SESSION or API.")
+    token_prefix: str = strawberry.field(description="The first characters of the token, to recognise it.")
+    expires_at: datetime | None = strawberry.field(description="When it stops working; null: never.")
+    revoked_at: datetime | None = strawberry.field(description="When it was revoked, if it was.")
+    last_used_at: datetime | None = strawberry.field(description="Last use, to the minute.")
+    created_at: datetime = strawberry.field(description="When it was created (UTC).")
+
+    @strawberry.field(description="The permissions the token is limited to; null: all of its user's.")
+    def permissions(self) -> list[Permission] | None:
+        raw = self.permissions  # type: ignore[attr-defined]
+        return None if raw is None else [enums.Permission(p) for p in raw]
+
+
+@strawberry.type(description="The caller of this request and what it may do.")
+class Viewer(relay.Node):
+    id: relay.NodeID[int]
+    email: str = strawberry.field(description="The user's e-mail.")
+    name: str = strawberry.field(description="The user's name.")
+    token_kind: TokenKind = strawberry.field(description="How the caller authenticated.")
+
+    @classmethod
+    def resolve_id(cls, root: Any, *, info: CtxInfo) -> str:
+        return str(root.user_id)
+
+    @classmethod
+    def is_type_of(cls, obj: Any, info: Any) -> bool:
+        return isinstance(obj, cls | access.Viewer)
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: CtxInfo, node_ids: Iterable[str], required: bool = False) -> list[Any]:
+        viewer = info.context.viewer
+        return [viewer if viewer is not None and raw == str(viewer.user_id) else None for raw in node_ids]
+
+    @strawberry.field(description="The permissions in force for this request (the token's, within the user's).")
+    def permissions(self) -> list[Permission]:
+        return sorted(self.permissions, key=lambda p: p.value)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="The viewer's user record.")
+    async def user(self, info: CtxInfo) -> User | None:
+        return await info.context.loaders.user_by_id.load(self.user_id)  # type: ignore[attr-defined]

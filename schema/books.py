@@ -1,0 +1,46 @@
+"""GraphQL types of the books' reference data: chart of accounts, tax rates, accounting periods."""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import strawberry
+from strawberry import relay
+
+import models
+from models import enums
+from resolvers import relations
+from schema.node import ModelNode
+
+LedgerAccountKind = strawberry.enum(enums.LedgerAccountKind, description="What a ledger account holds.")
+PeriodStatus = strawberry.enum(enums.PeriodStatus, description="Whether a month of the books takes postings.")
+
+
+@strawberry.type(description="An account of the chart of accounts (receivables, revenue, tax payable, cash).")
+class LedgerAccount(ModelNode):
+    model = models.LedgerAccount
+    id: relay.NodeID[int]
+    code: str = strawberry.field(description="The account code, unique (e.g. 4000).")
+    name: str = strawberry.field(description="The account's name.")
+    kind: LedgerAccountKind = strawberry.field(description="What the account holds.")
+    active: bool = strawberry.field(description="Inactive accounts take no new charges.")
+    created_at: datetime = strawberry.field(description="When the account was created (UTC).")
+
+
+@strawberry.type(description="The sales-tax rate applied to billings of one tax location.")
+class TaxRate(ModelNode):
+    model = models.TaxRate
+    id: relay.NodeID[int]
+    location: str = strawberry.field(description="The tax location (from the ship-to address), unique.")
+    name: str = strawberry.field(description="A label for invoices, e.g. 'Austin sales tax'.")
+    rate: Decimal = strawberry.field(description="The rate as a fraction, e.g. 0.0825 for 8.25 %.")
+    ledger_account: LedgerAccount | None = strawberry.field(
+        resolver=relations.ledger_account_of, description="The tax-payable account credited with the tax.")
+
+
+@strawberry.type(description="A calendar month of the books. Invoices may only be dated in an open period.")
+class AccountingPeriod(ModelNode):
+    model = models.AccountingPeriod
+    id: relay.NodeID[int]
+    month: date = strawberry.field(description="The first day of the month.")
+    status: PeriodStatus = strawberry.field(description="OPEN or CLOSED.")
+    closed_at: datetime | None = strawberry.field(description="When it was last closed (UTC).")

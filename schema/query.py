@@ -1,0 +1,145 @@
+"""The root Query: the viewer, Relay's node/nodes, and a connection per kind of master data."""
+
+from enum import Enum
+
+import strawberry
+from strawberry import relay
+
+from models import enums
+from resolvers import lists
+from resolvers.relations import CtxInfo
+from schema.access import ApiToken, User, Viewer
+from schema.accounts import Account, BillingFrequency, ContractStatus, SalesContract
+from schema.books import AccountingPeriod, LedgerAccount, LedgerAccountKind, PeriodStatus, TaxRate
+from schema.common import Connection, Direction, order_key
+from schema.permissions import AUTHENTICATED
+
+
+@strawberry.input(description="Narrow the accounts listed; every given condition must hold.")
+class AccountFilter:
+    search: str | None = strawberry.field(default=None, description="Part of the number or name.")
+    bill_group: str | None = strawberry.field(default=None, description="Exactly this bill group.")
+    division: str | None = strawberry.field(default=None, description="Exactly this division.")
+    currency: str | None = strawberry.field(default=None, description="Exactly this currency.")
+    restricted: bool | None = strawberry.field(default=None, description="Only restricted (or open) accounts.")
+
+
+@strawberry.enum(description="Fields accounts can be ordered by.")
+class AccountOrderField(Enum):
+    NUMBER = "number"
+    NAME = "name"
+    CREATED_AT = "created_at"
+
+
+@strawberry.input(description="The order of an account list.")
+class AccountOrder:
+    field: AccountOrderField = strawberry.field(default=AccountOrderField.NUMBER, description="Sort key.")
+    direction: Direction = strawberry.field(default=Direction.ASC, description="Sort direction.")
+
+
+@strawberry.input(description="Narrow the sales contracts listed.")
+class SalesContractFilter:
+    account_id: relay.GlobalID | None = strawberry.field(default=None, description="Contracts of this account.")
+    search: str | None = strawberry.field(default=None, description="Part of the contract number.")
+    frequency: BillingFrequency | None = strawberry.field(default=None, description="Billing frequency.")
+    status: ContractStatus | None = strawberry.field(default=None, description="Contract status.")
+
+
+@strawberry.enum(description="Fields sales contracts can be ordered by.")
+class SalesContractOrderField(Enum):
+    NUMBER = "number"
+    START_DATE = "start_date"
+    CREATED_AT = "created_at"
+
+
+@strawberry.input(description="The order of a sales-contract list.")
+class SalesContractOrder:
+    field: SalesContractOrderField = strawberry.field(default=SalesContractOrderField.NUMBER, description="Key.")
+    direction: Direction = strawberry.field(default=Direction.ASC, description="Sort direction.")
+
+
+@strawberry.input(description="Narrow the ledger accounts listed.")
+class LedgerAccountFilter:
+    kind: LedgerAccountKind | None = strawberry.field(default=None, description="Only this kind.")
+    active: bool | None = strawberry.field(default=None, description="Only active (or inactive) accounts.")
+
+
+@strawberry.input(description="Narrow the accounting periods listed.")
+class AccountingPeriodFilter:
+    status: PeriodStatus | None = strawberry.field(default=None, description="Only open (or closed) periods.")
+
+
+def window(first: int | None, after: str | None, last: int | None, before: str | None) -> dict:
+    return {"first": first, "after": after, "last": last, "before": before}
+
+
+PAGE_ARGS_DOC = "Relay pagination: `first`/`after` forward, `last`/`before` backward (page size ≤ the limit)."
+
+
+@strawberry.type(description="Everything a client can read. Every field needs a bearer token.")
+class Query:
+    node: relay.Node | None = relay.node(
+        description="Any object by its global id; null when it does not exist or is hidden from the viewer.",
+        permission_classes=AUTHENTICATED)
+    nodes: list[relay.Node | None] = relay.node(
+        description="Objects by global ids, in order; null for each one absent or hidden.",
+        permission_classes=AUTHENTICATED)
+
+    @strawberry.field(description="The caller of this request.", permission_classes=AUTHENTICATED)
+    def viewer(self, info: CtxInfo) -> Viewer:
+        return info.context.viewer  # type: ignore[return-value]
+
+    @strawberry.field(description="Accounts the viewer may see. " + PAGE_ARGS_DOC,
+                      permission_classes=AUTHENTICATED)
+    async def accounts(self, info: CtxInfo, filter: AccountFilter | None = None,
+                       order_by: AccountOrder | None = None, first: int | None = None, after: str | None = None,
+                       last: int | None = None, before: str | None = None) -> Connection[Account]:
+        order = order_by or AccountOrder()
+        page = await lists.accounts(info, filter, [order_key(order.field, order.direction)],
+                                    window(first, after, last, before))
+        return Connection.of(page)
+
+    @strawberry.field(description="Sales contracts of accounts the viewer may see. " + PAGE_ARGS_DOC,
+                      permission_classes=AUTHENTICATED)
+    async def sales_contracts(self, info: CtxInfo, filter: SalesContractFilter | None = None,
+                              order_by: SalesContractOrder | None = None, first: int | None = None,
+                              after: str | None = None, last: int | None = None,
+                              before: str | None = None) -> Connection[SalesContract]:
+        order = order_by or SalesContractOrder()
+        page = await lists.sales_contracts(info, filter, [order_key(order.field, order.direction)],
+                                           window(first, after, last, before))
+        return Connection.of(page)
+
+    @strawberry.field(description="The chart of accounts, by code. " + PAGE_ARGS_DOC,
+                      permission_classes=AUTHENTICATED)
+    async def ledger_accounts(self, info: CtxInfo, filter: LedgerAccountFilter | None = None,
+                              first: int | None = None, after: str | None = None, last: int | None = None,
+                              before: str | None = None) -> Connection[LedgerAccount]:
+        return Connection.of(await lists.ledger_accounts(info, filter, window(first, after, last, before)))
+
+    @strawberry.field(description="Tax rates, by location. " + PAGE_ARGS_DOC, permission_classes=AUTHENTICATED)
+    async def tax_rates(self, info: CtxInfo, first: int | None = None, after: str | None = None,
+                        last: int | None = None, before: str | None = None) -> Connection[TaxRate]:
+        return Connection.of(await lists.tax_rates(info, window(first, after, last, before)))
+
+    @strawberry.field(description="Accounting periods, newest month first. " + PAGE_ARGS_DOC,
+                      permission_classes=AUTHENTICATED)
+    async def accounting_periods(self, info: CtxInfo, filter: AccountingPeriodFilter | None = None,
+                                 first: int | None = None, after: str | None = None, last: int | None = None,
+                                 before: str | None = None) -> Connection[AccountingPeriod]:
+        return Connection.of(await lists.accounting_periods(info, filter, window(first, after, last, before)))
+
+    @strawberry.field(description="Users (all for ADMIN, else only the viewer), by e-mail. " + PAGE_ARGS_DOC,
+                      permission_classes=AUTHENTICATED)
+    async def users(self, info: CtxInfo, first: int | None = None, after: str | None = None,
+                    last: int | None = None, before: str | None = None) -> Connection[User]:
+        return Connection.of(await lists.users(info, window(first, after, last, before)))
+
+    @strawberry.field(description="API tokens (all for ADMIN, else the viewer's own), newest first. "
+                      + PAGE_ARGS_DOC, permission_classes=AUTHENTICATED)
+    async def api_tokens(self, info: CtxInfo, first: int | None = None, after: str | None = None,
+                         last: int | None = None, before: str | None = None) -> Connection[ApiToken]:
+        return Connection.of(await lists.api_tokens(info, window(first, after, last, before)))
+
+
+__all__ = ["Query", "enums"]

@@ -1,0 +1,1 @@
+"""Background work: the Dramatiq broker and thin actors that call the domain."""

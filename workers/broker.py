@@ -1,0 +1,61 @@
+"""The Dramatiq broker: Redis in production, in-process on the embedded default.
+
+Both modes declare the same async actors. On Redis, dramatiq's AsyncIO middleware runs them on its event loop
+thread, where `OrmMiddleware` opens Tortoise once per worker process. Embedded, `AppLoop` runs them on the API's
+own event loop, which already holds the ORM (see `workers.embedded`).
+"""
+
+import asyncio
+import logging
+
+import dramatiq
+from dramatiq.asyncio import get_event_loop_thread
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import AsyncIO, Middleware
+
+from billrun import db
+from billrun.settings import Settings, get_settings
+
+log = logging.getLogger("billrun.workers")
+
+
+class OrmMiddleware(Middleware):
+    """Open the ORM on the worker's event loop thread when a worker process boots; close it at shutdown."""
+
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        loop_thread = get_event_loop_thread()
+        assert loop_thread is not None, "AsyncIO middleware must come before OrmMiddleware"
+        loop_thread.run_coroutine(db.init())
+        log.info("ORM ready in worker process")
+
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        loop_thread = get_event_loop_thread()
+        if loop_thread is not None and loop_thread.loop.is_running():
+            loop_thread.run_coroutine(db.close())
+
+
+class AppLoop:
+    """Stands in for dramatiq's event loop thread: runs actor coroutines on the API's running loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def run_coroutine(self, coro):  # noqa: ANN001, ANN201 - dramatiq's protocol
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+
+def build_broker(settings: Settings) -> dramatiq.Broker:
+    if settings.embedded:
+        broker: dramatiq.Broker = StubBroker()
+        broker.emit_after("process_boot")  # a hand-started Worker enforces time limits only after this
+    else:
+        broker = RedisBroker(url=settings.redis_url)
+        broker.add_middleware(AsyncIO())
+        broker.add_middleware(OrmMiddleware())
+    return broker
+
+
+# Actors bind to the broker at declaration: set it before any actor module is imported.
+broker = build_broker(get_settings())
+dramatiq.set_broker(broker)
