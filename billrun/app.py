@@ -33,6 +33,10 @@ class BillrunGraphQL(GraphQL):
         authorization = request.headers.get("authorization")
         return await build_context(request, authorization)
 
+    async def on_ws_connect(self, context: Context) -> Any:
+        await context.authenticate_connection()
+        return await super().on_ws_connect(context)
+
     async def render_graphql_ide(self, request: Request) -> Response:
         return offline_ide_response(self.graphql_ide_html)
 

@@ -71,8 +71,18 @@ def sqlite_sql() -> list[str]:
     return statements + [_partial_unique_sql(u) for u in PARTIAL_UNIQUES]
 
 
+# SQLite keeps decimals as text, and text compares greater than any number: compare them as numbers.
+SQLITE_NUMERIC_TEXT = {"periodic_price", "rate", "amount", "amount_paid", "debit", "credit"}
+
+
 def _qualify(condition: str) -> str:
     """Column names in a trigger's WHEN refer to the new row."""
     keywords = {"IS", "NULL", "NOT", "AND", "OR"}
-    return re.sub(r"\b([a-z_]+)\b", lambda m: m.group(1) if m.group(1).upper() in keywords else f"NEW.{m.group(1)}",
-                  condition)
+
+    def column(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name.upper() in keywords:
+            return name
+        return f"CAST(NEW.{name} AS REAL)" if name in SQLITE_NUMERIC_TEXT else f"NEW.{name}"
+
+    return re.sub(r"\b([a-z_]+)\b", column, condition)

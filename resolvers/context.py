@@ -20,6 +20,15 @@ class Context:
     remote_addr: str = ""
     auth_problem: str | None = None  # why a presented token was refused
     connection: HTTPConnection | None = field(default=None, repr=False)
+    connection_params: dict | None = None  # set by strawberry from a WebSocket's connection_init
+
+    async def authenticate_connection(self) -> None:
+        """On a WebSocket the token comes in `connection_init` ({"Authorization": "Bearer …"})."""
+        params = self.connection_params if isinstance(self.connection_params, dict) else {}
+        header = params.get("Authorization") or params.get("authorization")
+        if self.viewer is None and isinstance(header, str):
+            fresh = await build_context(self.connection, header)
+            self.viewer, self.loaders, self.auth_problem = fresh.viewer, fresh.loaders, fresh.auth_problem
 
 
 def bearer_token(header: str | None) -> str | None:

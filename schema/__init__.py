@@ -1,6 +1,10 @@
 """The GraphQL schema of billrun: types, inputs and payloads, assembled with the hardened edge."""
 
+import logging
+
 import strawberry
+from graphql import GraphQLError
+from strawberry.types import ExecutionContext
 from strawberry.extensions import (
     MaskErrors,
     MaxAliasesLimiter,
@@ -11,17 +15,27 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from billrun.settings import get_settings
-from schema.limits import IntrospectionOffInProduction, QueryCostLimiter, should_mask_error
+from schema.limits import IntrospectionOffInProduction, QueryCostLimiter, is_unexpected, should_mask_error
 from schema.mutations.access import AccessMutations
 from schema.mutations.books import BooksMutations
 from schema.mutations.master_data import MasterDataMutations
 from schema.query import Query
+
+log = logging.getLogger("billrun.graphql")
 
 
 @strawberry.type(description="Everything a client can change. Each mutation takes one `input` and answers a "
                  "payload whose `errors` lists business-rule refusals (nothing changed then).")
 class Mutation(AccessMutations, MasterDataMutations, BooksMutations):
     pass
+
+
+class BillrunSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        """Log bugs with their traceback; a client's own mistakes are answered, not logged as errors."""
+        for error in errors:
+            if is_unexpected(error):
+                log.error("Unexpected error at %s: %s", error.path, error.message, exc_info=error.original_error)
 
 
 def build_schema() -> strawberry.Schema:
@@ -36,7 +50,7 @@ def build_schema() -> strawberry.Schema:
                            error_message="Unexpected error; it has been logged."),
         lambda: ParserCache(maxsize=256),
     ]
-    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions,
+    return BillrunSchema(query=Query, mutation=Mutation, extensions=extensions,
                              config=StrawberryConfig(auto_camel_case=True))
 
 

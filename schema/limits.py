@@ -3,7 +3,6 @@
 Each limit is a named setting (BILLRUN_MAX_QUERY_DEPTH, _MAX_ALIASES, _MAX_TOKENS, _MAX_QUERY_COST).
 """
 
-import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,12 +20,11 @@ from graphql import (
     VariableNode,
 )
 from strawberry.extensions import SchemaExtension
-from strawberry.relay.types import GlobalIDValueError
+from strawberry.relay.types import GlobalIDValueError, InvalidGlobalIDError
 
 from billrun.settings import get_settings
 from resolvers.pagination import DEFAULT_PAGE_SIZE, BadRequest
 
-log = logging.getLogger("billrun.graphql")
 
 
 def _page_size(field: FieldNode, variables: dict[str, Any]) -> int | None:
@@ -100,17 +98,15 @@ class IntrospectionOffInProduction(SchemaExtension):
         yield
 
 
-CLIENT_ERRORS = (BadRequest, GlobalIDValueError)
+CLIENT_ERRORS = (BadRequest, GlobalIDValueError, InvalidGlobalIDError)
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """A bug, as opposed to a bad request: an exception that is neither a GraphQL nor a client error."""
+    original = error.original_error
+    return original is not None and not isinstance(original, (GraphQLError, *CLIENT_ERRORS))
 
 
 def should_mask_error(error: GraphQLError) -> bool:
-    """Mask only unexpected exceptions (bugs); validation, auth and bad-request errors pass as they are."""
-    original = error.original_error
-    if original is None or isinstance(original, CLIENT_ERRORS):
-        return False
-    if isinstance(original, GraphQLError):
-        return False
-    if type(original).__name__ in ("InvalidGlobalIDError", "PermissionError") and "GlobalID" in str(original):
-        return False
-    log.error("Unexpected error at %s", error.path, exc_info=original)
-    return True
+    """Mask only unexpected exceptions; validation, auth and bad-request errors reach the client as they are."""
+    return is_unexpected(error)

@@ -1,0 +1,133 @@
+"""The `billrun` command: serve, worker, migrate, demo, token create."""
+
+import asyncio
+import logging
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from billrun.settings import get_settings
+
+app = typer.Typer(help="billrun: the billing-run engine (GraphQL API + Dramatiq workers).", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+def _logging() -> None:
+    logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def migrate() -> None:
+    """Apply every pending database migration (safe to run again)."""
+    from billrun import db
+
+    _logging()
+    asyncio.run(db.migrate())
+    typer.echo(f"Migrated {_safe_url(get_settings().database_url)}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default BILLRUN_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default BILLRUN_PORT).")] = None,
+    workers: Annotated[int, typer.Option(help="Uvicorn worker processes (production only).")] = 1,
+) -> None:
+    """Run the GraphQL API. Without REDIS_URL (the embedded default) workers run inside this process."""
+    import uvicorn
+
+    settings = get_settings()
+    _logging()
+    if settings.embedded and workers != 1:
+        raise typer.BadParameter("The embedded default runs one process; set REDIS_URL to scale out.")
+    uvicorn.run("billrun.asgi:app", host=host or settings.host, port=port or settings.port, workers=workers,
+                log_level=settings.log_level.lower(), proxy_headers=True)
+
+
+@app.command()
+def worker(
+    processes: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    threads: Annotated[int, typer.Option(help="Threads per process.")] = 4,
+) -> None:
+    """Run Dramatiq worker processes consuming the Redis broker (REDIS_URL)."""
+    if get_settings().embedded:
+        typer.echo("REDIS_URL is not set: on the embedded default, `billrun serve` runs the workers.", err=True)
+        raise typer.Exit(2)
+    argv = [sys.executable, "-m", "dramatiq", "workers.actors", "--processes", str(processes),
+            "--threads", str(threads)]
+    os.execv(sys.executable, argv)
+
+
+@app.command()
+def demo() -> None:
+    """Load the demo data (once) and print a fresh bearer token holding every permission."""
+    from billrun import db
+    from billrun.demo import load_demo
+
+    _logging()
+
+    async def run() -> str:
+        async with db.database():
+            return await load_demo()
+
+    token = asyncio.run(run())
+    typer.echo(f"\nDemo token (every permission):\n\n    {token}\n")
+    typer.echo(f"GraphiQL: http://{get_settings().host}:{get_settings().port}/graphql  "
+               f'(Headers tab: {{"Authorization": "Bearer {token}"}})\n')
+
+
+@token_app.command("create")
+def token_create(
+    email: Annotated[str, typer.Option(help="The user the token acts as (created when missing).")],
+    permission: Annotated[list[str], typer.Option("--permission", "-p",
+                                                  help="A permission; repeat for several.")],
+    name: Annotated[str, typer.Option(help="What uses the token.")] = "cli",
+    user_name: Annotated[str | None, typer.Option(help="Name for a new user.")] = None,
+) -> None:
+    """Create an API token (creating the user if needed) and print it once."""
+    from billrun import db
+    from domain import auth
+    from domain.errors import DomainError
+
+    async def run() -> str:
+        async with db.database():
+            import models
+
+            user = await models.User.get_or_none(email=email.strip().lower())
+            if user is None:
+                user = await auth.create_user(None, email=email, name=user_name or email, permissions=permission)
+            token, _ = await auth.create_api_token(None, user_id=user.id, name=name, permissions=permission)
+            return token
+
+    try:
+        typer.echo(asyncio.run(run()))
+    except (DomainError, ValueError) as error:
+        typer.echo(f"Refused: {error}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command("export-schema")
+def export_schema(
+    path: Annotated[str, typer.Argument(help="Where to write the SDL.")] = "schema.graphql",
+) -> None:
+    """Write the GraphQL schema (SDL) to a file; a test fails when the committed one drifts."""
+    from schema import schema
+
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(schema.as_str() + "\n")
+    typer.echo(f"Wrote {path}")
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password, for messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def main() -> None:
+    app()

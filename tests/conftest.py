@@ -1,0 +1,111 @@
+"""Fixtures every suite leans on: a clean database per test, the ASGI app, API clients, users and tokens."""
+
+from tests.support import environment
+
+environment.configure()  # before billrun reads its settings
+
+from collections.abc import AsyncIterator  # noqa: E402
+
+import asyncpg  # noqa: E402
+import httpx  # noqa: E402
+import pytest  # noqa: E402
+from tortoise import Tortoise, connections  # noqa: E402
+
+import models  # noqa: E402
+from billrun import db  # noqa: E402
+from billrun.app import create_app  # noqa: E402
+from domain import auth  # noqa: E402
+from models.enums import Permission  # noqa: E402
+from tests.support.api import Api  # noqa: E402
+
+ALL = [p.value for p in Permission]
+
+
+async def _recreate_postgres_database() -> None:
+    admin = await asyncpg.connect(environment.PG_ADMIN_URL)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{environment.TEST_DB_NAME}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{environment.TEST_DB_NAME}"')
+    finally:
+        await admin.close()
+
+
+async def _drop_postgres_database() -> None:
+    admin = await asyncpg.connect(environment.PG_ADMIN_URL)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{environment.TEST_DB_NAME}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def database() -> AsyncIterator[None]:
+    """A fresh database, migrated, for the whole session; the ORM open on the session's loop."""
+    if environment.MODE == "embedded":
+        environment.SQLITE_PATH.unlink(missing_ok=True)
+    else:
+        await _recreate_postgres_database()
+    await db.migrate()
+    await db.init()
+    yield
+    await connections.close_all(discard=False)
+    if environment.MODE == "embedded":
+        environment.SQLITE_PATH.unlink(missing_ok=True)
+    else:
+        await _drop_postgres_database()
+
+
+def _tables() -> list[str]:
+    return [model._meta.db_table for model in Tortoise.apps[db.APP_LABEL].values()]
+
+
+@pytest.fixture(autouse=True)
+async def clean_tables(database: None) -> None:
+    """Each test starts from empty tables (the migrations record stays)."""
+    conn = connections.get("default")
+    if environment.MODE == "embedded":
+        for table in _tables():
+            await conn.execute_script(f'DELETE FROM "{table}"')
+        await conn.execute_script("DELETE FROM sqlite_sequence")
+    else:
+        await conn.execute_script(f"TRUNCATE {', '.join(_tables())} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture(scope="session")
+def app():  # noqa: ANN201
+    """The ASGI app, its ORM already opened by `database` (ASGITransport runs no lifespan)."""
+    return create_app(run_workers=False)
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # noqa: ANN001
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+def anonymous(client: httpx.AsyncClient) -> Api:
+    return Api(client)
+
+
+async def make_token(email: str, permissions: list[str], name: str | None = None) -> tuple[models.User, str]:
+    """A user with these permissions and an API token for it."""
+    user = await auth.create_user(None, email=email, name=name or email.split("@")[0], permissions=permissions,
+                                  password="correct horse battery")
+    token, _ = await auth.create_api_token(None, user_id=user.id, name="test")
+    return user, token
+
+
+@pytest.fixture
+async def admin(client: httpx.AsyncClient) -> Api:
+    """A client holding every permission."""
+    _, token = await make_token("admin@example.com", ALL, "Ada Admin")
+    return Api(client, token)
+
+
+@pytest.fixture
+async def clerk(client: httpx.AsyncClient) -> Api:
+    """A billing clerk: BILLING_ACCESS only."""
+    _, token = await make_token("clerk@example.com", [Permission.BILLING_ACCESS.value], "Cleo Clerk")
+    return Api(client, token)

@@ -1,0 +1,1 @@
+"""Test support: the GraphQL client, the query counter, data builders and the worker process."""

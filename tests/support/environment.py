@@ -1,0 +1,27 @@
+"""Where the suites run: set before any billrun module is imported (settings and the broker read it once).
+
+`BILLRUN_TEST_MODE=postgres` (default): a fresh PostgreSQL database per session, Redis db 15, a real Dramatiq
+worker process. `BILLRUN_TEST_MODE=embedded`: SQLite and the in-process broker, as `make run` uses them.
+"""
+
+import os
+import tempfile
+from pathlib import Path
+
+MODE = os.environ.get("BILLRUN_TEST_MODE", "postgres")
+PG_ADMIN_URL = os.environ.get("BILLRUN_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+TEST_DB_NAME = os.environ.get("BILLRUN_TEST_DB_NAME", "billrun_test")
+REDIS_TEST_URL = os.environ.get("BILLRUN_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+SQLITE_PATH = Path(tempfile.gettempdir()) / f"billrun-test-{os.getpid()}.sqlite3"
+
+
+def configure() -> None:
+    os.environ["BILLRUN_ENV"] = "test"
+    os.environ["BILLRUN_LOGIN_MAX_FAILURES"] = "5"
+    if MODE == "embedded":
+        os.environ["DATABASE_URL"] = f"sqlite://{SQLITE_PATH}"
+        os.environ.pop("REDIS_URL", None)
+    else:
+        base = PG_ADMIN_URL.rsplit("/", 1)[0]
+        os.environ["DATABASE_URL"] = f"{base}/{TEST_DB_NAME}"
+        os.environ["REDIS_URL"] = REDIS_TEST_URL
