@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     max_query_depth: int = 10
     max_aliases: int = 30
     max_tokens: int = 2000
-    max_query_cost: int = 5000
+    max_query_cost: int = 50000
     max_page_size: int = 500
     log_level: str = "INFO"
 

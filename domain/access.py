@@ -21,7 +21,7 @@ M = TypeVar("M", bound=Model)
 REQUIRES = {Permission.BILLING_SEND_EXPORT: Permission.BILLING_ACCESS}
 
 
-@dataclass(frozen=True)
+@dataclass
 class Viewer:
     """The authenticated caller of one request: a user, through a session or an API token."""
 

@@ -11,20 +11,25 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLNamedType,
+    GraphQLSchema,
+    GraphQLType,
     InlineFragmentNode,
-    NoSchemaIntrospectionCustomRule,
     IntValueNode,
+    NoSchemaIntrospectionCustomRule,
     OperationDefinitionNode,
     SelectionSetNode,
     ValidationRule,
     VariableNode,
+    get_named_type,
+    get_nullable_type,
+    is_list_type,
 )
 from strawberry.extensions import SchemaExtension
 from strawberry.relay.types import GlobalIDValueError, InvalidGlobalIDError
 
 from billrun.settings import get_settings
 from resolvers.pagination import DEFAULT_PAGE_SIZE, BadRequest
-
 
 
 def _page_size(field: FieldNode, variables: dict[str, Any]) -> int | None:
@@ -38,38 +43,54 @@ def _page_size(field: FieldNode, variables: dict[str, Any]) -> int | None:
     return None
 
 
-def _is_connection(field: FieldNode) -> bool:
-    return any(isinstance(s, FieldNode) and s.name.value in ("edges", "nodes")
-               for s in (field.selection_set.selections if field.selection_set else ()))
+# A plain list field (not a connection) is assumed to hold this many items when its subtree is costed.
+LIST_SIZE_ESTIMATE = 5
 
 
-def selection_cost(selection_set: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode],
-                   variables: dict[str, Any], seen: frozenset[str] = frozenset()) -> int:
-    """Each field costs 1, and its subtree is multiplied by the page it asks for (`first`/`last`)."""
+def _field_type(parent: GraphQLNamedType | None, name: str) -> GraphQLType | None:
+    fields = getattr(parent, "fields", None)
+    return fields[name].type if fields and name in fields else None
+
+
+def selection_cost(selection_set: SelectionSetNode | None, parent: GraphQLNamedType | None,
+                   schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode], variables: dict[str, Any],
+                   seen: frozenset[str] = frozenset()) -> int:
+    """Each field costs 1; its subtree is multiplied by the page it asks for (`first`/`last`, else the default
+    page size on a connection) or, for a plain list, by LIST_SIZE_ESTIMATE."""
     if selection_set is None:
         return 0
     total = 0
     for node in selection_set.selections:
         if isinstance(node, FieldNode):
+            field_type = _field_type(parent, node.name.value)
+            named = get_named_type(field_type) if field_type is not None else None
             size = _page_size(node, variables)
-            if size is None and _is_connection(node):
+            if size is None and named is not None and named.name.endswith("Connection"):
                 size = DEFAULT_PAGE_SIZE
-            total += 1 + max(size or 1, 1) * selection_cost(node.selection_set, fragments, variables, seen)
+            if size is None and field_type is not None and is_list_type(get_nullable_type(field_type)):
+                size = LIST_SIZE_ESTIMATE
+            children = selection_cost(node.selection_set, named, schema, fragments, variables, seen)
+            total += 1 + max(size or 1, 1) * children
         elif isinstance(node, InlineFragmentNode):
-            total += selection_cost(node.selection_set, fragments, variables, seen)
+            narrowed = schema.get_type(node.type_condition.name.value) if node.type_condition else parent
+            total += selection_cost(node.selection_set, narrowed, schema, fragments, variables, seen)
         elif isinstance(node, FragmentSpreadNode) and node.name.value not in seen:
             fragment = fragments.get(node.name.value)
             if fragment is not None:
-                total += selection_cost(fragment.selection_set, fragments, variables, seen | {node.name.value})
+                narrowed = schema.get_type(fragment.type_condition.name.value)
+                total += selection_cost(fragment.selection_set, narrowed, schema, fragments, variables,
+                                        seen | {node.name.value})
     return total
 
 
 def cost_rule(variables: dict[str, Any], limit: int) -> type[ValidationRule]:
     class QueryCostRule(ValidationRule):
         def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
+            schema = self.context.schema
             fragments = {d.name.value: d for d in self.context.document.definitions
                          if isinstance(d, FragmentDefinitionNode)}
-            cost = selection_cost(node.selection_set, fragments, variables)
+            root = schema.get_root_type(node.operation)
+            cost = selection_cost(node.selection_set, root, schema, fragments, variables)
             if cost > limit:
                 self.report_error(GraphQLError(
                     f"Query cost {cost} exceeds the limit of {limit}: ask for smaller pages or fewer fields.",
@@ -108,5 +129,5 @@ def is_unexpected(error: GraphQLError) -> bool:
 
 
 def should_mask_error(error: GraphQLError) -> bool:
-    """Mask only unexpected exceptions; validation, auth and bad-request errors reach the client as they are."""
+    """Mask only unexpected exceptions: validation, auth and bad-request errors reach the client as is."""
     return is_unexpected(error)

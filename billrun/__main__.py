@@ -1,0 +1,5 @@
+"""`python -m billrun` is the `billrun` command."""
+
+from billrun.cli import main
+
+main()
