@@ -99,7 +99,7 @@ async def _check_no_overlap(charge_id: int, first: date, last: date | None, excl
         if windows_overlap(first, last, other.first_effective_date, other.last_effective_date):
             until = other.last_effective_date.isoformat() if other.last_effective_date else "open end"
             raise DomainError(ErrorCode.OVERLAPPING_DATED_PRICE,
-                              f"Overlaps the dated price {other.first_effective_date.isoformat()} – {until}.",
+                              f"Overlaps the dated price {other.first_effective_date.isoformat()} to {until}.",
                               "firstEffectiveDate")
 
 

@@ -5,7 +5,7 @@ from datetime import date
 import models
 from domain.access import Viewer, require
 from domain.errors import DomainError, ErrorCode
-from models.enums import Permission, PeriodStatus
+from models.enums import PeriodStatus, Permission
 
 
 def month_of(day: date) -> date:

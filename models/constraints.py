@@ -3,7 +3,9 @@
 Tortoise's migrations do not create `Meta.constraints` with a new table, and SQLite cannot add a CHECK to an
 existing table, so these are applied by migration `0002_constraints` with SQL for each dialect:
 PostgreSQL gets real CHECK constraints, SQLite gets triggers that abort the same writes. Partial unique
-indexes are written the same way on both.
+indexes are written the same way on both. The statements are idempotent: Tortoise rebuilds a SQLite table
+(dropping its indexes) on some later alterations, so a migration that alters these tables ends with
+`RunPython(apply_constraints)` again (docs/MIGRATIONS.md).
 """
 
 import re
@@ -52,11 +54,15 @@ PARTIAL_UNIQUES = (
 
 
 def _partial_unique_sql(rule: PartialUnique) -> str:
-    return f"CREATE UNIQUE INDEX {rule.name} ON {rule.table} ({', '.join(rule.columns)}) WHERE {rule.where}"
+    columns = ", ".join(rule.columns)
+    return f"CREATE UNIQUE INDEX IF NOT EXISTS {rule.name} ON {rule.table} ({columns}) WHERE {rule.where}"
 
 
 def postgres_sql() -> list[str]:
-    checks = [f"ALTER TABLE {c.table} ADD CONSTRAINT {c.name} CHECK ({c.condition})" for c in CHECKS]
+    checks = [f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = '{c.name}') "
+              f"THEN "
+              f"ALTER TABLE {c.table} ADD CONSTRAINT {c.name} CHECK ({c.condition}); END IF; END $$"
+              for c in CHECKS]
     return checks + [_partial_unique_sql(u) for u in PARTIAL_UNIQUES]
 
 
@@ -65,7 +71,7 @@ def sqlite_sql() -> list[str]:
     for c in CHECKS:
         for event in ("INSERT", "UPDATE"):
             statements.append(
-                f"CREATE TRIGGER {c.name}_{event.lower()} BEFORE {event} ON {c.table} "
+                f"CREATE TRIGGER IF NOT EXISTS {c.name}_{event.lower()} BEFORE {event} ON {c.table} "
                 f"WHEN NOT ({_qualify(c.condition)}) "
                 f"BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: {c.name}'); END")
     return statements + [_partial_unique_sql(u) for u in PARTIAL_UNIQUES]
@@ -86,3 +92,10 @@ def _qualify(condition: str) -> str:
         return f"CAST(NEW.{name} AS REAL)" if name in SQLITE_NUMERIC_TEXT else f"NEW.{name}"
 
     return re.sub(r"\b([a-z_]+)\b", column, condition)
+
+
+async def apply_constraints(apps: object, schema_editor) -> None:
+    """Create every rule above that is missing (RunPython callable for migrations)."""
+    statements = sqlite_sql() if schema_editor.DIALECT == "sqlite" else postgres_sql()
+    for statement in statements:
+        await schema_editor.client.execute_script(statement)

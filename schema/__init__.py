@@ -4,7 +4,6 @@ import logging
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.types import ExecutionContext
 from strawberry.extensions import (
     MaskErrors,
     MaxAliasesLimiter,
@@ -13,6 +12,7 @@ from strawberry.extensions import (
     QueryDepthLimiter,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from billrun.settings import get_settings
 from schema.limits import IntrospectionOffInProduction, QueryCostLimiter, is_unexpected, should_mask_error

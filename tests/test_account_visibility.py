@@ -10,7 +10,7 @@ RESTRICT = """mutation($input: RestrictAccountInput!) { restrictAccount(input: $
   account { id restricted grantedUsers { email } } errors { code field } } }"""
 
 
-async def _setup(admin: Api, client) -> tuple[Api, Api, dict]:  # noqa: ANN001
+async def _setup(admin: Api, client) -> tuple[Api, Api, dict]:
     revenue = await builders.revenue_account(admin)
     open_id = await builders.account(admin, "OPEN-1")
     hidden_id = await builders.account(admin, "HIDDEN-1")
@@ -26,7 +26,7 @@ async def _setup(admin: Api, client) -> tuple[Api, Api, dict]:  # noqa: ANN001
     return Api(client, granted_token), Api(client, other_token), ids
 
 
-async def test_hidden_account_is_invisible_in_lists(admin: Api, client) -> None:  # noqa: ANN001
+async def test_hidden_account_is_invisible_in_lists(admin: Api, client) -> None:
     granted, other, _ = await _setup(admin, client)
     query = "{ accounts { totalCount nodes { number } } salesContracts { totalCount } }"
     assert (await other.ok(query)) == {"accounts": {"totalCount": 1, "nodes": [{"number": "OPEN-1"}]},
@@ -36,7 +36,7 @@ async def test_hidden_account_is_invisible_in_lists(admin: Api, client) -> None:
     assert (await admin.ok(query))["accounts"]["totalCount"] == 2  # admins manage grants, so they see all
 
 
-async def test_hidden_records_read_as_not_found_by_node_and_nodes(admin: Api, client) -> None:  # noqa: ANN001
+async def test_hidden_records_read_as_not_found_by_node_and_nodes(admin: Api, client) -> None:
     granted, other, ids = await _setup(admin, client)
     hidden = [ids["hidden"], ids["contract"], ids["charge"], ids["price"]]
     absent = to_base64("Account", 999999)
@@ -48,7 +48,7 @@ async def test_hidden_records_read_as_not_found_by_node_and_nodes(admin: Api, cl
     assert nodes == [{"id": ids["open"]}, None, None, None, None, None]
 
 
-async def test_hidden_account_cannot_be_changed_and_reads_as_not_found(admin: Api, client) -> None:  # noqa: ANN001
+async def test_hidden_account_cannot_be_changed_and_reads_as_not_found(admin: Api, client) -> None:
     _, other, ids = await _setup(admin, client)
     payload = (await other.ok("""mutation($id: ID!) { updateAccount(input: {id: $id, name: "Mine"}) {
       account { id } errors { code field } } }""", {"id": ids["hidden"]}))["updateAccount"]
@@ -59,7 +59,7 @@ async def test_hidden_account_cannot_be_changed_and_reads_as_not_found(admin: Ap
     assert payload["errors"] == [{"code": "NOT_FOUND", "field": "accountId"}]
 
 
-async def test_opening_the_account_again_makes_it_visible(admin: Api, client) -> None:  # noqa: ANN001
+async def test_opening_the_account_again_makes_it_visible(admin: Api, client) -> None:
     _, other, ids = await _setup(admin, client)
     await admin.mutate("restrictAccount", RESTRICT, {"input": {"accountId": ids["hidden"], "restricted": False}})
     assert (await other.ok("{ accounts { totalCount } }"))["accounts"]["totalCount"] == 2

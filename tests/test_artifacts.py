@@ -61,7 +61,7 @@ def test_cli_lists_the_production_entry_points() -> None:
     assert token.returncode == 0 and "--permission" in token.stdout
 
 
-async def test_graphiql_page_loads_nothing_from_outside(client) -> None:  # noqa: ANN001
+async def test_graphiql_page_loads_nothing_from_outside(client) -> None:
     page = await client.get("/graphql", headers={"Accept": "text/html"})
     assert page.status_code == 200 and "graphiql" in page.text.lower()
     external = re.findall(r"""(?:src|href)\s*=\s*["'](https?://[^"']+)""", page.text)

@@ -53,7 +53,7 @@ async def test_cost_counts_variables_for_page_sizes(admin: Api) -> None:
     assert (await admin(query, {"n": 500})).errors[0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
 
 
-async def test_no_mutation_over_get(client, admin: Api) -> None:  # noqa: ANN001
+async def test_no_mutation_over_get(client, admin: Api) -> None:
     response = await client.get("/graphql", params={"query": 'mutation { logout { ok } }'},
                                 headers={"Authorization": f"Bearer {admin.token}"})
     assert response.status_code in (400, 405) and "mutation" in response.text.lower()

@@ -17,7 +17,7 @@ async def test_permission_denied_is_a_payload_error_and_writes_nothing(clerk: Ap
     assert (await admin.ok("{ ledgerAccounts { totalCount } }"))["ledgerAccounts"]["totalCount"] == 0
 
 
-async def test_user_without_billing_access_sees_no_billing_data(client, admin: Api) -> None:  # noqa: ANN001
+async def test_user_without_billing_access_sees_no_billing_data(client, admin: Api) -> None:
     await admin.mutate("createAccount", """mutation { createAccount(input: {number: "A1", name: "A",
       billGroup: "G", division: "D", taxLocation: "T", billingEmail: "a@x.io"}) { account { id } errors { code } } }""")
     _, token = await make_token("outsider@example.com", [])

@@ -1,7 +1,7 @@
 """The Dramatiq broker: Redis in production, in-process on the embedded default.
 
 Both modes declare the same async actors. On Redis, dramatiq's AsyncIO middleware runs them on its event loop
-thread, where `OrmMiddleware` opens Tortoise once per worker process. Embedded, `AppLoop` runs them on the API's
+thread, where `AsyncOrm` opens Tortoise once per worker process. Embedded, `AppLoop` runs them on the API's
 own event loop, which already holds the ORM (see `workers.embedded`).
 """
 
@@ -12,7 +12,7 @@ import dramatiq
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.middleware import AsyncIO, Middleware
+from dramatiq.middleware import AsyncIO
 
 from billrun import db
 from billrun.settings import Settings, get_settings
@@ -20,12 +20,14 @@ from billrun.settings import Settings, get_settings
 log = logging.getLogger("billrun.workers")
 
 
-class OrmMiddleware(Middleware):
-    """Open the ORM on the worker's event loop thread when a worker process boots; close it at shutdown."""
+class AsyncOrm(AsyncIO):
+    """dramatiq's event loop thread, with the ORM opened on it when a worker process boots and closed
+    before the loop stops (one middleware, so the order of the two can never be wrong)."""
 
     def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        super().before_worker_boot(broker, worker)
         loop_thread = get_event_loop_thread()
-        assert loop_thread is not None, "AsyncIO middleware must come before OrmMiddleware"
+        assert loop_thread is not None
         loop_thread.run_coroutine(db.init())
         log.info("ORM ready in worker process")
 
@@ -33,6 +35,7 @@ class OrmMiddleware(Middleware):
         loop_thread = get_event_loop_thread()
         if loop_thread is not None and loop_thread.loop.is_running():
             loop_thread.run_coroutine(db.close())
+        super().after_worker_shutdown(broker, worker)
 
 
 class AppLoop:
@@ -41,7 +44,7 @@ class AppLoop:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
 
-    def run_coroutine(self, coro):  # noqa: ANN001, ANN201 - dramatiq's protocol
+    def run_coroutine(self, coro):
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
 
@@ -51,8 +54,7 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
         broker.emit_after("process_boot")  # a hand-started Worker enforces time limits only after this
     else:
         broker = RedisBroker(url=settings.redis_url)
-        broker.add_middleware(AsyncIO())
-        broker.add_middleware(OrmMiddleware())
+        broker.add_middleware(AsyncOrm())
     return broker
 
 

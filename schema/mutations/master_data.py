@@ -9,7 +9,14 @@ from strawberry import UNSET, relay
 from resolvers import master_data
 from resolvers.mutations import payload
 from resolvers.relations import CtxInfo
-from schema.accounts import Account, BillingFrequency, ContractStatus, DatedPrice, RecurringCharge, SalesContract
+from schema.accounts import (
+    Account,
+    BillingFrequency,
+    ContractStatus,
+    DatedPrice,
+    RecurringCharge,
+    SalesContract,
+)
 from schema.common import UserError
 from schema.permissions import AUTHENTICATED
 

@@ -1,0 +1,48 @@
+# billrun — the two commands are `make run` and `make test`; the rest are helpers.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+
+.PHONY: run test test-postgres test-embedded install lint schema migrations vendor-graphiql screenshot clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)  ## create the virtual environment and install billrun with its test tools
+
+run: install  ## the embedded default: SQLite, in-process workers, demo data, API + GraphiQL on :8000
+	$(BIN)/billrun migrate
+	$(BIN)/billrun demo
+	$(BIN)/billrun serve
+
+test: install test-postgres test-embedded  ## the whole suite on PostgreSQL + Redis + Dramatiq, then on SQLite
+
+test-postgres: install
+	$(BIN)/pytest -q
+
+test-embedded: install
+	BILLRUN_TEST_MODE=embedded $(BIN)/pytest -q tests/embedded
+
+lint: install
+	$(BIN)/ruff check .
+
+schema: install  ## re-export schema.graphql after changing the GraphQL schema
+	$(BIN)/billrun export-schema schema.graphql
+
+migrations: install  ## write a migration for model changes (SQLite scratch file; the same file serves PostgreSQL)
+	DATABASE_URL=sqlite://$(CURDIR)/var/makemigrations.sqlite3 $(BIN)/tortoise -c billrun.db.TORTOISE_ORM makemigrations
+
+vendor-graphiql:  ## re-vendor GraphiQL's assets from the npm registry after upgrading strawberry
+	PYTHON=$(BIN)/python scripts/vendor_graphiql.sh
+
+screenshot: install  ## GraphiQL in headless Chromium with outside networking blocked -> docs/graphiql.png
+	scripts/graphiql_screenshot.sh
+
+clean:
+	rm -rf var/ .pytest_cache .ruff_cache

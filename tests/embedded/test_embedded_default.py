@@ -1,0 +1,103 @@
+"""The embedded default (SQLite, in-process broker and worker) stays working: `make run` relies on it."""
+
+import asyncio
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from dramatiq.brokers.stub import StubBroker
+
+import models
+from billrun.settings import get_settings
+from tests.support import builders, environment
+from tests.support.api import Api
+from tests.support.worker import ROOT
+
+pytestmark = pytest.mark.skipif(environment.MODE != "embedded", reason="the embedded suite only")
+
+
+def test_settings_select_the_embedded_default() -> None:
+    from workers.broker import broker
+
+    assert get_settings().embedded and get_settings().database_url.startswith("sqlite://")
+    assert isinstance(broker, StubBroker)
+
+
+async def test_in_process_worker_runs_actors_on_the_app_loop() -> None:
+    from workers.actors import purge_expired
+    from workers.embedded import in_process_worker
+
+    await models.LoginAttempt.create(email="old@x.io", succeeded=False, at=datetime.now(UTC) - timedelta(days=90))
+    async with in_process_worker():
+        purge_expired.send()
+        for _ in range(100):
+            if not await models.LoginAttempt.exists():
+                break
+            await asyncio.sleep(0.05)
+    assert not await models.LoginAttempt.exists()
+
+
+async def test_master_data_and_pagination_on_sqlite(admin: Api, clerk: Api) -> None:
+    revenue = await builders.revenue_account(admin)
+    for i in range(5):
+        account = await builders.account(clerk, f"E-{i}")
+    contract = await builders.contract(clerk, account, "SC-E")
+    charge = await builders.charge(clerk, contract, "19.99", revenue)
+    await builders.dated_price(clerk, charge, "2026-02-01", "2026-02-28", "29.99")
+    overlap = await clerk.ok(builders.CREATE_DATED_PRICE, {"input": {
+        "chargeId": charge, "firstEffectiveDate": "2026-02-15", "periodicPrice": "1.00"}})
+    assert overlap["createDatedPrice"]["errors"][0]["code"] == "OVERLAPPING_DATED_PRICE"
+    page = (await clerk.ok("{ accounts(last: 2) { totalCount nodes { number } } }"))["accounts"]
+    assert page == {"totalCount": 5, "nodes": [{"number": "E-3"}, {"number": "E-4"}]}
+    tree = await clerk.ok("query($id: ID!) { node(id: $id) { ... on RecurringCharge { periodicPrice "
+                          "datedPrices { periodicPrice } } } }", {"id": charge})
+    assert tree["node"] == {"periodicPrice": "19.99", "datedPrices": [{"periodicPrice": "29.99"}]}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_make_run_path_serves_the_demo_with_a_printed_token(tmp_path: Path) -> None:
+    """What `make run` does, step by step: migrate, demo (prints a token), serve; then a client asks."""
+    port = _free_port()
+    env = dict(os.environ, DATABASE_URL=f"sqlite://{tmp_path / 'run.sqlite3'}", BILLRUN_PORT=str(port),
+               BILLRUN_ENV="development")
+    env.pop("REDIS_URL", None)
+    cli = [sys.executable, "-m", "billrun"]
+    subprocess.run([*cli, "migrate"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
+    demo = subprocess.run([*cli, "demo"], cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+                          timeout=120)
+    token = re.search(r"\b(brn_[\w-]+)", demo.stdout).group(1)
+    server = subprocess.Popen([*cli, "serve"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}/graphql"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.post(url, json={"query": "{ viewer { id permissions } "
+                                                          "accounts { totalCount } }"},
+                                      headers={"Authorization": f"Bearer {token}"}, timeout=5)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "billrun serve did not come up"
+                time.sleep(0.2)
+        body = response.json()
+        assert body["data"]["viewer"]["permissions"] == ["ADMIN", "BILLING_ACCESS", "BILLING_APPROVE",
+                                                         "BILLING_SEND_EXPORT"]
+        assert body["data"]["accounts"]["totalCount"] == 7
+        page = httpx.get(url, headers={"Accept": "text/html"}, timeout=5)
+        assert page.status_code == 200 and "unpkg" not in page.text
+    finally:
+        server.terminate()
+        server.wait(20)
