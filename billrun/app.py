@@ -1,6 +1,7 @@
 """The ASGI application: GraphQL (HTTP and WebSocket) at /graphql, offline GraphiQL, health, CORS."""
 
 import logging
+import warnings
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -16,6 +17,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from tortoise.contrib.starlette import RegisterTortoise
+from tortoise.warnings import TortoiseLoopSwitchWarning
 
 from billrun import db
 from billrun.graphiql import GRAPHIQL_STATIC_DIR, GRAPHIQL_STATIC_PREFIX, offline_ide_response
@@ -48,6 +50,8 @@ async def health(request: Request) -> Response:
 def create_app(settings: Settings | None = None, *, run_workers: bool | None = None) -> Starlette:
     """Build the app. On the embedded default the in-process worker runs inside the lifespan."""
     settings = settings or get_settings()
+    # A connection used from another event loop is silently leaked: make it loud (STACK.md).
+    warnings.filterwarnings("error", category=TortoiseLoopSwitchWarning)
     in_process = settings.embedded if run_workers is None else run_workers
     graphql = BillrunGraphQL(
         schema,

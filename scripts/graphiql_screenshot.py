@@ -124,7 +124,8 @@ async def drive(ws_url: str, url: str) -> tuple[bytes, list[str]]:
         or (e["method"] == "Runtime.consoleAPICalled" and e["params"]["type"] == "error")
         or (e["method"] == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")
     ]
-    print(f"{len(requests)} requests, {len(requests) - len(problems)} local and OK; console errors: {len(errors)}")
+    local = sum(bool(LOCAL.match(u)) for u in requests)
+    print(f"{len(requests)} requests, {local} to 127.0.0.1 (or data:/blob:); console errors: {len(errors)}")
     for line in errors:
         print("  console:", line)
     print("result pane:", " ".join(text.split())[:200])
@@ -166,7 +167,8 @@ def main() -> int:
                 try:
                     proc.wait(10)
                 except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
     for problem in problems:
         print("FAILED:", problem, file=sys.stderr)
