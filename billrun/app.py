@@ -24,6 +24,7 @@ from billrun.graphiql import GRAPHIQL_STATIC_DIR, GRAPHIQL_STATIC_PREFIX, offlin
 from billrun.settings import Settings, get_settings
 from resolvers.context import Context, build_context
 from schema import schema
+from workers import actors  # noqa: F401 - declares the actors on the broker, so the API can send to them
 
 log = logging.getLogger("billrun.app")
 

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     max_tokens: int = 2000
     max_query_cost: int = 50000
     max_page_size: int = 500
+    chunk_size: int = 1000  # contracts (or accounts) per processing message
     log_level: str = "INFO"
 
     @property

@@ -2,10 +2,14 @@
 
 from datetime import date
 
+from dateutil.relativedelta import relativedelta
+from tortoise.transactions import in_transaction
+
 import models
+from domain import audit, clock
 from domain.access import Viewer, require
-from domain.errors import DomainError, ErrorCode
-from models.enums import PeriodStatus, Permission
+from domain.errors import DomainError, ErrorCode, not_found
+from models.enums import BatchStatus, PeriodStatus, Permission
 
 
 def month_of(day: date) -> date:
@@ -24,3 +28,44 @@ async def create_period(viewer: Viewer, month: date) -> models.AccountingPeriod:
 async def is_open(day: date) -> bool:
     """True when `day` falls in an open accounting period."""
     return await models.AccountingPeriod.exists(month=month_of(day), status=PeriodStatus.OPEN)
+
+
+async def close_period(viewer: Viewer, period_id: int) -> models.AccountingPeriod:
+    """Close a month (ADMIN): refused while a batch dated in it is still short of POSTED."""
+    require(viewer, Permission.ADMIN)
+    period = await models.AccountingPeriod.get_or_none(id=period_id)
+    if period is None:
+        raise not_found("Accounting period")
+    if period.status == PeriodStatus.CLOSED:
+        raise DomainError(ErrorCode.INVALID_STATUS, "The period is closed already.", "id")
+    end = period.month + relativedelta(months=1)
+    open_batches = await models.BillingBatch.filter(
+        invoice_date__gte=period.month, invoice_date__lt=end).exclude(
+        status__in=[BatchStatus.POSTED, BatchStatus.COMPLETED]).values_list("code", flat=True)
+    if open_batches:
+        raise DomainError(ErrorCode.INVALID_STATUS, "Batches dated in this period are not posted yet: "
+                          + ", ".join(sorted(open_batches)), "id")
+    async with in_transaction():
+        period.status, period.closed_at, period.closed_by_id = PeriodStatus.CLOSED, clock.now(), viewer.user_id
+        await period.save(update_fields=["status", "closed_at", "closed_by_id"])
+        await audit.record(viewer, "AccountingPeriod", period.id, {"status": (PeriodStatus.OPEN, PeriodStatus.CLOSED)},
+                           "CLOSE")
+    return period
+
+
+async def reopen_period(viewer: Viewer, period_id: int, reason: str) -> models.AccountingPeriod:
+    """Reopen a closed month (ADMIN, with a reason); audited."""
+    require(viewer, Permission.ADMIN)
+    period = await models.AccountingPeriod.get_or_none(id=period_id)
+    if period is None:
+        raise not_found("Accounting period")
+    if not reason.strip():
+        raise DomainError(ErrorCode.INVALID_INPUT, "Say why the period is reopened.", "reason")
+    if period.status == PeriodStatus.OPEN:
+        raise DomainError(ErrorCode.INVALID_STATUS, "The period is open already.", "id")
+    async with in_transaction():
+        period.status, period.reopen_reason = PeriodStatus.OPEN, reason.strip()
+        await period.save(update_fields=["status", "reopen_reason"])
+        await audit.record(viewer, "AccountingPeriod", period.id, {"status": (PeriodStatus.CLOSED, PeriodStatus.OPEN),
+                                                                   "reopen_reason": (None, reason.strip())}, "REOPEN")
+    return period

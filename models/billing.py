@@ -125,6 +125,8 @@ class Finding(Model):
                                      on_delete=fields.CASCADE)
     subject_type = fields.CharField(max_length=32, null=True)
     subject_id = fields.IntField(null=True)
+    # kind + subject: re-running analysis keeps a resolved finding resolved instead of raising it again
+    key = fields.CharField(max_length=128, db_default="")
     message = fields.TextField()
     resolved_by = fields.ForeignKeyField("models.User", related_name="resolved_findings", null=True,
                                          on_delete=fields.SET_NULL)
@@ -134,3 +136,4 @@ class Finding(Model):
 
     class Meta:
         table = "finding"
+        indexes = (("batch_id", "key"),)

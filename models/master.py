@@ -101,6 +101,9 @@ class WorkOrder(Model):
     account = fields.ForeignKeyField("models.Account", related_name="work_orders", on_delete=fields.RESTRICT)
     contract = fields.ForeignKeyField("models.SalesContract", related_name="work_orders", null=True,
                                       on_delete=fields.SET_NULL)
+    # The recurring charge whose price the work order's rate is expected to match (analysis compares them).
+    charge = fields.ForeignKeyField("models.RecurringCharge", related_name="work_orders", null=True,
+                                    on_delete=fields.SET_NULL)
     description = fields.CharField(max_length=200)
     performed_on = fields.DateField()
     quantity = fields.DecimalField(max_digits=14, decimal_places=4, default=1)
@@ -111,6 +114,10 @@ class WorkOrder(Model):
     billed_on = fields.ForeignKeyField("models.PeriodicBilling", related_name="work_orders", null=True,
                                        on_delete=fields.SET_NULL)
     created_at = created_at()
+
+    @property
+    def billed(self) -> bool:
+        return self.billed_on_id is not None  # type: ignore[attr-defined]
 
     class Meta:
         table = "work_order"
@@ -130,6 +137,10 @@ class ManualCharge(Model):
                                         on_delete=fields.SET_NULL)
     created_at = created_at()
 
+    @property
+    def billed(self) -> bool:
+        return self.billed_on_id is not None  # type: ignore[attr-defined]
+
     class Meta:
         table = "manual_charge"
 
@@ -143,9 +154,15 @@ class ServiceChange(Model):
     effective_date = fields.DateField()
     new_price = money()
     note = fields.CharField(max_length=200, default="")
+    created_by = fields.ForeignKeyField("models.User", related_name="service_changes", null=True,
+                                        on_delete=fields.SET_NULL)
     billed_on = fields.ForeignKeyField("models.PeriodicBilling", related_name="service_changes", null=True,
                                        on_delete=fields.SET_NULL)
     created_at = created_at()
+
+    @property
+    def billed(self) -> bool:
+        return self.billed_on_id is not None  # type: ignore[attr-defined]
 
     class Meta:
         table = "service_change"
@@ -169,6 +186,10 @@ class InvoiceAdjustment(Model):
                                        on_delete=fields.SET_NULL)
     created_at = created_at()
 
+    @property
+    def billed(self) -> bool:
+        return self.billed_on_id is not None  # type: ignore[attr-defined]
+
     class Meta:
         table = "invoice_adjustment"
 
@@ -179,6 +200,7 @@ class AccountingPeriod(Model):
     id = fields.IntField(primary_key=True)
     month = fields.DateField(unique=True)  # always the first day of the month
     status = fields.CharEnumField(PeriodStatus, max_length=8, default=PeriodStatus.OPEN)
+    reopen_reason = fields.TextField(null=True)
     closed_at = fields.DatetimeField(null=True)
     closed_by = fields.ForeignKeyField("models.User", related_name="closed_periods", null=True,
                                        on_delete=fields.SET_NULL)

@@ -6,6 +6,7 @@ from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 import models
+from domain import batches
 from domain.access import visible
 from models.enums import TokenKind
 from resolvers.inputs import decode_id
@@ -77,4 +78,38 @@ async def users(info: CtxInfo, window: dict[str, Any]) -> Page:
 
 async def api_tokens(info: CtxInfo, window: dict[str, Any]) -> Page:
     query = scoped(info, models.AccessToken).filter(kind=TokenKind.API)
+    return await page_of(info, query, ["-created_at"], window)
+
+
+async def findings_of_batch(info: CtxInfo, batch_id: int, unresolved_only: bool) -> list[Any]:
+    query = scoped(info, models.Finding).filter(batch_id=batch_id, billing_id=None)
+    if unresolved_only:
+        query = query.filter(resolved_at=None)
+    return list(await query.order_by("id"))
+
+
+async def billings_of_batch(info: CtxInfo, batch_id: int, filter: Any, order: list[str],
+                            window: dict[str, Any]) -> Page:
+    query = scoped(info, models.PeriodicBilling).filter(batch_id=batch_id)
+    if statuses := _set(filter, "status"):
+        query = query.filter(status__in=list(statuses))
+    if account := _set(filter, "account_id"):
+        query = query.filter(account_id=decode_id(account, "Account", "accountId"))
+    if contract := _set(filter, "contract_id"):
+        query = query.filter(contract_id=decode_id(contract, "SalesContract", "contractId"))
+    if search := _set(filter, "search"):
+        query = query.filter(Q(account__number__icontains=search) | Q(contract__number__icontains=search))
+    return await page_of(info, query, order, window)
+
+
+async def billing_batches(info: CtxInfo, filter: Any, window: dict[str, Any]) -> Page:
+    view = _set(filter, "view")
+    query = scoped(info, models.BillingBatch).filter(batches.view_filter(view.value if view else None))
+    if statuses := _set(filter, "status"):
+        query = query.filter(status__in=list(statuses))
+    for name in ("bill_group", "division"):
+        if (value := _set(filter, name)) is not None:
+            query = query.filter(**{name: value})
+    if search := _set(filter, "search"):
+        query = query.filter(Q(name__icontains=search) | Q(code__icontains=search))
     return await page_of(info, query, ["-created_at"], window)

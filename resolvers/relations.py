@@ -4,6 +4,7 @@ from typing import Any
 
 from strawberry import Info
 
+import models
 from resolvers.context import Context
 
 CtxInfo = Info[Context, Any]
@@ -49,3 +50,89 @@ async def granted_users_of_account(root: Any, info: CtxInfo) -> list[Any]:
     grants = await info.context.loaders.grantees_by_account_id.load(root.id)
     users = await info.context.loaders.user_by_id.load_many([g.user_id for g in grants])
     return [u for u in users if u is not None]
+
+
+async def batch_of(root: Any, info: CtxInfo) -> Any:
+    return await info.context.loaders.batch_by_id.load(root.batch_id)
+
+
+async def optional_account_of(root: Any, info: CtxInfo) -> Any:
+    return None if root.account_id is None else await info.context.loaders.account_by_id.load(root.account_id)
+
+
+async def optional_contract_of(root: Any, info: CtxInfo) -> Any:
+    return None if root.contract_id is None else await info.context.loaders.contract_by_id.load(root.contract_id)
+
+
+async def optional_charge_of(root: Any, info: CtxInfo) -> Any:
+    return None if root.charge_id is None else await info.context.loaders.charge_by_id.load(root.charge_id)
+
+
+async def dated_price_of(root: Any, info: CtxInfo) -> Any:
+    if root.dated_price_id is None:
+        return None
+    return await info.context.loaders.dated_price_by_id.load(root.dated_price_id)
+
+
+async def details_of_billing(root: Any, info: CtxInfo) -> list[Any]:
+    return await info.context.loaders.details_by_billing_id.load(root.id)
+
+
+async def distributions_of_detail(root: Any, info: CtxInfo) -> list[Any]:
+    return await info.context.loaders.distributions_by_detail_id.load(root.id)
+
+
+async def findings_of_billing(root: Any, info: CtxInfo) -> list[Any]:
+    return await info.context.loaders.findings_by_billing_id.load(root.id)
+
+
+async def billings_of_contract(root: Any, info: CtxInfo) -> list[Any]:
+    return await info.context.loaders.billings_by_contract_id.load(root.id)
+
+
+async def jobs_of_batch(root: Any, info: CtxInfo) -> list[Any]:
+    return await info.context.loaders.jobs_by_batch_id.load(root.id)
+
+
+async def summary_of_batch(root: Any, info: CtxInfo) -> Any:
+    return await info.context.loaders.summary_by_batch_id.load(root.id)
+
+
+async def previous_billing_of(root: Any, info: CtxInfo) -> Any:
+    return await info.context.loaders.previous_billing_by_billing_id.load(root.id)
+
+
+async def recurring_charges_of_billing(root: Any, info: CtxInfo) -> list[Any]:
+    """The contract's recurring charges that this billing billed (its RECURRING lines), in line order."""
+    details = await info.context.loaders.details_by_billing_id.load(root.id)
+    charge_ids = list(dict.fromkeys(d.charge_id for d in details if d.charge_id is not None))
+    charges = await info.context.loaders.charge_by_id.load_many(charge_ids)
+    return [c for c in charges if c is not None]
+
+
+async def created_by_of(root: Any, info: CtxInfo) -> Any:
+    if root.created_by_id is None:
+        return None
+    return await info.context.loaders.person_by_id.load(root.created_by_id)
+
+
+async def resolved_by_of(root: Any, info: CtxInfo) -> Any:
+    if root.resolved_by_id is None:
+        return None
+    return await info.context.loaders.person_by_id.load(root.resolved_by_id)
+
+
+async def work_orders_of_account(root: Any, info: CtxInfo) -> list[Any]:
+    return await info.context.loaders.items_by_parent_id(models.WorkOrder, "account_id").load(root.id)
+
+
+async def manual_charges_of_account(root: Any, info: CtxInfo) -> list[Any]:
+    return await info.context.loaders.items_by_parent_id(models.ManualCharge, "account_id").load(root.id)
+
+
+async def adjustments_of_account(root: Any, info: CtxInfo) -> list[Any]:
+    return await info.context.loaders.items_by_parent_id(models.InvoiceAdjustment, "account_id").load(root.id)
+
+
+async def service_changes_of_charge(root: Any, info: CtxInfo) -> list[Any]:
+    return await info.context.loaders.items_by_parent_id(models.ServiceChange, "charge_id").load(root.id)

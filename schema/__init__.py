@@ -17,7 +17,9 @@ from strawberry.types import ExecutionContext
 from billrun.settings import get_settings
 from schema.limits import IntrospectionOffInProduction, QueryCostLimiter, is_unexpected, should_mask_error
 from schema.mutations.access import AccessMutations
+from schema.mutations.billing import BillingMutations
 from schema.mutations.books import BooksMutations
+from schema.mutations.items import ItemMutations
 from schema.mutations.master_data import MasterDataMutations
 from schema.query import Query
 
@@ -26,7 +28,7 @@ log = logging.getLogger("billrun.graphql")
 
 @strawberry.type(description="Everything a client can change. Each mutation takes one `input` and answers a "
                  "payload whose `errors` lists business-rule refusals (nothing changed then).")
-class Mutation(AccessMutations, MasterDataMutations, BooksMutations):
+class Mutation(AccessMutations, MasterDataMutations, BooksMutations, ItemMutations, BillingMutations):
     pass
 
 

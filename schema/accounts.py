@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import relay
@@ -14,6 +15,10 @@ from resolvers import relations
 from schema.access import User
 from schema.books import LedgerAccount
 from schema.node import ModelNode
+
+if TYPE_CHECKING:
+    from schema.billing import PeriodicBilling
+    from schema.items import InvoiceAdjustment, ManualCharge, ServiceChange, WorkOrder
 
 BillingFrequency = strawberry.enum(enums.BillingFrequency, description="How often a contract is billed.")
 ContractStatus = strawberry.enum(enums.ContractStatus, description="Whether a contract is billed.")
@@ -42,6 +47,8 @@ class RecurringCharge(ModelNode):
     contract: SalesContract = strawberry.field(resolver=relations.contract_of, description="The contract.")
     dated_prices: list[DatedPrice] = strawberry.field(
         resolver=relations.dated_prices_of_charge, description="Date-effective prices, by first effective date.")
+    service_changes: list[Annotated[ServiceChange, strawberry.lazy("schema.items")]] = strawberry.field(
+        resolver=relations.service_changes_of_charge, description="Rate changes, newest first.")
 
 
 @strawberry.type(description="A sales contract: what an account is billed for, how often, from when.")
@@ -59,6 +66,8 @@ class SalesContract(ModelNode):
     account: Account = strawberry.field(resolver=relations.account_of, description="The service customer.")
     charges: list[RecurringCharge] = strawberry.field(
         resolver=relations.charges_of_contract, description="The recurring charges billed each period.")
+    billings: list[Annotated[PeriodicBilling, strawberry.lazy("schema.billing")]] = strawberry.field(
+        resolver=relations.billings_of_contract, description="Every billing of the contract, by period (history).")
 
 
 @strawberry.type(description="A service customer (the account billed).")
@@ -78,6 +87,12 @@ class Account(ModelNode):
     created_at: datetime = strawberry.field(description="When the account was created (UTC).")
     contracts: list[SalesContract] = strawberry.field(
         resolver=relations.contracts_of_account, description="The account's sales contracts, by number.")
+    work_orders: list[Annotated[WorkOrder, strawberry.lazy("schema.items")]] = strawberry.field(
+        resolver=relations.work_orders_of_account, description="Work orders, newest first.")
+    manual_charges: list[Annotated[ManualCharge, strawberry.lazy("schema.items")]] = strawberry.field(
+        resolver=relations.manual_charges_of_account, description="Manual charges, newest first.")
+    invoice_adjustments: list[Annotated[InvoiceAdjustment, strawberry.lazy("schema.items")]] = strawberry.field(
+        resolver=relations.adjustments_of_account, description="Credit and debit adjustments, newest first.")
 
     @strawberry.field(description="Whether a payment-method token is on file (the token itself is never shown).")
     def has_payment_method(self) -> bool:

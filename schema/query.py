@@ -5,11 +5,11 @@ from enum import Enum
 import strawberry
 from strawberry import relay
 
-from models import enums
-from resolvers import lists
+from resolvers import billing, lists
 from resolvers.relations import CtxInfo
 from schema.access import ApiToken, User, Viewer
 from schema.accounts import Account, BillingFrequency, ContractStatus, SalesContract
+from schema.billing import BatchStatus, BillingBatch, Job, PeriodicBilling
 from schema.books import AccountingPeriod, LedgerAccount, LedgerAccountKind, PeriodStatus, TaxRate
 from schema.common import Connection, Direction, order_key
 from schema.permissions import AUTHENTICATED
@@ -67,6 +67,22 @@ class LedgerAccountFilter:
 @strawberry.input(description="Narrow the accounting periods listed.")
 class AccountingPeriodFilter:
     status: PeriodStatus | None = strawberry.field(default=None, description="Only open (or closed) periods.")
+
+
+@strawberry.enum(description="The tabs of the billing-run list.")
+class BatchView(Enum):
+    ALL = "ALL"
+    DRAFT = "DRAFT"
+    POSTED = "POSTED"
+
+
+@strawberry.input(description="Narrow the billing batches listed.")
+class BillingBatchFilter:
+    view: BatchView | None = strawberry.field(default=None, description="ALL, DRAFT (not posted) or POSTED.")
+    status: list[BatchStatus] | None = strawberry.field(default=None, description="Any of these statuses.")
+    bill_group: str | None = strawberry.field(default=None, description="Exactly this bill group.")
+    division: str | None = strawberry.field(default=None, description="Exactly this division.")
+    search: str | None = strawberry.field(default=None, description="Part of the name or code.")
 
 
 def window(first: int | None, after: str | None, last: int | None, before: str | None) -> dict:
@@ -141,5 +157,21 @@ class Query:
                          last: int | None = None, before: str | None = None) -> Connection[ApiToken]:
         return Connection.of(await lists.api_tokens(info, window(first, after, last, before)))
 
+    @strawberry.field(description="Billing batches, newest first. " + PAGE_ARGS_DOC, permission_classes=AUTHENTICATED)
+    async def billing_batches(self, info: CtxInfo, filter: BillingBatchFilter | None = None,
+                              first: int | None = None, after: str | None = None, last: int | None = None,
+                              before: str | None = None) -> Connection[BillingBatch]:
+        return Connection.of(await lists.billing_batches(info, filter, window(first, after, last, before)))
 
-__all__ = ["Query", "enums"]
+    @strawberry.field(description="One billing batch; null when absent.", permission_classes=AUTHENTICATED)
+    async def billing_batch(self, info: CtxInfo, id: relay.GlobalID) -> BillingBatch | None:
+        return await billing.billing_batch(info, id)
+
+    @strawberry.field(description="One periodic billing; null when absent or hidden.",
+                      permission_classes=AUTHENTICATED)
+    async def periodic_billing(self, info: CtxInfo, id: relay.GlobalID) -> PeriodicBilling | None:
+        return await billing.periodic_billing(info, id)
+
+    @strawberry.field(description="One background job; null when absent.", permission_classes=AUTHENTICATED)
+    async def job(self, info: CtxInfo, id: relay.GlobalID) -> Job | None:
+        return await billing.job(info, id)

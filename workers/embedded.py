@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 import dramatiq
 from dramatiq.asyncio import set_event_loop_thread
 
+from domain import jobs
 from workers.broker import AppLoop, broker
 
 
@@ -18,6 +19,7 @@ async def in_process_worker(threads: int = 2) -> AsyncIterator[dramatiq.Worker]:
     set_event_loop_thread(AppLoop(asyncio.get_running_loop()))  # type: ignore[arg-type]
     worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
     worker.start()
+    await jobs.resend_unfinished()
     try:
         yield worker
     finally:

@@ -1,0 +1,162 @@
+"""Pre-billing analysis (SPEC §4 step 2): findings on the billable items a batch would pick up.
+
+ERROR findings block processing until a user resolves them with a note; a resolved finding stays resolved
+when analysis runs again (findings are keyed by kind and subject). Findings of processing itself (the reasons
+of REJECTED_WITH_ERRORS billings) carry their billing and are not touched here.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tortoise.transactions import in_transaction
+
+import models
+from domain import batches, clock
+from domain.access import Viewer, get_visible, require
+from domain.errors import DomainError, ErrorCode
+from models.enums import BatchStatus, Permission, Severity, WorkOrderStatus
+
+UNUSUAL_FACTOR = Decimal(5)  # a manual charge this many times the account's usual amount is flagged
+IMPLAUSIBLE_CHANGE = Decimal(1)  # a rate change of more than 100 % is flagged
+
+
+@dataclass(frozen=True)
+class Candidate:
+    kind: str
+    severity: Severity
+    account_id: int | None
+    subject_type: str
+    subject_id: int
+    message: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.subject_type}:{self.subject_id}"
+
+
+async def _work_orders(batch: models.BillingBatch, account_ids: list[int]) -> list[Candidate]:
+    found = []
+    rows = await (models.WorkOrder.filter(account_id__in=account_ids, billed_on_id=None,
+                                          performed_on__lte=batch.as_of_date)
+                  .select_related("charge"))
+    for wo in rows:
+        label = f"Work order #{wo.id} ({wo.description}, {wo.performed_on})"
+        if wo.status == WorkOrderStatus.OPEN:
+            found.append(Candidate("WORK_ORDER_OPEN", Severity.WARNING, wo.account_id, "WorkOrder", wo.id,
+                                   f"{label} is still open inside the period: it will not be billed."))
+        elif wo.rate is None:
+            found.append(Candidate("WORK_ORDER_NO_RATE", Severity.ERROR, wo.account_id, "WorkOrder", wo.id,
+                                   f"{label} is completed without a rate: revenue would be lost."))
+        elif wo.charge is not None and wo.rate != wo.charge.periodic_price:
+            found.append(Candidate("WORK_ORDER_RATE_DIFFERS", Severity.WARNING, wo.account_id, "WorkOrder", wo.id,
+                                   f"{label} has rate {wo.rate}, the charge's price is {wo.charge.periodic_price}."))
+    return found
+
+
+async def _service_changes(batch: models.BillingBatch, contract_ids: list[int]) -> list[Candidate]:
+    found = []
+    rows = await (models.ServiceChange.filter(charge__contract_id__in=contract_ids, billed_on_id=None,
+                                              effective_date__lte=batch.as_of_date)
+                  .select_related("charge__contract"))
+    for change in rows:
+        old = change.charge.periodic_price
+        label = f"Service change #{change.id} on '{change.charge.description}' from {change.effective_date}"
+        account_id = change.charge.contract.account_id
+        if change.new_price <= 0:
+            found.append(Candidate("SERVICE_CHANGE_MISSING_AMOUNT", Severity.ERROR, account_id, "ServiceChange",
+                                   change.id, f"{label} has no rate change amount ({change.new_price})."))
+        elif change.new_price == old:
+            found.append(Candidate("SERVICE_CHANGE_NO_CHANGE", Severity.WARNING, account_id, "ServiceChange",
+                                   change.id, f"{label} does not change the rate ({old})."))
+        elif old > 0 and abs(change.new_price - old) / old > IMPLAUSIBLE_CHANGE:
+            found.append(Candidate("SERVICE_CHANGE_IMPLAUSIBLE", Severity.WARNING, account_id, "ServiceChange",
+                                   change.id, f"{label} changes the rate from {old} to {change.new_price}."))
+    return found
+
+
+async def _manual_charges(batch: models.BillingBatch, account_ids: list[int]) -> list[Candidate]:
+    found = []
+    pending = await models.ManualCharge.filter(account_id__in=account_ids, billed_on_id=None,
+                                               charge_date__lte=batch.as_of_date).order_by("id")
+    history: dict[int, list[Decimal]] = {}
+    for account_id, amount in await models.ManualCharge.filter(
+            account_id__in=account_ids, billed_on_id__isnull=False).values_list("account_id", "amount"):
+        history.setdefault(account_id, []).append(amount)
+    seen: dict[tuple, int] = {}
+    for charge in pending:
+        label = f"Manual charge #{charge.id} ({charge.description}, {charge.amount})"
+        same = (charge.account_id, charge.amount, charge.charge_date, charge.description.strip().lower())
+        past = history.get(charge.account_id, [])
+        usual = sum(past, Decimal(0)) / len(past) if past else None
+        if charge.amount == 0:
+            found.append(Candidate("MANUAL_CHARGE_ZERO", Severity.ERROR, charge.account_id, "ManualCharge",
+                                   charge.id, f"{label} is zero."))
+        elif charge.amount < 0:
+            found.append(Candidate("MANUAL_CHARGE_NEGATIVE", Severity.ERROR, charge.account_id, "ManualCharge",
+                                   charge.id, f"{label} is negative: enter credits as invoice adjustments."))
+        elif usual is not None and usual > 0 and charge.amount > usual * UNUSUAL_FACTOR:
+            found.append(Candidate("MANUAL_CHARGE_UNUSUAL", Severity.WARNING, charge.account_id, "ManualCharge",
+                                   charge.id, f"{label} is far above the account's usual {usual:.2f}."))
+        if same in seen:
+            found.append(Candidate("MANUAL_CHARGE_DUPLICATE", Severity.WARNING, charge.account_id, "ManualCharge",
+                                   charge.id, f"{label} duplicates manual charge #{seen[same]}."))
+        seen.setdefault(same, charge.id)
+    return found
+
+
+async def _adjustments(account_ids: list[int]) -> list[Candidate]:
+    rows = await models.InvoiceAdjustment.filter(account_id__in=account_ids, billed_on_id=None, approved=False)
+    return [Candidate("UNAPPROVED_ADJUSTMENT", Severity.WARNING, adj.account_id, "InvoiceAdjustment", adj.id,
+                      f"Invoice adjustment #{adj.id} ({adj.kind.value} {adj.amount}, {adj.description}) is not "
+                      "approved: it will not be billed and the original amount stands.")
+            for adj in rows]
+
+
+async def candidates(batch: models.BillingBatch) -> list[Candidate]:
+    account_ids = list(await batches.accounts_in_scope(batch).values_list("id", flat=True))
+    contract_ids = list(await batches.contracts_in_scope(batch).values_list("id", flat=True))
+    return (await _work_orders(batch, account_ids) + await _service_changes(batch, contract_ids)
+            + await _manual_charges(batch, account_ids) + await _adjustments(account_ids))
+
+
+async def analyze(batch: models.BillingBatch) -> list[models.Finding]:
+    """Replace the batch's open pre-billing findings with what the items say now; keep resolved ones."""
+    found = await candidates(batch)
+    async with in_transaction():
+        await models.Finding.filter(batch_id=batch.id, billing_id=None, resolved_at=None).delete()
+        resolved = set(await models.Finding.filter(batch_id=batch.id, billing_id=None)
+                       .values_list("key", flat=True))
+        await models.Finding.bulk_create([
+            models.Finding(batch_id=batch.id, kind=c.kind, severity=c.severity, account_id=c.account_id,
+                           subject_type=c.subject_type, subject_id=c.subject_id, key=c.key, message=c.message)
+            for c in found if c.key not in resolved])
+    return await models.Finding.filter(batch_id=batch.id, billing_id=None).order_by("id")
+
+
+async def blocking(batch_id: int) -> int:
+    """How many unresolved pre-billing ERROR findings stop the batch from processing."""
+    return await models.Finding.filter(batch_id=batch_id, billing_id=None, severity=Severity.ERROR,
+                                       resolved_at=None).count()
+
+
+async def resolve_finding(viewer: Viewer, finding_id: int, note: str) -> models.Finding:
+    require(viewer, Permission.BILLING_ACCESS)
+    finding = await get_visible(viewer, models.Finding, finding_id, "Finding")
+    if not note.strip():
+        raise DomainError(ErrorCode.INVALID_INPUT, "Say how the finding was resolved.", "note")
+    if finding.resolved_at is not None:
+        raise DomainError(ErrorCode.INVALID_STATUS, "The finding is already resolved.", "id")
+    finding.resolved_at = clock.now()
+    finding.resolved_by_id = viewer.user_id
+    finding.resolution_note = note.strip()
+    await finding.save(update_fields=["resolved_at", "resolved_by_id", "resolution_note"])
+    return finding
+
+
+async def run(viewer: Viewer, batch_id: int) -> tuple[models.BillingBatch, list[models.Finding]]:
+    """`analyzeBillingBatch`: allowed any time before posting."""
+    require(viewer, Permission.BILLING_ACCESS)
+    batch = await get_visible(viewer, models.BillingBatch, batch_id, "Billing batch", "batchId")
+    if batch.status in (BatchStatus.POSTING, BatchStatus.POSTED, BatchStatus.COMPLETED):
+        raise DomainError(ErrorCode.BATCH_LOCKED, "Analysis runs only before posting.", "batchId")
+    return batch, await analyze(batch)

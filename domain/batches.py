@@ -1,0 +1,136 @@
+"""Billing batches: creation, scope and the summary a billing team reads (SPEC §2, §4 step 1)."""
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from tortoise.expressions import Q
+from tortoise.functions import Count
+from tortoise.transactions import in_transaction
+
+import models
+from billrun.settings import get_settings
+from domain import clock, events, periods, sequences
+from domain.access import Viewer, account_visibility, require, sees_all_accounts
+from domain.currencies import is_currency
+from domain.errors import DomainError, ErrorCode, Problem, raise_if
+from models.enums import BatchStatus, BillingStatus, ContractStatus, Permission
+
+DRAFT_STATUSES = (BatchStatus.NOT_STARTED, BatchStatus.PROCESSING, BatchStatus.PROCESSED, BatchStatus.FAILED,
+                  BatchStatus.POSTING)
+POSTED_STATUSES = (BatchStatus.POSTED, BatchStatus.COMPLETED)
+BILLED_CONTRACT_STATUSES = (ContractStatus.ACTIVE, ContractStatus.ENDED)
+
+
+async def create_batch(viewer: Viewer, data: dict) -> models.BillingBatch:
+    """A new batch, NOT_STARTED. The invoice date defaults to today (BILLRUN_TIMEZONE) and must fall in an open
+    accounting period; the as-of date defaults to the invoice date."""
+    require(viewer, Permission.BILLING_ACCESS)
+    name = (data.get("name") or "").strip()
+    invoice_date: date = data.get("invoice_date") or clock.today()
+    as_of: date = data.get("as_of_date") or invoice_date
+    currency = data.get("currency") or get_settings().base_currency
+    problems = []
+    if not name:
+        problems.append(Problem(ErrorCode.INVALID_INPUT, "Name the batch.", "name"))
+    if not is_currency(currency):
+        problems.append(Problem(ErrorCode.INVALID_CURRENCY, f"{currency!r} is not an ISO 4217 code.", "currency"))
+    raise_if(problems)
+    if not await periods.is_open(invoice_date):
+        raise DomainError(ErrorCode.PERIOD_CLOSED,
+                          f"The invoice date {invoice_date} is not in an open accounting period.", "invoiceDate")
+    if await models.BillingBatch.exists(name=name):
+        raise DomainError(ErrorCode.DUPLICATE, f"A batch named {name!r} exists.", "name")
+    async with in_transaction():
+        code = f"BB-{await sequences.next_value('billing_batch'):06d}"
+        batch = await models.BillingBatch.create(
+            code=code, name=name, bill_group=_all(data.get("bill_group")), division=_all(data.get("division")),
+            currency=currency, invoice_date=invoice_date, as_of_date=as_of, created_by_id=viewer.user_id)
+        await events.record("BATCH_CREATED", batch_id=batch.id, status=batch.status.value)
+    return batch
+
+
+def _all(value: str | None) -> str | None:
+    """Blank or "ALL" means every bill group / division."""
+    return None if value is None or not value.strip() or value.strip().upper() == "ALL" else value.strip()
+
+
+def accounts_in_scope(batch: models.BillingBatch):
+    """The accounts a batch bills: its currency, its bill group and division (or all)."""
+    query = models.Account.filter(currency=batch.currency)
+    if batch.bill_group is not None:
+        query = query.filter(bill_group=batch.bill_group)
+    if batch.division is not None:
+        query = query.filter(division=batch.division)
+    return query
+
+
+def contracts_in_scope(batch: models.BillingBatch):
+    query = models.SalesContract.filter(status__in=BILLED_CONTRACT_STATUSES, start_date__lte=batch.as_of_date,
+                                        account__currency=batch.currency)
+    if batch.bill_group is not None:
+        query = query.filter(account__bill_group=batch.bill_group)
+    if batch.division is not None:
+        query = query.filter(account__division=batch.division)
+    return query
+
+
+@dataclass
+class Summary:
+    """What a billing team reads on a batch (SPEC §2); hidden billings are counted, never shown."""
+
+    billing_count: int = 0
+    counts_by_status: dict[BillingStatus, int] = field(default_factory=dict)
+    total_amount: Decimal = Decimal("0.00")
+    invoice_count: int = 0
+    total_amount_due: Decimal = Decimal("0.00")
+    amount_awaiting_payment: Decimal = Decimal("0.00")
+    amount_paid: Decimal = Decimal("0.00")
+    hidden_billing_count: int = 0
+    hidden_invoice_count: int = 0
+
+
+async def summarize(viewer: Viewer, batch_ids: list[int]) -> dict[int, Summary]:
+    """Summaries of several batches in a fixed number of queries (money summed as Decimal in Python, since
+    SQLite sums decimals as floats)."""
+    summaries = {batch_id: Summary() for batch_id in batch_ids}
+    rows = await (models.PeriodicBilling.filter(batch_id__in=batch_ids).group_by("batch_id", "status")
+                  .annotate(n=Count("id")).values("batch_id", "status", "n"))
+    for row in rows:
+        summary = summaries[row["batch_id"]]
+        summary.counts_by_status[BillingStatus(row["status"])] = row["n"]
+        summary.billing_count += row["n"]
+    amounts = await (models.PeriodicBilling.filter(batch_id__in=batch_ids)
+                     .exclude(status__in=[BillingStatus.REJECTED, BillingStatus.CANCELLED])
+                     .values_list("batch_id", "amount"))
+    for batch_id, amount in amounts:
+        summaries[batch_id].total_amount += amount
+    invoices = await models.Invoice.filter(batch_id__in=batch_ids).values_list("batch_id", "amount", "amount_paid")
+    for batch_id, amount, paid in invoices:
+        summary = summaries[batch_id]
+        summary.invoice_count += 1
+        summary.total_amount_due += amount
+        summary.amount_paid += paid
+        summary.amount_awaiting_payment += amount - paid
+    if sees_all_accounts(viewer):
+        return summaries
+    hidden = (models.PeriodicBilling.filter(batch_id__in=batch_ids)
+              .exclude(account_visibility(viewer, "account")))
+    for batch_id, n in await hidden.group_by("batch_id").annotate(n=Count("id")).values_list("batch_id", "n"):
+        summaries[batch_id].hidden_billing_count = n
+    hidden_invoices = models.Invoice.filter(batch_id__in=batch_ids).exclude(account_visibility(viewer, "account"))
+    for batch_id, n in await hidden_invoices.group_by("batch_id").annotate(n=Count("id")).values_list("batch_id",
+                                                                                                       "n"):
+        summaries[batch_id].hidden_invoice_count = n
+    return summaries
+
+
+def view_filter(view: str | None) -> Q:
+    """The Karbon tabs: ALL, DRAFT (not yet posted) and POSTED (posted or completed)."""
+    if view == "DRAFT":
+        return Q(status__in=DRAFT_STATUSES)
+    if view == "POSTED":
+        return Q(status__in=POSTED_STATUSES)
+    return Q()
+
+

@@ -1,0 +1,125 @@
+"""Billable items that are not recurring: work orders, manual charges, service changes, invoice adjustments.
+
+An item is billed once: processing sets its `billed_on`; a billed item can no longer be edited (reversing the
+batch, or deleting the billing, returns it to unbilled).
+"""
+
+from decimal import Decimal
+
+from tortoise.models import Model
+
+import models
+from domain import clock
+from domain.access import Viewer, get_visible, require
+from domain.contracts import revenue_account
+from domain.errors import DomainError, ErrorCode, Problem, raise_if
+from domain.money import is_money
+from models.enums import Permission
+
+
+def _amount_problems(value: Decimal | None, field: str, *, allow_zero: bool = True,
+                     allow_negative: bool = True) -> list[Problem]:
+    """Amounts must be money; zero or negative ones are allowed here and flagged by pre-billing analysis."""
+    if value is None:
+        return []
+    if not is_money(value) or (not allow_zero and value == 0) or (not allow_negative and value < 0):
+        return [Problem(ErrorCode.INVALID_INPUT, "Not a valid amount for this field.", field)]
+    return []
+
+
+def _unbilled(item: Model, what: str) -> None:
+    if item.billed_on_id is not None:  # type: ignore[attr-defined]
+        raise DomainError(ErrorCode.INVALID_STATUS, f"The {what} is billed already and can no longer change.", "id")
+
+
+async def create_work_order(viewer: Viewer, data: dict) -> models.WorkOrder:
+    require(viewer, Permission.BILLING_ACCESS)
+    account = await get_visible(viewer, models.Account, data.pop("account_id"), "Account", "accountId")
+    raise_if(_amount_problems(data.get("rate"), "rate", allow_negative=False))
+    if data.get("quantity") is not None and data["quantity"] <= 0:
+        raise DomainError(ErrorCode.INVALID_INPUT, "Quantity must be positive.", "quantity")
+    if (charge_id := data.pop("charge_id", None)) is not None:
+        charge = await get_visible(viewer, models.RecurringCharge, charge_id, "Recurring charge", "chargeId")
+        if (await charge.contract).account_id != account.id:
+            raise DomainError(ErrorCode.INVALID_INPUT, "The charge belongs to another account.", "chargeId")
+        data["charge_id"], data["contract_id"] = charge.id, charge.contract_id
+    data["revenue_account"] = await revenue_account(data.pop("revenue_account_id", None))
+    if data.get("quantity") is None:
+        data.pop("quantity", None)
+    return await models.WorkOrder.create(account=account, **data)
+
+
+async def update_work_order(viewer: Viewer, work_order_id: int, changes: dict) -> models.WorkOrder:
+    """Complete a work order, set its rate, quantity or description (until it is billed)."""
+    require(viewer, Permission.BILLING_ACCESS)
+    work_order = await get_visible(viewer, models.WorkOrder, work_order_id, "Work order")
+    _unbilled(work_order, "work order")
+    raise_if(_amount_problems(changes.get("rate"), "rate", allow_negative=False))
+    if "revenue_account_id" in changes:
+        work_order.revenue_account = await revenue_account(changes.pop("revenue_account_id"))
+    for key, value in changes.items():
+        setattr(work_order, key, value)
+    await work_order.save()
+    return work_order
+
+
+async def create_manual_charge(viewer: Viewer, data: dict) -> models.ManualCharge:
+    require(viewer, Permission.BILLING_ACCESS)
+    account = await get_visible(viewer, models.Account, data.pop("account_id"), "Account", "accountId")
+    raise_if(_amount_problems(data["amount"], "amount"))
+    data["revenue_account"] = await revenue_account(data.pop("revenue_account_id", None))
+    return await models.ManualCharge.create(account=account, created_by_id=viewer.user_id, **data)
+
+
+async def update_manual_charge(viewer: Viewer, charge_id: int, changes: dict) -> models.ManualCharge:
+    require(viewer, Permission.BILLING_ACCESS)
+    charge = await get_visible(viewer, models.ManualCharge, charge_id, "Manual charge")
+    _unbilled(charge, "manual charge")
+    raise_if(_amount_problems(changes.get("amount"), "amount"))
+    if "revenue_account_id" in changes:
+        charge.revenue_account = await revenue_account(changes.pop("revenue_account_id"))
+    for key, value in changes.items():
+        setattr(charge, key, value)
+    await charge.save()
+    return charge
+
+
+async def create_service_change(viewer: Viewer, data: dict) -> models.ServiceChange:
+    """A rate change on a recurring charge from a date (zero or implausible amounts are analysis findings)."""
+    require(viewer, Permission.BILLING_ACCESS)
+    charge = await get_visible(viewer, models.RecurringCharge, data.pop("charge_id"), "Recurring charge",
+                               "chargeId")
+    raise_if(_amount_problems(data["new_price"], "newPrice", allow_negative=False))
+    return await models.ServiceChange.create(charge=charge, created_by_id=viewer.user_id, **data)
+
+
+async def update_service_change(viewer: Viewer, change_id: int, changes: dict) -> models.ServiceChange:
+    require(viewer, Permission.BILLING_ACCESS)
+    change = await get_visible(viewer, models.ServiceChange, change_id, "Service change")
+    _unbilled(change, "service change")
+    raise_if(_amount_problems(changes.get("new_price"), "newPrice", allow_negative=False))
+    for key, value in changes.items():
+        setattr(change, key, value)
+    await change.save()
+    return change
+
+
+async def create_adjustment(viewer: Viewer, data: dict) -> models.InvoiceAdjustment:
+    """A credit or debit against an account, billed once approved."""
+    require(viewer, Permission.BILLING_ACCESS)
+    account = await get_visible(viewer, models.Account, data.pop("account_id"), "Account", "accountId")
+    raise_if(_amount_problems(data["amount"], "amount", allow_zero=False, allow_negative=False))
+    data["revenue_account"] = await revenue_account(data.pop("revenue_account_id", None))
+    return await models.InvoiceAdjustment.create(account=account, **data)
+
+
+async def approve_adjustment(viewer: Viewer, adjustment_id: int) -> models.InvoiceAdjustment:
+    """Approve an adjustment (BILLING_APPROVE): only approved adjustments are billed."""
+    require(viewer, Permission.BILLING_APPROVE)
+    adjustment = await get_visible(viewer, models.InvoiceAdjustment, adjustment_id, "Invoice adjustment")
+    _unbilled(adjustment, "adjustment")
+    if adjustment.approved:
+        raise DomainError(ErrorCode.INVALID_STATUS, "The adjustment is approved already.", "id")
+    adjustment.approved, adjustment.approved_by_id, adjustment.approved_at = True, viewer.user_id, clock.now()
+    await adjustment.save(update_fields=["approved", "approved_by_id", "approved_at"])
+    return adjustment

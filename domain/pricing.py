@@ -1,0 +1,481 @@
+"""The pricing engine: contracts and one-off items in, billing drafts with traced lines out (SPEC §3).
+
+Pure: no database, no I/O, no clock. The same input always gives the same drafts. Money is Decimal, rounded
+half-up to cents at the line (`domain.money.to_money`); a draft's amount is the sum of its rounded lines.
+
+Every line carries a JSON-serializable `trace` that answers "why this amount?": the price record used and why,
+the period, days billed out of days in the period, the formula, and the revenue distribution.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from domain.calendar import days_inclusive, periods_due
+from domain.money import CENT, to_money
+from models.enums import BillingFrequency, BillingStatus, DetailKind, PriceSource
+
+ZERO = Decimal(0)
+TIMES = "\u00d7"  # the multiplication and minus signs of the trace formulas
+MINUS = "\u2212"
+
+# ---------------------------------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class DatedPriceIn:
+    """A date-effective price of a charge: valid from `first` to `last` (inclusive; None = open-ended)."""
+
+    id: int
+    first: date
+    last: date | None
+    price: Decimal
+
+    def contains(self, day: date) -> bool:
+        """True when `day` falls inside this price's window."""
+        return self.first <= day and (self.last is None or day <= self.last)
+
+
+@dataclass(frozen=True)
+class ServiceChangeIn:
+    """A rate change of a recurring charge from `effective` on."""
+
+    id: int
+    effective: date
+    new_price: Decimal
+
+
+@dataclass(frozen=True)
+class ChargeIn:
+    """A recurring charge of a contract, with its dated prices and service changes."""
+
+    id: int
+    description: str
+    price: Decimal
+    quantity: Decimal
+    revenue_account_id: int | None
+    dated_prices: tuple[DatedPriceIn, ...] = ()
+    service_changes: tuple[ServiceChangeIn, ...] = ()
+
+
+@dataclass(frozen=True)
+class ContractIn:
+    """A sales contract as the engine needs it."""
+
+    id: int
+    account_id: int
+    frequency: BillingFrequency
+    start: date
+    end: date | None
+    anchor: date
+    charges: tuple[ChargeIn, ...]
+
+
+@dataclass(frozen=True)
+class TaxIn:
+    """The tax rate of a tax location and the ledger account its tax is credited to."""
+
+    location: str
+    rate: Decimal
+    ledger_account_id: int | None
+
+
+@dataclass(frozen=True)
+class OneOffIn:
+    """A work order, manual charge or approved adjustment of an account, billed once."""
+
+    kind: DetailKind  # WORK_ORDER, MANUAL or ADJUSTMENT
+    source_type: str
+    source_id: int
+    description: str
+    day: date
+    amount: Decimal  # signed final amount before rounding (credit adjustments negative)
+    revenue_account_id: int | None
+    quantity: Decimal | None = None  # for the trace (work orders)
+    unit_price: Decimal | None = None
+
+
+# --------------------------------------------------------------------------------------------------- outputs
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a draft cannot be billed as is (e.g. NO_REVENUE_ACCOUNT); it becomes a finding."""
+
+    kind: str
+    message: str
+
+
+@dataclass
+class LineDraft:
+    """One detail line of a billing draft. `distributions` defaults to one row: the whole amount."""
+
+    kind: DetailKind
+    description: str
+    amount: Decimal
+    days_billed: int | None
+    days_in_period: int | None
+    price_source: PriceSource | None
+    charge_id: int | None
+    dated_price_id: int | None
+    source_type: str | None
+    source_id: int | None
+    revenue_account_id: int | None
+    trace: dict = field(default_factory=dict)
+    distributions: list[tuple[int | None, Decimal]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.distributions:
+            self.distributions = [(self.revenue_account_id, self.amount)]
+
+
+@dataclass
+class BillingDraft:
+    """One billing of one contract period (or of an account's one-off items), not yet stored."""
+
+    contract_id: int | None
+    account_id: int
+    frequency: BillingFrequency | None
+    period_start: date
+    period_end: date
+    as_of: date
+    tax_location: str
+    lines: list[LineDraft]
+    problems: list[Problem]
+
+    @property
+    def amount(self) -> Decimal:
+        """The periodic billing amount: the sum of the rounded lines."""
+        return sum((line.amount for line in self.lines), ZERO)
+
+    @property
+    def status(self) -> BillingStatus:
+        """REJECTED_WITH_ERRORS when any problem was found, NEW otherwise."""
+        return BillingStatus.REJECTED_WITH_ERRORS if self.problems else BillingStatus.NEW
+
+
+# ---------------------------------------------------------------------------------------------- formatting
+
+
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+def _number(value: Decimal) -> str:
+    """A plain decimal string without exponent or trailing zeros (quantities, rates)."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _price_text(value: Decimal) -> str:
+    """A price shown with cents, or with all its places when it has more."""
+    return format(value.quantize(CENT), "f") if value == value.quantize(CENT) else format(value, "f")
+
+
+def _window_text(price: DatedPriceIn) -> str:
+    if price.last is None:
+        return f"from {price.first.isoformat()}, open-ended"
+    return f"{price.first.isoformat()} to {price.last.isoformat()}"
+
+
+def _distribution_trace(distributions: list[tuple[int | None, Decimal]]) -> list[dict]:
+    return [{"revenue_account_id": account, "amount": str(amount)} for account, amount in distributions]
+
+
+def _trace(*, price_source: PriceSource | None, price_record: dict, why: str, period: tuple[date, date],
+           billing_starting_date: date, days_billed: int | None, days_in_period: int | None,
+           unit_price: Decimal | None, quantity: Decimal | None, formula: str, **extra: object) -> dict:
+    """The keys every line's trace has; `distribution` is added once the line exists."""
+    return {
+        "price_source": None if price_source is None else price_source.value,
+        "price_record": price_record,
+        "why": why,
+        "period": {"start": period[0].isoformat(), "end": period[1].isoformat()},
+        "billing_starting_date": billing_starting_date.isoformat(),
+        "days_billed": days_billed,
+        "days_in_period": days_in_period,
+        "unit_price": None if unit_price is None else _price_text(unit_price),
+        "quantity": None if quantity is None else _number(quantity),
+        "formula": formula,
+        **extra,
+    }
+
+
+def _finish(line: LineDraft) -> LineDraft:
+    line.trace["distribution"] = _distribution_trace(line.distributions)
+    return line
+
+
+# ------------------------------------------------------------------------------------------- price choice
+
+
+@dataclass(frozen=True)
+class _PeriodSpan:
+    """The anchored period and the service days of it that are billed."""
+
+    start: date
+    end: date
+    billing_start: date
+    billing_end: date
+
+    @property
+    def days_in_period(self) -> int:
+        return days_inclusive(self.start, self.end)
+
+    @property
+    def days_billed(self) -> int:
+        return days_inclusive(self.billing_start, self.billing_end)
+
+    @property
+    def bounds(self) -> tuple[date, date]:
+        return self.start, self.end
+
+
+@dataclass(frozen=True)
+class PriceChoice:
+    """The price of a charge for a period, where it came from and why."""
+
+    price: Decimal
+    source: PriceSource
+    dated_price_id: int | None
+    record: dict
+    why: str
+    problem: Problem | None = None
+
+
+def _containing_windows(charge: ChargeIn, day: date) -> list[DatedPriceIn]:
+    return sorted((p for p in charge.dated_prices if p.contains(day)), key=lambda p: (p.first, p.id))
+
+
+def _latest_service_change(charge: ChargeIn, day: date) -> ServiceChangeIn | None:
+    earlier = [change for change in charge.service_changes if change.effective <= day]
+    return max(earlier, key=lambda change: (change.effective, change.id), default=None)
+
+
+def _dated_choice(charge: ChargeIn, windows: list[DatedPriceIn], day: date) -> PriceChoice:
+    chosen = windows[0]
+    why = f"Dated price #{chosen.id} ({_window_text(chosen)}) contains the billing starting date {day.isoformat()}"
+    problem = None
+    if len(windows) > 1:
+        others = ", ".join(f"#{p.id}" for p in windows[1:])
+        why += f"; dated prices {others} contain it too (overlapping legacy data), the earliest-starting one is used"
+        problem = Problem("OVERLAPPING_DATED_PRICES",
+                          f"Charge #{charge.id} '{charge.description}' has overlapping dated prices "
+                          f"#{chosen.id}, {others} on {day.isoformat()}.")
+    record = {"type": "DatedPrice", "id": chosen.id, "first": chosen.first.isoformat(), "last": _iso(chosen.last)}
+    return PriceChoice(chosen.price, PriceSource.DATED_PRICE, chosen.id, record, why, problem)
+
+
+def _undated_choice(charge: ChargeIn, day: date) -> PriceChoice:
+    change = _latest_service_change(charge, day)
+    if change is None:
+        why = (f"No dated price contains the billing starting date {day.isoformat()} and no service change "
+               f"applies: the charge's own periodic price is used")
+        return PriceChoice(charge.price, PriceSource.CONTRACT_CHARGE, None,
+                            {"type": "RecurringCharge", "id": charge.id}, why)
+    why = (f"No dated price contains the billing starting date {day.isoformat()}: service change #{change.id} "
+           f"effective {change.effective.isoformat()} set the charge's price to {_price_text(change.new_price)}")
+    record = {"type": "ServiceChange", "id": change.id, "effective": change.effective.isoformat(),
+              "charge_id": charge.id}
+    return PriceChoice(change.new_price, PriceSource.CONTRACT_CHARGE, None, record, why)
+
+
+def choose_price(charge: ChargeIn, billing_starting_date: date) -> PriceChoice:
+    """The price of `charge` for a period billed from `billing_starting_date` (SPEC §3, rule 2)."""
+    windows = _containing_windows(charge, billing_starting_date)
+    if windows:
+        return _dated_choice(charge, windows, billing_starting_date)
+    return _undated_choice(charge, billing_starting_date)
+
+
+# ------------------------------------------------------------------------------------------ contract lines
+
+
+def _prorate(price: Decimal, quantity: Decimal, days_billed: int, days_in_period: int) -> Decimal:
+    return to_money(price * quantity * days_billed / days_in_period)
+
+
+def _proration_formula(price: Decimal, quantity: Decimal, days: int, days_in_period: int, amount: Decimal) -> str:
+    return f"{_price_text(price)} {TIMES} {_number(quantity)} {TIMES} {days}/{days_in_period} = {amount}"
+
+
+def _recurring_line(charge: ChargeIn, span: _PeriodSpan, choice: PriceChoice) -> LineDraft:
+    days_billed, days_in_period = span.days_billed, span.days_in_period
+    amount = _prorate(choice.price, charge.quantity, days_billed, days_in_period)
+    trace = _trace(price_source=choice.source, price_record=choice.record, why=choice.why, period=span.bounds,
+                   billing_starting_date=span.billing_start, days_billed=days_billed,
+                   days_in_period=days_in_period, unit_price=choice.price, quantity=charge.quantity,
+                   formula=_proration_formula(choice.price, charge.quantity, days_billed, days_in_period, amount),
+                   billing_ending_date=span.billing_end.isoformat(), charge_id=charge.id)
+    return _finish(LineDraft(
+        kind=DetailKind.RECURRING, description=charge.description, amount=amount, days_billed=days_billed,
+        days_in_period=days_in_period, price_source=choice.source, charge_id=charge.id,
+        dated_price_id=choice.dated_price_id, source_type=None, source_id=None,
+        revenue_account_id=charge.revenue_account_id, trace=trace))
+
+
+def _changes_inside(charge: ChargeIn, span: _PeriodSpan) -> list[ServiceChangeIn]:
+    """Service changes taking effect after the billing starting date, inside the billed days, not overridden
+    by a dated price on their effective date."""
+    inside = [change for change in charge.service_changes
+              if span.billing_start < change.effective <= span.billing_end
+              and not any(price.contains(change.effective) for price in charge.dated_prices)]
+    return sorted(inside, key=lambda change: (change.effective, change.id))
+
+
+def _service_change_line(charge: ChargeIn, span: _PeriodSpan, change: ServiceChangeIn,
+                         replaced_price: Decimal) -> LineDraft:
+    days, days_in_period = days_inclusive(change.effective, span.billing_end), span.days_in_period
+    difference = change.new_price - replaced_price
+    amount = _prorate(difference, charge.quantity, days, days_in_period)
+    formula = (f"({_price_text(change.new_price)} {MINUS} {_price_text(replaced_price)}) "
+               f"{TIMES} {_number(charge.quantity)} {TIMES} {days}/{days_in_period} = {amount}")
+    why = (f"Service change #{change.id} effective {change.effective.isoformat()} changes the price from "
+           f"{_price_text(replaced_price)} to {_price_text(change.new_price)} for the {days} days from "
+           f"{change.effective.isoformat()} to {span.billing_end.isoformat()}")
+    record = {"type": "ServiceChange", "id": change.id, "effective": change.effective.isoformat(),
+              "charge_id": charge.id}
+    trace = _trace(price_source=PriceSource.CONTRACT_CHARGE, price_record=record, why=why, period=span.bounds,
+                   billing_starting_date=span.billing_start, days_billed=days, days_in_period=days_in_period,
+                   unit_price=difference, quantity=charge.quantity, formula=formula,
+                   new_price=_price_text(change.new_price), replaced_price=_price_text(replaced_price),
+                   billing_ending_date=span.billing_end.isoformat(), charge_id=charge.id)
+    return _finish(LineDraft(
+        kind=DetailKind.SERVICE_CHANGE, description=f"{charge.description} (service change)", amount=amount,
+        days_billed=days, days_in_period=days_in_period, price_source=PriceSource.CONTRACT_CHARGE,
+        charge_id=charge.id, dated_price_id=None, source_type="ServiceChange", source_id=change.id,
+        revenue_account_id=charge.revenue_account_id, trace=trace))
+
+
+def _charge_lines(charge: ChargeIn, span: _PeriodSpan) -> tuple[list[LineDraft], list[Problem]]:
+    """The recurring line of a charge, then one line per service change inside the period."""
+    choice = choose_price(charge, span.billing_start)
+    problems = [] if choice.problem is None else [choice.problem]
+    if charge.revenue_account_id is None:
+        problems.append(Problem("NO_REVENUE_ACCOUNT",
+                                f"Charge #{charge.id} '{charge.description}' has no revenue account."))
+    lines = [_recurring_line(charge, span, choice)]
+    price_in_effect = choice.price
+    for change in _changes_inside(charge, span):
+        lines.append(_service_change_line(charge, span, change, price_in_effect))
+        price_in_effect = change.new_price
+    return lines, problems
+
+
+# ----------------------------------------------------------------------------------------- one-off lines
+
+
+def _one_off_formula(item: OneOffIn, amount: Decimal) -> str:
+    if item.quantity is not None and item.unit_price is not None:
+        return f"{_number(item.quantity)} {TIMES} {_price_text(item.unit_price)} = {amount}"
+    return f"{format(item.amount, 'f')} rounded half-up = {amount}"
+
+
+def _one_off_line(item: OneOffIn, period: tuple[date, date]) -> LineDraft:
+    amount = to_money(item.amount)
+    record = {"type": item.source_type, "id": item.source_id, "day": item.day.isoformat()}
+    why = f"{item.source_type} #{item.source_id} of {item.day.isoformat()} is billed once, for {amount}"
+    trace = _trace(price_source=None, price_record=record, why=why, period=period,
+                   billing_starting_date=period[0], days_billed=None, days_in_period=None,
+                   unit_price=item.unit_price, quantity=item.quantity, formula=_one_off_formula(item, amount))
+    return _finish(LineDraft(
+        kind=item.kind, description=item.description, amount=amount, days_billed=None, days_in_period=None,
+        price_source=None, charge_id=None, dated_price_id=None, source_type=item.source_type,
+        source_id=item.source_id, revenue_account_id=item.revenue_account_id, trace=trace))
+
+
+def _one_off_problems(items: Sequence[OneOffIn]) -> list[Problem]:
+    return [Problem("NO_REVENUE_ACCOUNT", f"{item.source_type} #{item.source_id} '{item.description}' has no "
+                                          f"revenue account.")
+            for item in items if item.revenue_account_id is None]
+
+
+# ---------------------------------------------------------------------------------------------- tax, totals
+
+
+def _tax_line(tax: TaxIn, base: Decimal, period: tuple[date, date], billing_starting_date: date) -> LineDraft:
+    amount = to_money(base * tax.rate)
+    formula = f"{base} {TIMES} {_number(tax.rate)} = {amount}"
+    why = f"Tax rate {_number(tax.rate)} of tax location {tax.location} applied to the other lines ({base})"
+    record = {"type": "TaxRate", "location": tax.location, "rate": _number(tax.rate)}
+    trace = _trace(price_source=None, price_record=record, why=why, period=period,
+                   billing_starting_date=billing_starting_date, days_billed=None, days_in_period=None,
+                   unit_price=None, quantity=None, formula=formula,
+                   location=tax.location, rate=_number(tax.rate), base=str(base))
+    return _finish(LineDraft(
+        kind=DetailKind.TAX, description=f"Tax ({tax.location})", amount=amount, days_billed=None,
+        days_in_period=None, price_source=None, charge_id=None, dated_price_id=None, source_type=None,
+        source_id=None, revenue_account_id=tax.ledger_account_id, trace=trace))
+
+
+def _add_tax(draft: BillingDraft, tax: TaxIn | None, billing_starting_date: date) -> None:
+    """Rule 6: a TAX line last (none at rate 0), or NO_TAX_RATE when the location has no rate."""
+    if tax is None:
+        draft.problems.append(Problem("NO_TAX_RATE", f"No tax rate for tax location '{draft.tax_location}'."))
+        return
+    if tax.rate == 0:
+        return
+    if tax.ledger_account_id is None:
+        draft.problems.append(Problem("NO_TAX_ACCOUNT", f"The tax rate of '{tax.location}' has no ledger account."))
+    period = (draft.period_start, draft.period_end)
+    draft.lines.append(_tax_line(tax, draft.amount, period, billing_starting_date))
+
+
+def _check_total(draft: BillingDraft) -> None:
+    if draft.amount < 0:
+        draft.problems.append(Problem("NEGATIVE_TOTAL", f"The billing's total {draft.amount} is negative."))
+
+
+# -------------------------------------------------------------------------------------------- entry points
+
+
+def _span(contract: ContractIn, period: tuple[date, date]) -> _PeriodSpan:
+    start, end = period
+    billing_end = end if contract.end is None else min(end, contract.end)
+    return _PeriodSpan(start, end, max(start, contract.start), billing_end)
+
+
+def _price_period(contract: ContractIn, period: tuple[date, date], *, as_of: date, tax: TaxIn | None,
+                  tax_location: str) -> BillingDraft:
+    span = _span(contract, period)
+    draft = BillingDraft(contract_id=contract.id, account_id=contract.account_id, frequency=contract.frequency,
+                         period_start=span.start, period_end=span.end, as_of=as_of, tax_location=tax_location,
+                         lines=[], problems=[])
+    for charge in contract.charges:
+        lines, problems = _charge_lines(charge, span)
+        draft.lines.extend(lines)
+        draft.problems.extend(problems)
+    _add_tax(draft, tax, span.billing_start)
+    _check_total(draft)
+    return draft
+
+
+def price_contract(contract: ContractIn, *, as_of: date, billed_starts: frozenset[date] | set[date],
+                   tax: TaxIn | None, tax_location: str) -> list[BillingDraft]:
+    """One draft per period due up to `as_of` whose start is not in `billed_starts` (missed periods caught up).
+
+    A contract without charges yields no drafts.
+    """
+    if not contract.charges:
+        return []
+    periods = periods_due(contract.anchor, contract.frequency, contract.start, contract.end, as_of)
+    return [_price_period(contract, period, as_of=as_of, tax=tax, tax_location=tax_location)
+            for period in periods if period[0] not in billed_starts]
+
+
+def price_one_offs(account_id: int, items: Sequence[OneOffIn], *, as_of: date, tax: TaxIn | None,
+                   tax_location: str) -> BillingDraft | None:
+    """One draft of an account's one-off items (work orders, manual charges, adjustments), or None if none.
+
+    Its period runs from the earliest item's day (at most `as_of`) to `as_of`; one line per item, in order.
+    """
+    if not items:
+        return None
+    period = (min(min(item.day for item in items), as_of), as_of)
+    draft = BillingDraft(contract_id=None, account_id=account_id, frequency=None, period_start=period[0],
+                         period_end=period[1], as_of=as_of, tax_location=tax_location,
+                         lines=[_one_off_line(item, period) for item in items], problems=_one_off_problems(items))
+    _add_tax(draft, tax, period[0])
+    _check_total(draft)
+    return draft

@@ -1,0 +1,401 @@
+"""Processing a batch (SPEC §4 step 3): the billings due up to the as-of date, priced and written set-based.
+
+The work is a job split into chunks (contracts, or accounts with one-off items), each a Dramatiq message.
+A chunk reads its inputs in a fixed number of queries, prices them with `domain.pricing` and writes billings,
+details and distributions with COPY, all in one transaction that also marks the chunk done and counts the
+job's progress. A redelivered chunk finds itself done; a chunk that died mid-way rolled back; and the unique
+index on (contract, period start) refuses a second billing of any contract period, whatever happens.
+Preview runs the very same loading and pricing and writes nothing.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+import models
+from billrun.settings import get_settings
+from domain import analysis, audit, batches, clock, events, jobs
+from domain.access import Viewer, get_visible, require
+from domain.errors import DomainError, ErrorCode
+from domain.pricing import (
+    BillingDraft,
+    ChargeIn,
+    ContractIn,
+    DatedPriceIn,
+    OneOffIn,
+    ServiceChangeIn,
+    TaxIn,
+    price_contract,
+    price_one_offs,
+)
+from models.bulk import allocate_ids, insert_rows, is_postgres, set_where_null
+from models.enums import (
+    AdjustmentKind,
+    BatchStatus,
+    BillingStatus,
+    DetailKind,
+    JobKind,
+    JobStatus,
+    NotificationStatus,
+    Permission,
+    Severity,
+    WorkOrderStatus,
+)
+
+# ---------------------------------------------------------------- starting, from the API
+
+
+async def start_processing(viewer: Viewer, batch_id: int) -> models.Job:
+    """Refuse or start: analysis runs first, and unresolved ERROR findings block (UNRESOLVED_FINDINGS)."""
+    require(viewer, Permission.BILLING_ACCESS)
+    batch = await get_visible(viewer, models.BillingBatch, batch_id, "Billing batch")
+    if batch.status != BatchStatus.NOT_STARTED:
+        raise DomainError(ErrorCode.INVALID_STATUS,
+                          f"Only a NOT_STARTED batch can be processed; this one is {batch.status.value}.", "batchId")
+    await analysis.analyze(batch)
+    if blocking := await analysis.blocking(batch.id):
+        raise DomainError(ErrorCode.UNRESOLVED_FINDINGS,
+                          f"{blocking} ERROR finding(s) must be resolved before processing.", "batchId")
+    async with in_transaction():
+        updated = await models.BillingBatch.filter(id=batch.id, status=BatchStatus.NOT_STARTED).update(
+            status=BatchStatus.PROCESSING, version=batch.version + 1)
+        if not updated:
+            raise DomainError(ErrorCode.CONCURRENT_UPDATE, "The batch changed meanwhile; reload it.", "batchId")
+        job = await jobs.create(JobKind.PROCESS, batch_id=batch.id, created_by=viewer.user_id)
+        await audit.record(viewer, "BillingBatch", batch.id, {"status": (batch.status, BatchStatus.PROCESSING)},
+                           "PROCESS", batch_id=batch.id)
+        await events.record("BATCH_STATUS", batch_id=batch.id, job_id=job.id, status=BatchStatus.PROCESSING.value)
+    jobs.start(job)
+    return job
+
+
+# ---------------------------------------------------------------- planning, in a worker
+
+
+async def plan(job_id: int) -> None:
+    """Split the batch into chunks and send one message each (idempotent: a re-planned job resends the chunks
+    not done yet)."""
+    job = await models.Job.get(id=job_id).select_related("batch")
+    if job.status not in (JobStatus.QUEUED, JobStatus.RUNNING) or job.batch.status != BatchStatus.PROCESSING:
+        return
+    if not await models.JobChunk.exists(job_id=job.id):
+        await _create_chunks(job)
+    pending = await models.JobChunk.filter(job_id=job.id, done_at=None).values_list("chunk_no", flat=True)
+    if not pending and not await models.JobChunk.exists(job_id=job.id):
+        await _finish(job.id, job.batch_id)
+        return
+    for chunk_no in pending:
+        jobs.send(jobs.PROCESS_CHUNK, job_id=job.id, chunk_no=chunk_no)
+
+
+async def _create_chunks(job: models.Job) -> None:
+    size = get_settings().chunk_size
+    batch = job.batch
+    contract_ids = sorted(await batches.contracts_in_scope(batch).values_list("id", flat=True))
+    account_ids = sorted(await _accounts_with_one_offs(batch))
+    specs = ([{"contract_ids": contract_ids[i:i + size]} for i in range(0, len(contract_ids), size)]
+             + [{"account_ids": account_ids[i:i + size]} for i in range(0, len(account_ids), size)])
+    async with in_transaction():
+        await models.JobChunk.bulk_create([
+            models.JobChunk(job_id=job.id, chunk_no=n, params=spec, size=len(next(iter(spec.values()))))
+            for n, spec in enumerate(specs)])
+        await jobs.mark_running(job, total=len(contract_ids) + len(account_ids))
+        await events.record("JOB_PROGRESS", batch_id=batch.id, job_id=job.id, done=0, total=job.progress_total)
+
+
+async def _accounts_with_one_offs(batch: models.BillingBatch) -> set[int]:
+    scope = batches.accounts_in_scope(batch)
+    account_ids = set(await scope.values_list("id", flat=True))
+    found: set[int] = set()
+    found |= set(await models.WorkOrder.filter(**_pending_work_orders(batch)).values_list("account_id", flat=True))
+    found |= set(await models.ManualCharge.filter(billed_on_id=None, charge_date__lte=batch.as_of_date)
+                 .values_list("account_id", flat=True))
+    found |= set(await models.InvoiceAdjustment.filter(billed_on_id=None, approved=True)
+                 .values_list("account_id", flat=True))
+    return found & account_ids
+
+
+def _pending_work_orders(batch: models.BillingBatch) -> dict:
+    return {"billed_on_id": None, "status": WorkOrderStatus.COMPLETED, "rate__isnull": False,
+            "performed_on__lte": batch.as_of_date}
+
+
+# ---------------------------------------------------------------- loading and pricing (shared with preview)
+
+
+@dataclass
+class Inputs:
+    contracts: list[ContractIn] = field(default_factory=list)
+    billed_starts: dict[int, set[date]] = field(default_factory=lambda: defaultdict(set))
+    billed_changes: set[int] = field(default_factory=set)
+    taxes: dict[int, tuple[str, TaxIn | None]] = field(default_factory=dict)
+    one_offs: dict[int, list[OneOffIn]] = field(default_factory=lambda: defaultdict(list))
+
+
+async def _load_contracts(contract_ids: Sequence[int], inputs: Inputs) -> set[int]:
+    rows = await models.SalesContract.filter(id__in=contract_ids).values_list(
+        "id", "account_id", "frequency", "start_date", "end_date", "billing_anchor")
+    charges = await models.RecurringCharge.filter(contract_id__in=contract_ids).order_by("id").values_list(
+        "id", "contract_id", "description", "periodic_price", "quantity", "revenue_account_id")
+    charge_ids = [c[0] for c in charges]
+    dated: dict[int, list[DatedPriceIn]] = defaultdict(list)
+    for pid, charge_id, first, last, price in await models.DatedPrice.filter(charge_id__in=charge_ids).order_by(
+            "first_effective_date").values_list("id", "charge_id", "first_effective_date", "last_effective_date",
+                                                "periodic_price"):
+        dated[charge_id].append(DatedPriceIn(pid, first, last, price))
+    changes: dict[int, list[ServiceChangeIn]] = defaultdict(list)
+    for cid, charge_id, effective, price, billed in await models.ServiceChange.filter(
+            charge_id__in=charge_ids).order_by("effective_date").values_list(
+            "id", "charge_id", "effective_date", "new_price", "billed_on_id"):
+        changes[charge_id].append(ServiceChangeIn(cid, effective, price))
+        if billed is not None:
+            inputs.billed_changes.add(cid)
+    by_contract: dict[int, list[ChargeIn]] = defaultdict(list)
+    for cid, contract_id, description, price, quantity, revenue in charges:
+        by_contract[contract_id].append(ChargeIn(cid, description, price, quantity, revenue,
+                                                 tuple(dated[cid]), tuple(changes[cid])))
+    for contract_id, start in await models.PeriodicBilling.filter(contract_id__in=contract_ids).exclude(
+            status=BillingStatus.REJECTED).values_list("contract_id", "period_start"):
+        inputs.billed_starts[contract_id].add(start)
+    for cid, account_id, frequency, start, end, anchor in rows:
+        inputs.contracts.append(ContractIn(cid, account_id, frequency, start, end, anchor,
+                                           tuple(by_contract[cid])))
+    return {row[1] for row in rows}
+
+
+async def _load_one_offs(batch: models.BillingBatch, account_ids: Sequence[int], inputs: Inputs) -> None:
+    for wo in await models.WorkOrder.filter(account_id__in=account_ids, **_pending_work_orders(batch)).values(
+            "id", "account_id", "description", "performed_on", "quantity", "rate", "revenue_account_id",
+            "charge__revenue_account_id"):
+        inputs.one_offs[wo["account_id"]].append(OneOffIn(
+            DetailKind.WORK_ORDER, "WorkOrder", wo["id"], wo["description"], wo["performed_on"],
+            wo["quantity"] * wo["rate"], wo["revenue_account_id"] or wo["charge__revenue_account_id"],
+            quantity=wo["quantity"], unit_price=wo["rate"]))
+    for mc in await models.ManualCharge.filter(account_id__in=account_ids, billed_on_id=None,
+                                               charge_date__lte=batch.as_of_date).values_list(
+            "id", "account_id", "description", "charge_date", "amount", "revenue_account_id"):
+        inputs.one_offs[mc[1]].append(OneOffIn(DetailKind.MANUAL, "ManualCharge", mc[0], mc[2], mc[3], mc[4], mc[5]))
+    for adj in await models.InvoiceAdjustment.filter(account_id__in=account_ids, billed_on_id=None,
+                                                     approved=True).values_list(
+            "id", "account_id", "description", "approved_at", "kind", "amount", "revenue_account_id"):
+        signed = adj[5] if adj[4] == AdjustmentKind.DEBIT else -adj[5]
+        day = min(adj[3].date(), batch.as_of_date) if adj[3] else batch.as_of_date
+        inputs.one_offs[adj[1]].append(OneOffIn(DetailKind.ADJUSTMENT, "InvoiceAdjustment", adj[0], adj[2], day,
+                                                signed, adj[6]))
+
+
+async def _load_taxes(account_ids: Iterable[int], inputs: Inputs) -> None:
+    accounts = await models.Account.filter(id__in=list(account_ids)).values_list("id", "tax_location")
+    locations = {loc for _, loc in accounts}
+    rates = {loc: TaxIn(loc, rate, ledger) for loc, rate, ledger in await models.TaxRate.filter(
+        location__in=list(locations)).values_list("location", "rate", "ledger_account_id")}
+    for account_id, location in accounts:
+        inputs.taxes[account_id] = (location, rates.get(location))
+
+
+async def load_inputs(batch: models.BillingBatch, *, contract_ids: Sequence[int] = (),
+                      account_ids: Sequence[int] = ()) -> Inputs:
+    """Everything pricing needs for these contracts / accounts, in a fixed number of queries."""
+    inputs = Inputs()
+    accounts = set(account_ids)
+    if contract_ids:
+        accounts |= await _load_contracts(contract_ids, inputs)
+    if account_ids:
+        await _load_one_offs(batch, account_ids, inputs)
+    await _load_taxes(accounts, inputs)
+    return inputs
+
+
+def price(batch: models.BillingBatch, inputs: Inputs) -> list[BillingDraft]:
+    """Pure: the billings these inputs make for this batch."""
+    drafts: list[BillingDraft] = []
+    for contract in inputs.contracts:
+        location, tax = inputs.taxes[contract.account_id]
+        for draft in price_contract(contract, as_of=batch.as_of_date,
+                                    billed_starts=frozenset(inputs.billed_starts.get(contract.id, ())),
+                                    tax=tax, tax_location=location):
+            draft.lines = [line for line in draft.lines
+                           if not (line.source_type == "ServiceChange" and line.source_id in inputs.billed_changes)]
+            drafts.append(draft)
+    for account_id, items in inputs.one_offs.items():
+        location, tax = inputs.taxes[account_id]
+        draft = price_one_offs(account_id, items, as_of=batch.as_of_date, tax=tax, tax_location=location)
+        if draft is not None:
+            drafts.append(draft)
+    return drafts
+
+
+# ---------------------------------------------------------------- one chunk, in a worker
+
+BILLING_COLUMNS = ("id", "batch_id", "contract_id", "account_id", "frequency", "period_start", "period_end",
+                   "as_of_date", "amount", "status", "tax_location", "internal_comment", "external_comment",
+                   "version", "created_at", "updated_at")
+DETAIL_COLUMNS = ("id", "billing_id", "position", "kind", "description", "amount", "days_billed", "days_in_period",
+                  "price_source", "charge_id", "dated_price_id", "source_type", "source_id", "revenue_account_id",
+                  "trace", "created_at")
+DISTRIBUTION_COLUMNS = ("detail_id", "revenue_account_id", "amount")
+ITEM_TABLES = {"WorkOrder": "work_order", "ManualCharge": "manual_charge", "ServiceChange": "service_change",
+               "InvoiceAdjustment": "invoice_adjustment"}
+
+
+async def process_chunk(job_id: int, chunk_no: int) -> None:
+    """Bill one chunk; a no-op when it is done already or its job/batch no longer runs."""
+    conn = connections.get("default")
+    lock = " FOR UPDATE" if is_postgres(conn) else ""
+    async with in_transaction() as tx:
+        _, rows = await tx.execute_query(
+            f"SELECT id, done_at FROM job_chunk WHERE job_id = {int(job_id)} AND chunk_no = {int(chunk_no)}{lock}")
+        if not rows or rows[0]["done_at"] is not None:
+            return
+        job = await models.Job.get(id=job_id).select_related("batch")
+        if job.status != JobStatus.RUNNING or job.batch.status != BatchStatus.PROCESSING:
+            return
+        chunk = await models.JobChunk.get(id=rows[0]["id"])
+        inputs = await load_inputs(job.batch, contract_ids=chunk.params.get("contract_ids", ()),
+                                   account_ids=chunk.params.get("account_ids", ()))
+        await write_drafts(tx, job.batch, price(job.batch, inputs))
+        await models.JobChunk.filter(id=chunk.id).update(done_at=clock.now())
+        done, total = await _count_progress(tx, job_id, chunk.size)
+        await events.record("JOB_PROGRESS", batch_id=job.batch_id, job_id=job_id, done=done, total=total)
+        finished = done >= total
+        if finished:
+            await _finish_in_transaction(job_id, job.batch_id)
+    if finished:
+        await analysis.analyze(await models.BillingBatch.get(id=job.batch_id))
+
+
+async def _count_progress(tx: BaseDBAsyncClient, job_id: int, size: int) -> tuple[int, int]:
+    mark = "$1" if is_postgres(tx) else "?"
+    _, rows = await tx.execute_query(
+        f"UPDATE job SET progress_done = progress_done + {mark} WHERE id = {int(job_id)} "
+        "RETURNING progress_done, progress_total", [size])
+    return rows[0]["progress_done"], rows[0]["progress_total"]
+
+
+async def write_drafts(tx: BaseDBAsyncClient, batch: models.BillingBatch, drafts: list[BillingDraft]) -> int:
+    """Write billings, details, distributions and findings; mark the billed items. Returns billings written."""
+    if not drafts:
+        return 0
+    now = clock.now()
+    billing_ids = await allocate_ids(tx, "periodic_billing", len(drafts))
+    lines = [(bid, pos, line) for bid, draft in zip(billing_ids, drafts, strict=True)
+             for pos, line in enumerate(draft.lines)]
+    detail_ids = await allocate_ids(tx, "billing_detail", len(lines))
+    await insert_rows(tx, "periodic_billing", BILLING_COLUMNS, [
+        (bid, batch.id, d.contract_id, d.account_id, d.frequency.value if d.frequency else None, d.period_start,
+         d.period_end, d.as_of, d.amount, d.status.value, d.tax_location, "", "", 1, now, now)
+        for bid, d in zip(billing_ids, drafts, strict=True)])
+    await insert_rows(tx, "billing_detail", DETAIL_COLUMNS, [
+        (did, bid, pos, line.kind.value, line.description[:200], line.amount, line.days_billed, line.days_in_period,
+         line.price_source.value if line.price_source else None, line.charge_id, line.dated_price_id,
+         line.source_type, line.source_id, line.revenue_account_id, line.trace, now)
+        for did, (bid, pos, line) in zip(detail_ids, lines, strict=True)])
+    await insert_rows(tx, "revenue_distribution", DISTRIBUTION_COLUMNS, [
+        (did, account, amount) for did, (_, _, line) in zip(detail_ids, lines, strict=True)
+        for account, amount in line.distributions if account is not None])
+    await _mark_items_billed(tx, lines)
+    await models.Finding.bulk_create([
+        models.Finding(batch_id=batch.id, billing_id=bid, account_id=d.account_id, kind=p.kind,
+                       severity=Severity.ERROR, key=f"{p.kind}:PeriodicBilling:{bid}", message=p.message,
+                       subject_type="PeriodicBilling", subject_id=bid)
+        for bid, d in zip(billing_ids, drafts, strict=True) for p in d.problems])
+    return len(drafts)
+
+
+async def _mark_items_billed(tx: BaseDBAsyncClient, lines: list) -> None:
+    by_table: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for billing_id, _, line in lines:
+        if line.source_type in ITEM_TABLES:
+            by_table[ITEM_TABLES[line.source_type]].append((line.source_id, billing_id))
+    for table, pairs in by_table.items():
+        changed = await set_where_null(tx, table, "billed_on_id", pairs)
+        if changed != len(pairs):  # someone billed one of these items meanwhile: roll back and retry
+            raise RuntimeError(f"{len(pairs) - changed} {table} row(s) were billed concurrently")
+
+
+async def _finish_in_transaction(job_id: int, batch_id: int) -> None:
+    now = clock.now()
+    await models.Job.filter(id=job_id).update(status=JobStatus.SUCCEEDED, finished_at=now)
+    await models.BillingBatch.filter(id=batch_id, status=BatchStatus.PROCESSING).update(
+        status=BatchStatus.PROCESSED, processed_at=now)
+    await audit.record(None, "BillingBatch", batch_id, {"status": (BatchStatus.PROCESSING, BatchStatus.PROCESSED)},
+                       "PROCESS", batch_id=batch_id)
+    await events.record("BATCH_STATUS", batch_id=batch_id, job_id=job_id, status=BatchStatus.PROCESSED.value)
+
+
+async def _finish(job_id: int, batch_id: int) -> None:
+    async with in_transaction():
+        await models.Job.filter(id=job_id).update(status=JobStatus.RUNNING, started_at=clock.now())
+        await _finish_in_transaction(job_id, batch_id)
+    await analysis.analyze(await models.BillingBatch.get(id=batch_id))
+
+
+# ---------------------------------------------------------------- failure
+
+
+async def fail(job_id: int, error: str) -> None:
+    """A message of the job failed for good: the job and its batch are FAILED, with a notification."""
+    job = await models.Job.get_or_none(id=job_id)
+    if job is None or job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+        return
+    async with in_transaction():
+        await models.Job.filter(id=job_id).update(status=JobStatus.FAILED, error=error[:2000],
+                                                  finished_at=clock.now())
+        if job.batch_id is not None:
+            failed = await models.BillingBatch.filter(id=job.batch_id, status=BatchStatus.PROCESSING).update(
+                status=BatchStatus.FAILED)
+            if failed:
+                await audit.record(None, "BillingBatch", job.batch_id,
+                                   {"status": (BatchStatus.PROCESSING, BatchStatus.FAILED)}, "FAIL",
+                                   batch_id=job.batch_id)
+            await models.Notification.get_or_create(
+                dedupe_key=f"job-failed:{job_id}",
+                defaults={"batch_id": job.batch_id, "kind": f"{job.kind.value}_FAILED",
+                          "status": NotificationStatus.OPEN,
+                          "message": f"{job.kind.value.title()} job #{job_id} failed: {error[:500]}"})
+            await events.record("BATCH_STATUS", batch_id=job.batch_id, job_id=job_id,
+                                status=BatchStatus.FAILED.value, error=error[:500])
+
+
+# ---------------------------------------------------------------- preview
+
+
+@dataclass
+class AccountPreview:
+    account_id: int
+    billing_count: int = 0
+    amount: Decimal = Decimal("0.00")
+
+
+@dataclass
+class Preview:
+    billing_count: int = 0
+    amount: Decimal = Decimal("0.00")
+    rejected_count: int = 0
+    accounts: list[AccountPreview] = field(default_factory=list)
+
+
+async def preview(batch: models.BillingBatch) -> Preview:
+    """What processing would create now, by the same loading and pricing, writing nothing."""
+    size = get_settings().chunk_size
+    contract_ids = sorted(await batches.contracts_in_scope(batch).values_list("id", flat=True))
+    account_ids = sorted(await _accounts_with_one_offs(batch))
+    result = Preview()
+    per_account: dict[int, AccountPreview] = {}
+    for i in range(0, max(len(contract_ids), len(account_ids)), size):
+        inputs = await load_inputs(batch, contract_ids=contract_ids[i:i + size], account_ids=account_ids[i:i + size])
+        for draft in price(batch, inputs):
+            entry = per_account.setdefault(draft.account_id, AccountPreview(draft.account_id))
+            entry.billing_count += 1
+            entry.amount += draft.amount
+            result.billing_count += 1
+            result.amount += draft.amount
+            result.rejected_count += draft.status == BillingStatus.REJECTED_WITH_ERRORS
+    result.accounts = sorted(per_account.values(), key=lambda a: a.account_id)
+    return result

@@ -1,0 +1,254 @@
+"""GraphQL types of billing runs: batches, periodic billings, their details, findings and jobs."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+
+import strawberry
+from strawberry import relay
+from strawberry.scalars import JSON
+
+import models
+from domain.money import to_money
+from models import enums
+from resolvers import lists, relations
+from resolvers.relations import CtxInfo
+from schema.access import User
+from schema.accounts import Account, BillingFrequency, DatedPrice, RecurringCharge, SalesContract
+from schema.books import LedgerAccount
+from schema.common import Connection, Direction
+from schema.node import ModelNode
+
+BatchStatus = strawberry.enum(enums.BatchStatus, description="Where a batch is in its lifecycle (SPEC §4).")
+BillingStatus = strawberry.enum(enums.BillingStatus, description="The disposition of a periodic billing.")
+PostMode = strawberry.enum(enums.PostMode, description="How a batch is posted: invoices sent, or exported.")
+DetailKind = strawberry.enum(enums.DetailKind, description="What a billing line bills.")
+PriceSource = strawberry.enum(enums.PriceSource, description="Which record priced a recurring line.")
+Severity = strawberry.enum(enums.Severity, description="ERROR findings block processing; WARNING ones inform.")
+JobKind = strawberry.enum(enums.JobKind, description="What a background job does.")
+JobStatus = strawberry.enum(enums.JobStatus, description="Where a background job is.")
+
+
+@strawberry.type(description="A split of a line's revenue to one revenue account; a line's splits sum to it.")
+class RevenueDistribution:
+    amount: Decimal = strawberry.field(description="The part of the line's amount.")
+    revenue_account: LedgerAccount | None = strawberry.field(resolver=relations.revenue_account_of,
+                                                              description="The revenue account credited.")
+
+
+@strawberry.type(description="A line of a billing, with the trace of how its amount was computed.")
+class BillingDetail:
+    kind: DetailKind = strawberry.field(description="RECURRING, WORK_ORDER, MANUAL, SERVICE_CHANGE, …, TAX.")
+    description: str = strawberry.field(description="As printed on the invoice.")
+    days_billed: int | None = strawberry.field(description="Days the amount is based on (recurring lines).")
+    days_in_period: int | None = strawberry.field(description="Days in the billing period (recurring lines).")
+    price_source: PriceSource | None = strawberry.field(description="Dated price or the charge's own price.")
+    source_type: str | None = strawberry.field(description="The billable item billed (WorkOrder, ManualCharge…).")
+    source_id: int | None = strawberry.field(description="Its database id.")
+    position: int = strawberry.field(description="Order of the line in its billing.")
+    charge: RecurringCharge | None = strawberry.field(resolver=relations.optional_charge_of,
+                                                      description="The recurring charge billed, if any.")
+    dated_price: DatedPrice | None = strawberry.field(resolver=relations.dated_price_of,
+                                                      description="The dated price used, when one was.")
+    revenue_account: LedgerAccount | None = strawberry.field(resolver=relations.revenue_account_of,
+                                                              description="The line's revenue account.")
+    distributions: list[RevenueDistribution] = strawberry.field(
+        resolver=relations.distributions_of_detail, description="How the line's revenue is split.")
+
+    @strawberry.field(description="The amount billed on this line.")
+    def billing_amount(self) -> Decimal:
+        return self.amount  # type: ignore[attr-defined]
+
+    @strawberry.field(description="Why this amount: price record and reason, period, days billed of days in "
+                      "period, the formula, tax rate and location, distribution.")
+    def trace(self) -> JSON:
+        return self.trace  # type: ignore[attr-defined]
+
+
+@strawberry.type(description="How a billing compares with the previous billing of its contract.")
+class BillingChange:
+    amount: Decimal = strawberry.field(description="This billing's amount minus the previous one's.")
+    percent: Decimal | None = strawberry.field(description="The change in percent (null when the previous is 0).")
+
+
+@strawberry.type(description="A pre-billing analysis result, or the reason a billing was rejected with errors.")
+class Finding(ModelNode):
+    model = models.Finding
+    id: relay.NodeID[int]
+    kind: str = strawberry.field(description="What was found, e.g. WORK_ORDER_NO_RATE, NO_TAX_RATE.")
+    severity: Severity = strawberry.field(description="ERROR blocks processing until resolved.")
+    message: str = strawberry.field(description="What was found, in words.")
+    subject_type: str | None = strawberry.field(description="The record concerned (WorkOrder, …).")
+    subject_id: int | None = strawberry.field(description="Its database id.")
+    resolved_at: datetime | None = strawberry.field(description="When it was resolved.")
+    resolution_note: str | None = strawberry.field(description="How it was resolved.")
+    created_at: datetime = strawberry.field(description="When it was found.")
+    account: Account | None = strawberry.field(resolver=relations.optional_account_of,
+                                               description="The account concerned.")
+    resolved_by: User | None = strawberry.field(resolver=relations.resolved_by_of, description="Who resolved it.")
+
+
+@strawberry.type(description="One billing of one contract (or of an account's one-off items) for one period.")
+class PeriodicBilling(ModelNode):
+    model = models.PeriodicBilling
+    id: relay.NodeID[int]
+    frequency: BillingFrequency | None = strawberry.field(description="The contract's billing frequency.")
+    as_of_date: date = strawberry.field(description="The as-of date of the run that billed it.")
+    tax_location: str = strawberry.field(description="Tax location of the ship-to address.")
+    internal_comment: str = strawberry.field(description="Never printed for the customer.")
+    external_comment: str = strawberry.field(description="Printed on the invoice.")
+    invoice_date_override: date | None = strawberry.field(description="Invoice date instead of the batch's.")
+    created_at: datetime = strawberry.field(description="When it was generated.")
+    batch: BillingBatch = strawberry.field(resolver=relations.batch_of, description="The batch it belongs to.")
+    service_customer: Account = strawberry.field(resolver=relations.account_of, description="The account billed.")
+    sales_contract: SalesContract | None = strawberry.field(
+        resolver=relations.optional_contract_of, description="The contract billed (null for one-off items).")
+    details: list[BillingDetail] = strawberry.field(resolver=relations.details_of_billing,
+                                                    description="Every line, tax last.")
+    recurring_charges: list[RecurringCharge] = strawberry.field(
+        resolver=relations.recurring_charges_of_billing, description="The recurring charges it billed.")
+    findings: list[Finding] = strawberry.field(resolver=relations.findings_of_billing,
+                                               description="Why it was rejected with errors, if it was.")
+    previous_billing: PeriodicBilling | None = strawberry.field(
+        resolver=relations.previous_billing_of, description="The latest earlier billing of the same contract.")
+
+    @strawberry.field(description="First day of the billing period.")
+    def billing_starting_date(self) -> date:
+        return self.period_start  # type: ignore[attr-defined]
+
+    @strawberry.field(description="Last day of the billing period (inclusive).")
+    def billing_ending_date(self) -> date:
+        return self.period_end  # type: ignore[attr-defined]
+
+    @strawberry.field(description="The total of the billing's lines.")
+    def periodic_billing_amount(self) -> Decimal:
+        return self.amount  # type: ignore[attr-defined]
+
+    @strawberry.field(description="The billing's disposition.")
+    def billing_status(self) -> BillingStatus:
+        return self.status  # type: ignore[attr-defined]
+
+    @strawberry.field(description="The change from the previous billing of the contract (null for the first).")
+    async def change(self, info: CtxInfo) -> BillingChange | None:
+        previous = await relations.previous_billing_of(self, info)
+        if previous is None:
+            return None
+        delta = self.amount - previous.amount  # type: ignore[attr-defined]
+        percent = to_money(delta * 100 / previous.amount) if previous.amount else None
+        return BillingChange(amount=delta, percent=percent)
+
+
+@strawberry.type(description="How many billings of a batch are in one status.")
+class BillingStatusCount:
+    status: BillingStatus = strawberry.field(description="The status.")
+    count: int = strawberry.field(description="How many billings are in it.")
+
+
+@strawberry.type(description="A batch's figures. Hidden billings and invoices are counted, never shown.")
+class BatchSummary:
+    billing_count: int = strawberry.field(description="Billings in the batch.")
+    total_amount: Decimal = strawberry.field(description="Sum of the billings, cancelled and rejected excluded.")
+    invoice_count: int = strawberry.field(description="Invoices posted from the batch.")
+    total_amount_due: Decimal = strawberry.field(description="Sum of the batch's invoices.")
+    amount_awaiting_payment: Decimal = strawberry.field(description="Invoiced and not yet paid.")
+    amount_paid: Decimal = strawberry.field(description="Paid on the batch's invoices.")
+    hidden_billing_count: int = strawberry.field(description="Billings of accounts hidden from the viewer.")
+    hidden_invoice_count: int = strawberry.field(description="Invoices of accounts hidden from the viewer.")
+
+    @strawberry.field(description="Billings per status.")
+    def billing_counts(self) -> list[BillingStatusCount]:
+        counts = self.counts_by_status  # type: ignore[attr-defined]
+        return [BillingStatusCount(status=s, count=counts[s]) for s in enums.BillingStatus if s in counts]
+
+
+@strawberry.type(description="A background job: processing, reversal, posting… with its progress.")
+class Job(ModelNode):
+    model = models.Job
+    id: relay.NodeID[int]
+    kind: JobKind = strawberry.field(description="What the job does.")
+    status: JobStatus = strawberry.field(description="QUEUED, RUNNING, SUCCEEDED or FAILED.")
+    progress_done: int = strawberry.field(description="Units done (contracts and accounts, for processing).")
+    progress_total: int = strawberry.field(description="Units in all.")
+    error: str | None = strawberry.field(description="Why it failed.")
+    created_at: datetime = strawberry.field(description="When it was queued.")
+    started_at: datetime | None = strawberry.field(description="When it started.")
+    finished_at: datetime | None = strawberry.field(description="When it ended.")
+    batch: BillingBatch | None = strawberry.field(resolver=relations.batch_of, description="The batch it works on.")
+
+
+@strawberry.type(description="What processing would create for one account.")
+class AccountPreview:
+    billing_count: int = strawberry.field(description="Billings processing would create.")
+    amount: Decimal = strawberry.field(description="Their total.")
+    account: Account | None = strawberry.field(resolver=relations.optional_account_of,
+                                               description="The account (null when hidden from the viewer).")
+
+
+@strawberry.type(description="What processing would create now, computed by the processing code, writing "
+                 "nothing.")
+class BatchPreview:
+    billing_count: int = strawberry.field(description="Billings processing would create.")
+    amount: Decimal = strawberry.field(description="Their total.")
+    rejected_count: int = strawberry.field(description="How many would be REJECTED_WITH_ERRORS.")
+    accounts: list[AccountPreview] = strawberry.field(description="Per account.")
+
+
+@strawberry.input(description="Narrow the billings of a batch.")
+class PeriodicBillingFilter:
+    status: list[BillingStatus] | None = strawberry.field(default=None, description="Any of these statuses.")
+    account_id: relay.GlobalID | None = strawberry.field(default=None, description="Billings of this account.")
+    contract_id: relay.GlobalID | None = strawberry.field(default=None, description="Billings of this contract.")
+    search: str | None = strawberry.field(default=None, description="Part of the account or contract number.")
+
+
+@strawberry.enum(description="Fields billings can be ordered by.")
+class PeriodicBillingOrderField(Enum):
+    ID = "id"
+    AMOUNT = "amount"
+    BILLING_STARTING_DATE = "period_start"
+
+
+@strawberry.input(description="The order of a billing list.")
+class PeriodicBillingOrder:
+    field: PeriodicBillingOrderField = strawberry.field(default=PeriodicBillingOrderField.ID, description="Key.")
+    direction: Direction = strawberry.field(default=Direction.ASC, description="Direction.")
+
+
+@strawberry.type(description="A billing run: bill group + division + invoice date, from NOT_STARTED to COMPLETED.")
+class BillingBatch(ModelNode):
+    model = models.BillingBatch
+    id: relay.NodeID[int]
+    code: str = strawberry.field(description="Human code, unique (e.g. BB-000042).")
+    name: str = strawberry.field(description="Name, unique.")
+    bill_group: str | None = strawberry.field(description="The bill group billed; null: all.")
+    division: str | None = strawberry.field(description="The division billed; null: all.")
+    currency: str = strawberry.field(description="Accounts of this currency are billed.")
+    invoice_date: date = strawberry.field(description="Date of the batch's invoices (in an open period).")
+    as_of_date: date = strawberry.field(description="Periods starting up to this date are billed.")
+    status: BatchStatus = strawberry.field(description="Where the batch is in its lifecycle.")
+    post_mode: PostMode | None = strawberry.field(description="SEND or EXPORT, once posted.")
+    created_at: datetime = strawberry.field(description="Created (UTC).")
+    processed_at: datetime | None = strawberry.field(description="Processed (UTC).")
+    posted_at: datetime | None = strawberry.field(description="Posted (UTC).")
+    exported_at: datetime | None = strawberry.field(description="Last exported (UTC).")
+    completed_at: datetime | None = strawberry.field(description="Completed (UTC).")
+    created_by: User | None = strawberry.field(resolver=relations.created_by_of, description="Who created it.")
+    summary: BatchSummary = strawberry.field(resolver=relations.summary_of_batch, description="Its figures.")
+    jobs: list[Job] = strawberry.field(resolver=relations.jobs_of_batch, description="Its jobs, newest first.")
+
+    @strawberry.field(description="Pre-billing findings (processing findings are on their billings).")
+    async def findings(self, info: CtxInfo, unresolved_only: bool = False) -> list[Finding]:
+        return await lists.findings_of_batch(info, self.id, unresolved_only)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="The batch's billings the viewer may see. Relay pagination.")
+    async def periodic_billings(self, info: CtxInfo, filter: PeriodicBillingFilter | None = None,
+                                order_by: PeriodicBillingOrder | None = None, first: int | None = None,
+                                after: str | None = None, last: int | None = None,
+                                before: str | None = None) -> Connection[PeriodicBilling]:
+        order = order_by or PeriodicBillingOrder()
+        key = ("-" if order.direction == Direction.DESC else "") + order.field.value
+        page = await lists.billings_of_batch(info, self.id, filter, [key],  # type: ignore[attr-defined]
+                                             {"first": first, "after": after, "last": last, "before": before})
+        return Connection.of(page)
