@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     max_query_cost: int = 50000
     max_page_size: int = 500
     chunk_size: int = 1000  # contracts (or accounts) per processing message
+    # Redis broker: a message held by a dead worker is redelivered after this (dramatiq's heartbeat timeout),
+    # found by the maintenance a worker runs on maintenance_chance out of a million broker calls.
+    broker_heartbeat_timeout_ms: int = 60_000
+    broker_maintenance_chance: int = 1000
     log_level: str = "INFO"
 
     @property

@@ -1,7 +1,7 @@
 """Pre-billing analysis (SPEC §4 step 2): findings on the billable items a batch would pick up.
 
-ERROR findings block processing until a user resolves them with a note; a resolved finding stays resolved
-when analysis runs again (findings are keyed by kind and subject). Findings of processing itself (the reasons
+ERROR findings block processing until a user resolves them with a note. Findings are keyed by kind and
+subject, so running analysis again keeps their ids and resolutions. Findings of processing itself (the reasons
 of REJECTED_WITH_ERRORS billings) carry their billing and are not touched here.
 """
 
@@ -120,16 +120,22 @@ async def candidates(batch: models.BillingBatch) -> list[Candidate]:
 
 
 async def analyze(batch: models.BillingBatch) -> list[models.Finding]:
-    """Replace the batch's open pre-billing findings with what the items say now; keep resolved ones."""
-    found = await candidates(batch)
+    """Bring the batch's pre-billing findings up to date: findings still true keep their id (and, if resolved,
+    their resolution), findings no longer true and unresolved go, new ones are added."""
+    found = {c.key: c for c in await candidates(batch)}
     async with in_transaction():
-        await models.Finding.filter(batch_id=batch.id, billing_id=None, resolved_at=None).delete()
-        resolved = set(await models.Finding.filter(batch_id=batch.id, billing_id=None)
-                       .values_list("key", flat=True))
+        existing = await models.Finding.filter(batch_id=batch.id, billing_id=None)
+        stale = [f.id for f in existing if f.key not in found and f.resolved_at is None]
+        await models.Finding.filter(id__in=stale).delete()
+        for finding in existing:
+            if finding.key in found and finding.message != found[finding.key].message:
+                finding.message = found[finding.key].message
+                await finding.save(update_fields=["message"])
+        known = {f.key for f in existing}
         await models.Finding.bulk_create([
             models.Finding(batch_id=batch.id, kind=c.kind, severity=c.severity, account_id=c.account_id,
                            subject_type=c.subject_type, subject_id=c.subject_id, key=c.key, message=c.message)
-            for c in found if c.key not in resolved])
+            for key, c in found.items() if key not in known])
     return await models.Finding.filter(batch_id=batch.id, billing_id=None).order_by("id")
 
 

@@ -272,7 +272,7 @@ async def process_chunk(job_id: int, chunk_no: int) -> None:
 
 async def _count_progress(tx: BaseDBAsyncClient, job_id: int, size: int) -> tuple[int, int]:
     mark = "$1" if is_postgres(tx) else "?"
-    _, rows = await tx.execute_query(
+    rows = await tx.execute_query_dict(
         f"UPDATE job SET progress_done = progress_done + {mark} WHERE id = {int(job_id)} "
         "RETURNING progress_done, progress_total", [size])
     return rows[0]["progress_done"], rows[0]["progress_total"]

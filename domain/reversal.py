@@ -27,7 +27,7 @@ async def start_reversal(viewer: Viewer, batch_id: int) -> models.Job:
     async with in_transaction():
         job = await jobs.create(JobKind.REVERSE, batch_id=batch.id, created_by=viewer.user_id,
                                 actor=viewer.user_id, actor_label=viewer.label)
-        await events.record("JOB_QUEUED", batch_id=batch.id, job_id=job.id, kind=JobKind.REVERSE.value)
+        await events.record("JOB_QUEUED", batch_id=batch.id, job_id=job.id, job_kind=JobKind.REVERSE.value)
     jobs.start(job)
     return job
 

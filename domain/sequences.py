@@ -9,7 +9,7 @@ async def next_value(name: str) -> int:
     """The next number of sequence `name` (created at 1). Call inside a transaction."""
     await models.NumberSequence.get_or_create(name=name, defaults={"last_value": 0})
     conn = connections.get("default")
-    _, rows = await conn.execute_query(
+    rows = await conn.execute_query_dict(
         "UPDATE number_sequence SET last_value = last_value + 1 WHERE name = $1 RETURNING last_value"
         if conn.capabilities.dialect == "postgres" else
         "UPDATE number_sequence SET last_value = last_value + 1 WHERE name = ? RETURNING last_value", [name])

@@ -4,7 +4,7 @@ from tests.support import environment
 
 environment.configure()  # before billrun reads its settings
 
-from collections.abc import AsyncIterator  # noqa: E402
+from collections.abc import AsyncIterator, Iterator  # noqa: E402
 
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
@@ -17,6 +17,7 @@ from billrun.app import create_app  # noqa: E402
 from domain import auth  # noqa: E402
 from models.enums import Permission  # noqa: E402
 from tests.support.api import Api  # noqa: E402
+from tests.support.worker import WorkerProcess  # noqa: E402
 
 ALL = [p.value for p in Permission]
 
@@ -72,6 +73,16 @@ async def clean_tables(database: None) -> None:
                                   "PRAGMA foreign_keys = ON;")
     else:
         await conn.execute_script(f"TRUNCATE {', '.join(_tables())} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture(scope="session")
+def worker() -> Iterator[WorkerProcess]:
+    """A real Dramatiq worker process on the real Redis broker, for the whole session (PostgreSQL suite)."""
+    if environment.MODE == "embedded":
+        pytest.skip("the embedded suite runs workers in process")
+    process = WorkerProcess(processes=1, threads=4).start()
+    yield process
+    process.stop()
 
 
 @pytest.fixture(scope="session")

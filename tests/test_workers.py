@@ -1,7 +1,6 @@
 """A real Dramatiq worker process consumes the real Redis broker and runs the domain."""
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,13 +10,6 @@ from tests.support import environment
 from tests.support.worker import WorkerProcess
 
 pytestmark = pytest.mark.skipif(environment.MODE != "postgres", reason="the Redis suite only")
-
-
-@pytest.fixture(scope="module")
-def worker() -> Iterator[WorkerProcess]:
-    process = WorkerProcess(processes=1, threads=2).start()
-    yield process
-    process.stop()
 
 
 async def _eventually(check, within: float = 20.0) -> None:

@@ -53,7 +53,8 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
         broker: dramatiq.Broker = StubBroker()
         broker.emit_after("process_boot")  # a hand-started Worker enforces time limits only after this
     else:
-        broker = RedisBroker(url=settings.redis_url)
+        broker = RedisBroker(url=settings.redis_url, heartbeat_timeout=settings.broker_heartbeat_timeout_ms,
+                             maintenance_chance=settings.broker_maintenance_chance)
         broker.add_middleware(AsyncOrm())
     return broker
 

@@ -30,9 +30,9 @@ async def account(api: Api, number: str, **fields: object) -> str:
 
 
 async def contract(api: Api, account_id: str, number: str, start: str = "2026-01-01",
-                   frequency: str = "MONTHLY") -> str:
+                   frequency: str = "MONTHLY", **fields: object) -> str:
     payload = await api.mutate("createSalesContract", CREATE_CONTRACT, {"input": {
-        "accountId": account_id, "number": number, "frequency": frequency, "startDate": start}})
+        "accountId": account_id, "number": number, "frequency": frequency, "startDate": start, **fields}})
     return payload["salesContract"]["id"]
 
 

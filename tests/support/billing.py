@@ -1,0 +1,81 @@
+"""Billing-run helpers for tests: a small company, batches, and waiting for background jobs."""
+
+import asyncio
+
+from tests.support import builders
+from tests.support.api import Api
+
+CREATE_BATCH = """mutation($input: CreateBillingBatchInput!) { createBillingBatch(input: $input) {
+  billingBatch { id code name status invoiceDate asOfDate billGroup division } errors { code field message } } }"""
+ANALYZE = """mutation($id: ID!) { analyzeBillingBatch(input: {batchId: $id}) {
+  findings { id kind severity resolvedAt subjectType subjectId }
+  preview { billingCount amount rejectedCount accounts { billingCount amount account { number } } }
+  errors { code field message } } }"""
+PROCESS = """mutation($id: ID!) { processBillingBatch(input: {batchId: $id}) {
+  job { id kind status } errors { code field message } } }"""
+REVERSE = """mutation($id: ID!) { reverseBillingBatch(input: {batchId: $id}) {
+  job { id kind status } errors { code field message } } }"""
+JOB = "query($id: ID!) { job(id: $id) { status progressDone progressTotal error } }"
+BATCH = """query($id: ID!) { billingBatch(id: $id) { status processedAt
+  summary { billingCount totalAmount hiddenBillingCount billingCounts { status count } } } }"""
+BILLINGS = """query($id: ID!, $first: Int) { billingBatch(id: $id) { periodicBillings(first: $first,
+    orderBy: {field: BILLING_STARTING_DATE}) { totalCount nodes { id billingStartingDate billingEndingDate
+    periodicBillingAmount billingStatus salesContract { number } serviceCustomer { number }
+    details { kind description billingAmount daysBilled daysInPeriod priceSource datedPrice { periodicPrice }
+      trace distributions { amount revenueAccount { code } } }
+    previousBilling { periodicBillingAmount } change { amount percent } findings { kind severity } } } } }"""
+
+
+async def books(admin: Api, month: str = "2026-05-01") -> dict[str, str]:
+    """Revenue and tax accounts, a zero-rate and an 8.25 % tax location, and an open period."""
+    revenue = await builders.revenue_account(admin)
+    tax = (await admin.mutate("createLedgerAccount", builders.CREATE_LEDGER, {"input": {
+        "code": "2200", "name": "Sales tax payable", "kind": "TAX_PAYABLE"}}))["ledgerAccount"]["id"]
+    for location, rate in (("ZERO", "0"), ("TX-AUSTIN", "0.0825")):
+        await admin.mutate("createTaxRate", builders.CREATE_TAX, {"input": {
+            "location": location, "name": location, "rate": rate, "ledgerAccountId": tax}})
+    await admin.mutate("createAccountingPeriod", """mutation($m: Date!) { createAccountingPeriod(input:
+      {month: $m}) { accountingPeriod { id } errors { code } } }""", {"m": month})
+    return {"revenue": revenue, "tax": tax}
+
+
+async def batch(api: Api, name: str = "May run", invoice_date: str = "2026-05-01", **fields: object) -> str:
+    payload = await api.mutate("createBillingBatch", CREATE_BATCH, {"input": {
+        "name": name, "invoiceDate": invoice_date, **fields}})
+    return payload["billingBatch"]["id"]
+
+
+async def wait_for_job(api: Api, job_id: str, timeout: float = 90.0) -> dict:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        job = (await api.ok(JOB, {"id": job_id}))["job"]
+        if job["status"] in ("SUCCEEDED", "FAILED"):
+            return job
+        assert asyncio.get_running_loop().time() < deadline, f"job still {job}"
+        await asyncio.sleep(0.1)
+
+
+async def process(api: Api, batch_id: str) -> dict:
+    """Process a batch and wait for its job; returns the finished job."""
+    payload = await api.mutate("processBillingBatch", PROCESS, {"id": batch_id})
+    job = await wait_for_job(api, payload["job"]["id"])
+    assert job["status"] == "SUCCEEDED", job
+    return job
+
+
+async def billings(api: Api, batch_id: str, first: int = 50) -> list[dict]:
+    return (await api.ok(BILLINGS, {"id": batch_id, "first": first}))["billingBatch"]["periodicBillings"]["nodes"]
+
+
+async def vector_contract(admin: Api, accounts: dict[str, str], number: str = "V-1") -> str:
+    """The SPEC's 004 vector: monthly from 2026-01-01, A=20, B=100, dated prices for months 2, 3 and 5+."""
+    account = await builders.account(admin, number, taxLocation="ZERO")
+    contract = await builders.contract(admin, account, f"SC-{number}", start="2026-01-01")
+    a = await builders.charge(admin, contract, "20.00", accounts["revenue"], "A")
+    b = await builders.charge(admin, contract, "100.00", accounts["revenue"], "B")
+    for first, last, pa, pb in (("2026-02-01", "2026-02-28", "30.00", "200.00"),
+                                ("2026-03-01", "2026-03-31", "40.00", "300.00"),
+                                ("2026-05-01", None, "50.00", "400.00")):
+        await builders.dated_price(admin, a, first, last, pa)
+        await builders.dated_price(admin, b, first, last, pb)
+    return contract
