@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test test-postgres test-embedded install lint schema migrations vendor-graphiql screenshot clean
+.PHONY: run test test-postgres test-embedded install lint schema migrations vendor-graphiql screenshot bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,15 @@ vendor-graphiql:  ## re-vendor GraphiQL's assets from the npm registry after upg
 
 screenshot: install  ## GraphiQL in headless Chromium with outside networking blocked -> docs/graphiql.png
 	scripts/graphiql_screenshot.sh
+
+BENCH_CONTRACTS ?= 100000
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/billrun_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/14
+
+bench: install  ## process BENCH_CONTRACTS contracts with 1 and 2 workers vs the COPY floor -> bench/results/
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) BILLRUN_LOG_LEVEL=WARNING \
+	  $(BIN)/billrun bench process --contracts $(BENCH_CONTRACTS) --workers 2 --compare-with 20000 \
+	  --output bench/results/process.json
 
 clean:
 	rm -rf var/ .pytest_cache .ruff_cache

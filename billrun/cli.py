@@ -121,6 +121,39 @@ def export_schema(
     typer.echo(f"Wrote {path}")
 
 
+bench_app = typer.Typer(help="Benchmarks (need PostgreSQL and Redis; see docs/PERFORMANCE.md).",
+                        no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("process")
+def bench_process(
+    contracts: Annotated[int, typer.Option(help="Contracts to bill (one monthly period each).")] = 100_000,
+    workers: Annotated[int, typer.Option(help="Worker processes of the second run (the first has 1).")] = 2,
+    compare_with: Annotated[int | None, typer.Option(help="Also run this smaller N, to compare peak RSS.")] = None,
+    output: Annotated[str, typer.Option(help="Where to write the JSON result.")] = "bench/results/process.json",
+) -> None:
+    """Process one batch of N contracts end to end with 1 and with W workers, against PostgreSQL's COPY floor.
+    DATABASE_URL must name a scratch database ending in `_bench` (it is recreated)."""
+    from pathlib import Path
+
+    from billrun.bench import bench_process as run
+    from billrun.bench import write_result
+
+    _logging()
+    result = {}
+    if compare_with:
+        small = asyncio.run(run(compare_with, workers))
+        result["peak_rss_mb_small"] = small["peak_rss_mb"]
+        result["contracts_small"] = compare_with
+        typer.echo(f"N={compare_with}: {small}")
+    result = {**asyncio.run(run(contracts, workers)), **result}
+    write_result(result, Path(output))
+    width = max(len(k) for k in result)
+    typer.echo("\n".join(f"{k:<{width}}  {v}" for k, v in result.items()))
+    typer.echo(f"Wrote {output}")
+
+
 def _safe_url(url: str) -> str:
     """The database URL without its password, for messages."""
     if "@" in url and "://" in url:

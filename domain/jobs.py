@@ -26,9 +26,13 @@ STARTS = {JobKind.PROCESS: PLAN_PROCESSING, JobKind.REVERSE: REVERSE_BATCH}
 
 def send(actor_name: str, **kwargs: Any) -> None:
     """Enqueue a message for an actor by name; a permanent failure calls `fail_job` with the message."""
+    broker = dramatiq.get_broker()
+    if QUEUE not in broker.get_declared_queues():
+        # Without `workers.actors` imported, dramatiq builds a default broker and the message goes astray.
+        raise RuntimeError("The billing actors are not declared in this process: import workers.actors first.")
     message = dramatiq.Message(queue_name=QUEUE, actor_name=actor_name, args=(), kwargs=kwargs,
                                options={"on_failure": FAIL_JOB})
-    dramatiq.get_broker().enqueue(message)
+    broker.enqueue(message)
 
 
 async def create(kind: JobKind, *, batch_id: int | None, created_by: int | None, **params: Any) -> models.Job:

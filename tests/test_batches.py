@@ -36,7 +36,7 @@ async def test_invoice_date_outside_an_open_period_is_refused(admin: Api) -> Non
 
 
 @pytest.mark.usefixtures("worker")
-async def test_views_and_summary(admin: Api, client) -> None:  # noqa: ANN001
+async def test_views_and_summary(admin: Api, client) -> None:
     accounts = await billing.books(admin)
     await billing.vector_contract(admin, accounts)
     hidden = await builders.account(admin, "H-1", taxLocation="ZERO")

@@ -101,3 +101,30 @@ def test_make_run_path_serves_the_demo_with_a_printed_token(tmp_path: Path) -> N
     finally:
         server.terminate()
         server.wait(20)
+
+
+async def test_demo_batch_is_created_analyzed_processed_and_reversed(admin: Api) -> None:
+    """The demo company on the embedded default: the whole processing lifecycle through the API."""
+    from billrun.demo import load_demo
+    from tests.support import billing
+    from workers.embedded import in_process_worker
+
+    token = await load_demo()
+    demo = admin.as_(token)
+    today = (await demo.ok("{ accountingPeriods(first: 1) { nodes { month } } }"))["accountingPeriods"]["nodes"]
+    invoice_date = today[0]["month"]
+    async with in_process_worker():
+        batch = await billing.batch(demo, "Demo run", invoice_date=invoice_date)
+        analysis = (await demo.ok(billing.ANALYZE, {"id": batch}))["analyzeBillingBatch"]
+        assert analysis["errors"] == [] and analysis["preview"]["billingCount"] > 6
+        await billing.process(demo, batch)
+        state = (await demo.ok(billing.BATCH, {"id": batch}))["billingBatch"]
+        assert state["status"] == "PROCESSED"
+        assert state["summary"]["billingCount"] == analysis["preview"]["billingCount"]
+        assert state["summary"]["totalAmount"] == analysis["preview"]["amount"]
+        rows = await billing.billings(demo, batch)
+        assert all(r["details"] for r in rows)
+        job = (await demo.ok(billing.REVERSE, {"id": batch}))["reverseBillingBatch"]["job"]
+        assert (await billing.wait_for_job(demo, job["id"]))["status"] == "SUCCEEDED"
+        state = (await demo.ok(billing.BATCH, {"id": batch}))["billingBatch"]
+        assert state["status"] == "NOT_STARTED" and state["summary"]["billingCount"] == 0

@@ -1,0 +1,217 @@
+"""`billrun bench process`: process one batch of N contracts end to end and compare with PostgreSQL's COPY floor.
+
+It needs a scratch PostgreSQL database whose name ends in `_bench` (it is dropped and created again) and Redis.
+Steps: create N contracts (two or three charges each, a third with dated prices) with COPY; process a batch with
+1 worker process, then again with W; measure COPY of the very rows processing wrote, into the same tables; report
+seconds, the ratio to the floor and the workers' peak RSS.
+"""
+
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlparse
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parent.parent
+WRITTEN_TABLES = ("periodic_billing", "billing_detail", "revenue_distribution")
+
+
+@dataclass
+class Run:
+    workers: int
+    seconds: float
+    peak_rss_mb: float
+
+
+def _admin_url(url: str) -> tuple[str, str]:
+    parsed = urlparse(url.replace("postgres://", "postgresql://", 1))
+    name = parsed.path.lstrip("/")
+    if not name.endswith("_bench"):
+        raise SystemExit(f"Refusing to drop {name!r}: the bench database name must end with _bench.")
+    return parsed._replace(path="/postgres").geturl(), name
+
+
+async def _recreate(url: str) -> None:
+    admin_url, name = _admin_url(url)
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def _seed(url: str, contracts: int, month: date) -> None:
+    """Accounts, contracts, charges and dated prices with COPY (the set-up is not what is measured)."""
+    rng = random.Random(42)
+    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    stamp = datetime.now(UTC)
+    try:
+        await conn.execute("INSERT INTO ledger_account (code, name, kind, active, created_at) VALUES "
+                           "('4000', 'Revenue', 'REVENUE', true, now()), ('2200', 'Tax', 'TAX_PAYABLE', true, now())")
+        await conn.execute("INSERT INTO tax_rate (location, name, rate, ledger_account_id, created_at) "
+                           "VALUES ('TX', 'Tax', 0.0825, 2, now())")
+        await conn.execute("INSERT INTO accounting_period (month, status, created_at) VALUES ($1, 'OPEN', now())", month)
+        await conn.copy_records_to_table("account", columns=[
+            "id", "number", "name", "bill_group", "division", "currency", "tax_location", "billing_email",
+            "payment_terms_days", "autopay_enabled", "restricted", "created_at", "updated_at"], records=[
+            (i, f"A{i:07}", f"Customer {i}", "G1", "D1", "USD", "TX", "b@example.com", 30, False, False, stamp, stamp)
+            for i in range(1, contracts + 1)])
+        await conn.copy_records_to_table("sales_contract", columns=[
+            "id", "number", "account_id", "frequency", "start_date", "billing_anchor", "status", "created_at",
+            "updated_at"], records=[(i, f"C{i:07}", i, "MONTHLY", month, month, "ACTIVE", stamp, stamp)
+                                    for i in range(1, contracts + 1)])
+        charges, prices = [], []
+        for contract_id in range(1, contracts + 1):
+            for _ in range(rng.choice((2, 3))):
+                charge_id = len(charges) + 1
+                charges.append((charge_id, contract_id, "Service", Decimal(rng.randint(1000, 20000)) / 100,
+                                Decimal(1), 1, stamp, stamp))
+                if contract_id % 3 == 0:
+                    prices.append((len(prices) + 1, charge_id, month, None, Decimal(rng.randint(1000, 20000)) / 100,
+                                   stamp))
+        await conn.copy_records_to_table("recurring_charge", columns=[
+            "id", "contract_id", "description", "periodic_price", "quantity", "revenue_account_id", "created_at",
+            "updated_at"], records=charges)
+        await conn.copy_records_to_table("dated_price", columns=[
+            "id", "charge_id", "first_effective_date", "last_effective_date", "periodic_price", "created_at"],
+            records=prices)
+        for table in ("account", "sales_contract", "recurring_charge", "dated_price"):
+            await conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _peak_rss_mb(pids: list[int]) -> float:
+    peak = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except OSError:
+            continue
+    return round(peak / 1024, 1)
+
+
+async def _process_once(env: dict[str, str], workers: int, name: str) -> Run:
+    """Start W worker processes, process one batch through the domain, wait for PROCESSED."""
+    proc = subprocess.Popen([sys.executable, "-m", "dramatiq", "workers.actors", "--processes", str(workers),
+                             "--threads", "2"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        await asyncio.sleep(3)  # worker processes boot
+        children = _children(proc.pid)
+        import models
+        from domain import auth, batches, processing
+        from models.enums import BatchStatus
+
+        admin = await models.User.get(email="bench@billrun.local")
+        token, _ = await auth.create_api_token(None, user_id=admin.id, name="bench")
+        viewer = await auth.authenticate(token)
+        batch = await batches.create_batch(viewer, {"name": name})
+        started = time.perf_counter()
+        await processing.start_processing(viewer, batch.id)
+        while True:
+            await asyncio.sleep(0.05)
+            status = (await models.BillingBatch.get(id=batch.id)).status
+            if status in (BatchStatus.PROCESSED, BatchStatus.FAILED):
+                break
+        seconds = time.perf_counter() - started
+        if status != BatchStatus.PROCESSED:
+            raise SystemExit(f"batch {name} ended {status}")
+        return Run(workers, round(seconds, 2), _peak_rss_mb(children))
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+async def _copy_floor(url: str) -> tuple[int, float]:
+    """COPY the rows processing wrote back into the same (emptied) tables: PostgreSQL's floor for this write."""
+    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        saved = {}
+        for table in WRITTEN_TABLES:
+            columns = [r["attname"] for r in await conn.fetch(
+                "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped "
+                "ORDER BY attnum", table)]
+            saved[table] = (columns, [tuple(r) for r in await conn.fetch(f"SELECT {', '.join(columns)} FROM {table}")])
+        rows = sum(len(r) for _, r in saved.values())
+        await conn.execute("TRUNCATE finding, revenue_distribution, billing_detail, periodic_billing CASCADE")
+        started = time.perf_counter()
+        async with conn.transaction():
+            for table in WRITTEN_TABLES:
+                columns, records = saved[table]
+                await conn.copy_records_to_table(table, columns=columns, records=records)
+        return rows, round(time.perf_counter() - started, 2)
+    finally:
+        await conn.close()
+
+
+async def _reset_billings(url: str) -> None:
+    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        await conn.execute("TRUNCATE finding, revenue_distribution, billing_detail, periodic_billing, job_chunk, "
+                           "job CASCADE")
+        await conn.execute("UPDATE billing_batch SET status = 'COMPLETED'")
+        await conn.execute("VACUUM ANALYZE")
+    finally:
+        await conn.close()
+
+
+async def bench_process(contracts: int, workers: int) -> dict:
+    from billrun import db
+    from billrun.settings import get_settings
+    from domain import auth
+    from workers import actors  # noqa: F401 - the configured broker and the actors this process sends to
+
+    settings = get_settings()
+    if settings.embedded:
+        raise SystemExit("The benchmark needs REDIS_URL (real worker processes).")
+    url = settings.database_url
+    month = date.today().replace(day=1)
+    await _recreate(url)
+    await db.migrate(url)
+    await _seed(url, contracts, month)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    await db.init(url)
+    try:
+        await auth.create_user(None, email="bench@billrun.local", name="Bench", permissions=["BILLING_ACCESS"])
+        one = await _process_once(env, 1, "bench-1-worker")
+        rows, floor = await _copy_floor(url)
+        await _reset_billings(url)
+        many = await _process_once(env, workers, f"bench-{workers}-workers")
+    finally:
+        await db.close()
+    return {"contracts": contracts, "rows_written": rows, "seconds_1_worker": one.seconds,
+            f"seconds_{workers}_workers": many.seconds, "copy_floor_seconds": floor,
+            "ratio_to_floor": round(one.seconds / floor, 2), "peak_rss_mb": max(one.peak_rss_mb, many.peak_rss_mb),
+            "peak_rss_mb_1_worker": one.peak_rss_mb, "workers": workers}
+
+
+def write_result(result: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
