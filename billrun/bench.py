@@ -60,7 +60,8 @@ async def _seed(url: str, contracts: int, month: date) -> None:
                            "('4000', 'Revenue', 'REVENUE', true, now()), ('2200', 'Tax', 'TAX_PAYABLE', true, now())")
         await conn.execute("INSERT INTO tax_rate (location, name, rate, ledger_account_id, created_at) "
                            "VALUES ('TX', 'Tax', 0.0825, 2, now())")
-        await conn.execute("INSERT INTO accounting_period (month, status, created_at) VALUES ($1, 'OPEN', now())", month)
+        await conn.execute("INSERT INTO accounting_period (month, status, created_at) VALUES ($1, 'OPEN', now())",
+                           month)
         await conn.copy_records_to_table("account", columns=[
             "id", "number", "name", "bill_group", "division", "currency", "tax_location", "billing_email",
             "payment_terms_days", "autopay_enabled", "restricted", "created_at", "updated_at"], records=[
@@ -119,7 +120,7 @@ def _peak_rss_mb(pids: list[int]) -> float:
 
 async def _process_once(env: dict[str, str], workers: int, name: str) -> Run:
     """Start W worker processes, process one batch through the domain, wait for PROCESSED."""
-    proc = subprocess.Popen([sys.executable, "-m", "dramatiq", "workers.actors", "--processes", str(workers),
+    proc = subprocess.Popen([sys.executable, "-m", "dramatiq", "workers.actors", "--processes", str(workers),  # noqa: ASYNC220
                              "--threads", "2"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:

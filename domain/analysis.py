@@ -8,6 +8,7 @@ of REJECTED_WITH_ERRORS billings) carry their billing and are not touched here.
 from dataclasses import dataclass
 from decimal import Decimal
 
+from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
 import models
@@ -34,7 +35,7 @@ class Candidate:
         return f"{self.kind}:{self.subject_type}:{self.subject_id}"
 
 
-async def _work_orders(batch: models.BillingBatch, account_ids: list[int]) -> list[Candidate]:
+async def _work_orders(batch: models.BillingBatch, account_ids: Subquery) -> list[Candidate]:
     found = []
     rows = await (models.WorkOrder.filter(account_id__in=account_ids, billed_on_id=None,
                                           performed_on__lte=batch.as_of_date)
@@ -53,7 +54,7 @@ async def _work_orders(batch: models.BillingBatch, account_ids: list[int]) -> li
     return found
 
 
-async def _service_changes(batch: models.BillingBatch, contract_ids: list[int]) -> list[Candidate]:
+async def _service_changes(batch: models.BillingBatch, contract_ids: Subquery) -> list[Candidate]:
     found = []
     rows = await (models.ServiceChange.filter(charge__contract_id__in=contract_ids, billed_on_id=None,
                                               effective_date__lte=batch.as_of_date)
@@ -74,7 +75,7 @@ async def _service_changes(batch: models.BillingBatch, contract_ids: list[int]) 
     return found
 
 
-async def _manual_charges(batch: models.BillingBatch, account_ids: list[int]) -> list[Candidate]:
+async def _manual_charges(batch: models.BillingBatch, account_ids: Subquery) -> list[Candidate]:
     found = []
     pending = await models.ManualCharge.filter(account_id__in=account_ids, billed_on_id=None,
                                                charge_date__lte=batch.as_of_date).order_by("id")
@@ -104,7 +105,7 @@ async def _manual_charges(batch: models.BillingBatch, account_ids: list[int]) ->
     return found
 
 
-async def _adjustments(account_ids: list[int]) -> list[Candidate]:
+async def _adjustments(account_ids: Subquery) -> list[Candidate]:
     rows = await models.InvoiceAdjustment.filter(account_id__in=account_ids, billed_on_id=None, approved=False)
     return [Candidate("UNAPPROVED_ADJUSTMENT", Severity.WARNING, adj.account_id, "InvoiceAdjustment", adj.id,
                       f"Invoice adjustment #{adj.id} ({adj.kind.value} {adj.amount}, {adj.description}) is not "
@@ -113,8 +114,9 @@ async def _adjustments(account_ids: list[int]) -> list[Candidate]:
 
 
 async def candidates(batch: models.BillingBatch) -> list[Candidate]:
-    account_ids = list(await batches.accounts_in_scope(batch).values_list("id", flat=True))
-    contract_ids = list(await batches.contracts_in_scope(batch).values_list("id", flat=True))
+    # Subqueries, not id lists: a batch may hold hundreds of thousands of accounts.
+    account_ids = Subquery(batches.accounts_in_scope(batch).values("id"))
+    contract_ids = Subquery(batches.contracts_in_scope(batch).values("id"))
     return (await _work_orders(batch, account_ids) + await _service_changes(batch, contract_ids)
             + await _manual_charges(batch, account_ids) + await _adjustments(account_ids))
 

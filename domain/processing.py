@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
 import models
@@ -110,15 +111,13 @@ async def _create_chunks(job: models.Job) -> None:
 
 
 async def _accounts_with_one_offs(batch: models.BillingBatch) -> set[int]:
-    scope = batches.accounts_in_scope(batch)
-    account_ids = set(await scope.values_list("id", flat=True))
+    in_scope = Subquery(batches.accounts_in_scope(batch).values("id"))
     found: set[int] = set()
-    found |= set(await models.WorkOrder.filter(**_pending_work_orders(batch)).values_list("account_id", flat=True))
-    found |= set(await models.ManualCharge.filter(billed_on_id=None, charge_date__lte=batch.as_of_date)
-                 .values_list("account_id", flat=True))
-    found |= set(await models.InvoiceAdjustment.filter(billed_on_id=None, approved=True)
-                 .values_list("account_id", flat=True))
-    return found & account_ids
+    for query in (models.WorkOrder.filter(**_pending_work_orders(batch)),
+                  models.ManualCharge.filter(billed_on_id=None, charge_date__lte=batch.as_of_date),
+                  models.InvoiceAdjustment.filter(billed_on_id=None, approved=True)):
+        found |= set(await query.filter(account_id__in=in_scope).distinct().values_list("account_id", flat=True))
+    return found
 
 
 def _pending_work_orders(batch: models.BillingBatch) -> dict:

@@ -65,7 +65,7 @@ async def test_worker_killed_mid_batch_and_restarted(admin: Api) -> None:
     batch = await billing.batch(admin)
     payload = await admin.mutate("processBillingBatch", billing.PROCESS, {"id": batch})
     job_gid = payload["job"]["id"]
-    while (await admin.ok(billing.JOB, {"id": job_gid}))["job"]["progressDone"] < 100:
+    while (await admin.ok(billing.JOB, {"id": job_gid}))["job"]["progressDone"] < 100:  # noqa: ASYNC110
         await asyncio.sleep(0.02)
     # Kill the master and its worker process hard, mid-batch: no graceful shutdown, no acks.
     for line in victim.log:
@@ -77,7 +77,7 @@ async def test_worker_killed_mid_batch_and_restarted(admin: Api) -> None:
     assert done_at_kill < 1500, "the batch finished before the kill; make it bigger"
     replacement = WorkerProcess(processes=1, threads=2).start()
     try:
-        job = await billing.wait_for_job(admin, job_gid, timeout=180)
+        job = await billing.wait_for_job(admin, job_gid, within=180)
     finally:
         replacement.stop()
     assert job["status"] == "SUCCEEDED" and job["progressDone"] == 1500

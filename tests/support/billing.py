@@ -45,8 +45,8 @@ async def batch(api: Api, name: str = "May run", invoice_date: str = "2026-05-01
     return payload["billingBatch"]["id"]
 
 
-async def wait_for_job(api: Api, job_id: str, timeout: float = 90.0) -> dict:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def wait_for_job(api: Api, job_id: str, within: float = 90.0) -> dict:
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         job = (await api.ok(JOB, {"id": job_id}))["job"]
         if job["status"] in ("SUCCEEDED", "FAILED"):
