@@ -22,6 +22,8 @@ from urllib.parse import urlparse
 import asyncpg
 
 ROOT = Path(__file__).resolve().parent.parent
+# One message at a time per worker process: "1 worker" is one chunk in flight; W workers are W in flight.
+THREADS = 2
 WRITTEN_TABLES = ("periodic_billing", "billing_detail", "revenue_distribution")
 
 
@@ -121,7 +123,7 @@ def _peak_rss_mb(pids: list[int]) -> float:
 async def _process_once(env: dict[str, str], workers: int, name: str) -> Run:
     """Start W worker processes, process one batch through the domain, wait for PROCESSED."""
     proc = subprocess.Popen([sys.executable, "-m", "dramatiq", "workers.actors", "--processes", str(workers),  # noqa: ASYNC220
-                             "--threads", "2"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                             "--threads", str(THREADS)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
         await asyncio.sleep(3)  # worker processes boot

@@ -38,6 +38,7 @@ class WorkerProcess:
             try:
                 line = self._lines.get(timeout=timeout)
             except queue.Empty:
+                self.proc.kill()
                 raise RuntimeError("Dramatiq worker did not start:\n" + "".join(self.log)) from None
             ready += "ready for action" in line.lower()
         return self
