@@ -54,11 +54,12 @@ async def database(database_url: str | None = None) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await connections.close_all()
+        await close()
 
 
 TORTOISE_ORM = tortoise_config()  # for the `tortoise` CLI (makemigrations): tortoise -c billrun.db.TORTOISE_ORM
 
 
 async def close() -> None:
-    await connections.close_all()
+    """Close the connections and forget the ORM's global context, so it can be opened again."""
+    await Tortoise.close_connections()
