@@ -12,10 +12,7 @@ import pytest
 import websockets
 
 from tests.conftest import make_token
-from tests.support import environment
 from tests.support.worker import ROOT
-
-pytestmark = pytest.mark.skipif(environment.MODE != "postgres", reason="the Redis suite only")
 
 
 def _free_port() -> int:

@@ -3,13 +3,8 @@
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 import models
-from tests.support import environment
 from tests.support.worker import WorkerProcess
-
-pytestmark = pytest.mark.skipif(environment.MODE != "postgres", reason="the Redis suite only")
 
 
 async def _eventually(check, within: float = 20.0) -> None:

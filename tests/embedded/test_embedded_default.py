@@ -11,16 +11,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import pytest
 from dramatiq.brokers.stub import StubBroker
 
 import models
 from billrun.settings import get_settings
-from tests.support import builders, environment
+from tests.support import builders
 from tests.support.api import Api
 from tests.support.worker import ROOT
-
-pytestmark = pytest.mark.skipif(environment.MODE != "embedded", reason="the embedded suite only")
 
 
 def test_settings_select_the_embedded_default() -> None:
@@ -98,6 +95,7 @@ def test_make_run_path_serves_the_demo_with_a_printed_token(tmp_path: Path) -> N
         assert body["data"]["accounts"]["totalCount"] == 7
         page = httpx.get(url, headers={"Accept": "text/html"}, timeout=5)
         assert page.status_code == 200 and "unpkg" not in page.text
+        _process_demo_batch_over_http(url, token)
     finally:
         server.terminate()
         server.wait(20)
@@ -128,3 +126,24 @@ async def test_demo_batch_is_created_analyzed_processed_and_reversed(admin: Api)
         assert (await billing.wait_for_job(demo, job["id"]))["status"] == "SUCCEEDED"
         state = (await demo.ok(billing.BATCH, {"id": batch}))["billingBatch"]
         assert state["status"] == "NOT_STARTED" and state["summary"]["billingCount"] == 0
+
+
+def _process_demo_batch_over_http(url: str, token: str) -> None:
+    """A batch over the demo data, processed by the server's in-process worker, as curl would do it."""
+    def gql(query: str, variables: dict | None = None) -> dict:
+        body = httpx.post(url, json={"query": query, "variables": variables or {}},
+                          headers={"Authorization": f"Bearer {token}"}, timeout=30).json()
+        assert "errors" not in body, body
+        return body["data"]
+
+    month = gql("{ accountingPeriods(first: 1) { nodes { month } } }")["accountingPeriods"]["nodes"][0]["month"]
+    batch = gql("""mutation($d: Date!) { createBillingBatch(input: {name: "curl run", invoiceDate: $d}) {
+      billingBatch { id } errors { code } } }""", {"d": month})["createBillingBatch"]["billingBatch"]["id"]
+    job = gql("""mutation($id: ID!) { processBillingBatch(input: {batchId: $id}) { job { id } errors { code } } }""",
+              {"id": batch})["processBillingBatch"]["job"]["id"]
+    deadline = time.monotonic() + 60
+    while gql("query($id: ID!) { job(id: $id) { status } }", {"id": job})["job"]["status"] != "SUCCEEDED":
+        assert time.monotonic() < deadline, "the in-process worker did not process the batch"
+        time.sleep(0.2)
+    summary = gql("query($id: ID!) { billingBatch(id: $id) { status summary { billingCount } } }", {"id": batch})
+    assert summary["billingBatch"]["status"] == "PROCESSED" and summary["billingBatch"]["summary"]["billingCount"] > 6
