@@ -5,6 +5,7 @@ batch, or deleting the billing, returns it to unbilled).
 """
 
 from decimal import Decimal
+from typing import TypeVar
 
 from tortoise.models import Model
 
@@ -15,6 +16,8 @@ from domain.contracts import revenue_account
 from domain.errors import DomainError, ErrorCode, Problem, raise_if
 from domain.money import is_money
 from models.enums import Permission
+
+M = TypeVar("M", bound=Model)
 
 
 def _amount_problems(value: Decimal | None, field: str, *, allow_zero: bool = True,
@@ -49,18 +52,28 @@ async def create_work_order(viewer: Viewer, data: dict) -> models.WorkOrder:
     return await models.WorkOrder.create(account=account, **data)
 
 
+async def _update_unbilled(viewer: Viewer, model: type[M], item_id: int, what: str, changes: dict,
+                           amount_field: tuple[str, str] | None, allow_negative: bool = True) -> M:
+    """The one way an unbilled item changes: found through the viewer's scope, refused once billed, amounts
+    and revenue account checked, then saved."""
+    require(viewer, Permission.BILLING_ACCESS)
+    item = await get_visible(viewer, model, item_id, what.capitalize())
+    _unbilled(item, what)
+    if amount_field is not None:
+        name, field = amount_field
+        raise_if(_amount_problems(changes.get(name), field, allow_negative=allow_negative))
+    if "revenue_account_id" in changes:
+        item.revenue_account = await revenue_account(changes.pop("revenue_account_id"))  # type: ignore[attr-defined]
+    for key, value in changes.items():
+        setattr(item, key, value)
+    await item.save()
+    return item
+
+
 async def update_work_order(viewer: Viewer, work_order_id: int, changes: dict) -> models.WorkOrder:
     """Complete a work order, set its rate, quantity or description (until it is billed)."""
-    require(viewer, Permission.BILLING_ACCESS)
-    work_order = await get_visible(viewer, models.WorkOrder, work_order_id, "Work order")
-    _unbilled(work_order, "work order")
-    raise_if(_amount_problems(changes.get("rate"), "rate", allow_negative=False))
-    if "revenue_account_id" in changes:
-        work_order.revenue_account = await revenue_account(changes.pop("revenue_account_id"))
-    for key, value in changes.items():
-        setattr(work_order, key, value)
-    await work_order.save()
-    return work_order
+    return await _update_unbilled(viewer, models.WorkOrder, work_order_id, "work order", changes,
+                                  ("rate", "rate"), allow_negative=False)
 
 
 async def create_manual_charge(viewer: Viewer, data: dict) -> models.ManualCharge:
@@ -72,16 +85,8 @@ async def create_manual_charge(viewer: Viewer, data: dict) -> models.ManualCharg
 
 
 async def update_manual_charge(viewer: Viewer, charge_id: int, changes: dict) -> models.ManualCharge:
-    require(viewer, Permission.BILLING_ACCESS)
-    charge = await get_visible(viewer, models.ManualCharge, charge_id, "Manual charge")
-    _unbilled(charge, "manual charge")
-    raise_if(_amount_problems(changes.get("amount"), "amount"))
-    if "revenue_account_id" in changes:
-        charge.revenue_account = await revenue_account(changes.pop("revenue_account_id"))
-    for key, value in changes.items():
-        setattr(charge, key, value)
-    await charge.save()
-    return charge
+    return await _update_unbilled(viewer, models.ManualCharge, charge_id, "manual charge", changes,
+                                  ("amount", "amount"))
 
 
 async def create_service_change(viewer: Viewer, data: dict) -> models.ServiceChange:
@@ -94,14 +99,8 @@ async def create_service_change(viewer: Viewer, data: dict) -> models.ServiceCha
 
 
 async def update_service_change(viewer: Viewer, change_id: int, changes: dict) -> models.ServiceChange:
-    require(viewer, Permission.BILLING_ACCESS)
-    change = await get_visible(viewer, models.ServiceChange, change_id, "Service change")
-    _unbilled(change, "service change")
-    raise_if(_amount_problems(changes.get("new_price"), "newPrice", allow_negative=False))
-    for key, value in changes.items():
-        setattr(change, key, value)
-    await change.save()
-    return change
+    return await _update_unbilled(viewer, models.ServiceChange, change_id, "service change", changes,
+                                  ("new_price", "newPrice"), allow_negative=False)
 
 
 async def create_adjustment(viewer: Viewer, data: dict) -> models.InvoiceAdjustment:
