@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     max_query_cost: int = 50000
     max_page_size: int = 500
     chunk_size: int = 1000  # contracts (or accounts) per processing message
+    job_max_retries: int = 5  # deliveries of a failing job message before the job is FAILED
+    job_min_backoff_ms: int = 1000
     # Redis broker: a message held by a dead worker is redelivered after this (dramatiq's heartbeat timeout),
     # found by the maintenance a worker runs on maintenance_chance out of a million broker calls.
     broker_heartbeat_timeout_ms: int = 60_000

@@ -136,3 +136,7 @@ async def adjustments_of_account(root: Any, info: CtxInfo) -> list[Any]:
 
 async def service_changes_of_charge(root: Any, info: CtxInfo) -> list[Any]:
     return await info.context.loaders.items_by_parent_id(models.ServiceChange, "charge_id").load(root.id)
+
+
+async def notifications_of_batch(root: Any, info: CtxInfo) -> list[Any]:
+    return await info.context.loaders.items_by_parent_id(models.Notification, "batch_id").load(root.id)

@@ -178,6 +178,23 @@ class Job(ModelNode):
     batch: BillingBatch | None = strawberry.field(resolver=relations.batch_of, description="The batch it works on.")
 
 
+NotificationStatus = strawberry.enum(enums.NotificationStatus, description="Open until a user resolves it.")
+
+
+@strawberry.type(description="A system notification on a batch (a failed job, a declined payment…), open until a "
+                 "user resolves it with a note.")
+class Notification(ModelNode):
+    model = models.Notification
+    id: relay.NodeID[int]
+    kind: str = strawberry.field(description="What happened, e.g. PROCESS_FAILED.")
+    message: str = strawberry.field(description="What happened, in words.")
+    status: NotificationStatus = strawberry.field(description="OPEN or RESOLVED.")
+    created_at: datetime = strawberry.field(description="When it was raised (UTC).")
+    resolved_at: datetime | None = strawberry.field(description="When it was resolved.")
+    resolution_note: str | None = strawberry.field(description="How it was resolved.")
+    resolved_by: User | None = strawberry.field(resolver=relations.resolved_by_of, description="Who resolved it.")
+
+
 @strawberry.type(description="What processing would create for one account.")
 class AccountPreview:
     billing_count: int = strawberry.field(description="Billings processing would create.")
@@ -237,6 +254,8 @@ class BillingBatch(ModelNode):
     created_by: User | None = strawberry.field(resolver=relations.created_by_of, description="Who created it.")
     summary: BatchSummary = strawberry.field(resolver=relations.summary_of_batch, description="Its figures.")
     jobs: list[Job] = strawberry.field(resolver=relations.jobs_of_batch, description="Its jobs, newest first.")
+    notifications: list[Notification] = strawberry.field(resolver=relations.notifications_of_batch,
+                                                         description="Its notifications, newest first.")
 
     @strawberry.field(description="Pre-billing findings (processing findings are on their billings).")
     async def findings(self, info: CtxInfo, unresolved_only: bool = False) -> list[Finding]:

@@ -195,3 +195,60 @@ async def test_batch_states_refuse_wrong_moves(admin: Api) -> None:
     await billing.process(admin, batch)
     refused = (await admin.ok(billing.PROCESS, {"id": batch}))["processBillingBatch"]
     assert refused["errors"][0]["code"] == "INVALID_STATUS"
+
+
+async def test_a_chunk_that_keeps_failing_fails_the_batch_with_a_notification(admin: Api) -> None:
+    accounts = await billing.books(admin)
+    ok = await builders.contract(admin, await builders.account(admin, "OK-1", taxLocation="ZERO"), "SC-OK",
+                                 start="2026-05-01")
+    await builders.charge(admin, ok, "10.00", accounts["revenue"])
+    # Legacy data no NUMERIC(14,2) line can hold: the database refuses the write on every delivery.
+    huge = await builders.contract(admin, await builders.account(admin, "HUGE-1", taxLocation="ZERO"), "SC-HUGE",
+                                   start="2026-05-01")
+    charge = await builders.charge(admin, huge, "999999999999.99", accounts["revenue"])
+    await admin.mutate("updateRecurringCharge", """mutation($id: ID!) { updateRecurringCharge(input: {id: $id,
+      quantity: "1000"}) { recurringCharge { id } errors { code } } }""", {"id": charge})
+    batch = await billing.batch(admin)
+    payload = await admin.mutate("processBillingBatch", billing.PROCESS, {"id": batch})
+    job = await billing.wait_for_job(admin, payload["job"]["id"])
+    assert job["status"] == "FAILED" and "overflow" in job["error"].lower()
+    state = await admin.ok("""query($id: ID!) { billingBatch(id: $id) { status
+      notifications { kind status message } } }""", {"id": batch})
+    assert state["billingBatch"]["status"] == "FAILED"
+    [note] = state["billingBatch"]["notifications"]
+    assert note["kind"] == "PROCESS_FAILED" and note["status"] == "OPEN"
+    reverse = (await admin.ok(billing.REVERSE, {"id": batch}))["reverseBillingBatch"]
+    assert (await billing.wait_for_job(admin, reverse["job"]["id"]))["status"] == "SUCCEEDED"
+    assert (await admin.ok(billing.BATCH, {"id": batch}))["billingBatch"]["status"] == "NOT_STARTED"
+
+
+async def test_analysis_reports_every_kind_of_item_problem(admin: Api) -> None:
+    accounts = await billing.books(admin)
+    account = await builders.account(admin, "AN-1", taxLocation="ZERO")
+    contract = await builders.contract(admin, account, "SC-AN", start="2026-05-01")
+    charge = await builders.charge(admin, contract, "40.00", accounts["revenue"])
+    work_order = """mutation($input: CreateWorkOrderInput!) { createWorkOrder(input: $input) { workOrder { id }
+      errors { code } } }"""
+    await admin.mutate("createWorkOrder", work_order, {"input": {
+        "accountId": account, "description": "Open job", "performedOn": "2026-04-20"}})
+    await admin.mutate("createWorkOrder", work_order, {"input": {
+        "accountId": account, "description": "Odd rate", "performedOn": "2026-04-21", "status": "COMPLETED",
+        "rate": "55.00", "chargeId": charge}})
+    manual = """mutation($input: CreateManualChargeInput!) { createManualCharge(input: $input) {
+      manualCharge { id } errors { code } } }"""
+    for amount in ("0.00", "-3.00", "12.00", "12.00"):
+        await admin.mutate("createManualCharge", manual, {"input": {
+            "accountId": account, "description": "Fee", "chargeDate": "2026-04-02", "amount": amount,
+            "revenueAccountId": accounts["revenue"]}})
+    change = """mutation($input: CreateServiceChangeInput!) { createServiceChange(input: $input) {
+      serviceChange { id } errors { code } } }"""
+    for price in ("0.00", "40.00", "95.00"):
+        await admin.mutate("createServiceChange", change, {"input": {
+            "chargeId": charge, "effectiveDate": "2026-04-15", "newPrice": price}})
+    batch = await billing.batch(admin)
+    findings = (await admin.ok(billing.ANALYZE, {"id": batch}))["analyzeBillingBatch"]["findings"]
+    assert sorted((f["kind"], f["severity"]) for f in findings) == [
+        ("MANUAL_CHARGE_DUPLICATE", "WARNING"), ("MANUAL_CHARGE_NEGATIVE", "ERROR"), ("MANUAL_CHARGE_ZERO", "ERROR"),
+        ("SERVICE_CHANGE_IMPLAUSIBLE", "WARNING"), ("SERVICE_CHANGE_MISSING_AMOUNT", "ERROR"),
+        ("SERVICE_CHANGE_NO_CHANGE", "WARNING"), ("WORK_ORDER_OPEN", "WARNING"),
+        ("WORK_ORDER_RATE_DIFFERS", "WARNING")]

@@ -8,13 +8,16 @@ from typing import Any
 
 import dramatiq
 
+from billrun.settings import get_settings
 from domain import housekeeping, jobs, processing, reversal
 from domain.errors import DomainError
 from workers.broker import broker  # noqa: F401 - the broker must exist before actors are declared
 
 log = logging.getLogger("billrun.workers")
 
-RETRY = {"max_retries": 5, "min_backoff": 1_000, "max_backoff": 30_000, "throws": (DomainError,)}
+_settings = get_settings()
+RETRY = {"max_retries": _settings.job_max_retries, "min_backoff": _settings.job_min_backoff_ms,
+         "max_backoff": 30_000, "throws": (DomainError,)}
 
 
 @dramatiq.actor(actor_name=jobs.PLAN_PROCESSING, queue_name=jobs.QUEUE, time_limit=600_000, **RETRY)

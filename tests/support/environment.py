@@ -18,7 +18,9 @@ SQLITE_PATH = Path(tempfile.gettempdir()) / f"billrun-test-{os.getpid()}.sqlite3
 def configure() -> None:
     os.environ["BILLRUN_ENV"] = "test"
     os.environ["BILLRUN_LOGIN_MAX_FAILURES"] = "5"
-    os.environ["BILLRUN_CHUNK_SIZE"] = "50"  # several chunks even for small test batches
+    os.environ["BILLRUN_CHUNK_SIZE"] = "50"
+    os.environ["BILLRUN_JOB_MAX_RETRIES"] = "1"  # a failing job fails fast
+    os.environ["BILLRUN_JOB_MIN_BACKOFF_MS"] = "100"  # several chunks even for small test batches
     os.environ["BILLRUN_BROKER_HEARTBEAT_TIMEOUT_MS"] = "3000"  # redeliver a killed worker's messages quickly
     os.environ["BILLRUN_BROKER_MAINTENANCE_CHANCE"] = "1000000"  # out of a million: every fetch
     if MODE == "embedded":
