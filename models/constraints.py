@@ -53,6 +53,26 @@ PARTIAL_UNIQUES = (
 )
 
 
+# Tables whose rows are never updated or deleted (SPEC §2: audits), enforced below the ORM by triggers.
+APPEND_ONLY = ("audit",)
+
+
+def _append_only_postgres(table: str) -> list[str]:
+    return [
+        f"CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        f"RAISE EXCEPTION '{table} rows are never updated or deleted'; END $$",
+        f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
+        f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+        f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()",
+    ]
+
+
+def _append_only_sqlite(table: str) -> list[str]:
+    return [f"CREATE TRIGGER IF NOT EXISTS {table}_no_{event.lower()} BEFORE {event} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} rows are never updated or deleted'); END"
+            for event in ("UPDATE", "DELETE")]
+
+
 def _partial_unique_sql(rule: PartialUnique) -> str:
     columns = ", ".join(rule.columns)
     return f"CREATE UNIQUE INDEX IF NOT EXISTS {rule.name} ON {rule.table} ({columns}) WHERE {rule.where}"
@@ -63,7 +83,8 @@ def postgres_sql() -> list[str]:
               f"THEN "
               f"ALTER TABLE {c.table} ADD CONSTRAINT {c.name} CHECK ({c.condition}); END IF; END $$"
               for c in CHECKS]
-    return checks + [_partial_unique_sql(u) for u in PARTIAL_UNIQUES]
+    append_only = [sql for table in APPEND_ONLY for sql in _append_only_postgres(table)]
+    return checks + [_partial_unique_sql(u) for u in PARTIAL_UNIQUES] + append_only
 
 
 def sqlite_sql() -> list[str]:
@@ -74,7 +95,8 @@ def sqlite_sql() -> list[str]:
                 f"CREATE TRIGGER IF NOT EXISTS {c.name}_{event.lower()} BEFORE {event} ON {c.table} "
                 f"WHEN NOT ({_qualify(c.condition)}) "
                 f"BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: {c.name}'); END")
-    return statements + [_partial_unique_sql(u) for u in PARTIAL_UNIQUES]
+    append_only = [sql for table in APPEND_ONLY for sql in _append_only_sqlite(table)]
+    return statements + [_partial_unique_sql(u) for u in PARTIAL_UNIQUES] + append_only
 
 
 # SQLite keeps decimals as text, and text compares greater than any number: compare them as numbers.

@@ -90,16 +90,23 @@ async def findings_of_batch(info: CtxInfo, batch_id: int, unresolved_only: bool)
 
 async def billings_of_batch(info: CtxInfo, batch_id: int, filter: Any, order: list[str],
                             window: dict[str, Any]) -> Page:
-    query = scoped(info, models.PeriodicBilling).filter(batch_id=batch_id)
-    if statuses := _set(filter, "status"):
-        query = query.filter(status__in=list(statuses))
-    if account := _set(filter, "account_id"):
-        query = query.filter(account_id=decode_id(account, "Account", "accountId"))
-    if contract := _set(filter, "contract_id"):
-        query = query.filter(contract_id=decode_id(contract, "SalesContract", "contractId"))
-    if search := _set(filter, "search"):
-        query = query.filter(Q(account__number__icontains=search) | Q(contract__number__icontains=search))
+    from resolvers.review import billing_filter
+
+    query = billing_filter(scoped(info, models.PeriodicBilling).filter(batch_id=batch_id), filter)
     return await page_of(info, query, order, window)
+
+
+async def audits(info: CtxInfo, filter: Any, window: dict[str, Any]) -> Page:
+    query = scoped(info, models.Audit)
+    for name in ("entity", "field", "operation"):
+        if (value := _set(filter, name)) is not None:
+            query = query.filter(**{name: value})
+    for name, type_name in (("batch_id", "BillingBatch"), ("billing_id", "PeriodicBilling")):
+        if (value := _set(filter, name)) is not None:
+            query = query.filter(**{name: decode_id(value, type_name, name)})
+    if (value := _set(filter, "entity_id")) is not None:
+        query = query.filter(entity_id=value)
+    return await page_of(info, query, ["-id"], window)
 
 
 async def billing_batches(info: CtxInfo, filter: Any, window: dict[str, Any]) -> Page:

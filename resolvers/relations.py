@@ -5,6 +5,7 @@ from typing import Any
 from strawberry import Info
 
 import models
+from domain import dispositions
 from resolvers.context import Context
 
 CtxInfo = Info[Context, Any]
@@ -140,3 +141,16 @@ async def service_changes_of_charge(root: Any, info: CtxInfo) -> list[Any]:
 
 async def notifications_of_batch(root: Any, info: CtxInfo) -> list[Any]:
     return await info.context.loaders.items_by_parent_id(models.Notification, "batch_id").load(root.id)
+
+
+async def allowed_transitions_of(root: Any, info: CtxInfo) -> list[Any]:
+    subject = await info.context.loaders.subject_by_billing_id.load(root.id)
+    return [] if subject is None else dispositions.allowed_transitions(info.context.viewer, subject)  # type: ignore[arg-type]
+
+
+async def audits_of_billing(root: Any, info: CtxInfo) -> list[Any]:
+    return await info.context.loaders.audits_by_billing_id.load(root.id)
+
+
+async def actor_of(root: Any, info: CtxInfo) -> Any:
+    return None if root.actor_id is None else await info.context.loaders.person_by_id.load(root.actor_id)

@@ -90,6 +90,24 @@ class Finding(ModelNode):
     resolved_by: User | None = strawberry.field(resolver=relations.resolved_by_of, description="Who resolved it.")
 
 
+@strawberry.type(description="Before and after of one key field of one record: written with the change, never "
+                 "changed or deleted.")
+class Audit(ModelNode):
+    model = models.Audit
+    id: relay.NodeID[int]
+    entity: str = strawberry.field(description="The kind of record (BillingBatch, PeriodicBilling, …).")
+    entity_id: int = strawberry.field(description="Its database id.")
+    field: str = strawberry.field(description="The field changed.")
+    before: str | None = strawberry.field(description="The value before (null: none).")
+    after: str | None = strawberry.field(description="The value after (null: deleted).")
+    operation: str = strawberry.field(description="What changed it: DISPOSITION, MASS_DISPOSITION, REVERSE, …")
+    actor_label: str = strawberry.field(description="Who: a user's e-mail, or `system`.")
+    at: datetime = strawberry.field(description="When (UTC).")
+    batch_id: int | None = strawberry.field(description="The batch concerned (database id).")
+    billing_id: int | None = strawberry.field(description="The billing concerned (database id).")
+    actor: User | None = strawberry.field(resolver=relations.actor_of, description="The user, if one did it.")
+
+
 @strawberry.type(description="One billing of one contract (or of an account's one-off items) for one period.")
 class PeriodicBilling(ModelNode):
     model = models.PeriodicBilling
@@ -113,6 +131,13 @@ class PeriodicBilling(ModelNode):
                                                description="Why it was rejected with errors, if it was.")
     previous_billing: PeriodicBilling | None = strawberry.field(
         resolver=relations.previous_billing_of, description="The latest earlier billing of the same contract.")
+    version: int = strawberry.field(description="Grows with every change: pass it as `expectedVersion` to refuse "
+                                    "a decision on a billing changed since it was read.")
+    audits: list[Audit] = strawberry.field(resolver=relations.audits_of_billing, description="Its audit trail, "
+                                           "newest first.")
+    allowed_transitions: list[BillingStatus] = strawberry.field(
+        resolver=relations.allowed_transitions_of,
+        description="The statuses the viewer may move it to now (the server enforces exactly these).")
 
     @strawberry.field(description="First day of the billing period.")
     def billing_starting_date(self) -> date:
@@ -212,6 +237,16 @@ class BatchPreview:
     accounts: list[AccountPreview] = strawberry.field(description="Per account.")
 
 
+@strawberry.input(description="Narrow an audit trail.")
+class AuditFilter:
+    entity: str | None = strawberry.field(default=None, description="The kind of record, e.g. PeriodicBilling.")
+    entity_id: int | None = strawberry.field(default=None, description="The record's database id.")
+    field: str | None = strawberry.field(default=None, description="The field changed.")
+    operation: str | None = strawberry.field(default=None, description="The operation.")
+    batch_id: relay.GlobalID | None = strawberry.field(default=None, description="Rows of this batch.")
+    billing_id: relay.GlobalID | None = strawberry.field(default=None, description="Rows of this billing.")
+
+
 @strawberry.input(description="Narrow the billings of a batch.")
 class PeriodicBillingFilter:
     status: list[BillingStatus] | None = strawberry.field(default=None, description="Any of these statuses.")
@@ -260,6 +295,13 @@ class BillingBatch(ModelNode):
     @strawberry.field(description="Pre-billing findings (processing findings are on their billings).")
     async def findings(self, info: CtxInfo, unresolved_only: bool = False) -> list[Finding]:
         return await lists.findings_of_batch(info, self.id, unresolved_only)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="The batch's audit trail, newest first. Relay pagination.")
+    async def audits(self, info: CtxInfo, first: int | None = None, after: str | None = None,
+                     last: int | None = None, before: str | None = None) -> Connection[Audit]:
+        page = await lists.audits(info, AuditFilter(batch_id=relay.GlobalID("BillingBatch", str(self.id))),  # type: ignore[attr-defined]
+                                  {"first": first, "after": after, "last": last, "before": before})
+        return Connection.of(page)
 
     @strawberry.field(description="The batch's billings the viewer may see. Relay pagination.")
     async def periodic_billings(self, info: CtxInfo, filter: PeriodicBillingFilter | None = None,

@@ -9,7 +9,7 @@ from resolvers import billing, lists
 from resolvers.relations import CtxInfo
 from schema.access import ApiToken, User, Viewer
 from schema.accounts import Account, BillingFrequency, ContractStatus, SalesContract
-from schema.billing import BatchStatus, BillingBatch, Job, PeriodicBilling
+from schema.billing import Audit, AuditFilter, BatchStatus, BillingBatch, Job, PeriodicBilling
 from schema.books import AccountingPeriod, LedgerAccount, LedgerAccountKind, PeriodStatus, TaxRate
 from schema.common import Connection, Direction, order_key
 from schema.permissions import AUTHENTICATED
@@ -171,6 +171,12 @@ class Query:
                       permission_classes=AUTHENTICATED)
     async def periodic_billing(self, info: CtxInfo, id: relay.GlobalID) -> PeriodicBilling | None:
         return await billing.periodic_billing(info, id)
+
+    @strawberry.field(description="The audit trail, newest first. " + PAGE_ARGS_DOC, permission_classes=AUTHENTICATED)
+    async def audits(self, info: CtxInfo, filter: AuditFilter | None = None, first: int | None = None,
+                     after: str | None = None, last: int | None = None,
+                     before: str | None = None) -> Connection[Audit]:
+        return Connection.of(await lists.audits(info, filter, window(first, after, last, before)))
 
     @strawberry.field(description="One background job; null when absent.", permission_classes=AUTHENTICATED)
     async def job(self, info: CtxInfo, id: relay.GlobalID) -> Job | None:

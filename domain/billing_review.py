@@ -1,0 +1,174 @@
+"""Reviewing billings (SPEC §5): dispositions one by one and in mass, delete (undo), move to another batch.
+
+Every change writes its audit rows and a batch event in the same transaction. The rules are in
+`domain.dispositions`; this module applies them.
+"""
+
+from dataclasses import dataclass
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
+
+import models
+from domain import audit, clock, events
+from domain.access import Viewer, get_visible, require, visible
+from domain.dispositions import deletion_refusal, refusal, subjects
+from domain.errors import DomainError, ErrorCode, Problem
+from models.bulk import is_postgres
+from models.enums import BatchStatus, BillingStatus, Permission
+
+
+async def _subject(billing_id: int):
+    return (await subjects(models.PeriodicBilling.filter(id=billing_id)))[billing_id]
+
+
+async def update_status(viewer: Viewer, billing_id: int, target: BillingStatus,
+                        expected_version: int | None = None) -> models.PeriodicBilling:
+    """Disposition one billing. With `expected_version`, a billing changed meanwhile is CONCURRENT_UPDATE."""
+    require(viewer, Permission.BILLING_ACCESS)
+    billing = await get_visible(viewer, models.PeriodicBilling, billing_id, "Billing", "billingId")
+    if (problem := refusal(viewer, await _subject(billing.id), target)) is not None:
+        raise DomainError(problem.code, problem.message, problem.field)
+    version = expected_version if expected_version is not None else billing.version
+    async with in_transaction():
+        changed = await models.PeriodicBilling.filter(id=billing.id, version=version, status=billing.status).update(
+            status=target, version=version + 1, updated_at=clock.now())
+        if not changed:
+            raise DomainError(ErrorCode.CONCURRENT_UPDATE,
+                              "The billing changed since you read it: reload it and decide again.", "expectedVersion")
+        await audit.record(viewer, "PeriodicBilling", billing.id, {"status": (billing.status, target)},
+                           "DISPOSITION", batch_id=billing.batch_id, billing_id=billing.id)
+        await events.record("DISPOSITION", batch_id=billing.batch_id, billing_id=billing.id,
+                            before=billing.status.value, after=target.value, actor=viewer.label)
+    return await models.PeriodicBilling.get(id=billing.id)
+
+
+@dataclass
+class MassResult:
+    changed: int
+    refusals: list[tuple[int, Problem]]
+
+
+async def mass_update(viewer: Viewer, batch_id: int, target: BillingStatus, billings: QuerySet) -> MassResult:
+    """Apply one disposition to every billing of `billings` (already scoped and filtered) under the same rules:
+    all allowed ones change in one transaction (one audit row each), the others are reported with their reason."""
+    require(viewer, Permission.BILLING_ACCESS)
+    batch = await get_visible(viewer, models.BillingBatch, batch_id, "Billing batch", "batchId")
+    async with in_transaction() as tx:
+        await _lock(tx, batch.id)
+        found = await subjects(billings.filter(batch_id=batch.id).exclude(status=target))
+        refusals, allowed = [], []
+        for billing_id, subject in sorted(found.items()):
+            problem = refusal(viewer, subject, target)
+            if problem is None:
+                allowed.append(billing_id)
+            else:
+                refusals.append((billing_id, problem))
+        if allowed:
+            await _apply(tx, viewer, batch.id, allowed, target)
+            await events.record("MASS_DISPOSITION", batch_id=batch.id, status=target.value, changed=len(allowed),
+                                refused=len(refusals), actor=viewer.label)
+    return MassResult(changed=len(allowed), refusals=refusals)
+
+
+async def _lock(tx: BaseDBAsyncClient, batch_id: int) -> None:
+    """Serialize concurrent dispositions of a batch's billings (PostgreSQL row locks; SQLite has one writer)."""
+    if is_postgres(tx):
+        await tx.execute_query("SELECT count(*) FROM (SELECT id FROM periodic_billing "
+                               f"WHERE batch_id = {int(batch_id)} FOR UPDATE) AS locked")
+
+
+async def _apply(tx: BaseDBAsyncClient, viewer: Viewer, batch_id: int, ids: list[int], target: BillingStatus) -> None:
+    """One INSERT … SELECT of the audit rows, then one UPDATE (in id slices on SQLite, which caps parameters)."""
+    now = clock.now()
+    slices = [ids] if is_postgres(tx) else [ids[i:i + 500] for i in range(0, len(ids), 500)]
+    for part in slices:
+        if is_postgres(tx):
+            where, args = "id = ANY($5::int[])", [viewer.user_id, viewer.label, target.value, now, part]
+            marks = ("$1", "$2", "$3", "$4")
+        else:
+            where, args = f"id IN ({', '.join('?' for _ in part)})", [viewer.user_id, viewer.label, target.value,
+                                                                      now, *part]
+            marks = ("?", "?", "?", "?")
+        await tx.execute_query(
+            "INSERT INTO audit (entity, entity_id, field, before, after, operation, actor_id, actor_label, batch_id, "
+            f"billing_id, at) SELECT 'PeriodicBilling', id, 'status', status, {marks[2]}, 'MASS_DISPOSITION', "
+            f"{marks[0]}, {marks[1]}, batch_id, id, {marks[3]} FROM periodic_billing WHERE {where}",
+            _reorder(args, is_postgres(tx)))
+        update_args = [target.value, now, part] if is_postgres(tx) else [target.value, now, *part]
+        update_where = "id = ANY($3::int[])" if is_postgres(tx) else where
+        set_marks = ("$1", "$2") if is_postgres(tx) else ("?", "?")
+        await tx.execute_query(
+            f"UPDATE periodic_billing SET status = {set_marks[0]}, version = version + 1, updated_at = {set_marks[1]} "
+            f"WHERE {update_where}", update_args)
+
+
+def _reorder(args: list, postgres: bool) -> list:
+    """SQLite binds `?` in order of appearance: target, actor id, label, time, then the ids."""
+    if postgres:
+        return args
+    actor, label, target, now, *ids = args
+    return [target, actor, label, now, *ids]
+
+
+async def delete_billing(viewer: Viewer, billing_id: int) -> int:
+    """Delete (undo) a billing; its source items return to unbilled. Audited."""
+    require(viewer, Permission.BILLING_ACCESS)
+    billing = await get_visible(viewer, models.PeriodicBilling, billing_id, "Billing", "id")
+    if (problem := deletion_refusal(await _subject(billing.id))) is not None:
+        raise DomainError(problem.code, problem.message, problem.field)
+    async with in_transaction():
+        await audit.record(viewer, "PeriodicBilling", billing.id, {"status": (billing.status, None)}, "DELETE",
+                           batch_id=billing.batch_id, billing_id=billing.id)
+        await models.PeriodicBilling.filter(id=billing.id).delete()
+        await events.record("BILLING_DELETED", batch_id=billing.batch_id, billing_id=billing.id, actor=viewer.label)
+    return billing.id
+
+
+async def move_billings(viewer: Viewer, billing_ids: list[int], to_batch_id: int) -> int:
+    """Move the viewer's visible billings to another batch that is not posted (and bills the same currency)."""
+    require(viewer, Permission.BILLING_ACCESS)
+    target = await get_visible(viewer, models.BillingBatch, to_batch_id, "Billing batch", "toBatchId")
+    if target.status not in (BatchStatus.NOT_STARTED, BatchStatus.PROCESSED):
+        raise DomainError(ErrorCode.BATCH_LOCKED, f"Billings can move only to a batch not yet posted "
+                          f"(NOT_STARTED or PROCESSED); this one is {target.status.value}.", "toBatchId")
+    rows = await visible(viewer, models.PeriodicBilling).filter(id__in=billing_ids).select_related("batch")
+    if len(rows) != len(set(billing_ids)):
+        raise DomainError(ErrorCode.NOT_FOUND, "Some billings do not exist or are hidden from you.", "billingIds")
+    for billing in rows:
+        if billing.batch.status not in (BatchStatus.PROCESSED, BatchStatus.FAILED):
+            raise DomainError(ErrorCode.BATCH_LOCKED, f"Billing #{billing.id} is in a {billing.batch.status.value} "
+                              "batch.", "billingIds")
+        if billing.batch.currency != target.currency:
+            raise DomainError(ErrorCode.INVALID_INPUT, "Billings move only between batches of one currency.",
+                              "toBatchId")
+        if billing.status == BillingStatus.INVOICED:
+            raise DomainError(ErrorCode.INVALID_STATUS, f"Billing #{billing.id} is invoiced.", "billingIds")
+    async with in_transaction():
+        for billing in rows:
+            if billing.batch_id == target.id:
+                continue
+            await audit.record(viewer, "PeriodicBilling", billing.id, {"batch_id": (billing.batch_id, target.id)},
+                               "MOVE", batch_id=billing.batch_id, billing_id=billing.id)
+            await events.record("BILLING_MOVED", batch_id=billing.batch_id, billing_id=billing.id, to_batch=target.id)
+        await models.PeriodicBilling.filter(id__in=[b.id for b in rows]).update(batch_id=target.id)
+        await models.Finding.filter(billing_id__in=[b.id for b in rows]).update(batch_id=target.id)
+    return len(rows)
+
+
+def billing_filter(query: QuerySet, statuses: list[BillingStatus] | None, account_id: int | None,
+                   contract_id: int | None, search: str | None) -> QuerySet:
+    """The filter of a billing list and of a mass update: the same words select the same billings."""
+    if statuses:
+        query = query.filter(status__in=statuses)
+    if account_id is not None:
+        query = query.filter(account_id=account_id)
+    if contract_id is not None:
+        query = query.filter(contract_id=contract_id)
+    if search:
+        query = query.filter(Q(account__number__icontains=search) | Q(contract__number__icontains=search))
+    return query
+
+

@@ -1,0 +1,116 @@
+"""Billing dispositions (SPEC §5): the one place that says which status a billing may move to, and why not.
+
+`refusal()` is the rule; `allowed_transitions()` asks it for every target, so what the API offers and what it
+enforces can never disagree. Single updates and mass updates both go through `refusal()`.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from tortoise.expressions import Subquery
+from tortoise.queryset import QuerySet
+
+import models
+from domain.access import Viewer
+from domain.errors import ErrorCode, Problem
+from models.enums import BatchStatus, BillingStatus, Permission
+
+S = BillingStatus
+
+# Where a user may move a billing from each status (the ordering rules of REJECTED come on top).
+MOVES: dict[BillingStatus, frozenset[BillingStatus]] = {
+    S.NEW: frozenset({S.CANCELLED, S.HOLD, S.REJECTED, S.APPROVAL_IN_PROCESS, S.APPROVED}),
+    S.HOLD: frozenset({S.NEW, S.CANCELLED, S.REJECTED, S.APPROVAL_IN_PROCESS, S.APPROVED}),
+    S.APPROVAL_IN_PROCESS: frozenset({S.NEW, S.HOLD, S.CANCELLED, S.REJECTED, S.APPROVED}),
+    S.APPROVED: frozenset({S.NEW, S.HOLD, S.CANCELLED, S.REJECTED, S.APPROVAL_IN_PROCESS}),
+    S.CANCELLED: frozenset({S.NEW}),
+    S.REJECTED_WITH_ERRORS: frozenset({S.REJECTED, S.CANCELLED}),
+    S.REJECTED: frozenset(),  # final
+    S.INVOICED: frozenset(),  # set by posting only
+}
+USER_TARGETS = (S.NEW, S.CANCELLED, S.HOLD, S.REJECTED, S.APPROVAL_IN_PROCESS, S.APPROVED)
+OPEN_BATCH = (BatchStatus.PROCESSED, BatchStatus.FAILED)
+DELETABLE = (S.NEW, S.CANCELLED, S.REJECTED)
+
+
+@dataclass(frozen=True)
+class Sibling:
+    """Another billing of the same contract: when it starts and where it stands."""
+
+    period_start: date
+    status: BillingStatus
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What the rules need to know about one billing."""
+
+    id: int
+    status: BillingStatus
+    batch_status: BatchStatus
+    period_start: date
+    earlier: tuple[Sibling, ...]
+    later: tuple[Sibling, ...]
+
+
+def refusal(viewer: Viewer, subject: Subject, target: BillingStatus) -> Problem | None:
+    """Why `viewer` may not move this billing to `target`, or None when it may."""
+    if subject.batch_status not in OPEN_BATCH:
+        return Problem(ErrorCode.BATCH_LOCKED,
+                       f"The batch is {subject.batch_status.value}: its billings cannot change now.", "status")
+    if not viewer.can(Permission.BILLING_ACCESS):
+        return Problem(ErrorCode.PERMISSION_DENIED, "Dispositions need the BILLING_ACCESS permission.", "status")
+    if target == S.INVOICED:
+        return Problem(ErrorCode.INVALID_TRANSITION, "INVOICED is set by posting, never by a user.", "status")
+    if target not in MOVES[subject.status]:
+        reason = {S.REJECTED: "REJECTED is final", S.INVOICED: "the billing is invoiced",
+                  S.REJECTED_WITH_ERRORS: "a billing rejected with errors can only be rejected or cancelled"}
+        why = reason.get(subject.status, f"{subject.status.value} cannot become {target.value}")
+        return Problem(ErrorCode.INVALID_TRANSITION, f"Not allowed: {why}.", "status")
+    if target == S.APPROVED and not viewer.can(Permission.BILLING_APPROVE):
+        return Problem(ErrorCode.PERMISSION_DENIED, "Approving needs the BILLING_APPROVE permission.", "status")
+    if target == S.REJECTED:
+        if any(s.status == S.NEW for s in subject.earlier):
+            return Problem(ErrorCode.EARLIER_BILLING_NOT_DISPOSITIONED,
+                           "An earlier billing of this contract is still NEW: disposition it first.", "status")
+        if any(s.status != S.REJECTED for s in subject.later):
+            return Problem(ErrorCode.LATER_BILLING_EXISTS,
+                           "A later billing of this contract exists and is not rejected.", "status")
+    return None
+
+
+def allowed_transitions(viewer: Viewer, subject: Subject) -> list[BillingStatus]:
+    """Every status the viewer may move this billing to now (asked of `refusal`, target by target)."""
+    return [target for target in USER_TARGETS if target != subject.status and refusal(viewer, subject, target) is None]
+
+
+def deletion_refusal(subject: Subject) -> Problem | None:
+    """Delete (undo) a billing: only NEW, CANCELLED or REJECTED ones, and not under a later unrejected billing."""
+    if subject.batch_status not in OPEN_BATCH:
+        return Problem(ErrorCode.BATCH_LOCKED, f"The batch is {subject.batch_status.value}.", "id")
+    if subject.status not in DELETABLE:
+        return Problem(ErrorCode.INVALID_STATUS,
+                       f"A {subject.status.value} billing cannot be deleted (NEW, CANCELLED or REJECTED only).", "id")
+    if any(s.status != S.REJECTED for s in subject.later):
+        return Problem(ErrorCode.LATER_BILLING_EXISTS,
+                       "A later billing of this contract exists and is not rejected.", "id")
+    return None
+
+
+async def subjects(billings: QuerySet) -> dict[int, Subject]:
+    """What the rules need for these billings (a query, so a whole batch works), in two queries."""
+    rows = await billings.values_list("id", "status", "contract_id", "period_start", "batch__status")
+    by_contract: dict[int, list[tuple[int, date, BillingStatus]]] = defaultdict(list)
+    for bid, contract_id, start, status in await models.PeriodicBilling.filter(
+            contract_id__in=Subquery(billings.values("contract_id"))).values_list(
+            "id", "contract_id", "period_start", "status"):
+        by_contract[contract_id].append((bid, start, BillingStatus(status)))
+    found = {}
+    for bid, status, contract_id, start, batch_status in rows:
+        siblings = [s for s in by_contract.get(contract_id, []) if s[0] != bid]
+        found[bid] = Subject(
+            id=bid, status=BillingStatus(status), batch_status=BatchStatus(batch_status), period_start=start,
+            earlier=tuple(Sibling(s, st) for _, s, st in siblings if s < start),
+            later=tuple(Sibling(s, st) for _, s, st in siblings if s > start))
+    return found
