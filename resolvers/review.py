@@ -2,10 +2,12 @@
 
 from typing import Any
 
+from strawberry import UNSET
+
 import models
-from domain import billing_review
+from domain import billing_details, billing_review
 from domain.access import visible
-from resolvers.inputs import decode_id
+from resolvers.inputs import decode_id, to_data
 from resolvers.lists import _set
 from resolvers.mutations import perform
 from resolvers.relations import CtxInfo
@@ -48,3 +50,39 @@ async def move_billings(info: CtxInfo, input: Any) -> Any:
         moved = await billing_review.move_billings(info.context.viewer, ids, target)  # type: ignore[arg-type]
         return moved, await models.BillingBatch.get(id=target)
     return await perform(run)
+
+
+async def update_billing_detail(info: CtxInfo, input: Any) -> Any:
+    async def run() -> Any:
+        changes = to_data(input, skip=("id", "distributions"))
+        if input.distributions is not None and input.distributions is not UNSET:
+            changes["distributions"] = [
+                {"revenue_account_id": decode_id(d.revenue_account_id, "LedgerAccount", "distributions"),
+                 "amount": d.amount} for d in input.distributions]
+        detail = await billing_details.update_detail(info.context.viewer,  # type: ignore[arg-type]
+                                                     decode_id(input.id, "BillingDetail", "id"), changes)
+        return detail, await models.PeriodicBilling.get(id=detail.billing_id)
+    return await perform(run)
+
+
+async def add_misc_charge(info: CtxInfo, input: Any) -> Any:
+    async def run() -> Any:
+        detail = await billing_details.add_misc_charge(
+            info.context.viewer, decode_id(input.billing_id, "PeriodicBilling", "billingId"),  # type: ignore[arg-type]
+            input.description, input.amount, decode_id(input.revenue_account_id, "LedgerAccount", "revenueAccountId"))
+        return detail, await models.PeriodicBilling.get(id=detail.billing_id)
+    return await perform(run)
+
+
+async def remove_misc_charge(info: CtxInfo, input: Any) -> Any:
+    async def run() -> Any:
+        detail_id = decode_id(input.id, "BillingDetail", "id")
+        billing_id = await models.BillingDetail.filter(id=detail_id).first().values_list("billing_id", flat=True)
+        await billing_details.remove_misc_charge(info.context.viewer, detail_id)  # type: ignore[arg-type]
+        return input.id, await models.PeriodicBilling.get(id=billing_id)
+    return await perform(run)
+
+
+async def update_periodic_billing(info: CtxInfo, input: Any) -> Any:
+    return await perform(lambda: billing_details.update_billing(
+        info.context.viewer, decode_id(input.id, "PeriodicBilling", "id"), to_data(input, skip=("id",))))  # type: ignore[arg-type]

@@ -39,7 +39,9 @@ class RevenueDistribution:
 
 
 @strawberry.type(description="A line of a billing, with the trace of how its amount was computed.")
-class BillingDetail:
+class BillingDetail(ModelNode):
+    model = models.BillingDetail
+    id: relay.NodeID[int]
     kind: DetailKind = strawberry.field(description="RECURRING, WORK_ORDER, MANUAL, SERVICE_CHANGE, …, TAX.")
     description: str = strawberry.field(description="As printed on the invoice.")
     days_billed: int | None = strawberry.field(description="Days the amount is based on (recurring lines).")

@@ -1,12 +1,15 @@
 """Reviewing billings: dispositions one by one or in mass, delete (undo), move to another batch."""
 
+from datetime import date
+from decimal import Decimal
+
 import strawberry
-from strawberry import relay
+from strawberry import UNSET, relay
 
 from resolvers import review
 from resolvers.mutations import payload
 from resolvers.relations import CtxInfo
-from schema.billing import BillingBatch, BillingStatus, PeriodicBilling, PeriodicBillingFilter
+from schema.billing import BillingBatch, BillingDetail, BillingStatus, PeriodicBilling, PeriodicBillingFilter
 from schema.common import ErrorCode, UserError
 from schema.permissions import AUTHENTICATED
 
@@ -71,8 +74,86 @@ class MoveBillingsPayload:
     errors: list[UserError] = strawberry.field(description="Why nothing moved.")
 
 
+@strawberry.input(description="One revenue distribution of a line.")
+class DistributionInput:
+    revenue_account_id: relay.GlobalID = strawberry.field(description="A revenue account.")
+    amount: Decimal = strawberry.field(description="Its part of the line.")
+
+
+@strawberry.input(description="Changes to a billing line; fields left out stay as they are.")
+class UpdateBillingDetailInput:
+    id: relay.GlobalID = strawberry.field(description="The billing detail.")
+    billing_amount: Decimal | None = strawberry.field(default=UNSET, description="The line's amount.")
+    days_billed: int | None = strawberry.field(default=UNSET, description="Days the amount is based on.")
+    revenue_account_id: relay.GlobalID | None = strawberry.field(default=UNSET, description="Revenue account.")
+    distributions: list[DistributionInput] | None = strawberry.field(
+        default=UNSET, description="The split of the line; must sum to it (required when the line is split).")
+
+
+@strawberry.type(description="The line edited and its billing, recalculated.")
+class BillingDetailPayload:
+    billing_detail: BillingDetail | None = strawberry.field(description="The line.")
+    periodic_billing: PeriodicBilling | None = strawberry.field(description="Its billing, recalculated.")
+    errors: list[UserError] = strawberry.field(description="Why nothing changed.")
+
+
+@strawberry.input(description="A miscellaneous charge to add to a billing.")
+class AddMiscChargeInput:
+    billing_id: relay.GlobalID = strawberry.field(description="The billing.")
+    description: str = strawberry.field(description="What is charged.")
+    amount: Decimal = strawberry.field(description="The amount.")
+    revenue_account_id: relay.GlobalID = strawberry.field(description="The revenue account.")
+
+
+@strawberry.input(description="The miscellaneous charge to remove.")
+class RemoveMiscChargeInput:
+    id: relay.GlobalID = strawberry.field(description="The billing detail (kind MISC).")
+
+
+@strawberry.type(description="The line removed and its billing, recalculated.")
+class RemoveMiscChargePayload:
+    deleted_id: relay.GlobalID | None = strawberry.field(description="The line that no longer exists.")
+    periodic_billing: PeriodicBilling | None = strawberry.field(description="Its billing, recalculated.")
+    errors: list[UserError] = strawberry.field(description="Why nothing changed.")
+
+
+@strawberry.input(description="Comments and invoice-date override of a billing.")
+class UpdatePeriodicBillingInput:
+    id: relay.GlobalID = strawberry.field(description="The billing.")
+    internal_comment: str | None = strawberry.field(default=UNSET, description="Never printed for the customer.")
+    external_comment: str | None = strawberry.field(default=UNSET, description="Printed on the invoice.")
+    invoice_date_override: date | None = strawberry.field(
+        default=UNSET, description="Invoice date instead of the batch's (open period); null clears it.")
+
+
+def _detail_payload(result: tuple, errors: list) -> BillingDetailPayload:
+    detail, billing = result if result else (None, None)
+    return BillingDetailPayload(billing_detail=detail, periodic_billing=billing, errors=errors)
+
+
 @strawberry.type
 class ReviewMutations:
+    @strawberry.mutation(description="Edit a billing line (the grid); the billing is recalculated and audited.",
+                         permission_classes=AUTHENTICATED)
+    async def update_billing_detail(self, info: CtxInfo, input: UpdateBillingDetailInput) -> BillingDetailPayload:
+        return _detail_payload(*await review.update_billing_detail(info, input))
+
+    @strawberry.mutation(description="Add a miscellaneous charge to a billing.", permission_classes=AUTHENTICATED)
+    async def add_misc_charge(self, info: CtxInfo, input: AddMiscChargeInput) -> BillingDetailPayload:
+        return _detail_payload(*await review.add_misc_charge(info, input))
+
+    @strawberry.mutation(description="Remove a miscellaneous charge.", permission_classes=AUTHENTICATED)
+    async def remove_misc_charge(self, info: CtxInfo, input: RemoveMiscChargeInput) -> RemoveMiscChargePayload:
+        result, errors = await review.remove_misc_charge(info, input)
+        deleted, billing = result if result else (None, None)
+        return RemoveMiscChargePayload(deleted_id=deleted, periodic_billing=billing, errors=errors)
+
+    @strawberry.mutation(description="Edit a billing's comments or invoice-date override.",
+                         permission_classes=AUTHENTICATED)
+    async def update_periodic_billing(self, info: CtxInfo,
+                                      input: UpdatePeriodicBillingInput) -> PeriodicBillingPayload:
+        return payload(PeriodicBillingPayload, "periodic_billing", await review.update_periodic_billing(info, input))
+
     @strawberry.mutation(description="Disposition one billing (APPROVED needs BILLING_APPROVE).",
                          permission_classes=AUTHENTICATED)
     async def update_billing_status(self, info: CtxInfo, input: UpdateBillingStatusInput) -> PeriodicBillingPayload:

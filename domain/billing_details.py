@@ -1,0 +1,203 @@
+"""Detail maintenance, the "grid" (SPEC §5): billing lines, their revenue distributions, misc charges,
+comments and the invoice-date override — while the billing is not approved or final.
+
+Every edit recalculates the billing's tax line and amount (a total is the sum of its rounded lines), bumps the
+billing's version, and writes audit rows and a batch event in the same transaction.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from tortoise.transactions import in_transaction
+
+import models
+from domain import audit, clock, events, periods
+from domain.access import Viewer, get_visible, require
+from domain.contracts import revenue_account
+from domain.dispositions import OPEN_BATCH
+from domain.errors import DomainError, ErrorCode, Problem, raise_if
+from domain.money import is_money, to_money
+from models.enums import BillingStatus, DetailKind, Permission
+
+EDITABLE = (BillingStatus.NEW, BillingStatus.HOLD, BillingStatus.APPROVAL_IN_PROCESS)
+
+
+@dataclass(frozen=True)
+class Split:
+    """One requested revenue distribution of a line."""
+
+    revenue_account_id: int
+    amount: Decimal
+
+
+async def _editable_billing(viewer: Viewer, billing_id: int, field: str = "billingId") -> models.PeriodicBilling:
+    require(viewer, Permission.BILLING_ACCESS)
+    billing = await get_visible(viewer, models.PeriodicBilling, billing_id, "Billing", field)
+    batch = await models.BillingBatch.get(id=billing.batch_id)
+    if batch.status not in OPEN_BATCH:
+        raise DomainError(ErrorCode.BATCH_LOCKED, f"The batch is {batch.status.value}.", field)
+    if billing.status not in EDITABLE:
+        raise DomainError(ErrorCode.INVALID_STATUS,
+                          f"A {billing.status.value} billing can no longer be edited.", field)
+    return billing
+
+
+async def _detail(viewer: Viewer, detail_id: int) -> tuple[models.BillingDetail, models.PeriodicBilling]:
+    detail = await get_visible(viewer, models.BillingDetail, detail_id, "Billing detail", "detailId")
+    return detail, await _editable_billing(viewer, detail.billing_id, "detailId")
+
+
+async def _check_splits(splits: list[Split], line_amount: Decimal) -> None:
+    problems = [Problem(ErrorCode.INVALID_INPUT, "Each distribution is an amount with two decimals.",
+                        "distributions") for s in splits if not is_money(s.amount)]
+    raise_if(problems)
+    if sum((s.amount for s in splits), Decimal(0)) != line_amount:
+        raise DomainError(ErrorCode.INVALID_INPUT, f"Distributions must sum to the line ({line_amount}).",
+                          "distributions")
+    if len({s.revenue_account_id for s in splits}) != len(splits):
+        raise DomainError(ErrorCode.INVALID_INPUT, "Name each revenue account once.", "distributions")
+    for split in splits:
+        await revenue_account(split.revenue_account_id, "distributions")
+
+
+async def _replace_distributions(viewer: Viewer, billing: models.PeriodicBilling, detail: models.BillingDetail,
+                                 splits: list[Split]) -> None:
+    before = await models.RevenueDistribution.filter(detail_id=detail.id).values_list("revenue_account_id", "amount")
+    await models.RevenueDistribution.filter(detail_id=detail.id).delete()
+    await models.RevenueDistribution.bulk_create([
+        models.RevenueDistribution(detail_id=detail.id, revenue_account_id=s.revenue_account_id, amount=s.amount)
+        for s in splits])
+    after = [(s.revenue_account_id, s.amount) for s in splits]
+    await audit.record(viewer, "RevenueDistribution", detail.id,
+                       {"distributions": (_splits_text(before), _splits_text(after))}, "EDIT",
+                       batch_id=billing.batch_id, billing_id=billing.id)
+
+
+def _splits_text(splits: list[tuple[int, Decimal]]) -> str:
+    return ", ".join(f"{account}:{amount}" for account, amount in sorted(splits))
+
+
+async def update_detail(viewer: Viewer, detail_id: int, changes: dict) -> models.BillingDetail:
+    """Edit a line: amount, days billed, revenue account, distributions (which must sum to the line)."""
+    detail, billing = await _detail(viewer, detail_id)
+    if detail.kind == DetailKind.TAX:
+        raise DomainError(ErrorCode.INVALID_INPUT, "The tax line follows the other lines; edit those.", "detailId")
+    amount = changes.get("billing_amount", detail.amount)
+    problems = []
+    if not is_money(amount):
+        problems.append(Problem(ErrorCode.INVALID_INPUT, "An amount with two decimals.", "billingAmount"))
+    days = changes.get("days_billed", detail.days_billed)
+    if days is not None and (days < 0 or (detail.days_in_period is not None and days > detail.days_in_period)):
+        problems.append(Problem(ErrorCode.INVALID_INPUT, f"Days billed are 0 to {detail.days_in_period}.",
+                                "daysBilled"))
+    raise_if(problems)
+    splits = [Split(**s) for s in changes["distributions"]] if changes.get("distributions") is not None else None
+    account = detail.revenue_account_id
+    if "revenue_account_id" in changes:
+        account = (await revenue_account(changes["revenue_account_id"])).id  # type: ignore[union-attr]
+    current = await models.RevenueDistribution.filter(detail_id=detail.id).values_list("revenue_account_id", "amount")
+    if splits is None and (amount != detail.amount or account != detail.revenue_account_id):
+        if len(current) > 1:
+            raise DomainError(ErrorCode.INVALID_INPUT, "This line is split: give its distributions too.",
+                              "distributions")
+        splits = [Split(account, amount)] if account is not None else []
+    if splits is not None:
+        await _check_splits(splits, amount)
+    async with in_transaction():
+        before = {"amount": detail.amount, "days_billed": detail.days_billed,
+                  "revenue_account_id": detail.revenue_account_id}
+        detail.amount, detail.days_billed, detail.revenue_account_id = amount, days, account
+        await detail.save(update_fields=["amount", "days_billed", "revenue_account_id"])
+        await audit.record(viewer, "BillingDetail", detail.id,
+                           {k: (v, getattr(detail, k)) for k, v in before.items()}, "EDIT",
+                           batch_id=billing.batch_id, billing_id=billing.id)
+        if splits is not None:
+            await _replace_distributions(viewer, billing, detail, splits)
+        await recalculate(viewer, billing)
+    return await models.BillingDetail.get(id=detail.id)
+
+
+async def add_misc_charge(viewer: Viewer, billing_id: int, description: str, amount: Decimal,
+                          revenue_account_id: int) -> models.BillingDetail:
+    """Add a miscellaneous charge line (before the tax line)."""
+    billing = await _editable_billing(viewer, billing_id)
+    problems = []
+    if not is_money(amount):
+        problems.append(Problem(ErrorCode.INVALID_INPUT, "An amount with two decimals.", "amount"))
+    if not description.strip():
+        problems.append(Problem(ErrorCode.INVALID_INPUT, "Describe the charge.", "description"))
+    raise_if(problems)
+    account = await revenue_account(revenue_account_id)
+    async with in_transaction():
+        position = await models.BillingDetail.filter(billing_id=billing.id).exclude(kind=DetailKind.TAX).count()
+        await models.BillingDetail.filter(billing_id=billing.id, kind=DetailKind.TAX).update(position=position + 1)
+        detail = await models.BillingDetail.create(
+            billing_id=billing.id, position=position, kind=DetailKind.MISC, description=description.strip(),
+            amount=amount, revenue_account=account,
+            trace={"price_source": None, "why": f"Miscellaneous charge added by {viewer.label}",
+                   "formula": f"{amount}", "distribution": [{"revenue_account_id": account.id,  # type: ignore[union-attr]
+                                                             "amount": str(amount)}]})
+        await models.RevenueDistribution.create(detail_id=detail.id, revenue_account=account, amount=amount)
+        await audit.record(viewer, "BillingDetail", detail.id, {"amount": (None, amount),
+                                                                "description": (None, description.strip())},
+                           "ADD_MISC", batch_id=billing.batch_id, billing_id=billing.id)
+        await recalculate(viewer, billing)
+    return detail
+
+
+async def remove_misc_charge(viewer: Viewer, detail_id: int) -> int:
+    detail, billing = await _detail(viewer, detail_id)
+    if detail.kind != DetailKind.MISC:
+        raise DomainError(ErrorCode.INVALID_INPUT, "Only miscellaneous charges can be removed.", "detailId")
+    async with in_transaction():
+        await audit.record(viewer, "BillingDetail", detail.id, {"amount": (detail.amount, None),
+                                                                "description": (detail.description, None)},
+                           "REMOVE_MISC", batch_id=billing.batch_id, billing_id=billing.id)
+        await detail.delete()
+        await recalculate(viewer, billing)
+    return detail.id
+
+
+async def update_billing(viewer: Viewer, billing_id: int, changes: dict) -> models.PeriodicBilling:
+    """Comments (internal, external) and the invoice-date override (in an open period, or null)."""
+    billing = await _editable_billing(viewer, billing_id, "id")
+    override: date | None = changes.get("invoice_date_override", billing.invoice_date_override)
+    if "invoice_date_override" in changes and override is not None and not await periods.is_open(override):
+        raise DomainError(ErrorCode.PERIOD_CLOSED, f"{override} is not in an open accounting period.",
+                          "invoiceDateOverride")
+    async with in_transaction():
+        before = {k: getattr(billing, k) for k in changes}
+        for key, value in changes.items():
+            setattr(billing, key, value if value is not None or key == "invoice_date_override" else "")
+        billing.version += 1
+        await billing.save()
+        await audit.record(viewer, "PeriodicBilling", billing.id, {k: (v, getattr(billing, k))
+                                                                   for k, v in before.items()},
+                           "EDIT", batch_id=billing.batch_id, billing_id=billing.id)
+        await events.record("BILLING_EDITED", batch_id=billing.batch_id, billing_id=billing.id, actor=viewer.label)
+    return billing
+
+
+async def recalculate(viewer: Viewer, billing: models.PeriodicBilling) -> None:
+    """Tax line = rate times the other lines (half-up), amount = sum of the lines; version + 1; audited."""
+    details = await models.BillingDetail.filter(billing_id=billing.id)
+    base = sum((d.amount for d in details if d.kind != DetailKind.TAX), Decimal(0))
+    rate = await models.TaxRate.get_or_none(location=billing.tax_location)
+    for tax in (d for d in details if d.kind == DetailKind.TAX):
+        new_tax = to_money(base * rate.rate) if rate is not None else tax.amount
+        if new_tax != tax.amount:
+            tax.trace = {**tax.trace, "base": str(base), "formula": f"{base} \u00d7 {rate.rate if rate else '?'} = "
+                         f"{new_tax}"}
+            await models.BillingDetail.filter(id=tax.id).update(amount=new_tax, trace=tax.trace)
+            await models.RevenueDistribution.filter(detail_id=tax.id).update(amount=new_tax)
+            tax.amount = new_tax
+    total = sum((d.amount for d in details), Decimal(0))
+    before = billing.amount
+    billing.amount, billing.version = total, billing.version + 1
+    await models.PeriodicBilling.filter(id=billing.id).update(amount=total, version=billing.version,
+                                                              updated_at=clock.now())
+    await audit.record(viewer, "PeriodicBilling", billing.id, {"amount": (before, total)}, "RECALCULATE",
+                       batch_id=billing.batch_id, billing_id=billing.id)
+    await events.record("BILLING_EDITED", batch_id=billing.batch_id, billing_id=billing.id, amount=str(total),
+                        actor=viewer.label)
