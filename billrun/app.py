@@ -19,7 +19,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from tortoise.contrib.starlette import RegisterTortoise
 from tortoise.warnings import TortoiseLoopSwitchWarning
 
-from billrun import db
+from billrun import db, downloads
 from billrun.graphiql import GRAPHIQL_STATIC_DIR, GRAPHIQL_STATIC_PREFIX, offline_ide_response
 from billrun.settings import Settings, get_settings
 from resolvers.context import Context, build_context
@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         Route("/health", health),
+        Route("/exports/billing-details.csv", downloads.billing_details_csv, methods=["GET"]),
     ]
     if not settings.production:
         routes.append(Mount(GRAPHIQL_STATIC_PREFIX, StaticFiles(directory=GRAPHIQL_STATIC_DIR),

@@ -27,7 +27,7 @@ async def _billing(admin: Api) -> tuple[dict, str]:
 
 
 async def test_editing_a_line_recalculates_tax_and_amount(admin: Api) -> None:
-    accounts, gid = await _billing(admin)
+    _accounts, gid = await _billing(admin)
     lines = (await admin.ok(LINES, {"id": gid}))["periodicBilling"]
     assert lines["periodicBillingAmount"] == "32.48"
     recurring = lines["details"][0]["id"]

@@ -9,29 +9,9 @@ from strawberry.relay import from_base64
 
 import models
 from domain import jobs
-from tests.support import billing, builders
+from tests.support import billing
 from tests.support.api import Api
 from tests.support.worker import WorkerProcess
-
-
-async def _contracts(admin: Api, count: int) -> None:
-    accounts = await billing.books(admin)
-    # Through the API for a few, then the same shape in bulk for speed.
-    template = await builders.account(admin, "K-0000", taxLocation="ZERO")
-    contract = await builders.contract(admin, template, "SC-K-0000", start="2026-03-01")
-    await builders.charge(admin, contract, "25.00", accounts["revenue"])
-    revenue_id = int(from_base64(accounts["revenue"])[1])
-    rows = [models.Account(number=f"K-{i:04}", name=f"K {i}", bill_group="G1", division="D1", currency="USD",
-                           tax_location="ZERO", billing_email="k@example.com") for i in range(1, count)]
-    await models.Account.bulk_create(rows)
-    ids = await models.Account.filter(number__startswith="K-").exclude(number="K-0000").values_list("id", flat=True)
-    await models.SalesContract.bulk_create([
-        models.SalesContract(account_id=a, number=f"SC-{a}", frequency="MONTHLY", start_date="2026-03-01",
-                             billing_anchor="2026-03-01") for a in ids])
-    contract_ids = await models.SalesContract.filter(account_id__in=list(ids)).values_list("id", flat=True)
-    await models.RecurringCharge.bulk_create([
-        models.RecurringCharge(contract_id=c, description="Service", periodic_price="25.00", quantity=1,
-                               revenue_account_id=revenue_id) for c in contract_ids])
 
 
 async def _one_billing_per_contract_period(batch_gid: str, contracts: int, periods: int) -> None:
@@ -44,7 +24,7 @@ async def _one_billing_per_contract_period(batch_gid: str, contracts: int, perio
 
 @pytest.mark.usefixtures("worker")
 async def test_chunk_messages_delivered_twice_change_nothing(admin: Api) -> None:
-    await _contracts(admin, 120)  # 3 chunks of 50
+    await billing.bulk_contracts(admin, 120)  # 3 chunks of 50
     batch = await billing.batch(admin)
     job = await billing.process(admin, batch)
     assert job["progressDone"] == job["progressTotal"] == 120
@@ -60,7 +40,7 @@ async def test_chunk_messages_delivered_twice_change_nothing(admin: Api) -> None
 
 
 async def test_worker_killed_mid_batch_and_restarted(admin: Api) -> None:
-    await _contracts(admin, 1500)  # 30 chunks of 50
+    await billing.bulk_contracts(admin, 1500)  # 30 chunks of 50
     victim = WorkerProcess(processes=1, threads=2).start()
     batch = await billing.batch(admin)
     payload = await admin.mutate("processBillingBatch", billing.PROCESS, {"id": batch})

@@ -2,6 +2,9 @@
 
 import asyncio
 
+from strawberry.relay import from_base64
+
+import models
 from tests.support import builders
 from tests.support.api import Api
 
@@ -79,3 +82,24 @@ async def vector_contract(admin: Api, accounts: dict[str, str], number: str = "V
         await builders.dated_price(admin, a, first, last, pa)
         await builders.dated_price(admin, b, first, last, pb)
     return contract
+
+
+async def bulk_contracts(admin: Api, count: int) -> None:
+    """`count` monthly contracts from 2026-03-01 at 25.00, on a zero-tax location."""
+    accounts = await books(admin)
+    # Through the API for a few, then the same shape in bulk for speed.
+    template = await builders.account(admin, "K-0000", taxLocation="ZERO")
+    contract = await builders.contract(admin, template, "SC-K-0000", start="2026-03-01")
+    await builders.charge(admin, contract, "25.00", accounts["revenue"])
+    revenue_id = int(from_base64(accounts["revenue"])[1])
+    rows = [models.Account(number=f"K-{i:04}", name=f"K {i}", bill_group="G1", division="D1", currency="USD",
+                           tax_location="ZERO", billing_email="k@example.com") for i in range(1, count)]
+    await models.Account.bulk_create(rows)
+    ids = await models.Account.filter(number__startswith="K-").exclude(number="K-0000").values_list("id", flat=True)
+    await models.SalesContract.bulk_create([
+        models.SalesContract(account_id=a, number=f"SC-{a}", frequency="MONTHLY", start_date="2026-03-01",
+                             billing_anchor="2026-03-01") for a in ids])
+    contract_ids = await models.SalesContract.filter(account_id__in=list(ids)).values_list("id", flat=True)
+    await models.RecurringCharge.bulk_create([
+        models.RecurringCharge(contract_id=c, description="Service", periodic_price="25.00", quantity=1,
+                               revenue_account_id=revenue_id) for c in contract_ids])
