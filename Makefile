@@ -48,10 +48,12 @@ BENCH_CONTRACTS ?= 100000
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/billrun_bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/14
 
-bench: install  ## process BENCH_CONTRACTS contracts with 1 and 2 workers vs the COPY floor -> bench/results/
+bench: install  ## processing (1 and 2 workers vs COPY) and a mass update of BENCH_CONTRACTS -> bench/results/
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) BILLRUN_LOG_LEVEL=WARNING \
 	  $(BIN)/billrun bench process --contracts $(BENCH_CONTRACTS) --workers 2 --compare-with 20000 \
 	  --output bench/results/process.json
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) BILLRUN_LOG_LEVEL=WARNING \
+	  $(BIN)/billrun bench dispositions --billings $(BENCH_CONTRACTS) --output bench/results/dispositions.json
 
 clean:
 	rm -rf var/ .pytest_cache .ruff_cache

@@ -218,3 +218,69 @@ async def bench_process(contracts: int, workers: int) -> dict:
 def write_result(result: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+
+
+async def _floor_mass_update(url: str, batch_id: int) -> float:
+    """One set-based INSERT … SELECT of the audit rows plus one UPDATE: PostgreSQL's floor for a mass update."""
+    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        await conn.execute("UPDATE periodic_billing SET status = 'NEW' WHERE batch_id = $1", batch_id)
+        await conn.execute("VACUUM ANALYZE periodic_billing")
+        started = time.perf_counter()
+        async with conn.transaction():
+            await conn.execute(
+                "INSERT INTO audit (entity, entity_id, field, before, after, operation, actor_label, batch_id, "
+                "billing_id, at) SELECT 'PeriodicBilling', id, 'status', status, 'APPROVED', 'FLOOR', 'bench', "
+                "batch_id, id, now() FROM periodic_billing WHERE batch_id = $1", batch_id)
+            await conn.execute("UPDATE periodic_billing SET status = 'APPROVED', version = version + 1, "
+                               "updated_at = now() WHERE batch_id = $1", batch_id)
+        return round(time.perf_counter() - started, 2)
+    finally:
+        await conn.close()
+
+
+async def bench_dispositions(billings: int, workers: int) -> dict:
+    """Mass-update N billings to APPROVED (with their audit rows) against the floor of the same two statements."""
+    import models
+    from billrun import db
+    from billrun.settings import get_settings
+    from domain import auth, billing_review
+    from domain.access import visible
+    from models.enums import BillingStatus
+    from workers import actors  # noqa: F401 - the configured broker and the actors this process sends to
+
+    url = get_settings().database_url
+    month = date.today().replace(day=1)
+    await _recreate(url)
+    await db.migrate(url)
+    await _seed(url, billings, month)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    await db.init(url)
+    try:
+        await auth.create_user(None, email="bench@billrun.local", name="Bench",
+                               permissions=["BILLING_ACCESS", "BILLING_APPROVE"])
+        await _process_once(env, workers, "bench-dispositions")
+        batch = await models.BillingBatch.get(name="bench-dispositions")
+        await _vacuum(url)
+        token, _ = await auth.create_api_token(None, user_id=(await models.User.get(
+            email="bench@billrun.local")).id, name="bench")
+        viewer = await auth.authenticate(token)
+        started = time.perf_counter()
+        result = await billing_review.mass_update(viewer, batch.id, BillingStatus.APPROVED,
+                                                  visible(viewer, models.PeriodicBilling))
+        seconds = round(time.perf_counter() - started, 2)
+        if result.changed != billings or result.refusals:
+            raise SystemExit(f"mass update changed {result.changed}, refused {len(result.refusals)}")
+        floor = await _floor_mass_update(url, batch.id)
+    finally:
+        await db.close()
+    return {"billings": billings, "seconds": seconds, "floor_seconds": floor,
+            "ratio_to_floor": round(seconds / floor, 2)}
+
+
+async def _vacuum(url: str) -> None:
+    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        await conn.execute("VACUUM ANALYZE periodic_billing")
+    finally:
+        await conn.close()

@@ -154,6 +154,26 @@ def bench_process(
     typer.echo(f"Wrote {output}")
 
 
+@bench_app.command("dispositions")
+def bench_dispositions(
+    billings: Annotated[int, typer.Option(help="Billings to approve in one mass update.")] = 100_000,
+    workers: Annotated[int, typer.Option(help="Worker processes that process the batch first.")] = 2,
+    output: Annotated[str, typer.Option(help="Where to write the JSON result.")] = "bench/results/dispositions.json",
+) -> None:
+    """Mass-update N billings (with audit rows) against the floor of one UPDATE plus one INSERT … SELECT.
+    DATABASE_URL must name a scratch database ending in `_bench` (it is recreated)."""
+    from pathlib import Path
+
+    from billrun.bench import bench_dispositions as run
+    from billrun.bench import write_result
+
+    _logging()
+    result = asyncio.run(run(billings, workers))
+    write_result(result, Path(output))
+    typer.echo("\n".join(f"{k:<16}{v}" for k, v in result.items()))
+    typer.echo(f"Wrote {output}")
+
+
 def _safe_url(url: str) -> str:
     """The database URL without its password, for messages."""
     if "@" in url and "://" in url:

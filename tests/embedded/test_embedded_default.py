@@ -147,3 +147,40 @@ def _process_demo_batch_over_http(url: str, token: str) -> None:
         time.sleep(0.2)
     summary = gql("query($id: ID!) { billingBatch(id: $id) { status summary { billingCount } } }", {"id": batch})
     assert summary["billingBatch"]["status"] == "PROCESSED" and summary["billingBatch"]["summary"]["billingCount"] > 6
+
+
+async def test_mass_updates_and_edits_work_on_sqlite(admin: Api) -> None:
+    """Dispositions, a mass update and a grid edit on the embedded default."""
+    from tests.support import billing
+    from workers.embedded import in_process_worker
+
+    accounts = await billing.books(admin)
+    for i in range(3):
+        account = await builders.account(admin, f"S-{i}")
+        await builders.charge(admin, await builders.contract(admin, account, f"SC-S{i}", start="2026-04-01"),
+                              "30.00", accounts["revenue"])
+    async with in_process_worker():
+        batch = await billing.batch(admin)
+        await billing.process(admin, batch)
+    rows = await billing.billings(admin, batch)
+    assert len(rows) == 6
+    first = rows[0]
+    edit = await admin.mutate("updateBillingDetail", """mutation($input: UpdateBillingDetailInput!) {
+      updateBillingDetail(input: $input) { periodicBilling { periodicBillingAmount } errors { code } } }""",
+                              {"input": {"id": await _first_detail(admin, first["id"]), "billingAmount": "40.00"}})
+    assert edit["periodicBilling"]["periodicBillingAmount"] == "43.30"
+    mass = await admin.ok("""mutation($id: ID!) { massUpdateBillingStatus(input: {batchId: $id, status: REJECTED}) {
+      changedCount refusedCount refusals { code } errors { code } } }""", {"id": batch})
+    result = mass["massUpdateBillingStatus"]
+    # April billings are refused (a later May billing is not rejected); May ones are refused too (April is NEW)
+    assert result["changedCount"] == 0 and {r["code"] for r in result["refusals"]} == {
+        "LATER_BILLING_EXISTS", "EARLIER_BILLING_NOT_DISPOSITIONED"}
+    approved = await admin.ok("""mutation($id: ID!) { massUpdateBillingStatus(input: {batchId: $id,
+      status: APPROVED}) { changedCount refusedCount errors { code } } }""", {"id": batch})
+    assert approved["massUpdateBillingStatus"] == {"changedCount": 6, "refusedCount": 0, "errors": []}
+    assert await models.Audit.filter(operation="MASS_DISPOSITION").count() == 6
+
+
+async def _first_detail(api: Api, billing_id: str) -> str:
+    data = await api.ok("query($id: ID!) { periodicBilling(id: $id) { details { id } } }", {"id": billing_id})
+    return data["periodicBilling"]["details"][0]["id"]
