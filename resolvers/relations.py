@@ -3,12 +3,18 @@
 from typing import Any
 
 from strawberry import Info
+from strawberry.dataloader import DataLoader
 
 import models
 from domain import dispositions
 from resolvers.context import Context
 
 CtxInfo = Info[Context, Any]
+
+
+async def _maybe(loader: DataLoader, key: int | None) -> Any:
+    """Load an optional relation: a null foreign key is a null field, not a lookup."""
+    return None if key is None else await loader.load(key)
 
 
 async def account_of(root: Any, info: CtxInfo) -> Any:
@@ -24,15 +30,11 @@ async def charge_of(root: Any, info: CtxInfo) -> Any:
 
 
 async def revenue_account_of(root: Any, info: CtxInfo) -> Any:
-    if root.revenue_account_id is None:
-        return None
-    return await info.context.loaders.ledger_account_by_id.load(root.revenue_account_id)
+    return await _maybe(info.context.loaders.ledger_account_by_id, root.revenue_account_id)
 
 
 async def ledger_account_of(root: Any, info: CtxInfo) -> Any:
-    if root.ledger_account_id is None:
-        return None
-    return await info.context.loaders.ledger_account_by_id.load(root.ledger_account_id)
+    return await _maybe(info.context.loaders.ledger_account_by_id, root.ledger_account_id)
 
 
 async def contracts_of_account(root: Any, info: CtxInfo) -> list[Any]:
@@ -58,21 +60,19 @@ async def batch_of(root: Any, info: CtxInfo) -> Any:
 
 
 async def optional_account_of(root: Any, info: CtxInfo) -> Any:
-    return None if root.account_id is None else await info.context.loaders.account_by_id.load(root.account_id)
+    return await _maybe(info.context.loaders.account_by_id, root.account_id)
 
 
 async def optional_contract_of(root: Any, info: CtxInfo) -> Any:
-    return None if root.contract_id is None else await info.context.loaders.contract_by_id.load(root.contract_id)
+    return await _maybe(info.context.loaders.contract_by_id, root.contract_id)
 
 
 async def optional_charge_of(root: Any, info: CtxInfo) -> Any:
-    return None if root.charge_id is None else await info.context.loaders.charge_by_id.load(root.charge_id)
+    return await _maybe(info.context.loaders.charge_by_id, root.charge_id)
 
 
 async def dated_price_of(root: Any, info: CtxInfo) -> Any:
-    if root.dated_price_id is None:
-        return None
-    return await info.context.loaders.dated_price_by_id.load(root.dated_price_id)
+    return await _maybe(info.context.loaders.dated_price_by_id, root.dated_price_id)
 
 
 async def details_of_billing(root: Any, info: CtxInfo) -> list[Any]:
@@ -112,15 +112,11 @@ async def recurring_charges_of_billing(root: Any, info: CtxInfo) -> list[Any]:
 
 
 async def created_by_of(root: Any, info: CtxInfo) -> Any:
-    if root.created_by_id is None:
-        return None
-    return await info.context.loaders.person_by_id.load(root.created_by_id)
+    return await _maybe(info.context.loaders.person_by_id, root.created_by_id)
 
 
 async def resolved_by_of(root: Any, info: CtxInfo) -> Any:
-    if root.resolved_by_id is None:
-        return None
-    return await info.context.loaders.person_by_id.load(root.resolved_by_id)
+    return await _maybe(info.context.loaders.person_by_id, root.resolved_by_id)
 
 
 async def work_orders_of_account(root: Any, info: CtxInfo) -> list[Any]:
@@ -153,4 +149,4 @@ async def audits_of_billing(root: Any, info: CtxInfo) -> list[Any]:
 
 
 async def actor_of(root: Any, info: CtxInfo) -> Any:
-    return None if root.actor_id is None else await info.context.loaders.person_by_id.load(root.actor_id)
+    return await _maybe(info.context.loaders.person_by_id, root.actor_id)
