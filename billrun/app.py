@@ -79,6 +79,8 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
         WebSocketRoute("/graphql", graphql),
         Route("/health", health),
         Route("/exports/billing-details.csv", downloads.billing_details_csv, methods=["GET"]),
+        Route("/exports/{export_id}", downloads.accounting_export, methods=["GET"]),
+        Route("/invoices/{invoice_id}.pdf", downloads.invoice_pdf, methods=["GET"]),
     ]
     if not settings.production:
         routes.append(Mount(GRAPHIQL_STATIC_PREFIX, StaticFiles(directory=GRAPHIQL_STATIC_DIR),

@@ -43,6 +43,16 @@ class Settings(BaseSettings):
     broker_heartbeat_timeout_ms: int = 60_000
     broker_maintenance_chance: int = 1000
     log_level: str = "INFO"
+    send_chunk_size: int = 50  # invoices per sending message (each rendered and e-mailed on its own)
+    payment_max_attempts: int = 4  # gateway calls for one payment before it FAILS with a notification
+    payment_settle_after_seconds: int = 60  # the sweeper asks the gateway about an UNKNOWN payment after this
+    sweep_interval_seconds: int = 60  # `billrun worker` and the embedded default run the sweeper this often
+    # Invoice e-mail: smtp://user:pass@host:port (plain, or STARTTLS with ?starttls=1) or smtps:// (implicit TLS);
+    # None writes each message as an .eml file into outbox_dir instead of sending it.
+    smtp_url: str | None = None
+    mail_from: str = "billing@billrun.invalid"  # the From of invoice e-mails
+    outbox_dir: Path = ROOT / "var" / "outbox"  # where .eml files go when there is no smtp_url
+    company_name: str = "billrun demo company"  # printed as the invoice's issuer
 
     @property
     def embedded(self) -> bool:

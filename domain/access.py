@@ -64,6 +64,10 @@ ACCOUNT_PATH: dict[type[Model], str] = {
     models.PeriodicBilling: "account",
     models.BillingDetail: "billing__account",
     models.Invoice: "account",
+    models.Payment: "invoice__account",
+    models.Delivery: "invoice__account",
+    models.JournalEntry: "invoice__account",
+    models.JournalLine: "entry__invoice__account",
 }
 
 # Shared reference data any billing user may read.

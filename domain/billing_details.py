@@ -34,9 +34,10 @@ class Split:
 async def _editable_billing(viewer: Viewer, billing_id: int, field: str = "billingId") -> models.PeriodicBilling:
     require(viewer, Permission.BILLING_ACCESS)
     billing = await get_visible(viewer, models.PeriodicBilling, billing_id, "Billing", field)
-    batch = await models.BillingBatch.get(id=billing.batch_id)
-    if batch.status not in OPEN_BATCH:
-        raise DomainError(ErrorCode.BATCH_LOCKED, f"The batch is {batch.status.value}.", field)
+    batch = await models.BillingBatch.get_or_none(id=billing.batch_id) if billing.batch_id else None
+    if batch is None or batch.status not in OPEN_BATCH:
+        where = f"The batch is {batch.status.value}" if batch else "The billing waits for its account's next batch"
+        raise DomainError(ErrorCode.BATCH_LOCKED, f"{where}.", field)
     if billing.status not in EDITABLE:
         raise DomainError(ErrorCode.INVALID_STATUS,
                           f"A {billing.status.value} billing can no longer be edited.", field)

@@ -134,14 +134,16 @@ async def move_billings(viewer: Viewer, billing_ids: list[int], to_batch_id: int
     if target.status not in (BatchStatus.NOT_STARTED, BatchStatus.PROCESSED):
         raise DomainError(ErrorCode.BATCH_LOCKED, f"Billings can move only to a batch not yet posted "
                           f"(NOT_STARTED or PROCESSED); this one is {target.status.value}.", "toBatchId")
-    rows = await visible(viewer, models.PeriodicBilling).filter(id__in=billing_ids).select_related("batch")
+    rows = await visible(viewer, models.PeriodicBilling).filter(id__in=billing_ids).select_related("batch",
+                                                                                                   "account")
     if len(rows) != len(set(billing_ids)):
         raise DomainError(ErrorCode.NOT_FOUND, "Some billings do not exist or are hidden from you.", "billingIds")
     for billing in rows:
-        if billing.batch.status not in (BatchStatus.PROCESSED, BatchStatus.FAILED):
+        # A HOLD billing waiting outside any batch (it left a posted one) may be moved into a batch at once.
+        if billing.batch is not None and billing.batch.status not in (BatchStatus.PROCESSED, BatchStatus.FAILED):
             raise DomainError(ErrorCode.BATCH_LOCKED, f"Billing #{billing.id} is in a {billing.batch.status.value} "
                               "batch.", "billingIds")
-        if billing.batch.currency != target.currency:
+        if billing.account.currency != target.currency:
             raise DomainError(ErrorCode.INVALID_INPUT, "Billings move only between batches of one currency.",
                               "toBatchId")
         if billing.status == BillingStatus.INVOICED:

@@ -48,7 +48,7 @@ class Subject:
 
     id: int
     status: BillingStatus
-    batch_status: BatchStatus
+    batch_status: BatchStatus | None  # None: a HOLD billing waiting for its account's next batch
     period_start: date
     earlier: tuple[Sibling, ...]
     later: tuple[Sibling, ...]
@@ -57,8 +57,7 @@ class Subject:
 def refusal(viewer: Viewer, subject: Subject, target: BillingStatus) -> Problem | None:
     """Why `viewer` may not move this billing to `target`, or None when it may."""
     if subject.batch_status not in OPEN_BATCH:
-        return Problem(ErrorCode.BATCH_LOCKED,
-                       f"The batch is {subject.batch_status.value}: its billings cannot change now.", "status")
+        return Problem(ErrorCode.BATCH_LOCKED, f"{_where(subject)}: its billings cannot change now.", "status")
     if not viewer.can(Permission.BILLING_ACCESS):
         return Problem(ErrorCode.PERMISSION_DENIED, "Dispositions need the BILLING_ACCESS permission.", "status")
     if target == S.INVOICED:
@@ -80,6 +79,12 @@ def refusal(viewer: Viewer, subject: Subject, target: BillingStatus) -> Problem 
     return None
 
 
+def _where(subject: Subject) -> str:
+    if subject.batch_status is None:
+        return "The billing waits outside any batch until the next batch of its account adopts it"
+    return f"The batch is {subject.batch_status.value}"
+
+
 def allowed_transitions(viewer: Viewer, subject: Subject) -> list[BillingStatus]:
     """Every status the viewer may move this billing to now (asked of `refusal`, target by target)."""
     return [target for target in USER_TARGETS if target != subject.status and refusal(viewer, subject, target) is None]
@@ -88,7 +93,7 @@ def allowed_transitions(viewer: Viewer, subject: Subject) -> list[BillingStatus]
 def deletion_refusal(subject: Subject) -> Problem | None:
     """Delete (undo) a billing: only NEW, CANCELLED or REJECTED ones, and not under a later unrejected billing."""
     if subject.batch_status not in OPEN_BATCH:
-        return Problem(ErrorCode.BATCH_LOCKED, f"The batch is {subject.batch_status.value}.", "id")
+        return Problem(ErrorCode.BATCH_LOCKED, f"{_where(subject)}.", "id")
     if subject.status not in DELETABLE:
         return Problem(ErrorCode.INVALID_STATUS,
                        f"A {subject.status.value} billing cannot be deleted (NEW, CANCELLED or REJECTED only).", "id")
@@ -110,7 +115,8 @@ async def subjects(billings: QuerySet) -> dict[int, Subject]:
     for bid, status, contract_id, start, batch_status in rows:
         siblings = [s for s in by_contract.get(contract_id, []) if s[0] != bid]
         found[bid] = Subject(
-            id=bid, status=BillingStatus(status), batch_status=BatchStatus(batch_status), period_start=start,
+            id=bid, status=BillingStatus(status), period_start=start,
+            batch_status=BatchStatus(batch_status) if batch_status else None,
             earlier=tuple(Sibling(s, st) for _, s, st in siblings if s < start),
             later=tuple(Sibling(s, st) for _, s, st in siblings if s > start))
     return found

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import models
 from billrun.settings import get_settings
-from domain import clock
+from domain import clock, jobs, payments
 from models.enums import TokenKind
 
 LOGIN_ATTEMPTS_KEPT = timedelta(days=30)
@@ -20,3 +20,10 @@ async def purge_expired() -> dict[str, int]:
         kind=TokenKind.SESSION, expires_at__lt=now - SESSIONS_KEPT_AFTER_EXPIRY).delete()
     keys = await models.IdempotencyRecord.filter(expires_at__lt=now).delete()
     return {"login_attempts": attempts, "sessions": sessions, "idempotency_records": keys}
+
+
+async def sweep() -> dict[str, int]:
+    """Move on what is stuck (idempotent, safe from several workers at once): jobs whose first message was
+    lost, auto-pay charges whose answer was lost (UNKNOWN: the gateway is asked) or whose message was lost."""
+    return {"jobs_resent": await jobs.resend_stale(), "payments_settled": await payments.settle_unknown(),
+            "payments_resent": await payments.resend_stale()}

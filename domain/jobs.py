@@ -9,9 +9,12 @@ from datetime import timedelta
 from typing import Any
 
 import dramatiq
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
 
 import models
-from domain import clock
+from domain import clock, events
+from models.bulk import is_postgres
 from models.enums import JobKind, JobStatus
 
 QUEUE = "billing"
@@ -19,9 +22,17 @@ PLAN_PROCESSING = "plan_processing"
 PROCESS_CHUNK = "process_chunk"
 REVERSE_BATCH = "reverse_batch"
 FAIL_JOB = "fail_job"
+PLAN_POSTING = "plan_posting"
+POST_CHUNK = "post_chunk"
+PLAN_SENDING = "plan_sending"
+SEND_CHUNK = "send_chunk"
+RUN_EXPORT = "run_export"
+PLAN_AUTOPAY = "plan_autopay"
+CHARGE_PAYMENT = "charge_payment"
 
 # Which actor starts each kind of job.
-STARTS = {JobKind.PROCESS: PLAN_PROCESSING, JobKind.REVERSE: REVERSE_BATCH}
+STARTS = {JobKind.PROCESS: PLAN_PROCESSING, JobKind.REVERSE: REVERSE_BATCH, JobKind.POST: PLAN_POSTING,
+          JobKind.SEND: PLAN_SENDING, JobKind.EXPORT: RUN_EXPORT, JobKind.AUTO_PAY: PLAN_AUTOPAY}
 
 
 def send(actor_name: str, **kwargs: Any) -> None:
@@ -49,6 +60,24 @@ async def mark_running(job: models.Job, total: int) -> None:
     job.progress_total = total
     job.started_at = job.started_at or clock.now()
     await job.save(update_fields=["status", "progress_total", "started_at"])
+
+
+async def count_progress(tx: BaseDBAsyncClient, job_id: int, size: int) -> tuple[int, int]:
+    """Add `size` units done to a job in the caller's transaction; returns (done, total)."""
+    mark = "$1" if is_postgres(tx) else "?"
+    rows = await tx.execute_query_dict(
+        f"UPDATE job SET progress_done = progress_done + {mark} WHERE id = {int(job_id)} "
+        "RETURNING progress_done, progress_total", [size])
+    return rows[0]["progress_done"], rows[0]["progress_total"]
+
+
+async def add_progress(job_id: int, size: int, *, batch_id: int | None) -> None:
+    """Count `size` more units done; the job SUCCEEDS when all are."""
+    async with in_transaction() as tx:
+        done, total = await count_progress(tx, job_id, size)
+        if done >= total:
+            await models.Job.filter(id=job_id).update(status=JobStatus.SUCCEEDED, finished_at=clock.now())
+        await events.record("JOB_PROGRESS", batch_id=batch_id, job_id=job_id, done=done, total=total)
 
 
 async def resend_unfinished() -> int:

@@ -21,7 +21,7 @@ from tortoise.transactions import in_transaction
 
 import models
 from billrun.settings import get_settings
-from domain import analysis, audit, batches, clock, events, jobs
+from domain import analysis, audit, batches, clock, events, jobs, notifications
 from domain.access import Viewer, get_visible, require
 from domain.errors import DomainError, ErrorCode
 from domain.pricing import (
@@ -43,7 +43,6 @@ from models.enums import (
     DetailKind,
     JobKind,
     JobStatus,
-    NotificationStatus,
     Permission,
     Severity,
     WorkOrderStatus,
@@ -103,11 +102,22 @@ async def _create_chunks(job: models.Job) -> None:
     specs = ([{"contract_ids": contract_ids[i:i + size]} for i in range(0, len(contract_ids), size)]
              + [{"account_ids": account_ids[i:i + size]} for i in range(0, len(account_ids), size)])
     async with in_transaction():
+        await _adopt_held_billings(batch)
         await models.JobChunk.bulk_create([
             models.JobChunk(job_id=job.id, chunk_no=n, params=spec, size=len(next(iter(spec.values()))))
             for n, spec in enumerate(specs)])
         await jobs.mark_running(job, total=len(contract_ids) + len(account_ids))
         await events.record("JOB_PROGRESS", batch_id=batch.id, job_id=job.id, done=0, total=job.progress_total)
+
+
+async def _adopt_held_billings(batch: models.BillingBatch) -> None:
+    """HOLD billings that left a posted batch join the next batch processed for their account (SPEC §4.5)."""
+    held = models.PeriodicBilling.filter(batch_id=None, account_id__in=Subquery(
+        batches.accounts_in_scope(batch).values("id")))
+    for billing_id in await held.values_list("id", flat=True):
+        await audit.record(None, "PeriodicBilling", billing_id, {"batch_id": (None, batch.id)}, "ADOPT",
+                           batch_id=batch.id, billing_id=billing_id)
+    await held.update(batch_id=batch.id)
 
 
 async def _accounts_with_one_offs(batch: models.BillingBatch) -> set[int]:
@@ -260,21 +270,13 @@ async def process_chunk(job_id: int, chunk_no: int) -> None:
                                    account_ids=chunk.params.get("account_ids", ()))
         await write_drafts(tx, job.batch, price(job.batch, inputs))
         await models.JobChunk.filter(id=chunk.id).update(done_at=clock.now())
-        done, total = await _count_progress(tx, job_id, chunk.size)
+        done, total = await jobs.count_progress(tx, job_id, chunk.size)
         await events.record("JOB_PROGRESS", batch_id=job.batch_id, job_id=job_id, done=done, total=total)
         finished = done >= total
         if finished:
             await _finish_in_transaction(job_id, job.batch_id)
     if finished:
         await analysis.analyze(await models.BillingBatch.get(id=job.batch_id))
-
-
-async def _count_progress(tx: BaseDBAsyncClient, job_id: int, size: int) -> tuple[int, int]:
-    mark = "$1" if is_postgres(tx) else "?"
-    rows = await tx.execute_query_dict(
-        f"UPDATE job SET progress_done = progress_done + {mark} WHERE id = {int(job_id)} "
-        "RETURNING progress_done, progress_total", [size])
-    return rows[0]["progress_done"], rows[0]["progress_total"]
 
 
 async def write_drafts(tx: BaseDBAsyncClient, batch: models.BillingBatch, drafts: list[BillingDraft]) -> int:
@@ -339,7 +341,8 @@ async def _finish(job_id: int, batch_id: int) -> None:
 
 
 async def fail(job_id: int, error: str) -> None:
-    """A message of the job failed for good: the job and its batch are FAILED, with a notification."""
+    """A message of the job failed for good: the job is FAILED, with a notification on its batch. A processing
+    batch is FAILED too; a posting batch stays POSTING, to be resumed by posting it again."""
     job = await models.Job.get_or_none(id=job_id)
     if job is None or job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
         return
@@ -353,13 +356,11 @@ async def fail(job_id: int, error: str) -> None:
                 await audit.record(None, "BillingBatch", job.batch_id,
                                    {"status": (BatchStatus.PROCESSING, BatchStatus.FAILED)}, "FAIL",
                                    batch_id=job.batch_id)
-            await models.Notification.get_or_create(
-                dedupe_key=f"job-failed:{job_id}",
-                defaults={"batch_id": job.batch_id, "kind": f"{job.kind.value}_FAILED",
-                          "status": NotificationStatus.OPEN,
-                          "message": f"{job.kind.value.title()} job #{job_id} failed: {error[:500]}"})
-            await events.record("BATCH_STATUS", batch_id=job.batch_id, job_id=job_id,
-                                status=BatchStatus.FAILED.value, error=error[:500])
+                await events.record("BATCH_STATUS", batch_id=job.batch_id, job_id=job_id,
+                                    status=BatchStatus.FAILED.value, error=error[:500])
+            await notifications.raise_once(job.batch_id, f"{job.kind.value}_FAILED",
+                                           f"{job.kind.value.title()} job #{job_id} failed: {error[:500]}",
+                                           f"job-failed:{job_id}")
 
 
 # ---------------------------------------------------------------- preview

@@ -53,6 +53,8 @@ async def reverse(job_id: int) -> None:
             "batch_id, billing_id, at) "
             f"SELECT 'PeriodicBilling', id, 'status', status, NULL, 'REVERSE', {a}, {b}, {c}, id, {d} "
             f"FROM periodic_billing WHERE batch_id = {int(batch.id)}", [actor_id, label, batch.id, now])
+        # HOLD billings adopted from an earlier batch were not generated here: they go back to waiting.
+        await models.PeriodicBilling.filter(batch_id=batch.id).exclude(held_from_batch_id=None).update(batch_id=None)
         await models.Finding.filter(batch_id=batch.id).exclude(billing_id=None).delete()
         await models.PeriodicBilling.filter(batch_id=batch.id).delete()
         await models.BillingBatch.filter(id=batch.id).update(status=BatchStatus.NOT_STARTED, processed_at=None,

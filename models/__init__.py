@@ -2,7 +2,16 @@
 
 from models.access import AccessToken, AccountGrant, LoginAttempt, User
 from models.billing import BillingBatch, BillingDetail, Finding, PeriodicBilling, RevenueDistribution
-from models.ledger import Delivery, Export, Invoice, JournalEntry, JournalLine, NumberSequence, Payment
+from models.ledger import (
+    Delivery,
+    Export,
+    Invoice,
+    JournalEntry,
+    JournalLine,
+    NumberSequence,
+    Payment,
+    SandboxCharge,
+)
 from models.master import (
     Account,
     AccountingPeriod,
@@ -48,6 +57,7 @@ __all__ = [
     "RecurringCharge",
     "RevenueDistribution",
     "SalesContract",
+    "SandboxCharge",
     "ServiceChange",
     "TaxRate",
     "User",

@@ -46,7 +46,11 @@ class PeriodicBilling(Model):
     """One billing of one contract (or of an account's one-off items) for one period."""
 
     id = fields.IntField(primary_key=True)
-    batch = fields.ForeignKeyField("models.BillingBatch", related_name="billings", on_delete=fields.RESTRICT)
+    # Null while a HOLD billing waits between batches: it left its batch at posting (SPEC §4 step 5) and the
+    # next batch processed for its account adopts it.
+    batch = fields.ForeignKeyField("models.BillingBatch", related_name="billings", null=True,
+                                   on_delete=fields.RESTRICT)
+    held_from_batch_id = fields.IntField(null=True)  # the batch a HOLD billing left at posting
     contract = fields.ForeignKeyField("models.SalesContract", related_name="billings", null=True,
                                       on_delete=fields.RESTRICT)
     account = fields.ForeignKeyField("models.Account", related_name="billings", on_delete=fields.RESTRICT)

@@ -102,6 +102,9 @@ class InvoiceStatus(StrEnum):
 
 
 class PaymentStatus(StrEnum):
+    """PENDING until the gateway answers; UNKNOWN when it did not (a timeout after the charge was sent), until
+    the sweeper asks the gateway what happened."""
+
     PENDING = "PENDING"
     SUCCEEDED = "SUCCEEDED"
     DECLINED = "DECLINED"
@@ -133,6 +136,7 @@ class JobKind(StrEnum):
     PROCESS = "PROCESS"
     REVERSE = "REVERSE"
     POST = "POST"
+    SEND = "SEND"
     AUTO_PAY = "AUTO_PAY"
     EXPORT = "EXPORT"
     MASS_UPDATE = "MASS_UPDATE"
@@ -143,3 +147,10 @@ class JobStatus(StrEnum):
     RUNNING = "RUNNING"
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
+
+
+class ExportFormat(StrEnum):
+    """Accounting export files (docs/ACCOUNTING_EXPORT.md says which import formats they match)."""
+
+    INVOICES_CSV = "INVOICES_CSV"
+    JOURNAL_CSV = "JOURNAL_CSV"

@@ -4,7 +4,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from models._fields import created_at, money, updated_at
-from models.enums import DeliveryChannel, DeliveryStatus, InvoiceStatus, PaymentStatus
+from models.enums import DeliveryChannel, DeliveryStatus, ExportFormat, InvoiceStatus, PaymentStatus
 
 
 class NumberSequence(Model):
@@ -19,6 +19,8 @@ class NumberSequence(Model):
 
 
 class Invoice(Model):
+    """A posted billing: numbered from a gap-free sequence, one per billing, its amount the billing's."""
+
     id = fields.IntField(primary_key=True)
     number = fields.CharField(max_length=32, unique=True)
     billing = fields.OneToOneField("models.PeriodicBilling", related_name="invoice", on_delete=fields.RESTRICT)
@@ -56,6 +58,8 @@ class JournalEntry(Model):
 
 
 class JournalLine(Model):
+    """One side of a journal entry: a debit or a credit to one ledger account, never both, never changed."""
+
     id = fields.IntField(primary_key=True)
     entry = fields.ForeignKeyField("models.JournalEntry", related_name="lines", on_delete=fields.RESTRICT)
     ledger_account = fields.ForeignKeyField("models.LedgerAccount", related_name="journal_lines",
@@ -79,11 +83,30 @@ class Payment(Model):
     gateway_reference = fields.CharField(max_length=64, null=True)
     attempts = fields.IntField(default=0)
     error = fields.TextField(null=True)
+    settled_at = fields.DatetimeField(null=True)
     created_at = created_at()
     updated_at = updated_at()
 
     class Meta:
         table = "payment"
+
+
+class SandboxCharge(Model):
+    """The built-in sandbox gateway's own books: what it charged, per idempotency key (as a payment provider
+    keeps them on its side), so a repeated key never charges twice and a lost answer can be looked up."""
+
+    id = fields.IntField(primary_key=True)
+    idempotency_key = fields.CharField(max_length=64, unique=True)
+    token = fields.CharField(max_length=128)
+    amount = money()
+    currency = fields.CharField(max_length=3)
+    status = fields.CharEnumField(PaymentStatus, max_length=16)
+    reference = fields.CharField(max_length=64, unique=True)
+    calls = fields.IntField(default=1)
+    created_at = created_at()
+
+    class Meta:
+        table = "sandbox_charge"
 
 
 class Delivery(Model):
@@ -108,7 +131,7 @@ class Export(Model):
 
     id = fields.IntField(primary_key=True)
     batch = fields.ForeignKeyField("models.BillingBatch", related_name="exports", on_delete=fields.RESTRICT)
-    format = fields.CharField(max_length=32)
+    format = fields.CharEnumField(ExportFormat, max_length=32)
     filename = fields.CharField(max_length=200)
     content_type = fields.CharField(max_length=100)
     content = fields.BinaryField()

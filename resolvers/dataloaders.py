@@ -12,7 +12,7 @@ from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 
 import models
-from domain import batches, dispositions
+from domain import batches, dispositions, ledger
 from domain.access import Viewer, visible
 from models.enums import BillingStatus
 
@@ -22,6 +22,16 @@ def by_id_loader(viewer: Viewer, model: type[Model], scoped: bool = True) -> Dat
         rows = {row.id: row for row in await (visible(viewer, model) if scoped else model.all()).filter(
             id__in=list(ids))}
         return [rows.get(i) for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+def one_by_field_loader(viewer: Viewer, model: type[Model], key_field: str) -> DataLoader[int, Any]:
+    """The row whose `key_field` is each key (a one-to-one seen from the other side), through the scope."""
+    async def load(keys: Sequence[int]) -> list[Any]:
+        rows = {getattr(row, key_field): row for row in await visible(viewer, model).filter(
+            **{f"{key_field}__in": list(keys)})}
+        return [rows.get(k) for k in keys]
 
     return DataLoader(load_fn=load)
 
@@ -183,3 +193,49 @@ class Loaders:
     def grantees_by_account_id(self) -> DataLoader[int, list[Any]]:
         return self._get("grantees_by_account_id",
                          lambda v: children_loader(v, models.AccountGrant, "account_id", scoped=False))
+
+    @property
+    def invoice_by_id(self) -> DataLoader[int, Any]:
+        return self._get("invoice_by_id", lambda v: by_id_loader(v, models.Invoice))
+
+    @property
+    def invoice_by_billing_id(self) -> DataLoader[int, Any]:
+        return self._get("invoice_by_billing_id", lambda v: one_by_field_loader(v, models.Invoice, "billing_id"))
+
+    @property
+    def entries_by_invoice_id(self) -> DataLoader[int, list[Any]]:
+        return self._get("entries_by_invoice_id",
+                         lambda v: children_loader(v, models.JournalEntry, "invoice_id", scoped=False))
+
+    @property
+    def lines_by_entry_id(self) -> DataLoader[int, list[Any]]:
+        return self._get("lines_by_entry_id",
+                         lambda v: children_loader(v, models.JournalLine, "entry_id", scoped=False))
+
+    @property
+    def payments_by_invoice_id(self) -> DataLoader[int, list[Any]]:
+        return self._get("payments_by_invoice_id",
+                         lambda v: children_loader(v, models.Payment, "invoice_id", scoped=False))
+
+    @property
+    def deliveries_by_invoice_id(self) -> DataLoader[int, list[Any]]:
+        return self._get("deliveries_by_invoice_id",
+                         lambda v: children_loader(v, models.Delivery, "invoice_id", scoped=False))
+
+    @property
+    def exports_by_batch_id(self) -> DataLoader[int, list[Any]]:
+        return self._get("exports_by_batch_id", lambda v: children_loader(v, models.Export, "batch_id", ("-id",)))
+
+    @property
+    def balance_by_ledger_account_id(self) -> DataLoader[int, Any]:
+        """Debits, credits and balance of each ledger account of a page, in one query."""
+        def factory(viewer: Viewer) -> DataLoader[int, Any]:
+            async def load(ids: Sequence[int]) -> list[Any]:
+                found = await ledger.balances(list(ids))
+                return [found.get(i) or ledger.Balance(i) for i in ids]
+            return DataLoader(load_fn=load)
+        return self._get("balance_by_ledger_account_id", factory)
+
+    @property
+    def billing_by_id(self) -> DataLoader[int, Any]:
+        return self._get("billing_by_id", lambda v: by_id_loader(v, models.PeriodicBilling))

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from tortoise.expressions import Q
+from tortoise.expressions import F, Q
 from tortoise.queryset import QuerySet
 
 import models
@@ -120,3 +120,34 @@ async def billing_batches(info: CtxInfo, filter: Any, window: dict[str, Any]) ->
     if search := _set(filter, "search"):
         query = query.filter(Q(name__icontains=search) | Q(code__icontains=search))
     return await page_of(info, query, ["-created_at"], window)
+
+
+async def invoices(info: CtxInfo, filter: Any, order: list[str], window: dict[str, Any],
+                   batch_id: int | None = None) -> Page:
+    query = scoped(info, models.Invoice)
+    if batch_id is not None:
+        query = query.filter(batch_id=batch_id)
+    for name, type_name in (("batch_id", "BillingBatch"), ("account_id", "Account")):
+        if (value := _set(filter, name)) is not None:
+            query = query.filter(**{name: decode_id(value, type_name, name)})
+    if statuses := _set(filter, "status"):
+        query = query.filter(status__in=list(statuses))
+    if search := _set(filter, "search"):
+        query = query.filter(Q(number__icontains=search) | Q(account__number__icontains=search)
+                             | Q(account__name__icontains=search))
+    for name, lookup in (("invoice_date_from", "invoice_date__gte"), ("invoice_date_to", "invoice_date__lte"),
+                         ("due_date_to", "due_date__lte")):
+        if (value := _set(filter, name)) is not None:
+            query = query.filter(**{lookup: value})
+    if (unpaid := _set(filter, "unpaid")) is not None:
+        query = query.filter(Q(amount_paid__lt=F("amount")) if unpaid else Q(amount_paid__gte=F("amount")))
+    return await page_of(info, query, order, window)
+
+
+async def notifications(info: CtxInfo, filter: Any, window: dict[str, Any]) -> Page:
+    query = scoped(info, models.Notification)
+    if (value := _set(filter, "batch_id")) is not None:
+        query = query.filter(batch_id=decode_id(value, "BillingBatch", "batchId"))
+    if (status := _set(filter, "status")) is not None:
+        query = query.filter(status=status)
+    return await page_of(info, query, ["-id"], window)

@@ -56,7 +56,7 @@ async def granted_users_of_account(root: Any, info: CtxInfo) -> list[Any]:
 
 
 async def batch_of(root: Any, info: CtxInfo) -> Any:
-    return await info.context.loaders.batch_by_id.load(root.batch_id)
+    return await _maybe(info.context.loaders.batch_by_id, root.batch_id)
 
 
 async def optional_account_of(root: Any, info: CtxInfo) -> Any:
@@ -150,3 +150,45 @@ async def audits_of_billing(root: Any, info: CtxInfo) -> list[Any]:
 
 async def actor_of(root: Any, info: CtxInfo) -> Any:
     return await _maybe(info.context.loaders.person_by_id, root.actor_id)
+
+
+async def invoice_of(root: Any, info: CtxInfo) -> Any:
+    return await _maybe(info.context.loaders.invoice_by_id, root.invoice_id)
+
+
+async def invoice_of_billing(root: Any, info: CtxInfo) -> Any:
+    return await info.context.loaders.invoice_by_billing_id.load(root.id)
+
+
+async def billing_of(root: Any, info: CtxInfo) -> Any:
+    return await info.context.loaders.billing_by_id.load(root.billing_id)
+
+
+async def journal_entry_of_invoice(root: Any, info: CtxInfo) -> Any:
+    """The invoice's posting entry (payments make entries of their own)."""
+    entries = await info.context.loaders.entries_by_invoice_id.load(root.id)
+    return next((e for e in entries if e.payment_id is None), None)
+
+
+async def journal_entries_of_invoice(root: Any, info: CtxInfo) -> list[Any]:
+    return await info.context.loaders.entries_by_invoice_id.load(root.id)
+
+
+async def lines_of_entry(root: Any, info: CtxInfo) -> list[Any]:
+    return await info.context.loaders.lines_by_entry_id.load(root.id)
+
+
+async def payments_of_invoice(root: Any, info: CtxInfo) -> list[Any]:
+    return await info.context.loaders.payments_by_invoice_id.load(root.id)
+
+
+async def deliveries_of_invoice(root: Any, info: CtxInfo) -> list[Any]:
+    return await info.context.loaders.deliveries_by_invoice_id.load(root.id)
+
+
+async def exports_of_batch(root: Any, info: CtxInfo) -> list[Any]:
+    return await info.context.loaders.exports_by_batch_id.load(root.id)
+
+
+async def balance_of_ledger_account(root: Any, info: CtxInfo) -> Any:
+    return await info.context.loaders.balance_by_ledger_account_id.load(root.id)

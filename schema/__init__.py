@@ -21,6 +21,7 @@ from schema.mutations.billing import BillingMutations
 from schema.mutations.books import BooksMutations
 from schema.mutations.items import ItemMutations
 from schema.mutations.master_data import MasterDataMutations
+from schema.mutations.posting import PostingMutations
 from schema.mutations.review import ReviewMutations
 from schema.query import Query
 
@@ -30,7 +31,7 @@ log = logging.getLogger("billrun.graphql")
 @strawberry.type(description="Everything a client can change. Each mutation takes one `input` and answers a "
                  "payload whose `errors` lists business-rule refusals (nothing changed then).")
 class Mutation(AccessMutations, MasterDataMutations, BooksMutations, ItemMutations, BillingMutations,
-               ReviewMutations):
+               ReviewMutations, PostingMutations):
     pass
 
 

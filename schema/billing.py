@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import relay
@@ -20,6 +21,9 @@ from schema.accounts import Account, BillingFrequency, DatedPrice, RecurringChar
 from schema.books import LedgerAccount
 from schema.common import Connection, Direction
 from schema.node import ModelNode
+
+if TYPE_CHECKING:
+    from schema.ledger import Completion, Export, Invoice, InvoiceFilter, InvoiceOrder
 
 BatchStatus = strawberry.enum(enums.BatchStatus, description="Where a batch is in its lifecycle (SPEC §4).")
 BillingStatus = strawberry.enum(enums.BillingStatus, description="The disposition of a periodic billing.")
@@ -121,7 +125,11 @@ class PeriodicBilling(ModelNode):
     external_comment: str = strawberry.field(description="Printed on the invoice.")
     invoice_date_override: date | None = strawberry.field(description="Invoice date instead of the batch's.")
     created_at: datetime = strawberry.field(description="When it was generated.")
-    batch: BillingBatch = strawberry.field(resolver=relations.batch_of, description="The batch it belongs to.")
+    batch: BillingBatch | None = strawberry.field(
+        resolver=relations.batch_of, description="The batch it belongs to (null: a HOLD billing that left its posted "
+        "batch and waits for the next batch of its account).")
+    invoice: Annotated[Invoice, strawberry.lazy("schema.ledger")] | None = strawberry.field(
+        resolver=relations.invoice_of_billing, description="Its invoice, once posted.")
     service_customer: Account = strawberry.field(resolver=relations.account_of, description="The account billed.")
     sales_contract: SalesContract | None = strawberry.field(
         resolver=relations.optional_contract_of, description="The contract billed (null for one-off items).")
@@ -293,6 +301,24 @@ class BillingBatch(ModelNode):
     jobs: list[Job] = strawberry.field(resolver=relations.jobs_of_batch, description="Its jobs, newest first.")
     notifications: list[Notification] = strawberry.field(resolver=relations.notifications_of_batch,
                                                          description="Its notifications, newest first.")
+    exports: list[Annotated[Export, strawberry.lazy("schema.ledger")]] = strawberry.field(
+        resolver=relations.exports_of_batch, description="Its accounting exports, newest first.")
+
+    @strawberry.field(description="Whether it can be completed now, and every blocker if not.")
+    async def completion(self, info: CtxInfo) -> Annotated[Completion, strawberry.lazy("schema.ledger")]:
+        from resolvers.ledger import completion_of
+        return await completion_of(self)
+
+    @strawberry.field(description="The invoices it posted that the viewer may see. Relay pagination.")
+    async def invoices(self, info: CtxInfo,
+                       filter: Annotated[InvoiceFilter, strawberry.lazy("schema.ledger")] | None = None,
+                       order_by: Annotated[InvoiceOrder, strawberry.lazy("schema.ledger")] | None = None,
+                       first: int | None = None, after: str | None = None, last: int | None = None,
+                       before: str | None = None) -> Connection[Annotated[Invoice, strawberry.lazy("schema.ledger")]]:
+        from resolvers.ledger import invoices_page
+        return Connection.of(await invoices_page(info, filter, order_by, {"first": first, "after": after,
+                                                                          "last": last, "before": before},
+                                                 batch_id=self.id))  # type: ignore[attr-defined]
 
     @strawberry.field(description="Pre-billing findings (processing findings are on their billings).")
     async def findings(self, info: CtxInfo, unresolved_only: bool = False) -> list[Finding]:

@@ -9,6 +9,7 @@ from strawberry import relay
 import models
 from models import enums
 from resolvers import relations
+from resolvers.relations import CtxInfo
 from schema.node import ModelNode
 
 LedgerAccountKind = strawberry.enum(enums.LedgerAccountKind, description="What a ledger account holds.")
@@ -24,6 +25,18 @@ class LedgerAccount(ModelNode):
     kind: LedgerAccountKind = strawberry.field(description="What the account holds.")
     active: bool = strawberry.field(description="Inactive accounts take no new charges.")
     created_at: datetime = strawberry.field(description="When the account was created (UTC).")
+
+    @strawberry.field(description="Debits minus credits posted to it (all time).")
+    async def balance(self, info: CtxInfo) -> Decimal:
+        return (await relations.balance_of_ledger_account(self, info)).balance
+
+    @strawberry.field(description="Sum of the debits posted to it.")
+    async def debit_total(self, info: CtxInfo) -> Decimal:
+        return (await relations.balance_of_ledger_account(self, info)).debit
+
+    @strawberry.field(description="Sum of the credits posted to it.")
+    async def credit_total(self, info: CtxInfo) -> Decimal:
+        return (await relations.balance_of_ledger_account(self, info)).credit
 
 
 @strawberry.type(description="The sales-tax rate applied to billings of one tax location.")

@@ -1,17 +1,28 @@
 """The root Query: the viewer, Relay's node/nodes, and a connection per kind of master data."""
 
+from datetime import date
 from enum import Enum
 
 import strawberry
 from strawberry import relay
 
-from resolvers import billing, lists
+from resolvers import billing, ledger, lists
 from resolvers.relations import CtxInfo
 from schema.access import ApiToken, User, Viewer
 from schema.accounts import Account, BillingFrequency, ContractStatus, SalesContract
-from schema.billing import Audit, AuditFilter, BatchStatus, BillingBatch, Job, PeriodicBilling
+from schema.billing import (
+    Audit,
+    AuditFilter,
+    BatchStatus,
+    BillingBatch,
+    Job,
+    Notification,
+    NotificationStatus,
+    PeriodicBilling,
+)
 from schema.books import AccountingPeriod, LedgerAccount, LedgerAccountKind, PeriodStatus, TaxRate
 from schema.common import Connection, Direction, order_key
+from schema.ledger import Invoice, InvoiceFilter, InvoiceOrder, TrialBalance
 from schema.permissions import AUTHENTICATED
 
 
@@ -83,6 +94,12 @@ class BillingBatchFilter:
     bill_group: str | None = strawberry.field(default=None, description="Exactly this bill group.")
     division: str | None = strawberry.field(default=None, description="Exactly this division.")
     search: str | None = strawberry.field(default=None, description="Part of the name or code.")
+
+
+@strawberry.input(description="Narrow the notifications listed.")
+class NotificationFilter:
+    batch_id: relay.GlobalID | None = strawberry.field(default=None, description="Notifications of this batch.")
+    status: NotificationStatus | None = strawberry.field(default=None, description="Only OPEN (or RESOLVED) ones.")
 
 
 def window(first: int | None, after: str | None, last: int | None, before: str | None) -> dict:
@@ -181,3 +198,26 @@ class Query:
     @strawberry.field(description="One background job; null when absent.", permission_classes=AUTHENTICATED)
     async def job(self, info: CtxInfo, id: relay.GlobalID) -> Job | None:
         return await billing.job(info, id)
+
+    @strawberry.field(description="Invoices of accounts the viewer may see, by number. " + PAGE_ARGS_DOC,
+                      permission_classes=AUTHENTICATED)
+    async def invoices(self, info: CtxInfo, filter: InvoiceFilter | None = None,
+                       order_by: InvoiceOrder | None = None, first: int | None = None, after: str | None = None,
+                       last: int | None = None, before: str | None = None) -> Connection[Invoice]:
+        return Connection.of(await ledger.invoices_page(info, filter, order_by, window(first, after, last, before)))
+
+    @strawberry.field(description="One invoice; null when absent or hidden.", permission_classes=AUTHENTICATED)
+    async def invoice(self, info: CtxInfo, id: relay.GlobalID) -> Invoice | None:
+        return await ledger.invoice(info, id)
+
+    @strawberry.field(description="System notifications, newest first. " + PAGE_ARGS_DOC,
+                      permission_classes=AUTHENTICATED)
+    async def notifications(self, info: CtxInfo, filter: NotificationFilter | None = None,
+                            first: int | None = None, after: str | None = None, last: int | None = None,
+                            before: str | None = None) -> Connection[Notification]:
+        return Connection.of(await lists.notifications(info, filter, window(first, after, last, before)))
+
+    @strawberry.field(description="Debits and credits per ledger account, entries dated up to `asOf` (default: "
+                      "all). Needs BILLING_ACCESS; null without it.", permission_classes=AUTHENTICATED)
+    async def trial_balance(self, info: CtxInfo, as_of: date | None = None) -> TrialBalance | None:
+        return await ledger.trial_balance(info, as_of)

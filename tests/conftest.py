@@ -5,6 +5,7 @@ from tests.support import environment
 environment.configure()  # before billrun reads its settings
 
 from collections.abc import AsyncIterator, Iterator  # noqa: E402
+from decimal import Decimal  # noqa: E402
 
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
@@ -14,8 +15,10 @@ from tortoise import Tortoise, connections  # noqa: E402
 import models  # noqa: E402
 from billrun import db  # noqa: E402
 from billrun.app import create_app  # noqa: E402
-from domain import auth  # noqa: E402
+from domain import auth, ledger  # noqa: E402
+from models import constraints  # noqa: E402
 from models.enums import Permission  # noqa: E402
+from tests.support import mailbox  # noqa: E402
 from tests.support.api import Api  # noqa: E402
 from tests.support.worker import WorkerProcess  # noqa: E402
 
@@ -68,9 +71,12 @@ async def clean_tables(database: None) -> None:
     """Each test starts from empty tables (the migrations record stays)."""
     conn = connections.get("default")
     if environment.MODE == "embedded":
-        # Audit rows are append-only (a trigger refuses deletes); no test reads them across tests on SQLite.
-        deletes = "".join(f'DELETE FROM "{table}";' for table in _tables() if table != "audit")
-        await conn.execute_script(f"PRAGMA foreign_keys = OFF;{deletes}DELETE FROM sqlite_sequence;"
+        # Append-only tables refuse deletes by trigger: lift the triggers for the clean-up, then put them back.
+        lift = "".join(f"DROP TRIGGER IF EXISTS {t}_no_{e};"
+                       for t in constraints.APPEND_ONLY for e in ("update", "delete"))
+        restore = "".join(f"{sql};" for t in constraints.APPEND_ONLY for sql in constraints.append_only_sqlite(t))
+        deletes = "".join(f'DELETE FROM "{table}";' for table in _tables())
+        await conn.execute_script(f"PRAGMA foreign_keys = OFF;{lift}{deletes}DELETE FROM sqlite_sequence;{restore}"
                                   "PRAGMA foreign_keys = ON;")
     else:
         await conn.execute_script(f"TRUNCATE {', '.join(_tables())} RESTART IDENTITY CASCADE")
@@ -83,6 +89,29 @@ def worker() -> Iterator[WorkerProcess]:
     process = WorkerProcess(processes=1, threads=4).start()
     yield process
     process.stop()
+
+
+@pytest.fixture(scope="session")
+def _smtp_session() -> Iterator[mailbox.Mailbox]:
+    controller, box = mailbox.start(environment.SMTP_PORT)
+    yield box
+    controller.stop()
+
+
+@pytest.fixture
+def smtp_server(_smtp_session: mailbox.Mailbox) -> mailbox.Mailbox:
+    """The local SMTP server the worker e-mails invoices to (BILLRUN_SMTP_URL), emptied for each test."""
+    _smtp_session.clear()
+    return _smtp_session
+
+
+@pytest.fixture(autouse=True)
+async def ledger_stays_balanced(clean_tables: None) -> AsyncIterator[None]:
+    """A session-wide invariant: after every test, every journal entry balances and so does the trial balance."""
+    yield
+    assert await ledger.unbalanced_entries() == [], "a journal entry does not balance"
+    totals = await ledger.balances()
+    assert sum((b.debit for b in totals.values()), Decimal(0)) == sum((b.credit for b in totals.values()), Decimal(0))
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from typing import Any
 import dramatiq
 
 from billrun.settings import get_settings
-from domain import housekeeping, jobs, processing, reversal
+from domain import accounting_export, housekeeping, jobs, payments, posting, processing, reversal, sending
 from domain.errors import DomainError
 from workers.broker import broker  # noqa: F401 - the broker must exist before actors are declared
 
@@ -38,6 +38,50 @@ async def reverse_batch(*, job_id: int) -> None:
     await reversal.reverse(job_id)
 
 
+@dramatiq.actor(actor_name=jobs.PLAN_POSTING, queue_name=jobs.QUEUE, time_limit=600_000, **RETRY)
+async def plan_posting(*, job_id: int) -> None:
+    """Split a posting job into chunk messages."""
+    await posting.plan(job_id)
+
+
+@dramatiq.actor(actor_name=jobs.POST_CHUNK, queue_name=jobs.QUEUE, time_limit=600_000, **RETRY)
+async def post_chunk(*, job_id: int, chunk_no: int) -> None:
+    """Invoice one range of billings, with their journal entries."""
+    await posting.post_chunk(job_id, chunk_no)
+
+
+@dramatiq.actor(actor_name=jobs.PLAN_SENDING, queue_name=jobs.QUEUE, time_limit=600_000, **RETRY)
+async def plan_sending(*, job_id: int) -> None:
+    """Split the sending of a posted batch's invoices into chunk messages."""
+    await sending.plan(job_id)
+
+
+@dramatiq.actor(actor_name=jobs.SEND_CHUNK, queue_name=jobs.QUEUE, time_limit=600_000, **RETRY)
+async def send_chunk(*, job_id: int, chunk_no: int) -> None:
+    """Render and e-mail (or write to the outbox) one chunk of invoices."""
+    await sending.send_chunk(job_id, chunk_no)
+
+
+@dramatiq.actor(actor_name=jobs.RUN_EXPORT, queue_name=jobs.QUEUE, time_limit=600_000, **RETRY)
+async def run_export(*, job_id: int) -> None:
+    """Produce the accounting export files of an EXPORT-mode posting."""
+    await accounting_export.run_job(job_id)
+
+
+@dramatiq.actor(actor_name=jobs.PLAN_AUTOPAY, queue_name=jobs.QUEUE, time_limit=600_000, **RETRY)
+async def plan_autopay(*, job_id: int) -> None:
+    """Send a charge message per pending auto-pay payment of a batch."""
+    await payments.plan(job_id)
+
+
+@dramatiq.actor(actor_name=jobs.CHARGE_PAYMENT, queue_name=jobs.QUEUE, time_limit=120_000,
+                max_retries=_settings.payment_max_attempts + 2, min_backoff=_settings.job_min_backoff_ms,
+                max_backoff=60_000, throws=(DomainError,))
+async def charge_payment(*, payment_id: int, job_id: int | None = None) -> None:
+    """One gateway attempt at one payment; a transient error raises, and the broker retries with backoff."""
+    await payments.charge(payment_id)
+
+
 @dramatiq.actor(actor_name=jobs.FAIL_JOB, queue_name=jobs.QUEUE, max_retries=10)
 async def fail_job(message_data: dict[str, Any], exception_data: dict[str, Any]) -> None:
     """Called by dramatiq when a job's message has failed for good."""
@@ -56,7 +100,8 @@ async def purge_expired() -> None:
 
 @dramatiq.actor(queue_name="housekeeping", max_retries=3, time_limit=60_000)
 async def sweep() -> None:
-    """Send again jobs whose first message was lost (left QUEUED after commit)."""
-    resent = await jobs.resend_stale()
-    if resent:
-        log.warning("re-sent %d stale job(s)", resent)
+    """Find what is stuck and move it on: jobs whose first message was lost, payments whose answer was lost
+    (settled by asking the gateway) or whose message was lost."""
+    counts = await housekeeping.sweep()
+    if any(counts.values()):
+        log.warning("sweeper: %s", counts)

@@ -7,6 +7,7 @@ own event loop, which already holds the ORM (see `workers.embedded`).
 
 import asyncio
 import logging
+import threading
 
 import dramatiq
 from dramatiq.asyncio import get_event_loop_thread
@@ -38,6 +39,31 @@ class AsyncOrm(AsyncIO):
         super().after_worker_shutdown(broker, worker)
 
 
+class Sweeper(dramatiq.Middleware):
+    """Every `sweep_interval_seconds`, each worker process enqueues the sweeper and the purge (both are
+    idempotent, so several hosts doing it is harmless); 0 turns it off."""
+
+    def __init__(self, interval_seconds: int) -> None:
+        self.interval = interval_seconds
+        self.stop = threading.Event()
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        if self.interval > 0:
+            threading.Thread(target=self._run, args=(broker,), name="billrun-sweeper", daemon=True).start()
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        self.stop.set()
+
+    def _run(self, broker: dramatiq.Broker) -> None:
+        while not self.stop.wait(self.interval):
+            for actor in ("sweep", "purge_expired"):
+                try:
+                    broker.enqueue(dramatiq.Message(queue_name="housekeeping", actor_name=actor, args=(),
+                                                    kwargs={}, options={}))
+                except Exception:  # the broker is down for a moment: try at the next tick
+                    log.exception("could not enqueue %s", actor)
+
+
 class AppLoop:
     """Stands in for dramatiq's event loop thread: runs actor coroutines on the API's running loop."""
 
@@ -56,6 +82,7 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
         broker = RedisBroker(url=settings.redis_url, heartbeat_timeout=settings.broker_heartbeat_timeout_ms,
                              maintenance_chance=settings.broker_maintenance_chance)
         broker.add_middleware(AsyncOrm())
+        broker.add_middleware(Sweeper(settings.sweep_interval_seconds))
     return broker
 
 

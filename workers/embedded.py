@@ -1,14 +1,28 @@
 """The embedded default's in-process worker: Dramatiq's Worker on the StubBroker, actors on the API's loop."""
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import dramatiq
 from dramatiq.asyncio import set_event_loop_thread
 
-from domain import jobs
+from billrun.settings import get_settings
+from domain import housekeeping, jobs
 from workers.broker import AppLoop, broker
+
+log = logging.getLogger("billrun.workers")
+
+
+async def _sweep_every(seconds: int) -> None:
+    """The embedded default's sweeper: on the API's loop, every `seconds` (0: never)."""
+    while seconds > 0:
+        await asyncio.sleep(seconds)
+        try:
+            await housekeeping.sweep()
+        except Exception:  # logged; the next tick tries again
+            log.exception("sweep failed")
 
 
 @asynccontextmanager
@@ -20,8 +34,10 @@ async def in_process_worker(threads: int = 2) -> AsyncIterator[dramatiq.Worker]:
     worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
     worker.start()
     await jobs.resend_unfinished()
+    sweeper = asyncio.create_task(_sweep_every(get_settings().sweep_interval_seconds))
     try:
         yield worker
     finally:
+        sweeper.cancel()
         await asyncio.to_thread(worker.stop)
         set_event_loop_thread(None)

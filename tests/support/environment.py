@@ -5,6 +5,7 @@ worker process. `BILLRUN_TEST_MODE=embedded`: SQLite and the in-process broker, 
 """
 
 import os
+import socket
 import tempfile
 from pathlib import Path
 
@@ -13,6 +14,18 @@ PG_ADMIN_URL = os.environ.get("BILLRUN_TEST_PG_URL", "postgres://postgres@127.0.
 TEST_DB_NAME = os.environ.get("BILLRUN_TEST_DB_NAME", "billrun_test")
 REDIS_TEST_URL = os.environ.get("BILLRUN_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 SQLITE_PATH = Path(tempfile.gettempdir()) / f"billrun-test-{os.getpid()}.sqlite3"
+OUTBOX_DIR = Path(tempfile.gettempdir()) / f"billrun-test-outbox-{os.getpid()}"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# The PostgreSQL suite e-mails invoices to a real local SMTP server (the `smtp_server` fixture) on this port;
+# the embedded suite writes them to the outbox folder, as `make run` does.
+SMTP_PORT = _free_port()
 
 
 def configure() -> None:
@@ -23,10 +36,16 @@ def configure() -> None:
     os.environ["BILLRUN_JOB_MIN_BACKOFF_MS"] = "100"  # several chunks even for small test batches
     os.environ["BILLRUN_BROKER_HEARTBEAT_TIMEOUT_MS"] = "3000"  # redeliver a killed worker's messages quickly
     os.environ["BILLRUN_BROKER_MAINTENANCE_CHANCE"] = "1000000"  # out of a million: every fetch
+    os.environ["BILLRUN_SWEEP_INTERVAL_SECONDS"] = "1"  # the worker's sweeper settles lost answers quickly
+    os.environ["BILLRUN_PAYMENT_SETTLE_AFTER_SECONDS"] = "0"
+    os.environ["BILLRUN_SEND_CHUNK_SIZE"] = "3"  # several sending chunks even for small test batches
+    os.environ["BILLRUN_OUTBOX_DIR"] = str(OUTBOX_DIR)
+    os.environ.pop("BILLRUN_SMTP_URL", None)
     if MODE == "embedded":
         os.environ["DATABASE_URL"] = f"sqlite://{SQLITE_PATH}"
         os.environ.pop("REDIS_URL", None)
     else:
+        os.environ["BILLRUN_SMTP_URL"] = f"smtp://127.0.0.1:{SMTP_PORT}"
         base = PG_ADMIN_URL.rsplit("/", 1)[0]
         os.environ["DATABASE_URL"] = f"{base}/{TEST_DB_NAME}"
         os.environ["REDIS_URL"] = REDIS_TEST_URL

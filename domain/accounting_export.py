@@ -1,0 +1,125 @@
+"""Accounting export (SPEC §4 step 6): a posted batch as files an accounting system imports.
+
+Two formats (docs/ACCOUNTING_EXPORT.md):
+- INVOICES_CSV — one row per invoice line, the columns of Xero's sales-invoice import template;
+- JOURNAL_CSV — one row per journal line of the batch's posting entries, the columns of Xero's manual-journal
+  import (Amount: debits positive, credits negative).
+
+Only what posting fixed goes in (no payments, no timestamps), in a fixed order, so the same batch and format
+always give the same bytes; each export is stored with its SHA-256 and downloaded over HTTP with the bearer
+token. Exporting needs BILLING_SEND_EXPORT and sight of every invoice of the batch.
+"""
+
+import csv
+import hashlib
+import io
+from collections import defaultdict
+
+from tortoise.transactions import in_transaction
+
+import models
+from domain import audit, clock, events, jobs
+from domain.access import Viewer, account_visibility, get_visible, require, sees_all_accounts
+from domain.errors import DomainError, ErrorCode
+from models.enums import BatchStatus, DetailKind, ExportFormat, JobStatus, Permission
+
+EXPORTABLE = (BatchStatus.POSTED, BatchStatus.COMPLETED)
+INVOICE_COLUMNS = ("ContactName", "EmailAddress", "InvoiceNumber", "Reference", "InvoiceDate", "DueDate",
+                   "Description", "Quantity", "UnitAmount", "AccountCode", "TaxType", "TaxAmount", "Currency")
+JOURNAL_COLUMNS = ("Narration", "Date", "Description", "AccountCode", "TaxRate", "Amount")
+PAGE = 2000
+
+
+async def export_batch(viewer: Viewer, batch_id: int, fmt: ExportFormat) -> models.Export:
+    """Produce one export file of a posted batch (repeatable: each call stores a new, identical file)."""
+    require(viewer, Permission.BILLING_ACCESS)
+    batch = await get_visible(viewer, models.BillingBatch, batch_id, "Billing batch", "batchId")
+    require(viewer, Permission.BILLING_SEND_EXPORT)
+    if batch.status not in EXPORTABLE:
+        raise DomainError(ErrorCode.INVALID_STATUS,
+                          f"Only a POSTED or COMPLETED batch can be exported; this one is {batch.status.value}.",
+                          "batchId")
+    if await hidden_invoices(viewer, batch.id):
+        raise DomainError(ErrorCode.HIDDEN_INVOICES, "This batch has invoices of accounts hidden from you; only a "
+                          "user who can see them all may export it.", "batchId")
+    return await write_export(batch, fmt, viewer)
+
+
+async def hidden_invoices(viewer: Viewer, batch_id: int) -> int:
+    if sees_all_accounts(viewer):
+        return 0
+    return await models.Invoice.filter(batch_id=batch_id).exclude(account_visibility(viewer, "account")).count()
+
+
+async def write_export(batch: models.BillingBatch, fmt: ExportFormat, viewer: Viewer | None,
+                       created_by: int | None = None) -> models.Export:
+    content = await render(batch.id, fmt)
+    async with in_transaction():
+        export = await models.Export.create(
+            batch_id=batch.id, format=fmt, filename=f"{batch.code}-{fmt.value.lower().replace('_', '.')}",
+            content_type="text/csv; charset=utf-8", content=content, sha256=hashlib.sha256(content).hexdigest(),
+            created_by_id=viewer.user_id if viewer else created_by)
+        await models.BillingBatch.filter(id=batch.id).update(exported_at=clock.now())
+        await audit.record(viewer, "BillingBatch", batch.id, {"export": (None, export.filename)}, "EXPORT",
+                           batch_id=batch.id)
+        await events.record("EXPORTED", batch_id=batch.id, export_id=export.id, format=fmt.value)
+    return export
+
+
+async def render(batch_id: int, fmt: ExportFormat) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    if fmt == ExportFormat.INVOICES_CSV:
+        writer.writerow(INVOICE_COLUMNS)
+        await _invoice_rows(batch_id, writer)
+    else:
+        writer.writerow(JOURNAL_COLUMNS)
+        await _journal_rows(batch_id, writer)
+    return buffer.getvalue().encode("utf-8")
+
+
+async def _invoice_rows(batch_id: int, writer) -> None:
+    invoices = models.Invoice.filter(batch_id=batch_id)
+    last = ""
+    while page := await invoices.filter(number__gt=last).order_by("number").limit(PAGE).values(
+            "number", "billing_id", "invoice_date", "due_date", "currency", "account__name",
+            "account__billing_email", "account__number"):
+        details: dict[int, list[dict]] = defaultdict(list)
+        for detail in await models.BillingDetail.filter(billing_id__in=[i["billing_id"] for i in page]).order_by(
+                "billing_id", "position", "id").values("billing_id", "kind", "description", "amount",
+                                                       "revenue_account__code"):
+            details[detail["billing_id"]].append(detail)
+        for invoice in page:
+            for detail in details[invoice["billing_id"]]:
+                is_tax = detail["kind"] == DetailKind.TAX
+                writer.writerow([invoice["account__name"], invoice["account__billing_email"], invoice["number"],
+                                 invoice["account__number"], invoice["invoice_date"].isoformat(),
+                                 invoice["due_date"].isoformat(), detail["description"], "1", str(detail["amount"]),
+                                 detail["revenue_account__code"] or "", "Tax" if is_tax else "No Tax",
+                                 str(detail["amount"]) if is_tax else "0.00", invoice["currency"]])
+        last = page[-1]["number"]
+
+
+async def _journal_rows(batch_id: int, writer) -> None:
+    lines = models.JournalLine.filter(entry__batch_id=batch_id, entry__payment_id=None)
+    last = 0
+    while page := await lines.filter(id__gt=last).order_by("id").limit(PAGE).values(
+            "id", "entry__memo", "entry__entry_date", "memo", "ledger_account__code", "debit", "credit"):
+        for line in page:
+            writer.writerow([line["entry__memo"], line["entry__entry_date"].isoformat(), line["memo"],
+                             line["ledger_account__code"], "No Tax", str(line["debit"] - line["credit"])])
+        last = page[-1]["id"]
+
+
+async def run_job(job_id: int) -> None:
+    """EXPORT-mode posting: both formats, once (a redelivered message finds the job done)."""
+    job = await models.Job.get_or_none(id=job_id).select_related("batch")
+    if job is None or job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
+        return
+    await jobs.mark_running(job, total=len(ExportFormat))
+    done = set(await models.Export.filter(batch_id=job.batch_id, created_at__gte=job.created_at).values_list(
+        "format", flat=True))
+    for fmt in ExportFormat:
+        if fmt not in done:
+            await write_export(job.batch, fmt, None, created_by=job.created_by_id)
+    await jobs.add_progress(job.id, len(ExportFormat), batch_id=job.batch_id)

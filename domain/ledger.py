@@ -1,0 +1,140 @@
+"""The double-entry ledger (SPEC §2, §4 step 5): which journal lines an invoice or a payment makes, and the
+balances they add up to.
+
+An invoice's entry debits receivables with the invoice total and credits each revenue account with its share
+of the lines' distributions and the tax-payable account with the tax; a payment's entry debits cash and
+credits receivables. Lines are netted per ledger account and put on the side their sign says (a credit line
+makes a debit to revenue). `entry_lines` refuses an entry whose debits and credits differ, so an unbalanced
+entry is never written; PostgreSQL checks it again with a trigger (models/constraints.py), and journal rows
+are never updated or deleted.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from tortoise import connections
+from tortoise.functions import Sum
+
+import models
+from domain.errors import DomainError, ErrorCode
+from models.bulk import is_postgres
+from models.enums import LedgerAccountKind
+
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class Line:
+    """One journal line: a debit or a credit (never both) to one ledger account."""
+
+    ledger_account_id: int
+    debit: Decimal
+    credit: Decimal
+    memo: str
+
+
+class UnbalancedEntry(Exception):
+    """An entry whose debits and credits differ: a programming or data error, never written."""
+
+
+def entry_lines(amounts: Iterable[tuple[int, Decimal, str]]) -> list[Line]:
+    """Journal lines from signed amounts (positive: debit, negative: credit) per ledger account, netted per
+    account and memo; zero nets make no line. Raises UnbalancedEntry unless debits equal credits."""
+    net: dict[tuple[int, str], Decimal] = defaultdict(lambda: ZERO)
+    for account_id, amount, memo in amounts:
+        net[(account_id, memo)] += amount
+    lines = [Line(account_id, amount if amount > 0 else ZERO, -amount if amount < 0 else ZERO, memo)
+             for (account_id, memo), amount in net.items() if amount != 0]
+    debits, credits = sum((ln.debit for ln in lines), ZERO), sum((ln.credit for ln in lines), ZERO)
+    if debits != credits:
+        raise UnbalancedEntry(f"debits {debits} != credits {credits}")
+    return lines
+
+
+def invoice_lines(receivable_id: int, total: Decimal, revenue: Iterable[tuple[int, Decimal]],
+                  tax: Iterable[tuple[int, Decimal]]) -> list[Line]:
+    """Dr receivables (the total); Cr revenue per distribution; Cr tax payable."""
+    return entry_lines([(receivable_id, total, "Receivable"),
+                        *((account, -amount, "Revenue") for account, amount in revenue),
+                        *((account, -amount, "Tax") for account, amount in tax)])
+
+
+def payment_lines(cash_id: int, receivable_id: int, amount: Decimal) -> list[Line]:
+    """Dr cash; Cr receivables."""
+    return entry_lines([(cash_id, amount, "Cash"), (receivable_id, -amount, "Receivable")])
+
+
+@dataclass(frozen=True)
+class PostingAccounts:
+    """The ledger accounts posting and payments write to besides revenue and tax."""
+
+    receivable_id: int
+    cash_id: int
+
+
+async def posting_accounts() -> PostingAccounts:
+    """The active RECEIVABLE and CASH accounts of the chart (the lowest code of each kind), or a refusal
+    naming what is missing."""
+    found: dict[LedgerAccountKind, int] = {}
+    for kind in (LedgerAccountKind.RECEIVABLE, LedgerAccountKind.CASH):
+        row = await models.LedgerAccount.filter(kind=kind, active=True).order_by("code").first().values_list(
+            "id", flat=True)
+        if row is not None:
+            found[kind] = row  # type: ignore[assignment]
+    missing = [k.value for k in (LedgerAccountKind.RECEIVABLE, LedgerAccountKind.CASH) if k not in found]
+    if missing:
+        raise DomainError(ErrorCode.LEDGER_NOT_CONFIGURED,
+                          f"The chart of accounts needs an active {' and an active '.join(missing)} account.",
+                          "batchId")
+    return PostingAccounts(found[LedgerAccountKind.RECEIVABLE], found[LedgerAccountKind.CASH])
+
+
+# ---------------------------------------------------------------- balances
+
+
+@dataclass
+class Balance:
+    """Debits and credits posted to one ledger account; balance = debits - credits."""
+
+    ledger_account_id: int
+    debit: Decimal = ZERO
+    credit: Decimal = ZERO
+
+    @property
+    def balance(self) -> Decimal:
+        return self.debit - self.credit
+
+
+async def balances(ledger_account_ids: list[int] | None = None, as_of: date | None = None) -> dict[int, Balance]:
+    """Totals per ledger account (all, or these), entries up to `as_of` when given. PostgreSQL sums in SQL
+    (exact NUMERIC); SQLite sums decimals as floats, so there the embedded default's small ledger is summed
+    in Python."""
+    query = models.JournalLine.all()
+    if ledger_account_ids is not None:
+        query = query.filter(ledger_account_id__in=ledger_account_ids)
+    if as_of is not None:
+        query = query.filter(entry__entry_date__lte=as_of)
+    found: dict[int, Balance] = {}
+    if is_postgres(connections.get("default")):
+        rows = await query.group_by("ledger_account_id").annotate(d=Sum("debit"), c=Sum("credit")).values_list(
+            "ledger_account_id", "d", "c")
+        for account_id, debit, credit in rows:
+            found[account_id] = Balance(account_id, Decimal(debit or 0), Decimal(credit or 0))
+        return found
+    for account_id, debit, credit in await query.values_list("ledger_account_id", "debit", "credit"):
+        entry = found.setdefault(account_id, Balance(account_id))
+        entry.debit += debit
+        entry.credit += credit
+    return found
+
+
+async def unbalanced_entries() -> list[int]:
+    """Ids of journal entries whose debits differ from their credits (always none: a check for operators and
+    the test suite's invariant)."""
+    totals: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for entry_id, debit, credit in await models.JournalLine.all().values_list("entry_id", "debit", "credit"):
+        totals[entry_id] += debit - credit
+    return sorted(entry_id for entry_id, net in totals.items() if net != 0)

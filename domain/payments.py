@@ -1,0 +1,162 @@
+"""Auto-pay (SPEC §4 step 5): a charge per invoice of an auto-pay account, through the `PaymentGateway`.
+
+Posting creates one PENDING `Payment` per payable invoice, its idempotency key derived from the invoice, and
+an AUTO_PAY job whose messages charge them one by one. A transient gateway error is retried by the broker
+with backoff, up to `payment_max_attempts`, then the payment FAILS with a notification; a decline opens a
+notification; a timeout leaves the payment UNKNOWN until the sweeper asks the gateway what became of its
+key. Any number of attempts, redeliveries or sweeps charge an invoice at most once: the gateway answers a
+repeated key with the first outcome, and the database allows one successful payment per invoice.
+A success pays the invoice and posts Dr cash / Cr receivables.
+"""
+
+from datetime import timedelta
+
+from tortoise import connections
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+import models
+from billrun.settings import get_settings
+from domain import clock, events, jobs, ledger, notifications
+from domain.gateway import ChargeResult, GatewayTimeout, TransientGatewayError, get_gateway
+from models.bulk import allocate_ids, insert_rows, is_postgres
+from models.enums import InvoiceStatus, JobKind, JobStatus, PaymentStatus
+
+UNSETTLED = (PaymentStatus.PENDING, PaymentStatus.UNKNOWN)
+
+
+async def plan(job_id: int) -> None:
+    """Send a charge message for every PENDING payment of the job's batch (idempotent)."""
+    job = await models.Job.get_or_none(id=job_id)
+    if job is None or job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+        return
+    pending = await models.Payment.filter(invoice__batch_id=job.batch_id, status=PaymentStatus.PENDING).values_list(
+        "id", flat=True)
+    if job.status == JobStatus.QUEUED:
+        await jobs.mark_running(job, total=job.progress_total)
+    for payment_id in pending:
+        jobs.send(jobs.CHARGE_PAYMENT, payment_id=payment_id, job_id=job.id)
+    await _progress(job.batch_id)
+
+
+async def charge(payment_id: int) -> None:
+    """One attempt at one payment. Raises TransientGatewayError to have the broker retry it later."""
+    payment = await models.Payment.get_or_none(id=payment_id).select_related("invoice__account")
+    if payment is None or payment.status != PaymentStatus.PENDING:
+        return
+    await models.Payment.filter(id=payment.id).update(attempts=F("attempts") + 1, updated_at=clock.now())
+    attempts = payment.attempts + 1
+    invoice = payment.invoice
+    try:
+        result = await get_gateway().charge(payment.idempotency_key, invoice.account.payment_method_token or "",
+                                            payment.amount, invoice.currency)
+    except TransientGatewayError as error:
+        if attempts >= get_settings().payment_max_attempts:
+            await _give_up(payment, f"{error} — gave up after {attempts} attempts")
+            return
+        await models.Payment.filter(id=payment.id).update(error=str(error))
+        raise
+    except GatewayTimeout as error:
+        await models.Payment.filter(id=payment.id, status=PaymentStatus.PENDING).update(
+            status=PaymentStatus.UNKNOWN, error=str(error), updated_at=clock.now())
+        return
+    await record(payment.id, result)
+
+
+async def record(payment_id: int, result: ChargeResult) -> None:
+    """Settle a payment with the gateway's answer: a success pays the invoice and posts to the ledger; a
+    decline opens a notification. A payment settled already is left alone."""
+    lock = " FOR UPDATE" if is_postgres(connections.get("default")) else ""
+    async with in_transaction() as tx:
+        rows = await tx.execute_query_dict(f"SELECT status FROM payment WHERE id = {int(payment_id)}{lock}")
+        if not rows or rows[0]["status"] not in UNSETTLED:
+            return
+        payment = await models.Payment.get(id=payment_id).select_related("invoice")
+        invoice = payment.invoice
+        now = clock.now()
+        if result.status == PaymentStatus.SUCCEEDED:
+            await models.Payment.filter(id=payment.id).update(status=PaymentStatus.SUCCEEDED, settled_at=now,
+                                                              gateway_reference=result.reference, error=None)
+            paid = invoice.amount_paid + payment.amount
+            await models.Invoice.filter(id=invoice.id).update(
+                amount_paid=paid, status=InvoiceStatus.PAID if paid >= invoice.amount else InvoiceStatus.PARTIALLY_PAID)
+            await _post_receipt(tx, payment, invoice)
+        else:
+            await models.Payment.filter(id=payment.id).update(status=PaymentStatus.DECLINED, settled_at=now,
+                                                              gateway_reference=result.reference, error=result.message)
+            await notifications.raise_once(
+                invoice.batch_id, "PAYMENT_DECLINED",
+                f"Auto-pay of invoice {invoice.number} ({payment.amount} {invoice.currency}) was declined: "
+                f"{result.message}.", f"payment-declined:{payment.id}")
+        await events.record("PAYMENT", batch_id=invoice.batch_id, payment_id=payment.id, invoice=invoice.number,
+                            status=result.status.value)
+    await _progress(invoice.batch_id)
+
+
+async def _post_receipt(tx, payment: models.Payment, invoice: models.Invoice) -> None:
+    accounts = await ledger.posting_accounts()
+    lines = ledger.payment_lines(accounts.cash_id, accounts.receivable_id, payment.amount)
+    [entry_id] = await allocate_ids(tx, "journal_entry", 1)
+    await insert_rows(tx, "journal_entry", ("id", "entry_date", "memo", "invoice_id", "payment_id", "batch_id",
+                                            "created_at"),
+                      [(entry_id, clock.today(), f"Auto-pay of invoice {invoice.number}", invoice.id, payment.id,
+                        invoice.batch_id, clock.now())])
+    line_ids = await allocate_ids(tx, "journal_line", len(lines))
+    await insert_rows(tx, "journal_line", ("id", "entry_id", "ledger_account_id", "debit", "credit", "memo"),
+                      [(line_id, entry_id, ln.ledger_account_id, ln.debit, ln.credit, ln.memo)
+                       for line_id, ln in zip(line_ids, lines, strict=True)])
+
+
+async def _give_up(payment: models.Payment, error: str) -> None:
+    async with in_transaction():
+        updated = await models.Payment.filter(id=payment.id, status=PaymentStatus.PENDING).update(
+            status=PaymentStatus.FAILED, error=error[:2000], settled_at=clock.now())
+        if updated:
+            invoice = payment.invoice
+            await notifications.raise_once(
+                invoice.batch_id, "PAYMENT_FAILED",
+                f"Auto-pay of invoice {invoice.number} failed: {error}", f"payment-failed:{payment.id}")
+    await _progress(payment.invoice.batch_id)
+
+
+async def _progress(batch_id: int) -> None:
+    """The batch's AUTO_PAY job counts settled payments; it succeeds when none is left to settle."""
+    job = await models.Job.filter(batch_id=batch_id, kind=JobKind.AUTO_PAY).order_by("-id").first()
+    if job is None:
+        return
+    payments = models.Payment.filter(invoice__batch_id=batch_id)
+    total = await payments.count()
+    done = total - await payments.filter(status__in=UNSETTLED).count()
+    finished = done >= total
+    await models.Job.filter(id=job.id).update(
+        progress_done=done, progress_total=total, status=JobStatus.SUCCEEDED if finished else JobStatus.RUNNING,
+        finished_at=clock.now() if finished else None)
+    await events.record("JOB_PROGRESS", batch_id=batch_id, job_id=job.id, done=done, total=total)
+
+
+# ---------------------------------------------------------------- the sweeper's part
+
+
+async def settle_unknown(older_than: timedelta | None = None) -> int:
+    """Ask the gateway about every UNKNOWN payment: settle it with the answer, or, when the gateway never
+    saw the key, put it back to PENDING and charge again (the same key: never twice)."""
+    grace = older_than if older_than is not None else timedelta(seconds=get_settings().payment_settle_after_seconds)
+    unknown = await models.Payment.filter(status=PaymentStatus.UNKNOWN, updated_at__lte=clock.now() - grace)
+    gateway = get_gateway()
+    for payment in unknown:
+        result = await gateway.lookup(payment.idempotency_key)
+        if result is not None:
+            await record(payment.id, result)
+        elif await models.Payment.filter(id=payment.id, status=PaymentStatus.UNKNOWN).update(
+                status=PaymentStatus.PENDING, updated_at=clock.now()):
+            jobs.send(jobs.CHARGE_PAYMENT, payment_id=payment.id)
+    return len(unknown)
+
+
+async def resend_stale(older_than: timedelta = timedelta(minutes=10)) -> int:
+    """Charge again PENDING payments untouched for a while (their message was lost)."""
+    stale = await models.Payment.filter(status=PaymentStatus.PENDING,
+                                        updated_at__lte=clock.now() - older_than).values_list("id", flat=True)
+    for payment_id in stale:
+        jobs.send(jobs.CHARGE_PAYMENT, payment_id=payment_id)
+    return len(stale)

@@ -1,0 +1,281 @@
+"""Posting a batch (SPEC §4 step 5): every APPROVED billing becomes a numbered invoice with its journal entry.
+
+`start_posting` checks every guard before anything is written and reports them all at once. The work is a
+job split into chunks of billings (by id range), each a Dramatiq message. A chunk, in one transaction:
+reads its billings and their distributions, takes as many invoice numbers as it has billings from the
+`invoice` sequence (an UPDATE that row-locks the counter until commit, so two batches posting at once
+serialize there and the numbers have neither gaps nor duplicates), builds each invoice's journal lines with
+`domain.ledger`, writes invoices, entries and lines with COPY, marks the billings INVOICED with their audit
+rows and counts the chunk done. A redelivered chunk finds itself done; one that died rolled back whole, its
+numbers with it; one invoice per billing is a unique key besides.
+
+The last chunk also finishes the posting in its transaction: HOLD billings leave the batch, the batch is
+POSTED (locked), and the follow-up jobs are created: sending (SEND), the accounting export (EXPORT) and
+auto-pay, sent to the broker after commit (a lost message is re-sent by the sweeper).
+"""
+
+from collections import defaultdict
+from datetime import timedelta
+from decimal import Decimal
+
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import F, Subquery
+from tortoise.transactions import in_transaction
+
+import models
+from billrun.settings import get_settings
+from domain import audit, clock, events, jobs, ledger, periods, sequences
+from domain.access import Viewer, account_visibility, get_visible, require, sees_all_accounts
+from domain.errors import DomainError, ErrorCode, Problem, raise_if
+from models.bulk import allocate_ids, insert_rows, is_postgres
+from models.enums import (
+    BatchStatus,
+    BillingStatus,
+    DetailKind,
+    InvoiceStatus,
+    JobKind,
+    JobStatus,
+    PaymentStatus,
+    Permission,
+    PostMode,
+)
+
+INVOICE_SEQUENCE = "invoice"
+UNDECIDED = (BillingStatus.NEW, BillingStatus.APPROVAL_IN_PROCESS)
+# Billings posting touches: invoiced (APPROVED) or taken out of the batch (HOLD). A viewer must see them all.
+POSTED_BY_POSTING = (BillingStatus.APPROVED, BillingStatus.HOLD)
+
+
+def invoice_number(n: int) -> str:
+    return f"INV-{n:08d}"
+
+
+# ---------------------------------------------------------------- starting, from the API
+
+
+async def start_posting(viewer: Viewer, batch_id: int, mode: PostMode) -> models.Job:
+    """Refuse with every failed guard at once, or move the batch to POSTING and queue the job. A batch left
+    POSTING by a failed job is resumed the same way (chunks already posted are not posted again)."""
+    require(viewer, Permission.BILLING_ACCESS)
+    batch = await get_visible(viewer, models.BillingBatch, batch_id, "Billing batch", "batchId")
+    require(viewer, Permission.BILLING_SEND_EXPORT)
+    resuming = batch.status == BatchStatus.POSTING
+    if resuming and await models.Job.exists(batch_id=batch.id, kind=JobKind.POST,
+                                            status__in=[JobStatus.QUEUED, JobStatus.RUNNING]):
+        raise DomainError(ErrorCode.INVALID_STATUS, "This batch is being posted now.", "batchId")
+    if not resuming and batch.status != BatchStatus.PROCESSED:
+        raise DomainError(ErrorCode.INVALID_STATUS,
+                          f"Only a PROCESSED batch can be posted; this one is {batch.status.value}.", "batchId")
+    raise_if(await _guard_problems(viewer, batch))
+    await ledger.posting_accounts()
+    await sequences.ensure(INVOICE_SEQUENCE)
+    async with in_transaction():
+        if not resuming:
+            updated = await models.BillingBatch.filter(id=batch.id, status=BatchStatus.PROCESSED).update(
+                status=BatchStatus.POSTING, post_mode=mode, version=batch.version + 1)
+            if not updated:
+                raise DomainError(ErrorCode.CONCURRENT_UPDATE, "The batch changed meanwhile; reload it.", "batchId")
+            await audit.record(viewer, "BillingBatch", batch.id, {"status": (batch.status, BatchStatus.POSTING),
+                                                                  "post_mode": (None, mode)},
+                               "POST", batch_id=batch.id)
+        job = await jobs.create(JobKind.POST, batch_id=batch.id, created_by=viewer.user_id, actor=viewer.user_id,
+                                actor_label=viewer.label)
+        await events.record("BATCH_STATUS", batch_id=batch.id, job_id=job.id, status=BatchStatus.POSTING.value)
+    jobs.start(job)
+    return job
+
+
+async def _guard_problems(viewer: Viewer, batch: models.BillingBatch) -> list[Problem]:
+    """SPEC §4.5: every billing dispositioned, the invoice dates in open periods, every posted billing
+    visible to the viewer."""
+    problems = []
+    billings = models.PeriodicBilling.filter(batch_id=batch.id)
+    undecided = await billings.filter(status__in=UNDECIDED).count()
+    if undecided:
+        problems.append(Problem(ErrorCode.BILLINGS_NOT_DISPOSITIONED,
+                                f"{undecided} billing(s) are still NEW or APPROVAL_IN_PROCESS: disposition every "
+                                "billing before posting.", "batchId"))
+    dates = {batch.invoice_date} | set(await billings.filter(status=BillingStatus.APPROVED).exclude(
+        invoice_date_override=None).distinct().values_list("invoice_date_override", flat=True))
+    closed = sorted([d for d in dates if not await periods.is_open(d)])
+    if closed:
+        problems.append(Problem(ErrorCode.PERIOD_CLOSED, "Invoice date(s) " + ", ".join(map(str, closed))
+                                + " are not in an open accounting period.", "batchId"))
+    if not sees_all_accounts(viewer):
+        hidden = await billings.filter(status__in=POSTED_BY_POSTING).exclude(
+            account_visibility(viewer, "account")).count()
+        if hidden:
+            problems.append(Problem(ErrorCode.HIDDEN_INVOICES,
+                                    f"{hidden} billing(s) of this batch belong to accounts hidden from you; only a "
+                                    "user who can see every invoice may post it.", "batchId"))
+    return problems
+
+
+# ---------------------------------------------------------------- planning, in a worker
+
+
+async def plan(job_id: int) -> None:
+    """Split the APPROVED billings into id ranges and send a message per range not posted yet."""
+    job = await models.Job.get(id=job_id).select_related("batch")
+    if job.status not in (JobStatus.QUEUED, JobStatus.RUNNING) or job.batch.status != BatchStatus.POSTING:
+        return
+    if not await models.JobChunk.exists(job_id=job.id):
+        await _create_chunks(job)
+    pending = await models.JobChunk.filter(job_id=job.id, done_at=None).values_list("chunk_no", flat=True)
+    if not await models.JobChunk.exists(job_id=job.id):
+        await _finish_empty(job)
+        return
+    for chunk_no in pending:
+        jobs.send(jobs.POST_CHUNK, job_id=job.id, chunk_no=chunk_no)
+
+
+async def _create_chunks(job: models.Job) -> None:
+    size = get_settings().chunk_size
+    ids = await models.PeriodicBilling.filter(batch_id=job.batch_id, status=BillingStatus.APPROVED).order_by(
+        "id").values_list("id", flat=True)
+    slices = [ids[i:i + size] for i in range(0, len(ids), size)]
+    async with in_transaction():
+        await models.JobChunk.bulk_create([
+            models.JobChunk(job_id=job.id, chunk_no=n, size=len(part),
+                            params={"first_id": part[0], "last_id": part[-1]}) for n, part in enumerate(slices)])
+        await jobs.mark_running(job, total=len(ids))
+        await events.record("JOB_PROGRESS", batch_id=job.batch_id, job_id=job.id, done=0, total=len(ids))
+
+
+async def _finish_empty(job: models.Job) -> None:
+    """No billing to invoice: the batch is posted all the same (HOLD billings still leave it)."""
+    async with in_transaction() as tx:
+        await jobs.mark_running(job, total=0)
+        follow_ups = await _finish_in_transaction(tx, job)
+    _start(follow_ups)
+
+
+# ---------------------------------------------------------------- one chunk, in a worker
+
+INVOICE_COLUMNS = ("id", "number", "billing_id", "account_id", "batch_id", "currency", "invoice_date", "due_date",
+                   "amount", "tax_amount", "amount_paid", "status", "created_at")
+ENTRY_COLUMNS = ("id", "entry_date", "memo", "invoice_id", "payment_id", "batch_id", "created_at")
+LINE_COLUMNS = ("id", "entry_id", "ledger_account_id", "debit", "credit", "memo")
+AUDIT_COLUMNS = ("entity", "entity_id", "field", "before", "after", "operation", "actor_id", "actor_label",
+                 "batch_id", "billing_id", "at")
+
+
+async def post_chunk(job_id: int, chunk_no: int) -> None:
+    """Invoice one range of billings; a no-op when it is done already or its job/batch no longer posts."""
+    lock = " FOR UPDATE" if is_postgres(connections.get("default")) else ""
+    follow_ups: list[models.Job] = []
+    async with in_transaction() as tx:
+        _, rows = await tx.execute_query(
+            f"SELECT id, done_at FROM job_chunk WHERE job_id = {int(job_id)} AND chunk_no = {int(chunk_no)}{lock}")
+        if not rows or rows[0]["done_at"] is not None:
+            return
+        job = await models.Job.get(id=job_id).select_related("batch")
+        if job.status != JobStatus.RUNNING or job.batch.status != BatchStatus.POSTING:
+            return
+        chunk = await models.JobChunk.get(id=rows[0]["id"])
+        await write_invoices(tx, job, chunk.params["first_id"], chunk.params["last_id"])
+        await models.JobChunk.filter(id=chunk.id).update(done_at=clock.now())
+        done, total = await jobs.count_progress(tx, job_id, chunk.size)
+        await events.record("JOB_PROGRESS", batch_id=job.batch_id, job_id=job_id, done=done, total=total)
+        if done >= total:
+            follow_ups = await _finish_in_transaction(tx, job)
+    _start(follow_ups)
+
+
+async def write_invoices(tx: BaseDBAsyncClient, job: models.Job, first_id: int, last_id: int) -> int:
+    """Invoices, journal entries and lines for the APPROVED billings of the batch in [first_id, last_id]."""
+    batch = job.batch
+    in_range = models.PeriodicBilling.filter(batch_id=batch.id, status=BillingStatus.APPROVED, id__gte=first_id,
+                                             id__lte=last_id)
+    billings = await in_range.order_by("id").values_list("id", "account_id", "amount", "invoice_date_override",
+                                                         "account__payment_terms_days")
+    if not billings:
+        return 0
+    revenue: dict[int, list[tuple[int, Decimal]]] = defaultdict(list)
+    tax: dict[int, list[tuple[int, Decimal]]] = defaultdict(list)
+    for billing_id, kind, account_id, amount in await models.RevenueDistribution.filter(
+            detail__billing_id__in=Subquery(in_range.values("id"))).values_list(
+            "detail__billing_id", "detail__kind", "revenue_account_id", "amount"):
+        (tax if kind == DetailKind.TAX else revenue)[billing_id].append((account_id, amount))
+    accounts = await ledger.posting_accounts()
+    now = clock.now()
+    invoices, entries, lines = [], [], []
+    invoice_ids = await allocate_ids(tx, "invoice", len(billings))
+    entry_ids = await allocate_ids(tx, "journal_entry", len(billings))
+    last = await sequences.advance(tx, INVOICE_SEQUENCE, len(billings))  # row-locked until commit
+    for n, (invoice_id, entry_id, billing) in enumerate(zip(invoice_ids, entry_ids, billings, strict=True)):
+        billing_id, account_id, amount, override, terms = billing
+        number = invoice_number(last - len(billings) + 1 + n)
+        invoice_date = override or batch.invoice_date
+        tax_amount = sum((a for _, a in tax[billing_id]), Decimal("0.00"))
+        invoices.append((invoice_id, number, billing_id, account_id, batch.id, batch.currency, invoice_date,
+                         invoice_date + timedelta(days=terms), amount, tax_amount, Decimal("0.00"),
+                         InvoiceStatus.OPEN.value, now))
+        entries.append((entry_id, invoice_date, f"Invoice {number}", invoice_id, None, batch.id, now))
+        lines.extend((entry_id, line) for line in ledger.invoice_lines(accounts.receivable_id, amount,
+                                                                      revenue[billing_id], tax[billing_id]))
+    line_ids = await allocate_ids(tx, "journal_line", len(lines))
+    await insert_rows(tx, "invoice", INVOICE_COLUMNS, invoices)
+    await insert_rows(tx, "journal_entry", ENTRY_COLUMNS, entries)
+    await insert_rows(tx, "journal_line", LINE_COLUMNS, [
+        (line_id, entry_id, line.ledger_account_id, line.debit, line.credit, line.memo)
+        for line_id, (entry_id, line) in zip(line_ids, lines, strict=True)])
+    actor, label = job.params.get("actor"), job.params.get("actor_label", "system")
+    await insert_rows(tx, "audit", AUDIT_COLUMNS, [
+        ("PeriodicBilling", b[0], "status", BillingStatus.APPROVED.value, BillingStatus.INVOICED.value, "POST",
+         actor, label, batch.id, b[0], now) for b in billings])
+    await in_range.update(status=BillingStatus.INVOICED, version=F("version") + 1)
+    return len(billings)
+
+
+# ---------------------------------------------------------------- finishing, in the last chunk's transaction
+
+
+async def _finish_in_transaction(tx: BaseDBAsyncClient, job: models.Job) -> list[models.Job]:
+    """HOLD billings leave, the batch is POSTED, the follow-up jobs are created (and returned, to be sent
+    after commit)."""
+    batch = job.batch
+    now = clock.now()
+    actor, label = job.params.get("actor"), job.params.get("actor_label", "system")
+    held = models.PeriodicBilling.filter(batch_id=batch.id, status=BillingStatus.HOLD)
+    await insert_rows(tx, "audit", AUDIT_COLUMNS, [
+        ("PeriodicBilling", bid, "batch_id", str(batch.id), None, "HOLD_LEFT_BATCH", actor, label, batch.id, bid, now)
+        for bid in await held.values_list("id", flat=True)])
+    await held.update(batch_id=None, held_from_batch_id=batch.id)
+    await models.BillingBatch.filter(id=batch.id).update(status=BatchStatus.POSTED, posted_at=now,
+                                                         version=F("version") + 1)
+    await models.Job.filter(id=job.id).update(status=JobStatus.SUCCEEDED, finished_at=now)
+    await audit.record(None, "BillingBatch", batch.id, {"status": (BatchStatus.POSTING, BatchStatus.POSTED)},
+                       "POST", batch_id=batch.id)
+    await events.record("BATCH_STATUS", batch_id=batch.id, job_id=job.id, status=BatchStatus.POSTED.value)
+    return await _follow_ups(job)
+
+
+async def _follow_ups(job: models.Job) -> list[models.Job]:
+    batch = job.batch
+    invoice_count = await models.Invoice.filter(batch_id=batch.id).count()
+    created = []
+    if batch.post_mode == PostMode.SEND and invoice_count:
+        created.append(await jobs.create(JobKind.SEND, batch_id=batch.id, created_by=job.created_by_id))
+    if batch.post_mode == PostMode.EXPORT:
+        created.append(await jobs.create(JobKind.EXPORT, batch_id=batch.id, created_by=job.created_by_id))
+    payable = (models.Invoice.filter(batch_id=batch.id, amount__gt=0, account__autopay_enabled=True)
+               .exclude(account__payment_method_token=None))
+    if await payable.exists():
+        autopay = await jobs.create(JobKind.AUTO_PAY, batch_id=batch.id, created_by=job.created_by_id)
+        rows = await payable.values_list("id", "amount")
+        await models.Payment.bulk_create([
+            models.Payment(invoice_id=invoice_id, idempotency_key=f"autopay-invoice-{invoice_id}", amount=amount,
+                           status=PaymentStatus.PENDING) for invoice_id, amount in rows])
+        autopay.progress_total = len(rows)
+        await autopay.save(update_fields=["progress_total"])
+        created.append(autopay)
+    for follow_up in created:
+        await events.record("JOB_QUEUED", batch_id=batch.id, job_id=follow_up.id, job_kind=follow_up.kind.value)
+    return created
+
+
+def _start(follow_ups: list[models.Job]) -> None:
+    for job in follow_ups:
+        jobs.start(job)

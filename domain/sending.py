@@ -1,0 +1,121 @@
+"""Sending a posted batch's invoices (SPEC §4 step 5, mode SEND): each rendered to PDF and e-mailed to its
+account's billing address over SMTP, or written to the outbox folder as an `.eml` (with the PDF beside it)
+when no SMTP is configured, as on the embedded default.
+
+A SEND job is split into chunks of invoices. Each invoice is sent on its own (e-mail is outside any
+transaction) and recorded as a `Delivery`: SENT, or FAILED with a notification on the batch. An invoice
+with a SENT delivery is never sent again (a unique index says so), so a redelivered chunk only sends what
+is missing. A worker dying between the SMTP server's acceptance and the Delivery row can send one invoice
+twice; the message keeps its Message-ID, so the recipient's mail system can tell (docs/POSTING.md).
+"""
+
+import asyncio
+import os
+from collections import defaultdict
+from pathlib import Path
+
+from tortoise.exceptions import IntegrityError
+
+import models
+from billrun.settings import get_settings
+from domain import clock, events, jobs, mailer, notifications
+from domain.invoice_pdf import InvoiceDocument, InvoiceLine, render_invoice_pdf
+from models.enums import DeliveryChannel, DeliveryStatus, JobStatus
+
+
+async def plan(job_id: int) -> None:
+    """Chunk the batch's invoices and send a message per chunk not done yet."""
+    job = await models.Job.get_or_none(id=job_id)
+    if job is None or job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+        return
+    if not await models.JobChunk.exists(job_id=job.id):
+        size = get_settings().send_chunk_size
+        ids = await models.Invoice.filter(batch_id=job.batch_id).order_by("id").values_list("id", flat=True)
+        await models.JobChunk.bulk_create([
+            models.JobChunk(job_id=job.id, chunk_no=n, size=len(ids[i:i + size]),
+                            params={"invoice_ids": ids[i:i + size]})
+            for n, i in enumerate(range(0, len(ids), size))])
+        await jobs.mark_running(job, total=len(ids))
+    for chunk_no in await models.JobChunk.filter(job_id=job.id, done_at=None).values_list("chunk_no", flat=True):
+        jobs.send(jobs.SEND_CHUNK, job_id=job.id, chunk_no=chunk_no)
+
+
+async def send_chunk(job_id: int, chunk_no: int) -> None:
+    chunk = await models.JobChunk.get_or_none(job_id=job_id, chunk_no=chunk_no)
+    if chunk is None or chunk.done_at is not None:
+        return
+    job = await models.Job.get(id=job_id)
+    sent_already = set(await models.Delivery.filter(invoice_id__in=chunk.params["invoice_ids"],
+                                                    status=DeliveryStatus.SENT).values_list("invoice_id", flat=True))
+    for document, recipient in await documents([i for i in chunk.params["invoice_ids"] if i not in sent_already]):
+        await deliver(job.batch_id, document, recipient)
+    if await models.JobChunk.filter(id=chunk.id, done_at=None).update(done_at=clock.now()):
+        await jobs.add_progress(job_id, chunk.size, batch_id=job.batch_id)
+
+
+async def deliver(batch_id: int | None, document: tuple[int, InvoiceDocument], recipient: str) -> None:
+    """Render, send and record one invoice."""
+    invoice_id, doc = document
+    settings = get_settings()
+    pdf = await asyncio.to_thread(render_invoice_pdf, doc)
+    try:
+        message = mailer.invoice_message(doc, pdf, sender=settings.mail_from)
+        sent = await mailer.send(message, smtp_url=settings.smtp_url, outbox_dir=settings.outbox_dir)
+    except (mailer.DeliveryFailed, ValueError) as error:  # ValueError: no usable billing address
+        await models.Delivery.create(invoice_id=invoice_id, channel=_channel(), recipient=recipient,
+                                     status=DeliveryStatus.FAILED, error=str(error)[:2000])
+        await notifications.raise_once(batch_id, "DELIVERY_FAILED",
+                                       f"Invoice {doc.number} could not be sent to {recipient}: {error}",
+                                       f"delivery-failed:{invoice_id}")
+        return
+    if sent.channel == DeliveryChannel.OUTBOX_FILE.value and sent.path:
+        _write_pdf_beside(Path(sent.path), pdf)
+    try:
+        await models.Delivery.create(invoice_id=invoice_id, channel=DeliveryChannel(sent.channel),
+                                     recipient=recipient, status=DeliveryStatus.SENT, message_id=sent.message_id,
+                                     path=sent.path)
+    except IntegrityError:
+        pass  # sent before by a redelivered message: one SENT delivery per invoice
+    await events.record("INVOICE_SENT", batch_id=batch_id, invoice=doc.number, channel=sent.channel)
+
+
+def _channel() -> DeliveryChannel:
+    return DeliveryChannel.SMTP if get_settings().smtp_url else DeliveryChannel.OUTBOX_FILE
+
+
+def _write_pdf_beside(eml: Path, pdf: bytes) -> None:
+    target = eml.with_suffix(".pdf")
+    temporary = target.with_suffix(".pdf.tmp")
+    temporary.write_bytes(pdf)
+    os.replace(temporary, target)
+
+
+async def documents(invoice_ids: list[int]) -> list[tuple[tuple[int, InvoiceDocument], str]]:
+    """The printable documents of these invoices, with their recipients, in three queries."""
+    invoices = await models.Invoice.filter(id__in=invoice_ids).order_by("id").select_related("account", "billing")
+    lines: dict[int, list[InvoiceLine]] = defaultdict(list)
+    for billing_id, description, amount, kind in await models.BillingDetail.filter(
+            billing_id__in=[i.billing_id for i in invoices]).order_by("billing_id", "position", "id").values_list(
+            "billing_id", "description", "amount", "kind"):
+        lines[billing_id].append(InvoiceLine(description, amount, kind.value if hasattr(kind, "value") else kind))
+    issuer = get_settings().company_name
+    found = []
+    for invoice in invoices:
+        billing, account = invoice.billing, invoice.account
+        doc = InvoiceDocument(
+            number=invoice.number, invoice_date=invoice.invoice_date, due_date=invoice.due_date,
+            currency=invoice.currency, issuer=issuer, account_number=account.number, account_name=account.name,
+            billing_email=account.billing_email, period_start=billing.period_start, period_end=billing.period_end,
+            lines=tuple(lines[billing.id]), tax_amount=invoice.tax_amount, total=invoice.amount,
+            external_comment=billing.external_comment)  # the internal comment never leaves the house
+        found.append(((invoice.id, doc), account.billing_email))
+    return found
+
+
+async def render(invoice_id: int) -> tuple[str, bytes] | None:
+    """One invoice's PDF (file name, bytes), for download."""
+    docs = await documents([invoice_id])
+    if not docs:
+        return None
+    (_, doc), _ = docs[0]
+    return f"{doc.number}.pdf", await asyncio.to_thread(render_invoice_pdf, doc)

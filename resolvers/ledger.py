@@ -1,0 +1,78 @@
+"""Resolvers of posting and after: post, export, resolve notifications, complete; invoices, trial balance."""
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from strawberry import relay
+
+import models
+from domain import accounting_export, completion, ledger, notifications, posting
+from models.enums import ExportFormat, PostMode
+from resolvers import lists
+from resolvers.inputs import decode_id
+from resolvers.mutations import perform
+from resolvers.pagination import Page
+from resolvers.relations import CtxInfo
+
+
+def _viewer(info: CtxInfo) -> Any:
+    return info.context.viewer
+
+
+async def post_billing_batch(info: CtxInfo, input: Any) -> Any:
+    return await perform(lambda: posting.start_posting(
+        _viewer(info), decode_id(input.batch_id, "BillingBatch", "batchId"), PostMode(input.mode.value)))
+
+
+async def export_billing_batch(info: CtxInfo, input: Any) -> Any:
+    return await perform(lambda: accounting_export.export_batch(
+        _viewer(info), decode_id(input.batch_id, "BillingBatch", "batchId"), ExportFormat(input.format.value)))
+
+
+async def resolve_notification(info: CtxInfo, input: Any) -> Any:
+    return await perform(lambda: notifications.resolve(_viewer(info), decode_id(input.id, "Notification", "id"),
+                                                       input.note))
+
+
+async def complete_billing_batch(info: CtxInfo, input: Any) -> Any:
+    return await perform(lambda: completion.complete(_viewer(info), decode_id(input.batch_id, "BillingBatch",
+                                                                                "batchId")))
+
+
+async def completion_of(batch: models.BillingBatch) -> Any:
+    from schema.ledger import Completion, CompletionBlocker
+
+    found = await completion.blockers(batch)
+    return Completion(ready=not found, blockers=[
+        CompletionBlocker(kind=b.kind, message=b.message,
+                          subject_id=relay.GlobalID(b.subject_type, str(b.subject_id)) if b.subject_type else None)
+        for b in found])
+
+
+async def invoices_page(info: CtxInfo, filter: Any, order_by: Any, window: dict[str, Any],
+                        batch_id: int | None = None) -> Page:
+    from schema.common import order_key
+    from schema.ledger import InvoiceOrder
+
+    order = order_by or InvoiceOrder()
+    return await lists.invoices(info, filter, [order_key(order.field, order.direction)], window, batch_id=batch_id)
+
+
+async def trial_balance(info: CtxInfo, as_of: date | None) -> Any:
+    from schema.ledger import TrialBalance
+
+    viewer = _viewer(info)
+    if not viewer.can(models.enums.Permission.BILLING_ACCESS):
+        return None
+    found = await ledger.balances(as_of=as_of)
+    codes = dict(await models.LedgerAccount.filter(id__in=list(found)).values_list("id", "code"))
+    rows = sorted(found.values(), key=lambda b: codes.get(b.ledger_account_id, ""))
+    return TrialBalance(as_of=as_of, rows=rows,  # type: ignore[arg-type]
+                        total_debit=sum((r.debit for r in rows), Decimal("0.00")),
+                        total_credit=sum((r.credit for r in rows), Decimal("0.00")))
+
+
+async def invoice(info: CtxInfo, gid: Any) -> Any:
+    from resolvers.billing import one
+    return await one(info, models.Invoice, gid, "Invoice")

@@ -1,0 +1,74 @@
+"""Posting and after: post a processed batch, export it, resolve its notifications, complete it."""
+
+import strawberry
+from strawberry import relay
+
+from resolvers import ledger
+from resolvers.mutations import payload
+from resolvers.relations import CtxInfo
+from schema.billing import Notification, PostMode
+from schema.common import UserError
+from schema.ledger import Export, ExportFormat
+from schema.mutations.billing import BillingBatchPayload, JobPayload
+from schema.permissions import AUTHENTICATED
+
+
+@strawberry.input(description="The batch to post, and how.")
+class PostBillingBatchInput:
+    batch_id: relay.GlobalID = strawberry.field(description="A PROCESSED batch (or a POSTING one whose job failed, "
+                                                "to resume it).")
+    mode: PostMode = strawberry.field(description="SEND: e-mail each invoice as a PDF; EXPORT: produce the "
+                                      "accounting export files.")
+
+
+@strawberry.input(description="The batch to export, and the file format.")
+class ExportBillingBatchInput:
+    batch_id: relay.GlobalID = strawberry.field(description="A POSTED or COMPLETED batch.")
+    format: ExportFormat = strawberry.field(description="INVOICES_CSV or JOURNAL_CSV.")
+
+
+@strawberry.type(description="The export produced.")
+class ExportPayload:
+    export: Export | None = strawberry.field(description="The file, with its download URL.")
+    errors: list[UserError] = strawberry.field(description="Why nothing was produced.")
+
+
+@strawberry.input(description="Resolve a notification with a note.")
+class ResolveNotificationInput:
+    id: relay.GlobalID = strawberry.field(description="The notification.")
+    note: str = strawberry.field(description="What was done about it.")
+
+
+@strawberry.type(description="The notification resolved.")
+class NotificationPayload:
+    notification: Notification | None = strawberry.field(description="The notification.")
+    errors: list[UserError] = strawberry.field(description="Why nothing changed.")
+
+
+@strawberry.input(description="The batch to complete.")
+class CompleteBillingBatchInput:
+    batch_id: relay.GlobalID = strawberry.field(description="A POSTED batch with nothing left open.")
+
+
+@strawberry.type
+class PostingMutations:
+    @strawberry.mutation(description="Post a PROCESSED batch in the background: an invoice and a journal entry per "
+                         "APPROVED billing, then sending or export and auto-pay. Refused (nothing written) with "
+                         "BILLINGS_NOT_DISPOSITIONED, PERIOD_CLOSED, PERMISSION_DENIED, HIDDEN_INVOICES, "
+                         "LEDGER_NOT_CONFIGURED or INVALID_STATUS.", permission_classes=AUTHENTICATED)
+    async def post_billing_batch(self, info: CtxInfo, input: PostBillingBatchInput) -> JobPayload:
+        return payload(JobPayload, "job", await ledger.post_billing_batch(info, input))
+
+    @strawberry.mutation(description="Export a posted batch for an accounting system (repeatable; the same batch "
+                         "and format give the same bytes).", permission_classes=AUTHENTICATED)
+    async def export_billing_batch(self, info: CtxInfo, input: ExportBillingBatchInput) -> ExportPayload:
+        return payload(ExportPayload, "export", await ledger.export_billing_batch(info, input))
+
+    @strawberry.mutation(description="Resolve an open notification with a note.", permission_classes=AUTHENTICATED)
+    async def resolve_notification(self, info: CtxInfo, input: ResolveNotificationInput) -> NotificationPayload:
+        return payload(NotificationPayload, "notification", await ledger.resolve_notification(info, input))
+
+    @strawberry.mutation(description="Complete a POSTED batch (final). Refused with NOT_READY, one error per "
+                         "blocker, while anything is open (see `completion`).", permission_classes=AUTHENTICATED)
+    async def complete_billing_batch(self, info: CtxInfo, input: CompleteBillingBatchInput) -> BillingBatchPayload:
+        return payload(BillingBatchPayload, "billing_batch", await ledger.complete_billing_batch(info, input))
