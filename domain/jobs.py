@@ -36,13 +36,14 @@ STARTS = {JobKind.PROCESS: PLAN_PROCESSING, JobKind.REVERSE: REVERSE_BATCH, JobK
 
 
 def send(actor_name: str, **kwargs: Any) -> None:
-    """Enqueue a message for an actor by name; a permanent failure calls `fail_job` with the message."""
+    """Enqueue a message for an actor by name; when its retries are exhausted, `fail_job` gets the message.
+    (Not `on_failure`: dramatiq calls that on every failed attempt, retried or not.)"""
     broker = dramatiq.get_broker()
     if QUEUE not in broker.get_declared_queues():
         # Without `workers.actors` imported, dramatiq builds a default broker and the message goes astray.
         raise RuntimeError("The billing actors are not declared in this process: import workers.actors first.")
     message = dramatiq.Message(queue_name=QUEUE, actor_name=actor_name, args=(), kwargs=kwargs,
-                               options={"on_failure": FAIL_JOB})
+                               options={"on_retry_exhausted": FAIL_JOB})
     broker.enqueue(message)
 
 

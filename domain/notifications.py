@@ -16,7 +16,7 @@ async def raise_once(batch_id: int | None, kind: str, message: str, dedupe_key: 
         dedupe_key=dedupe_key, defaults={"batch_id": batch_id, "kind": kind, "message": message[:2000],
                                          "status": NotificationStatus.OPEN})
     if created:
-        await events.record("NOTIFICATION", batch_id=batch_id, kind=kind, message=message[:500])
+        await events.record("NOTIFICATION", batch_id=batch_id, notification_kind=kind, message=message[:500])
 
 
 async def resolve(viewer: Viewer, notification_id: int, note: str) -> models.Notification:

@@ -4,8 +4,10 @@ from tests.support import environment
 
 environment.configure()  # before billrun reads its settings
 
+import os  # noqa: E402
 from collections.abc import AsyncIterator, Iterator  # noqa: E402
 from decimal import Decimal  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
@@ -89,6 +91,8 @@ def worker() -> Iterator[WorkerProcess]:
     process = WorkerProcess(processes=1, threads=4).start()
     yield process
     process.stop()
+    if os.environ.get("BILLRUN_TEST_WORKER_LOG"):  # debugging aid: keep what the worker printed
+        Path(os.environ["BILLRUN_TEST_WORKER_LOG"]).write_text("".join(process.log))
 
 
 @pytest.fixture(scope="session")

@@ -10,14 +10,13 @@ import dramatiq
 
 from billrun.settings import get_settings
 from domain import accounting_export, housekeeping, jobs, payments, posting, processing, reversal, sending
-from domain.errors import DomainError
 from workers.broker import broker  # noqa: F401 - the broker must exist before actors are declared
 
 log = logging.getLogger("billrun.workers")
 
 _settings = get_settings()
 RETRY = {"max_retries": _settings.job_max_retries, "min_backoff": _settings.job_min_backoff_ms,
-         "max_backoff": 30_000, "throws": (DomainError,)}
+         "max_backoff": 30_000}
 
 
 @dramatiq.actor(actor_name=jobs.PLAN_PROCESSING, queue_name=jobs.QUEUE, time_limit=600_000, **RETRY)
@@ -76,18 +75,25 @@ async def plan_autopay(*, job_id: int) -> None:
 
 @dramatiq.actor(actor_name=jobs.CHARGE_PAYMENT, queue_name=jobs.QUEUE, time_limit=120_000,
                 max_retries=_settings.payment_max_attempts + 2, min_backoff=_settings.job_min_backoff_ms,
-                max_backoff=60_000, throws=(DomainError,))
+                max_backoff=60_000)
 async def charge_payment(*, payment_id: int, job_id: int | None = None) -> None:
     """One gateway attempt at one payment; a transient error raises, and the broker retries with backoff."""
     await payments.charge(payment_id)
 
 
 @dramatiq.actor(actor_name=jobs.FAIL_JOB, queue_name=jobs.QUEUE, max_retries=10)
-async def fail_job(message_data: dict[str, Any], exception_data: dict[str, Any]) -> None:
-    """Called by dramatiq when a job's message has failed for good."""
+async def fail_job(message_data: dict[str, Any], retry_data: dict[str, Any]) -> None:
+    """Called by dramatiq when a job's message has exhausted its retries."""
     job_id = message_data.get("kwargs", {}).get("job_id")
     if job_id is not None:
-        await processing.fail(job_id, f"{exception_data.get('type')}: {exception_data.get('message')}")
+        trace = (message_data.get("options", {}).get("traceback") or "").rstrip().splitlines()
+        tail: list[str] = []  # the exception's own lines: the unindented ones after the last frame
+        for line in reversed(trace):
+            if line.startswith(" ") or line.startswith("Traceback"):
+                break
+            tail.insert(0, line)
+        error = " ".join(tail) or "the message failed"
+        await processing.fail(job_id, f"{error} (after {retry_data.get('retries')} retries)")
 
 
 @dramatiq.actor(queue_name="housekeeping", max_retries=3, min_backoff=1_000, max_backoff=30_000,

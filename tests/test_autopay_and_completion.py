@@ -1,0 +1,118 @@
+"""Auto-pay through the sandbox gateway, notifications and completion (SPEC §4 steps 5 and 7)."""
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+
+import models
+from tests.support import posting
+from tests.support.api import Api
+from tests.support.mailbox import Mailbox
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+TOKENS = ("tok_ok", "tok_decline", "tok_error", "tok_timeout")
+
+
+async def _settled(api: Api, batch: str, within: float = 60) -> dict[str, dict]:
+    """Wait until no payment of the batch is PENDING or UNKNOWN; returns invoices by account number."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        nodes = (await api.ok(posting.INVOICES, {"id": batch}))["billingBatch"]["invoices"]["nodes"]
+        if all(p["status"] not in ("PENDING", "UNKNOWN") for n in nodes for p in n["payments"]):
+            return {n["account"]["number"]: n for n in nodes}
+        assert asyncio.get_running_loop().time() < deadline, nodes
+        await asyncio.sleep(0.2)
+
+
+async def test_sandbox_tokens_decline_blocks_completion_until_resolved(admin: Api, smtp_server: Mailbox) -> None:
+    accounts = await posting.company(admin)
+    for token in TOKENS:
+        await posting.customer(admin, accounts, token.upper(), "50.00", taxLocation="ZERO", autopayEnabled=True,
+                               paymentMethodToken=token)
+    await posting.customer(admin, accounts, "NO-AUTOPAY", "20.00", taxLocation="ZERO")
+    batch = await posting.processed(admin)
+    await posting.approve_all(admin, batch)
+    await posting.post(admin, batch, "SEND")
+    invoices = await _settled(admin, batch)
+    await posting.follow_ups_done(admin, batch)
+
+    ok, declined = invoices["TOK_OK"], invoices["TOK_DECLINE"]
+    assert ok["status"] == "PAID" and ok["amountPaid"] == "50.00" and ok["amountDue"] == "0.00"
+    assert [p["status"] for p in ok["payments"]] == ["SUCCEEDED"]
+    assert ok["payments"][0]["idempotencyKey"].startswith("autopay-invoice-")
+    assert declined["status"] == "OPEN" and declined["payments"][0]["status"] == "DECLINED"
+    assert declined["payments"][0]["error"] == "card declined"
+    # tok_error fails transiently twice: retried with backoff, charged on the third call.
+    assert invoices["TOK_ERROR"]["payments"][0] | {"gatewayReference": None} == {
+        "status": "SUCCEEDED", "attempts": 3, "idempotencyKey": invoices["TOK_ERROR"]["payments"][0][
+            "idempotencyKey"], "gatewayReference": None, "error": None}
+    # tok_timeout: charged, the answer lost (UNKNOWN), settled by the sweeper asking the gateway: charged once.
+    timeout = invoices["TOK_TIMEOUT"]
+    assert timeout["status"] == "PAID" and timeout["payments"][0]["attempts"] == 1
+    charges = await models.SandboxCharge.filter(token="tok_timeout").values_list("status", "calls")
+    assert charges == [("SUCCEEDED", 1)]
+    assert invoices["NO-AUTOPAY"]["payments"] == []
+    # Dr cash / Cr receivables for each success.
+    receipts = [e for e in ok["journalEntry"] and (await admin.ok("""query($id: ID!) { invoice(id: $id) {
+      journalEntries { memo lines { debit credit ledgerAccount { code } } } } }""", {"id": ok["id"]}))[
+        "invoice"]["journalEntries"] if e["memo"].startswith("Auto-pay")]
+    assert {(ln["ledgerAccount"]["code"], ln["debit"], ln["credit"]) for ln in receipts[0]["lines"]} == {
+        ("1000", "50.00", "0.00"), ("1200", "0.00", "50.00")}
+
+    found = (await admin.ok(posting.BATCH, {"id": batch}))["billingBatch"]
+    summary = found["summary"]
+    assert Decimal(summary["totalAmountDue"]) == Decimal("220.00")
+    assert Decimal(summary["amountPaid"]) == Decimal("150.00")
+    assert Decimal(summary["amountAwaitingPayment"]) == Decimal("70.00")
+    [notification] = [n for n in found["notifications"] if n["status"] == "OPEN"]
+    assert notification["kind"] == "PAYMENT_DECLINED" and declined["number"] in notification["message"]
+    assert found["completion"]["ready"] is False
+    assert [b["kind"] for b in found["completion"]["blockers"]] == ["OPEN_NOTIFICATION"]
+    assert found["completion"]["blockers"][0]["subjectId"] == notification["id"]
+
+    refused = (await admin.ok(posting.COMPLETE, {"id": batch}))["completeBillingBatch"]
+    assert [e["code"] for e in refused["errors"]] == ["NOT_READY"] and refused["billingBatch"] is None
+    empty_note = (await admin.ok(posting.RESOLVE, {"id": notification["id"], "note": " "}))["resolveNotification"]
+    assert [e["code"] for e in empty_note["errors"]] == ["INVALID_INPUT"]
+    resolved = await admin.mutate("resolveNotification", posting.RESOLVE, {
+        "id": notification["id"], "note": "Customer will pay by bank transfer"})
+    assert resolved["notification"]["status"] == "RESOLVED"
+    assert resolved["notification"]["resolvedBy"]["email"] == "admin@example.com"
+    completed = await admin.mutate("completeBillingBatch", posting.COMPLETE, {"id": batch})
+    assert completed["billingBatch"]["status"] == "COMPLETED" and completed["billingBatch"]["completedAt"]
+    again = (await admin.ok(posting.COMPLETE, {"id": batch}))["completeBillingBatch"]
+    assert [e["code"] for e in again["errors"]] == ["NOT_READY"]
+
+
+async def test_failed_delivery_opens_a_notification(admin: Api, smtp_server: Mailbox) -> None:
+    accounts = await posting.company(admin)
+    await posting.customer(admin, accounts, "GOOD", taxLocation="ZERO")
+    await posting.customer(admin, accounts, "BOUNCES", taxLocation="ZERO", billingEmail="bounce@example.com")
+    batch = await posting.processed(admin)
+    await posting.approve_all(admin, batch)
+    await posting.post(admin, batch, "SEND")
+    found = await posting.follow_ups_done(admin, batch)
+    assert [n["kind"] for n in found["notifications"]] == ["DELIVERY_FAILED"]
+    assert "bounce@example.com" in found["notifications"][0]["message"]
+    assert [b["kind"] for b in found["completion"]["blockers"]] == ["OPEN_NOTIFICATION"]
+    invoices = {n["account"]["number"]: n for n in
+                (await admin.ok(posting.INVOICES, {"id": batch}))["billingBatch"]["invoices"]["nodes"]}
+    assert invoices["BOUNCES"]["deliveries"][0]["status"] == "FAILED"
+    assert invoices["GOOD"]["deliveries"][0]["status"] == "SENT" and len(smtp_server.to("good@example.com")) == 1
+
+
+async def test_payment_retries_give_up_with_a_notification(admin: Api, smtp_server: Mailbox) -> None:
+    accounts = await posting.company(admin)
+    await posting.customer(admin, accounts, "HARD", "30.00", taxLocation="ZERO", autopayEnabled=True,
+                           paymentMethodToken="tok_error_hard")
+    batch = await posting.processed(admin)
+    await posting.approve_all(admin, batch)
+    await posting.post(admin, batch, "EXPORT")
+    invoices = await _settled(admin, batch)
+    payment = invoices["HARD"]["payments"][0]
+    assert payment["status"] == "FAILED" and payment["attempts"] == 4  # BILLRUN_PAYMENT_MAX_ATTEMPTS
+    found = await posting.follow_ups_done(admin, batch)
+    assert [n["kind"] for n in found["notifications"]] == ["PAYMENT_FAILED"]
+    assert await models.SandboxCharge.filter(status="SUCCEEDED").count() == 0
