@@ -67,8 +67,9 @@ def _free_port() -> int:
 def test_make_run_path_serves_the_demo_with_a_printed_token(tmp_path: Path) -> None:
     """What `make run` does, step by step: migrate, demo (prints a token), serve; then a client asks."""
     port = _free_port()
+    outbox = tmp_path / "outbox"
     env = dict(os.environ, DATABASE_URL=f"sqlite://{tmp_path / 'run.sqlite3'}", BILLRUN_PORT=str(port),
-               BILLRUN_ENV="development")
+               BILLRUN_ENV="development", BILLRUN_OUTBOX_DIR=str(outbox))
     env.pop("REDIS_URL", None)
     cli = [sys.executable, "-m", "billrun"]
     subprocess.run([*cli, "migrate"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
@@ -96,7 +97,8 @@ def test_make_run_path_serves_the_demo_with_a_printed_token(tmp_path: Path) -> N
         assert body["data"]["accounts"]["totalCount"] == 7
         page = httpx.get(url, headers={"Accept": "text/html"}, timeout=5)
         assert page.status_code == 200 and "unpkg" not in page.text
-        _process_demo_batch_over_http(url, token)
+        batch = _process_demo_batch_over_http(url, token)
+        _post_and_complete_over_http(url, token, batch, outbox)
     finally:
         server.terminate()
         server.wait(20)
@@ -129,13 +131,25 @@ async def test_demo_batch_is_created_analyzed_processed_and_reversed(admin: Api)
         assert state["status"] == "NOT_STARTED" and state["summary"]["billingCount"] == 0
 
 
-def _process_demo_batch_over_http(url: str, token: str) -> None:
+def _gql(url: str, token: str, query: str, variables: dict | None = None) -> dict:
+    body = httpx.post(url, json={"query": query, "variables": variables or {}},
+                      headers={"Authorization": f"Bearer {token}"}, timeout=30).json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+def _until(check, what: str, within: float = 60) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:  # a wait with a deadline, not a speed check
+            raise AssertionError(f"the in-process worker did not {what}")
+        time.sleep(0.2)
+
+
+def _process_demo_batch_over_http(url: str, token: str) -> str:
     """A batch over the demo data, processed by the server's in-process worker, as curl would do it."""
     def gql(query: str, variables: dict | None = None) -> dict:
-        body = httpx.post(url, json={"query": query, "variables": variables or {}},
-                          headers={"Authorization": f"Bearer {token}"}, timeout=30).json()
-        assert "errors" not in body, body
-        return body["data"]
+        return _gql(url, token, query, variables)
 
     month = gql("{ accountingPeriods(first: 1) { nodes { month } } }")["accountingPeriods"]["nodes"][0]["month"]
     batch = gql("""mutation($d: Date!) { createBillingBatch(input: {name: "curl run", invoiceDate: $d}) {
@@ -149,6 +163,54 @@ def _process_demo_batch_over_http(url: str, token: str) -> None:
         time.sleep(0.2)
     summary = gql("query($id: ID!) { billingBatch(id: $id) { status summary { billingCount } } }", {"id": batch})
     assert summary["billingBatch"]["status"] == "PROCESSED" and summary["billingBatch"]["summary"]["billingCount"] > 6
+    return batch
+
+
+def _post_and_complete_over_http(url: str, token: str, batch: str, outbox: Path) -> None:
+    """The rest of the lifecycle on `make run`: approve, post (SEND), auto-pay, export, resolve, complete."""
+    from pypdf import PdfReader
+
+    def gql(query: str, variables: dict | None = None) -> dict:
+        return _gql(url, token, query, variables)
+
+    approved = gql("""mutation($id: ID!) { massUpdateBillingStatus(input: {batchId: $id, status: APPROVED}) {
+      changedCount errors { code } } }""", {"id": batch})["massUpdateBillingStatus"]
+    assert approved["changedCount"] > 6 and approved["errors"] == []
+    posted = gql("""mutation($id: ID!) { postBillingBatch(input: {batchId: $id, mode: SEND}) { job { id }
+      errors { code message } } }""", {"id": batch})["postBillingBatch"]
+    assert posted["errors"] == []
+    state_query = """query($id: ID!) { billingBatch(id: $id) { status jobs { kind status }
+      summary { invoiceCount amountPaid } notifications { id kind status }
+      invoices(first: 100) { nodes { number amount payments { status } } }
+      completion { ready blockers { kind } } } }"""
+
+    def state() -> dict:
+        return gql(state_query, {"id": batch})["billingBatch"]
+
+    _until(lambda: state()["status"] == "POSTED" and all(j["status"] == "SUCCEEDED" for j in state()["jobs"]),
+           "post, send and charge the demo batch")
+    found = state()
+    invoices = found["invoices"]["nodes"]
+    assert len(invoices) == found["summary"]["invoiceCount"] > 6
+    # Every invoice is an .eml (with its PDF attached) and a PDF in the outbox folder.
+    for invoice in invoices:
+        assert (outbox / f"{invoice['number']}.eml").stat().st_size > 0
+        text = PdfReader(outbox / f"{invoice['number']}.pdf").pages[0].extract_text()
+        assert invoice["number"] in text and f"{float(invoice['amount']):,.2f}" in text
+    assert {p["status"] for i in invoices for p in i["payments"]} == {"SUCCEEDED", "DECLINED"}
+    exported = gql("""mutation($id: ID!) { exportBillingBatch(input: {batchId: $id, format: INVOICES_CSV}) {
+      export { downloadUrl sha256 } errors { code } } }""", {"id": batch})["exportBillingBatch"]["export"]
+    download = httpx.get(url.removesuffix("/graphql") + exported["downloadUrl"],
+                         headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert download.status_code == 200 and all(i["number"] in download.text for i in invoices)
+    # The declined card (C-1003, tok_decline) holds completion until someone resolves its notification.
+    assert {b["kind"] for b in found["completion"]["blockers"]} == {"OPEN_NOTIFICATION"}
+    for note in found["notifications"]:
+        gql("""mutation($id: ID!) { resolveNotification(input: {id: $id, note: "Called the customer"}) {
+          errors { code } } }""", {"id": note["id"]})
+    done = gql("""mutation($id: ID!) { completeBillingBatch(input: {batchId: $id}) { billingBatch { status }
+      errors { code message } } }""", {"id": batch})["completeBillingBatch"]
+    assert done == {"billingBatch": {"status": "COMPLETED"}, "errors": []}
 
 
 async def test_mass_updates_and_edits_work_on_sqlite(admin: Api) -> None:
