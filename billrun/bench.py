@@ -284,3 +284,103 @@ async def _vacuum(url: str) -> None:
         await conn.execute("VACUUM ANALYZE periodic_billing")
     finally:
         await conn.close()
+
+
+POSTED_TABLES = ("invoice", "journal_entry", "journal_line")
+
+
+async def _post_once(env: dict[str, str], workers: int, batch_id: int) -> Run:
+    """Start W worker processes, post the batch (EXPORT) through the domain, wait for POSTED."""
+    proc = subprocess.Popen([sys.executable, "-m", "dramatiq", "workers.actors", "--processes", str(workers),  # noqa: ASYNC220
+                             "--threads", str(THREADS)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        await asyncio.sleep(3)  # worker processes boot
+        children = _children(proc.pid)
+        import models
+        from domain import auth, posting
+        from models.enums import BatchStatus, PostMode
+
+        user = await models.User.get(email="bench@billrun.local")
+        token, _ = await auth.create_api_token(None, user_id=user.id, name="bench-post")
+        viewer = await auth.authenticate(token)
+        started = time.perf_counter()
+        job = await posting.start_posting(viewer, batch_id, PostMode.EXPORT)
+        while True:
+            await asyncio.sleep(0.05)
+            status = (await models.BillingBatch.get(id=batch_id)).status
+            if status == BatchStatus.POSTED or (await models.Job.get(id=job.id)).status == "FAILED":
+                break
+        seconds = time.perf_counter() - started
+        if status != BatchStatus.POSTED:
+            raise SystemExit(f"posting ended with the batch {status}")
+        return Run(workers, round(seconds, 2), _peak_rss_mb(children))
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+async def _copy_floor_posted(url: str) -> tuple[int, float]:
+    """COPY the rows posting wrote (invoices, entries, lines) back into the emptied tables, their triggers
+    included: PostgreSQL's floor for writing them."""
+    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        saved = {}
+        for table in POSTED_TABLES:
+            columns = [r["attname"] for r in await conn.fetch(
+                "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped "
+                "ORDER BY attnum", table)]
+            saved[table] = (columns, [tuple(r) for r in await conn.fetch(f"SELECT {', '.join(columns)} FROM {table}")])
+        rows = sum(len(r) for _, r in saved.values())
+        await conn.execute("TRUNCATE journal_line, journal_entry, export, invoice CASCADE")
+        await conn.execute("VACUUM ANALYZE")
+        started = time.perf_counter()
+        async with conn.transaction():
+            for table in POSTED_TABLES:
+                columns, records = saved[table]
+                await conn.copy_records_to_table(table, columns=columns, records=records)
+        return rows, round(time.perf_counter() - started, 2)
+    finally:
+        await conn.close()
+
+
+async def bench_posting(billings: int, workers: int) -> dict:
+    """Post N approved billings (invoices, journal entries and lines, audit rows) against the COPY floor of the
+    invoices, entries and lines it wrote."""
+    import models
+    from billrun import db
+    from billrun.settings import get_settings
+    from domain import auth
+    from workers import actors  # noqa: F401 - the configured broker and the actors this process sends to
+
+    url = get_settings().database_url
+    month = date.today().replace(day=1)
+    await _recreate(url)
+    await db.migrate(url)
+    await _seed(url, billings, month)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    await db.init(url)
+    try:
+        await auth.create_user(None, email="bench@billrun.local", name="Bench",
+                               permissions=["BILLING_ACCESS", "BILLING_APPROVE", "BILLING_SEND_EXPORT"])
+        await _process_once(env, workers, "bench-posting")
+        batch = await models.BillingBatch.get(name="bench-posting")
+        conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+        try:  # set-up, not measured: the chart's receivables and cash, every billing approved
+            await conn.execute("INSERT INTO ledger_account (code, name, kind, active, created_at) VALUES "
+                               "('1200', 'Receivables', 'RECEIVABLE', true, now()), "
+                               "('1000', 'Cash', 'CASH', true, now())")
+            await conn.execute("UPDATE periodic_billing SET status = 'APPROVED' WHERE batch_id = $1", batch.id)
+            await conn.execute("VACUUM ANALYZE")
+        finally:
+            await conn.close()
+        run = await _post_once(env, workers, batch.id)
+        invoices = await models.Invoice.filter(batch_id=batch.id).count()
+        if invoices != billings:
+            raise SystemExit(f"posting wrote {invoices} invoices for {billings} billings")
+        rows, floor = await _copy_floor_posted(url)
+    finally:
+        await db.close()
+    return {"billings": billings, "seconds": run.seconds, "floor_seconds": floor,
+            "ratio_to_floor": round(run.seconds / floor, 2), "rows_written": rows, "workers": workers,
+            "peak_rss_mb": run.peak_rss_mb}

@@ -174,6 +174,26 @@ def bench_dispositions(
     typer.echo(f"Wrote {output}")
 
 
+@bench_app.command("posting")
+def bench_posting(
+    billings: Annotated[int, typer.Option(help="Approved billings to post in one batch.")] = 100_000,
+    workers: Annotated[int, typer.Option(help="Worker processes that process and post the batch.")] = 2,
+    output: Annotated[str, typer.Option(help="Where to write the JSON result.")] = "bench/results/posting.json",
+) -> None:
+    """Post N approved billings (invoices + journal entries and lines) against the COPY floor of those rows.
+    DATABASE_URL must name a scratch database ending in `_bench` (it is recreated)."""
+    from pathlib import Path
+
+    from billrun.bench import bench_posting as run
+    from billrun.bench import write_result
+
+    _logging()
+    result = asyncio.run(run(billings, workers))
+    write_result(result, Path(output))
+    typer.echo("\n".join(f"{k:<16}{v}" for k, v in result.items()))
+    typer.echo(f"Wrote {output}")
+
+
 def _safe_url(url: str) -> str:
     """The database URL without its password, for messages."""
     if "@" in url and "://" in url:
