@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -43,6 +44,14 @@ def _admin_url(url: str) -> tuple[str, str]:
 
 
 async def _recreate(url: str) -> None:
+    """A fresh scratch database, and an empty broker: messages left by an earlier (killed) run must not run
+    against the new data."""
+    from billrun.settings import get_settings
+
+    if redis_url := get_settings().redis_url:
+        import redis
+
+        redis.Redis.from_url(redis_url).flushdb()
     admin_url, name = _admin_url(url)
     conn = await asyncpg.connect(admin_url)
     try:
@@ -294,6 +303,7 @@ async def _post_once(env: dict[str, str], workers: int, batch_id: int) -> Run:
     proc = subprocess.Popen([sys.executable, "-m", "dramatiq", "workers.actors", "--processes", str(workers),  # noqa: ASYNC220
                              "--threads", str(THREADS)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
+    children: list[int] = []
     try:
         await asyncio.sleep(3)  # worker processes boot
         children = _children(proc.pid)
@@ -316,7 +326,20 @@ async def _post_once(env: dict[str, str], workers: int, batch_id: int) -> Run:
             raise SystemExit(f"posting ended with the batch {status}")
         return Run(workers, round(seconds, 2), _peak_rss_mb(children))
     finally:
-        proc.terminate()
+        _stop(proc, children)
+
+
+def _stop(proc: subprocess.Popen, children: list[int]) -> None:
+    """Stop the workers; the follow-up jobs of posting (the export) may still run: kill what does not stop."""
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        for pid in [*children, proc.pid]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
         proc.wait(30)
 
 

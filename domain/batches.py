@@ -4,8 +4,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from tortoise import connections
 from tortoise.expressions import Q
-from tortoise.functions import Count
+from tortoise.functions import Count, Sum
 from tortoise.transactions import in_transaction
 
 import models
@@ -14,6 +15,7 @@ from domain import clock, events, periods, sequences
 from domain.access import Viewer, account_visibility, require, sees_all_accounts
 from domain.currencies import is_currency
 from domain.errors import DomainError, ErrorCode, Problem, raise_if
+from models.bulk import is_postgres
 from models.enums import BatchStatus, BillingStatus, ContractStatus, Permission
 
 DRAFT_STATUSES = (BatchStatus.NOT_STARTED, BatchStatus.PROCESSING, BatchStatus.PROCESSED, BatchStatus.FAILED,
@@ -100,15 +102,14 @@ async def summarize(viewer: Viewer, batch_ids: list[int]) -> dict[int, Summary]:
         summary = summaries[row["batch_id"]]
         summary.counts_by_status[BillingStatus(row["status"])] = row["n"]
         summary.billing_count += row["n"]
-    amounts = await (models.PeriodicBilling.filter(batch_id__in=batch_ids)
-                     .exclude(status__in=[BillingStatus.REJECTED, BillingStatus.CANCELLED])
-                     .values_list("batch_id", "amount"))
-    for batch_id, amount in amounts:
+    counted = (models.PeriodicBilling.filter(batch_id__in=batch_ids)
+               .exclude(status__in=[BillingStatus.REJECTED, BillingStatus.CANCELLED]))
+    for batch_id, amount in await _sums(counted, "amount"):
         summaries[batch_id].total_amount += amount
-    invoices = await models.Invoice.filter(batch_id__in=batch_ids).values_list("batch_id", "amount", "amount_paid")
-    for batch_id, amount, paid in invoices:
+    for batch_id, n, amount, paid in await _sums(models.Invoice.filter(batch_id__in=batch_ids), "amount",
+                                                 "amount_paid", count=True):
         summary = summaries[batch_id]
-        summary.invoice_count += 1
+        summary.invoice_count += n
         summary.total_amount_due += amount
         summary.amount_paid += paid
         summary.amount_awaiting_payment += amount - paid
@@ -123,6 +124,28 @@ async def summarize(viewer: Viewer, batch_ids: list[int]) -> dict[int, Summary]:
                                                                                                        "n"):
         summaries[batch_id].hidden_invoice_count = n
     return summaries
+
+
+async def _sums(query, *columns: str, count: bool = False) -> list[tuple]:
+    """Per batch: (batch_id, [count,] sum of each column). PostgreSQL sums in SQL (exact NUMERIC); SQLite sums
+    decimals as floats, so there the embedded default's small batches are summed in Python."""
+    if is_postgres(connections.get("default")):
+        sums = {f"s_{c}": Sum(c) for c in columns}
+        counts = {"n": Count("id")} if count else {}
+        rows = await query.group_by("batch_id").annotate(**sums, **counts).values_list(
+            "batch_id", *counts, *sums)
+        found = []
+        for batch_id, *values in rows:
+            n, amounts = values[:len(counts)], values[len(counts):]
+            found.append((batch_id, *n, *(Decimal(v or 0) for v in amounts)))
+        return found
+    totals: dict[int, list] = {}
+    for batch_id, *values in await query.values_list("batch_id", *columns):
+        entry = totals.setdefault(batch_id, [0] + [Decimal("0.00")] * len(columns))
+        entry[0] += 1
+        for i, value in enumerate(values, start=1):
+            entry[i] += value
+    return [(batch_id, *(entry if count else entry[1:])) for batch_id, entry in totals.items()]
 
 
 def view_filter(view: str | None) -> Q:

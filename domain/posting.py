@@ -200,32 +200,33 @@ async def write_invoices(tx: BaseDBAsyncClient, job: models.Job, first_id: int, 
         (tax if kind == DetailKind.TAX else revenue)[billing_id].append((account_id, amount))
     accounts = await ledger.posting_accounts()
     now = clock.now()
-    invoices, entries, lines = [], [], []
     invoice_ids = await allocate_ids(tx, "invoice", len(billings))
     entry_ids = await allocate_ids(tx, "journal_entry", len(billings))
-    last = await sequences.advance(tx, INVOICE_SEQUENCE, len(billings))  # row-locked until commit
+    lines = [(entry_id, line) for entry_id, (billing_id, _, amount, _, _) in zip(entry_ids, billings, strict=True)
+             for line in ledger.invoice_lines(accounts.receivable_id, amount, revenue[billing_id], tax[billing_id])]
+    line_ids = await allocate_ids(tx, "journal_line", len(lines))
+    actor, label = job.params.get("actor"), job.params.get("actor_label", "system")
+    await insert_rows(tx, "audit", AUDIT_COLUMNS, [
+        ("PeriodicBilling", b[0], "status", BillingStatus.APPROVED.value, BillingStatus.INVOICED.value, "POST",
+         actor, label, batch.id, b[0], now) for b in billings])
+    await in_range.update(status=BillingStatus.INVOICED, version=F("version") + 1)
+    # Numbers last: the counter stays row-locked from here to commit, so keep what follows short.
+    first = await sequences.advance(tx, INVOICE_SEQUENCE, len(billings)) - len(billings) + 1
+    invoices, entries = [], []
     for n, (invoice_id, entry_id, billing) in enumerate(zip(invoice_ids, entry_ids, billings, strict=True)):
         billing_id, account_id, amount, override, terms = billing
-        number = invoice_number(last - len(billings) + 1 + n)
+        number = invoice_number(first + n)
         invoice_date = override or batch.invoice_date
         tax_amount = sum((a for _, a in tax[billing_id]), Decimal("0.00"))
         invoices.append((invoice_id, number, billing_id, account_id, batch.id, batch.currency, invoice_date,
                          invoice_date + timedelta(days=terms), amount, tax_amount, Decimal("0.00"),
                          InvoiceStatus.OPEN.value, now))
         entries.append((entry_id, invoice_date, f"Invoice {number}", invoice_id, None, batch.id, now))
-        lines.extend((entry_id, line) for line in ledger.invoice_lines(accounts.receivable_id, amount,
-                                                                      revenue[billing_id], tax[billing_id]))
-    line_ids = await allocate_ids(tx, "journal_line", len(lines))
     await insert_rows(tx, "invoice", INVOICE_COLUMNS, invoices)
     await insert_rows(tx, "journal_entry", ENTRY_COLUMNS, entries)
     await insert_rows(tx, "journal_line", LINE_COLUMNS, [
         (line_id, entry_id, line.ledger_account_id, line.debit, line.credit, line.memo)
         for line_id, (entry_id, line) in zip(line_ids, lines, strict=True)])
-    actor, label = job.params.get("actor"), job.params.get("actor_label", "system")
-    await insert_rows(tx, "audit", AUDIT_COLUMNS, [
-        ("PeriodicBilling", b[0], "status", BillingStatus.APPROVED.value, BillingStatus.INVOICED.value, "POST",
-         actor, label, batch.id, b[0], now) for b in billings])
-    await in_range.update(status=BillingStatus.INVOICED, version=F("version") + 1)
     return len(billings)
 
 

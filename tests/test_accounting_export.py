@@ -94,3 +94,25 @@ async def test_karbon_views_and_invoice_filters(admin: Api, smtp_server) -> None
     assert (await admin.ok(INVOICES, {"filter": {"batchId": posted, "status": ["OPEN"],
                                                  "invoiceDateFrom": "2026-05-01", "dueDateTo": "2026-06-30"}})
             )["invoices"]["totalCount"] == 2
+
+
+async def test_a_page_of_invoices_costs_a_fixed_number_of_queries(admin: Api, smtp_server) -> None:
+    from tests.support.queries import count_queries
+
+    accounts = await posting.company(admin)
+    for n in range(8):
+        await posting.customer(admin, accounts, f"Q-{n}", "10.00", autopayEnabled=True, paymentMethodToken="tok_ok")
+    batch = await posting.processed(admin)
+    await posting.approve_all(admin, batch)
+    await posting.post(admin, batch, "SEND")
+    await posting.follow_ups_done(admin, batch)
+    page = """query($first: Int!) { invoices(first: $first) { nodes { number account { number }
+      batch { code } billing { billingStatus } journalEntry { lines { debit ledgerAccount { code } } }
+      payments { status } deliveries { status } } } }"""
+    counts = {}
+    for size in (2, 8):
+        with count_queries() as log:
+            nodes = (await admin.ok(page, {"first": size}))["invoices"]["nodes"]
+        assert len(nodes) == size and all(n["payments"] and n["deliveries"] for n in nodes)
+        counts[size] = log.count
+    assert counts[2] == counts[8], counts
