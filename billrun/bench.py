@@ -14,6 +14,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -129,21 +131,52 @@ def _peak_rss_mb(pids: list[int]) -> float:
     return round(peak / 1024, 1)
 
 
-async def _process_once(env: dict[str, str], workers: int, name: str) -> Run:
-    """Start W worker processes, process one batch through the domain, wait for PROCESSED."""
+@asynccontextmanager
+async def _workers(env: dict[str, str], workers: int) -> AsyncIterator[list[int]]:
+    """W Dramatiq worker processes for the block; yields their pids (for peak RSS)."""
     proc = subprocess.Popen([sys.executable, "-m", "dramatiq", "workers.actors", "--processes", str(workers),  # noqa: ASYNC220
                              "--threads", str(THREADS)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
+    children: list[int] = []
     try:
         await asyncio.sleep(3)  # worker processes boot
         children = _children(proc.pid)
-        import models
-        from domain import auth, batches, processing
-        from models.enums import BatchStatus
+        yield children
+    finally:
+        _stop(proc, children)
 
-        admin = await models.User.get(email="bench@billrun.local")
-        token, _ = await auth.create_api_token(None, user_id=admin.id, name="bench")
-        viewer = await auth.authenticate(token)
+
+def _stop(proc: subprocess.Popen, children: list[int]) -> None:
+    """Stop the workers; follow-up jobs (posting's export) may still run: kill what does not stop in time."""
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        for pid in [*children, proc.pid]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        proc.wait(30)
+
+
+async def _bench_viewer(name: str):
+    import models
+    from domain import auth
+
+    user = await models.User.get(email="bench@billrun.local")
+    token, _ = await auth.create_api_token(None, user_id=user.id, name=name)
+    return await auth.authenticate(token)
+
+
+async def _process_once(env: dict[str, str], workers: int, name: str) -> Run:
+    """Start W worker processes, process one batch through the domain, wait for PROCESSED."""
+    import models
+    from domain import batches, processing
+    from models.enums import BatchStatus
+
+    async with _workers(env, workers) as children:
+        viewer = await _bench_viewer("bench")
         batch = await batches.create_batch(viewer, {"name": name})
         started = time.perf_counter()
         await processing.start_processing(viewer, batch.id)
@@ -156,9 +189,6 @@ async def _process_once(env: dict[str, str], workers: int, name: str) -> Run:
         if status != BatchStatus.PROCESSED:
             raise SystemExit(f"batch {name} ended {status}")
         return Run(workers, round(seconds, 2), _peak_rss_mb(children))
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 async def _copy_floor(url: str) -> tuple[int, float]:
@@ -300,47 +330,23 @@ POSTED_TABLES = ("invoice", "journal_entry", "journal_line")
 
 async def _post_once(env: dict[str, str], workers: int, batch_id: int) -> Run:
     """Start W worker processes, post the batch (EXPORT) through the domain, wait for POSTED."""
-    proc = subprocess.Popen([sys.executable, "-m", "dramatiq", "workers.actors", "--processes", str(workers),  # noqa: ASYNC220
-                             "--threads", str(THREADS)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    children: list[int] = []
-    try:
-        await asyncio.sleep(3)  # worker processes boot
-        children = _children(proc.pid)
-        import models
-        from domain import auth, posting
-        from models.enums import BatchStatus, PostMode
+    import models
+    from domain import posting
+    from models.enums import BatchStatus, JobStatus, PostMode
 
-        user = await models.User.get(email="bench@billrun.local")
-        token, _ = await auth.create_api_token(None, user_id=user.id, name="bench-post")
-        viewer = await auth.authenticate(token)
+    async with _workers(env, workers) as children:
+        viewer = await _bench_viewer("bench-post")
         started = time.perf_counter()
         job = await posting.start_posting(viewer, batch_id, PostMode.EXPORT)
         while True:
             await asyncio.sleep(0.05)
             status = (await models.BillingBatch.get(id=batch_id)).status
-            if status == BatchStatus.POSTED or (await models.Job.get(id=job.id)).status == "FAILED":
+            if status == BatchStatus.POSTED or (await models.Job.get(id=job.id)).status == JobStatus.FAILED:
                 break
         seconds = time.perf_counter() - started
         if status != BatchStatus.POSTED:
             raise SystemExit(f"posting ended with the batch {status}")
         return Run(workers, round(seconds, 2), _peak_rss_mb(children))
-    finally:
-        _stop(proc, children)
-
-
-def _stop(proc: subprocess.Popen, children: list[int]) -> None:
-    """Stop the workers; the follow-up jobs of posting (the export) may still run: kill what does not stop."""
-    proc.terminate()
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        for pid in [*children, proc.pid]:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        proc.wait(30)
 
 
 async def _copy_floor_posted(url: str) -> tuple[int, float]:

@@ -63,6 +63,30 @@ async def mark_running(job: models.Job, total: int) -> None:
     await job.save(update_fields=["status", "progress_total", "started_at"])
 
 
+async def claim_chunk(tx: BaseDBAsyncClient, job_id: int, chunk_no: int,
+                      batch_status: str) -> tuple[models.Job, models.JobChunk] | None:
+    """Inside the chunk's transaction: lock the chunk row (PostgreSQL; SQLite has one writer) and return the
+    running job and the chunk, or None when the chunk is done already (a redelivered message) or its job no
+    longer runs or its batch is no longer in `batch_status`."""
+    lock = " FOR UPDATE" if is_postgres(tx) else ""
+    _, rows = await tx.execute_query(
+        f"SELECT id, done_at FROM job_chunk WHERE job_id = {int(job_id)} AND chunk_no = {int(chunk_no)}{lock}")
+    if not rows or rows[0]["done_at"] is not None:
+        return None
+    job = await models.Job.get(id=job_id).select_related("batch")
+    if job.status != JobStatus.RUNNING or job.batch is None or job.batch.status != batch_status:
+        return None
+    return job, await models.JobChunk.get(id=rows[0]["id"])
+
+
+async def finish_chunk(tx: BaseDBAsyncClient, job: models.Job, chunk: models.JobChunk) -> bool:
+    """Mark the chunk done and count it; True when it was the job's last."""
+    await models.JobChunk.filter(id=chunk.id).update(done_at=clock.now())
+    done, total = await count_progress(tx, job.id, chunk.size)
+    await events.record("JOB_PROGRESS", batch_id=job.batch_id, job_id=job.id, done=done, total=total)
+    return done >= total
+
+
 async def count_progress(tx: BaseDBAsyncClient, job_id: int, size: int) -> tuple[int, int]:
     """Add `size` units done to a job in the caller's transaction; returns (done, total)."""
     mark = "$1" if is_postgres(tx) else "?"

@@ -18,7 +18,6 @@ from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
 
-from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F, Subquery
 from tortoise.transactions import in_transaction
@@ -28,7 +27,7 @@ from billrun.settings import get_settings
 from domain import audit, clock, events, jobs, ledger, periods, sequences
 from domain.access import Viewer, account_visibility, get_visible, require, sees_all_accounts
 from domain.errors import DomainError, ErrorCode, Problem, raise_if
-from models.bulk import allocate_ids, insert_rows, is_postgres
+from models.bulk import allocate_ids, insert_rows
 from models.enums import (
     BatchStatus,
     BillingStatus,
@@ -163,22 +162,14 @@ AUDIT_COLUMNS = ("entity", "entity_id", "field", "before", "after", "operation",
 
 async def post_chunk(job_id: int, chunk_no: int) -> None:
     """Invoice one range of billings; a no-op when it is done already or its job/batch no longer posts."""
-    lock = " FOR UPDATE" if is_postgres(connections.get("default")) else ""
     follow_ups: list[models.Job] = []
     async with in_transaction() as tx:
-        _, rows = await tx.execute_query(
-            f"SELECT id, done_at FROM job_chunk WHERE job_id = {int(job_id)} AND chunk_no = {int(chunk_no)}{lock}")
-        if not rows or rows[0]["done_at"] is not None:
+        claimed = await jobs.claim_chunk(tx, job_id, chunk_no, BatchStatus.POSTING)
+        if claimed is None:
             return
-        job = await models.Job.get(id=job_id).select_related("batch")
-        if job.status != JobStatus.RUNNING or job.batch.status != BatchStatus.POSTING:
-            return
-        chunk = await models.JobChunk.get(id=rows[0]["id"])
+        job, chunk = claimed
         await write_invoices(tx, job, chunk.params["first_id"], chunk.params["last_id"])
-        await models.JobChunk.filter(id=chunk.id).update(done_at=clock.now())
-        done, total = await jobs.count_progress(tx, job_id, chunk.size)
-        await events.record("JOB_PROGRESS", batch_id=job.batch_id, job_id=job_id, done=done, total=total)
-        if done >= total:
+        if await jobs.finish_chunk(tx, job, chunk):
             follow_ups = await _finish_in_transaction(tx, job)
     _start(follow_ups)
 

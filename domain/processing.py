@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
@@ -35,7 +34,7 @@ from domain.pricing import (
     price_contract,
     price_one_offs,
 )
-from models.bulk import allocate_ids, insert_rows, is_postgres, set_where_null
+from models.bulk import allocate_ids, insert_rows, set_where_null
 from models.enums import (
     AdjustmentKind,
     BatchStatus,
@@ -255,24 +254,15 @@ ITEM_TABLES = {"WorkOrder": "work_order", "ManualCharge": "manual_charge", "Serv
 
 async def process_chunk(job_id: int, chunk_no: int) -> None:
     """Bill one chunk; a no-op when it is done already or its job/batch no longer runs."""
-    conn = connections.get("default")
-    lock = " FOR UPDATE" if is_postgres(conn) else ""
     async with in_transaction() as tx:
-        _, rows = await tx.execute_query(
-            f"SELECT id, done_at FROM job_chunk WHERE job_id = {int(job_id)} AND chunk_no = {int(chunk_no)}{lock}")
-        if not rows or rows[0]["done_at"] is not None:
+        claimed = await jobs.claim_chunk(tx, job_id, chunk_no, BatchStatus.PROCESSING)
+        if claimed is None:
             return
-        job = await models.Job.get(id=job_id).select_related("batch")
-        if job.status != JobStatus.RUNNING or job.batch.status != BatchStatus.PROCESSING:
-            return
-        chunk = await models.JobChunk.get(id=rows[0]["id"])
+        job, chunk = claimed
         inputs = await load_inputs(job.batch, contract_ids=chunk.params.get("contract_ids", ()),
                                    account_ids=chunk.params.get("account_ids", ()))
         await write_drafts(tx, job.batch, price(job.batch, inputs))
-        await models.JobChunk.filter(id=chunk.id).update(done_at=clock.now())
-        done, total = await jobs.count_progress(tx, job_id, chunk.size)
-        await events.record("JOB_PROGRESS", batch_id=job.batch_id, job_id=job_id, done=done, total=total)
-        finished = done >= total
+        finished = await jobs.finish_chunk(tx, job, chunk)
         if finished:
             await _finish_in_transaction(job_id, job.batch_id)
     if finished:
