@@ -26,7 +26,6 @@ async def _posted(admin: Api, mode: str = "EXPORT") -> str:
     batch = await posting.processed(admin)
     await posting.approve_all(admin, batch)
     await posting.post(admin, batch, mode)
-    await posting.follow_ups_done(admin, batch)
     return batch
 
 
@@ -105,7 +104,6 @@ async def test_a_page_of_invoices_costs_a_fixed_number_of_queries(admin: Api, sm
     batch = await posting.processed(admin)
     await posting.approve_all(admin, batch)
     await posting.post(admin, batch, "SEND")
-    await posting.follow_ups_done(admin, batch)
     page = """query($first: Int!) { invoices(first: $first) { nodes { number account { number }
       batch { code } billing { billingStatus } journalEntry { lines { debit ledgerAccount { code } } }
       payments { status } deliveries { status } } } }"""

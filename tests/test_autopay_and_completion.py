@@ -36,7 +36,6 @@ async def test_sandbox_tokens_decline_blocks_completion_until_resolved(admin: Ap
     await posting.approve_all(admin, batch)
     await posting.post(admin, batch, "SEND")
     invoices = await _settled(admin, batch)
-    await posting.follow_ups_done(admin, batch)
 
     ok, declined = invoices["TOK_OK"], invoices["TOK_DECLINE"]
     assert ok["status"] == "PAID" and ok["amountPaid"] == "50.00" and ok["amountDue"] == "0.00"

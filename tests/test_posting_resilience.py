@@ -38,6 +38,8 @@ async def test_two_batches_posting_at_once_share_one_gap_free_sequence(admin: Ap
                                   for b in (first, second)))
     for payload in jobs:
         assert (await billing.wait_for_job(admin, payload["job"]["id"]))["status"] == "SUCCEEDED"
+    for batch in (first, second):
+        await posting.follow_ups_done(admin, batch)
     numbers = await models.Invoice.all().values_list("number", flat=True)
     assert len(numbers) == 240
     _gap_free(numbers)

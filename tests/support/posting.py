@@ -60,9 +60,12 @@ async def approve_all(admin: Api, batch: str) -> None:
 
 
 async def post(api: Api, batch: str, mode: str = "SEND", within: float = 90) -> dict:
+    """Post and wait for the posting job and its follow-ups (sending, export, auto-pay), so no work of this
+    test is still running when the next one starts."""
     payload = await api.mutate("postBillingBatch", POST, {"id": batch, "mode": mode})
     job = await billing.wait_for_job(api, payload["job"]["id"], within=within)
     assert job["status"] == "SUCCEEDED", job
+    await follow_ups_done(api, batch, within=within)
     return job
 
 
