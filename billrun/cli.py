@@ -52,7 +52,8 @@ def worker(
     processes: Annotated[int, typer.Option(help="Worker processes.")] = 2,
     threads: Annotated[int, typer.Option(help="Threads per process.")] = 4,
 ) -> None:
-    """Run Dramatiq worker processes consuming the Redis broker (REDIS_URL)."""
+    """Run Dramatiq worker processes consuming the Redis broker (REDIS_URL); each also enqueues the sweeper
+    every BILLRUN_SWEEP_INTERVAL_SECONDS."""
     if get_settings().embedded:
         typer.echo("REDIS_URL is not set: on the embedded default, `billrun serve` runs the workers.", err=True)
         raise typer.Exit(2)

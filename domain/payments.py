@@ -12,6 +12,7 @@ A success pays the invoice and posts Dr cash / Cr receivables.
 from datetime import timedelta
 
 from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
@@ -93,7 +94,7 @@ async def record(payment_id: int, result: ChargeResult) -> None:
     await _progress(invoice.batch_id)
 
 
-async def _post_receipt(tx, payment: models.Payment, invoice: models.Invoice) -> None:
+async def _post_receipt(tx: BaseDBAsyncClient, payment: models.Payment, invoice: models.Invoice) -> None:
     accounts = await ledger.posting_accounts()
     lines = ledger.payment_lines(accounts.cash_id, accounts.receivable_id, payment.amount)
     [entry_id] = await allocate_ids(tx, "journal_entry", 1)
