@@ -70,14 +70,15 @@ ACCOUNT_PATH: dict[type[Model], str] = {
     models.JournalLine: "entry__invoice__account",
 }
 
+# Records about an account when they name one, and about the company when not: hidden with a hidden account.
+MAYBE_ACCOUNT_OWNED = (models.Finding, models.Notification)
+
 # Shared reference data any billing user may read.
 BILLING_REFERENCE = (
     models.LedgerAccount,
     models.TaxRate,
     models.AccountingPeriod,
     models.BillingBatch,
-    models.Finding,
-    models.Notification,
     models.Job,
     models.Audit,
     models.Export,
@@ -112,6 +113,11 @@ def visible(viewer: Viewer, model: type[M]) -> QuerySet[M]:
         return model.filter(id__in=[])
     if model in ACCOUNT_PATH:
         return model.filter(account_visibility(viewer, ACCOUNT_PATH[model]))
+    if model in MAYBE_ACCOUNT_OWNED:
+        if sees_all_accounts(viewer):
+            return model.all()
+        return model.filter(Q(account_id=None) | Q(account_id__in=Subquery(
+            visible(viewer, models.Account).values("id"))))
     if model in BILLING_REFERENCE:
         return model.all()
     raise LookupError(f"No visibility rule for {model.__name__}")  # a programming error, never user input

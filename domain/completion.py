@@ -7,11 +7,12 @@ payment is not settled (PENDING or UNKNOWN), or a job of the batch (sending, exp
 
 from dataclasses import dataclass
 
+from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
 import models
 from domain import audit, clock, events
-from domain.access import Viewer, get_visible, require
+from domain.access import Viewer, get_visible, require, visible
 from domain.errors import DomainError, ErrorCode, Problem
 from models.enums import BatchStatus, JobStatus, NotificationStatus, PaymentStatus, Permission
 
@@ -26,18 +27,32 @@ class Blocker:
     subject_id: int | None = None
 
 
-async def blockers(batch: models.BillingBatch) -> list[Blocker]:
+async def blockers(batch: models.BillingBatch, viewer: Viewer) -> list[Blocker]:
+    """Everything that keeps the batch from completing. What concerns accounts hidden from the viewer is
+    listed without naming them."""
     found = []
     if batch.status != BatchStatus.POSTED:
         found.append(Blocker("NOT_POSTED", f"The batch is {batch.status.value}; only a POSTED batch completes.",
                              "BillingBatch", batch.id))
-    for nid, kind, message in await models.Notification.filter(
-            batch_id=batch.id, status=NotificationStatus.OPEN).order_by("id").values_list("id", "kind", "message"):
+    open_notes = models.Notification.filter(batch_id=batch.id, status=NotificationStatus.OPEN)
+    shown = 0
+    for nid, kind, message in await visible(viewer, models.Notification).filter(
+            id__in=Subquery(open_notes.values("id"))).order_by("id").values_list("id", "kind", "message"):
         found.append(Blocker("OPEN_NOTIFICATION", f"{kind}: {message}", "Notification", nid))
-    for pid, status, number in await models.Payment.filter(
-            invoice__batch_id=batch.id, status__in=[PaymentStatus.PENDING, PaymentStatus.UNKNOWN]).order_by(
-            "id").values_list("id", "status", "invoice__number"):
-        found.append(Blocker("PENDING_PAYMENT", f"Auto-pay of invoice {number} is {status}.", "Payment", pid))
+        shown += 1
+    if hidden := await open_notes.count() - shown:
+        found.append(Blocker("OPEN_NOTIFICATION", f"{hidden} open notification(s) about accounts hidden from you."))
+    unsettled = models.Payment.filter(invoice__batch_id=batch.id, status__in=[PaymentStatus.PENDING,
+                                                                              PaymentStatus.UNKNOWN])
+    shown = 0
+    for invoice_id, status, number in await visible(viewer, models.Payment).filter(id__in=Subquery(
+            unsettled.values("id"))).order_by("id").values_list("invoice_id", "status", "invoice__number"):
+        found.append(Blocker("PENDING_PAYMENT", f"Auto-pay of invoice {number} is {status}.", "Invoice",
+                             invoice_id))
+        shown += 1
+    if hidden := await unsettled.count() - shown:
+        found.append(Blocker("PENDING_PAYMENT", f"{hidden} auto-pay charge(s) of accounts hidden from you are "
+                             "not settled."))
     for jid, kind in await models.Job.filter(batch_id=batch.id, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
                                              ).order_by("id").values_list("id", "kind"):
         found.append(Blocker("JOB_RUNNING", f"The {kind} job #{jid} has not finished.", "Job", jid))
@@ -48,7 +63,7 @@ async def complete(viewer: Viewer, batch_id: int) -> models.BillingBatch:
     require(viewer, Permission.BILLING_ACCESS)
     batch = await get_visible(viewer, models.BillingBatch, batch_id, "Billing batch", "batchId")
     require(viewer, Permission.BILLING_SEND_EXPORT)
-    if found := await blockers(batch):
+    if found := await blockers(batch, viewer):
         raise DomainError.of([Problem(ErrorCode.NOT_READY, b.message, "batchId") for b in found])
     async with in_transaction():
         updated = await models.BillingBatch.filter(id=batch.id, status=BatchStatus.POSTED).update(

@@ -10,11 +10,13 @@ from domain.errors import DomainError, ErrorCode
 from models.enums import NotificationStatus, Permission
 
 
-async def raise_once(batch_id: int | None, kind: str, message: str, dedupe_key: str) -> None:
-    """Open a notification unless one with this key exists (a retried job raises it once)."""
+async def raise_once(batch_id: int | None, kind: str, message: str, dedupe_key: str,
+                     account_id: int | None = None) -> None:
+    """Open a notification unless one with this key exists (a retried job raises it once). Name the account
+    it is about, so it is hidden from whoever may not see that account."""
     _, created = await models.Notification.get_or_create(
         dedupe_key=dedupe_key, defaults={"batch_id": batch_id, "kind": kind, "message": message[:2000],
-                                         "status": NotificationStatus.OPEN})
+                                         "status": NotificationStatus.OPEN, "account_id": account_id})
     if created:
         await events.record("NOTIFICATION", batch_id=batch_id, notification_kind=kind, message=message[:500])
 

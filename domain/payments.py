@@ -88,7 +88,7 @@ async def record(payment_id: int, result: ChargeResult) -> None:
             await notifications.raise_once(
                 invoice.batch_id, "PAYMENT_DECLINED",
                 f"Auto-pay of invoice {invoice.number} ({payment.amount} {invoice.currency}) was declined: "
-                f"{result.message}.", f"payment-declined:{payment.id}")
+                f"{result.message}.", f"payment-declined:{payment.id}", account_id=invoice.account_id)
         await events.record("PAYMENT", batch_id=invoice.batch_id, payment_id=payment.id, invoice=invoice.number,
                             status=result.status.value)
     await _progress(invoice.batch_id)
@@ -116,7 +116,8 @@ async def _give_up(payment: models.Payment, error: str) -> None:
             invoice = payment.invoice
             await notifications.raise_once(
                 invoice.batch_id, "PAYMENT_FAILED",
-                f"Auto-pay of invoice {invoice.number} failed: {error}", f"payment-failed:{payment.id}")
+                f"Auto-pay of invoice {invoice.number} failed: {error}", f"payment-failed:{payment.id}",
+                account_id=invoice.account_id)
     await _progress(payment.invoice.batch_id)
 
 

@@ -12,6 +12,7 @@ twice; the message keeps its Message-ID, so the recipient's mail system can tell
 import asyncio
 import os
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from tortoise.exceptions import IntegrityError
@@ -47,15 +48,25 @@ async def send_chunk(job_id: int, chunk_no: int) -> None:
     job = await models.Job.get(id=job_id)
     sent_already = set(await models.Delivery.filter(invoice_id__in=chunk.params["invoice_ids"],
                                                     status=DeliveryStatus.SENT).values_list("invoice_id", flat=True))
-    for document, recipient in await documents([i for i in chunk.params["invoice_ids"] if i not in sent_already]):
-        await deliver(job.batch_id, document, recipient)
+    for outgoing in await documents([i for i in chunk.params["invoice_ids"] if i not in sent_already]):
+        await deliver(job.batch_id, outgoing)
     if await models.JobChunk.filter(id=chunk.id, done_at=None).update(done_at=clock.now()):
         await jobs.add_progress(job_id, chunk.size, batch_id=job.batch_id)
 
 
-async def deliver(batch_id: int | None, document: tuple[int, InvoiceDocument], recipient: str) -> None:
+@dataclass(frozen=True)
+class Outgoing:
+    """One invoice to send: its document and where it goes."""
+
+    invoice_id: int
+    account_id: int
+    recipient: str
+    doc: InvoiceDocument
+
+
+async def deliver(batch_id: int | None, outgoing: Outgoing) -> None:
     """Render, send and record one invoice."""
-    invoice_id, doc = document
+    invoice_id, doc, recipient = outgoing.invoice_id, outgoing.doc, outgoing.recipient
     settings = get_settings()
     pdf = await asyncio.to_thread(render_invoice_pdf, doc)
     try:
@@ -66,7 +77,7 @@ async def deliver(batch_id: int | None, document: tuple[int, InvoiceDocument], r
                                      status=DeliveryStatus.FAILED, error=str(error)[:2000])
         await notifications.raise_once(batch_id, "DELIVERY_FAILED",
                                        f"Invoice {doc.number} could not be sent to {recipient}: {error}",
-                                       f"delivery-failed:{invoice_id}")
+                                       f"delivery-failed:{invoice_id}", account_id=outgoing.account_id)
         return
     if sent.channel == DeliveryChannel.OUTBOX_FILE.value and sent.path:
         _write_pdf_beside(Path(sent.path), pdf)
@@ -90,7 +101,7 @@ def _write_pdf_beside(eml: Path, pdf: bytes) -> None:
     os.replace(temporary, target)
 
 
-async def documents(invoice_ids: list[int]) -> list[tuple[tuple[int, InvoiceDocument], str]]:
+async def documents(invoice_ids: list[int]) -> list[Outgoing]:
     """The printable documents of these invoices, with their recipients, in three queries."""
     invoices = await models.Invoice.filter(id__in=invoice_ids).order_by("id").select_related("account", "billing")
     lines: dict[int, list[InvoiceLine]] = defaultdict(list)
@@ -108,14 +119,14 @@ async def documents(invoice_ids: list[int]) -> list[tuple[tuple[int, InvoiceDocu
             billing_email=account.billing_email, period_start=billing.period_start, period_end=billing.period_end,
             lines=tuple(lines[billing.id]), tax_amount=invoice.tax_amount, total=invoice.amount,
             external_comment=billing.external_comment)  # the internal comment never leaves the house
-        found.append(((invoice.id, doc), account.billing_email))
+        found.append(Outgoing(invoice.id, account.id, account.billing_email, doc))
     return found
 
 
 async def render(invoice_id: int) -> tuple[str, bytes] | None:
     """One invoice's PDF (file name, bytes), for download."""
-    docs = await documents([invoice_id])
-    if not docs:
+    found = await documents([invoice_id])
+    if not found:
         return None
-    (_, doc), _ = docs[0]
+    doc = found[0].doc
     return f"{doc.number}.pdf", await asyncio.to_thread(render_invoice_pdf, doc)

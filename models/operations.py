@@ -49,6 +49,9 @@ class Notification(Model):
     id = fields.IntField(primary_key=True)
     batch = fields.ForeignKeyField("models.BillingBatch", related_name="notifications", null=True,
                                    on_delete=fields.CASCADE)
+    # The account it is about, if one: a notification about a restricted account is hidden like the account.
+    account = fields.ForeignKeyField("models.Account", related_name="notifications", null=True,
+                                     on_delete=fields.CASCADE)
     kind = fields.CharField(max_length=64)
     message = fields.TextField()
     status = fields.CharEnumField(NotificationStatus, max_length=8, default=NotificationStatus.OPEN)

@@ -40,10 +40,10 @@ async def complete_billing_batch(info: CtxInfo, input: Any) -> Any:
                                                                                 "batchId")))
 
 
-async def completion_of(batch: models.BillingBatch) -> Any:
+async def completion_of(info: CtxInfo, batch: models.BillingBatch) -> Any:
     from schema.ledger import Completion, CompletionBlocker
 
-    found = await completion.blockers(batch)
+    found = await completion.blockers(batch, _viewer(info))
     return Completion(ready=not found, blockers=[
         CompletionBlocker(kind=b.kind, message=b.message,
                           subject_id=relay.GlobalID(b.subject_type, str(b.subject_id)) if b.subject_type else None)

@@ -228,6 +228,9 @@ class Notification(ModelNode):
     resolved_at: datetime | None = strawberry.field(description="When it was resolved.")
     resolution_note: str | None = strawberry.field(description="How it was resolved.")
     resolved_by: User | None = strawberry.field(resolver=relations.resolved_by_of, description="Who resolved it.")
+    account: Account | None = strawberry.field(resolver=relations.optional_account_of,
+                                               description="The account it is about, if one.")
+    batch: BillingBatch | None = strawberry.field(resolver=relations.batch_of, description="Its batch.")
 
 
 @strawberry.type(description="What processing would create for one account.")
@@ -307,7 +310,7 @@ class BillingBatch(ModelNode):
     @strawberry.field(description="Whether it can be completed now, and every blocker if not.")
     async def completion(self, info: CtxInfo) -> Annotated[Completion, strawberry.lazy("schema.ledger")]:
         from resolvers.ledger import completion_of
-        return await completion_of(self)
+        return await completion_of(info, self)  # type: ignore[arg-type]
 
     @strawberry.field(description="The invoices it posted that the viewer may see. Relay pagination.")
     async def invoices(self, info: CtxInfo,

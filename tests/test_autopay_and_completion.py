@@ -115,3 +115,38 @@ async def test_payment_retries_give_up_with_a_notification(admin: Api, smtp_serv
     found = await posting.follow_ups_done(admin, batch)
     assert [n["kind"] for n in found["notifications"]] == ["PAYMENT_FAILED"]
     assert await models.SandboxCharge.filter(status="SUCCEEDED").count() == 0
+
+
+async def test_notifications_about_hidden_accounts_stay_hidden(admin: Api, client, smtp_server: Mailbox) -> None:
+    from strawberry.relay import to_base64
+
+    from tests.conftest import make_token
+
+    accounts = await posting.company(admin)
+    hidden = await posting.customer(admin, accounts, "SECRET", "40.00", taxLocation="ZERO", autopayEnabled=True,
+                                    paymentMethodToken="tok_decline")
+    granted, granted_token = await make_token("granted@example.com", ["BILLING_ACCESS", "BILLING_SEND_EXPORT"])
+    _, other_token = await make_token("other@example.com", ["BILLING_ACCESS", "BILLING_SEND_EXPORT"])
+    await admin.mutate("restrictAccount", """mutation($input: RestrictAccountInput!) { restrictAccount(input:
+      $input) { account { id } errors { code } } }""", {"input": {
+        "accountId": hidden, "restricted": True, "userIds": [to_base64("User", granted.id)]}})
+    batch = await posting.processed(admin)
+    await posting.approve_all(admin, batch)
+    await posting.post(admin, batch, "SEND")
+    other, insider = Api(client, other_token), Api(client, granted_token)
+
+    seen = (await other.ok(posting.BATCH, {"id": batch}))["billingBatch"]
+    assert seen["notifications"] == []
+    assert seen["completion"] == {"ready": False, "blockers": [{
+        "kind": "OPEN_NOTIFICATION", "message": "1 open notification(s) about accounts hidden from you.",
+        "subjectId": None}]}
+    assert (await other.ok("{ notifications { totalCount } }"))["notifications"]["totalCount"] == 0
+    refused = (await other.ok(posting.COMPLETE, {"id": batch}))["completeBillingBatch"]
+    assert [e["code"] for e in refused["errors"]] == ["NOT_READY"]
+
+    [note] = (await insider.ok(posting.BATCH, {"id": batch}))["billingBatch"]["notifications"]
+    assert note["kind"] == "PAYMENT_DECLINED"
+    assert (await other.ok(posting.RESOLVE, {"id": note["id"], "note": "x"}))["resolveNotification"]["errors"][0][
+        "code"] == "NOT_FOUND"
+    await insider.mutate("resolveNotification", posting.RESOLVE, {"id": note["id"], "note": "Card replaced"})
+    assert (await other.ok(posting.BATCH, {"id": batch}))["billingBatch"]["completion"]["ready"] is True
