@@ -21,13 +21,15 @@ import models
 from domain import audit, clock, events, jobs
 from domain.access import Viewer, account_visibility, get_visible, require, sees_all_accounts
 from domain.errors import DomainError, ErrorCode
-from models.enums import BatchStatus, DetailKind, ExportFormat, JobStatus, Permission
+from models.enums import BatchStatus, ExportFormat, JobStatus, Permission
 
 EXPORTABLE = (BatchStatus.POSTED, BatchStatus.COMPLETED)
 INVOICE_COLUMNS = ("ContactName", "EmailAddress", "InvoiceNumber", "Reference", "InvoiceDate", "DueDate",
-                   "Description", "Quantity", "UnitAmount", "AccountCode", "TaxType", "TaxAmount", "Currency")
+                   "Description", "Quantity", "UnitAmount", "AccountCode", "TaxType", "Currency")
 JOURNAL_COLUMNS = ("Narration", "Date", "Description", "AccountCode", "TaxRate", "Amount")
 PAGE = 2000
+# billrun computes tax as lines of their own (coded to the tax-payable account), so no line carries tax again.
+TAX_TYPE = "No Tax"
 
 
 async def export_batch(viewer: Viewer, batch_id: int, fmt: ExportFormat) -> models.Export:
@@ -82,21 +84,19 @@ async def _invoice_rows(batch_id: int, writer) -> None:
     invoices = models.Invoice.filter(batch_id=batch_id)
     last = ""
     while page := await invoices.filter(number__gt=last).order_by("number").limit(PAGE).values(
-            "number", "billing_id", "invoice_date", "due_date", "currency", "account__name",
-            "account__billing_email", "account__number"):
+            "number", "billing_id", "invoice_date", "due_date", "currency", "bill_to_name", "bill_to_email",
+            "account__number"):
         details: dict[int, list[dict]] = defaultdict(list)
         for detail in await models.BillingDetail.filter(billing_id__in=[i["billing_id"] for i in page]).order_by(
-                "billing_id", "position", "id").values("billing_id", "kind", "description", "amount",
+                "billing_id", "position", "id").values("billing_id", "description", "amount",
                                                        "revenue_account__code"):
             details[detail["billing_id"]].append(detail)
         for invoice in page:
             for detail in details[invoice["billing_id"]]:
-                is_tax = detail["kind"] == DetailKind.TAX
-                writer.writerow([invoice["account__name"], invoice["account__billing_email"], invoice["number"],
+                writer.writerow([invoice["bill_to_name"], invoice["bill_to_email"], invoice["number"],
                                  invoice["account__number"], invoice["invoice_date"].isoformat(),
                                  invoice["due_date"].isoformat(), detail["description"], "1", str(detail["amount"]),
-                                 detail["revenue_account__code"] or "", "Tax" if is_tax else "No Tax",
-                                 str(detail["amount"]) if is_tax else "0.00", invoice["currency"]])
+                                 detail["revenue_account__code"] or "", TAX_TYPE, invoice["currency"]])
         last = page[-1]["number"]
 
 

@@ -57,6 +57,23 @@ def _all(value: str | None) -> str | None:
     return None if value is None or not value.strip() or value.strip().upper() == "ALL" else value.strip()
 
 
+OPEN_FOR_REVIEW = (BatchStatus.PROCESSED, BatchStatus.FAILED)
+
+
+async def hold_open(batch_id: int | None, field: str = "id") -> None:
+    """Inside a transaction that changes a batch's billings: share-lock the batch row and insist it is still
+    open for review. Posting takes the row exclusively to move the batch to POSTING, so a disposition either
+    commits before posting re-checks its guards, or waits and is then refused: never a change under a post."""
+    conn = connections.get("default")
+    lock = " FOR SHARE" if is_postgres(conn) else ""
+    mark = "$1" if is_postgres(conn) else "?"
+    rows = await conn.execute_query_dict(f"SELECT status FROM billing_batch WHERE id = {mark}{lock}", [batch_id])
+    status = rows[0]["status"] if rows else None
+    if status not in OPEN_FOR_REVIEW:
+        where = f"The batch is {status}" if status else "The billing waits for its account's next batch"
+        raise DomainError(ErrorCode.BATCH_LOCKED, f"{where}: its billings cannot change now.", field)
+
+
 def accounts_in_scope(batch: models.BillingBatch):
     """The accounts a batch bills: its currency, its bill group and division (or all)."""
     query = models.Account.filter(currency=batch.currency)

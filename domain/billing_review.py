@@ -12,7 +12,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 import models
-from domain import audit, clock, events
+from domain import audit, batches, clock, events
 from domain.access import Viewer, get_visible, require, visible
 from domain.dispositions import deletion_refusal, refusal, subjects
 from domain.errors import DomainError, ErrorCode, Problem
@@ -33,6 +33,7 @@ async def update_status(viewer: Viewer, billing_id: int, target: BillingStatus,
         raise DomainError(problem.code, problem.message, problem.field)
     version = expected_version if expected_version is not None else billing.version
     async with in_transaction():
+        await batches.hold_open(billing.batch_id, "status")
         changed = await models.PeriodicBilling.filter(id=billing.id, version=version, status=billing.status).update(
             status=target, version=version + 1, updated_at=clock.now())
         if not changed:
@@ -57,6 +58,7 @@ async def mass_update(viewer: Viewer, batch_id: int, target: BillingStatus, bill
     require(viewer, Permission.BILLING_ACCESS)
     batch = await get_visible(viewer, models.BillingBatch, batch_id, "Billing batch", "batchId")
     async with in_transaction() as tx:
+        await batches.hold_open(batch.id, "batchId")
         await _lock(tx, batch.id)
         found = await subjects(billings.filter(batch_id=batch.id).exclude(status=target))
         refusals, allowed = [], []
@@ -120,6 +122,7 @@ async def delete_billing(viewer: Viewer, billing_id: int) -> int:
     if (problem := deletion_refusal(await _subject(billing.id))) is not None:
         raise DomainError(problem.code, problem.message, problem.field)
     async with in_transaction():
+        await batches.hold_open(billing.batch_id)
         await audit.record(viewer, "PeriodicBilling", billing.id, {"status": (billing.status, None)}, "DELETE",
                            batch_id=billing.batch_id, billing_id=billing.id)
         await models.PeriodicBilling.filter(id=billing.id).delete()
@@ -149,6 +152,8 @@ async def move_billings(viewer: Viewer, billing_ids: list[int], to_batch_id: int
         if billing.status == BillingStatus.INVOICED:
             raise DomainError(ErrorCode.INVALID_STATUS, f"Billing #{billing.id} is invoiced.", "billingIds")
     async with in_transaction():
+        for batch_id in sorted({b.batch_id for b in rows if b.batch_id is not None}):
+            await batches.hold_open(batch_id, "billingIds")
         for billing in rows:
             if billing.batch_id == target.id:
                 continue

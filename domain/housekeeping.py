@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import models
 from billrun.settings import get_settings
-from domain import clock, jobs, payments
+from domain import clock, jobs, payments, sending
 from models.enums import TokenKind
 
 LOGIN_ATTEMPTS_KEPT = timedelta(days=30)
@@ -24,6 +24,7 @@ async def purge_expired() -> dict[str, int]:
 
 async def sweep() -> dict[str, int]:
     """Move on what is stuck (idempotent, safe from several workers at once): jobs whose first message was
-    lost, auto-pay charges whose answer was lost (UNKNOWN: the gateway is asked) or whose message was lost."""
+    lost, auto-pay charges whose answer was lost (UNKNOWN: the gateway is asked) or whose message was lost,
+    e-mails whose worker died mid-send (reported, not re-sent)."""
     return {"jobs_resent": await jobs.resend_stale(), "payments_settled": await payments.settle_unknown(),
-            "payments_resent": await payments.resend_stale()}
+            "payments_resent": await payments.resend_stale(), "deliveries_stuck": await sending.settle_stuck()}

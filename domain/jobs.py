@@ -29,21 +29,23 @@ SEND_CHUNK = "send_chunk"
 RUN_EXPORT = "run_export"
 PLAN_AUTOPAY = "plan_autopay"
 CHARGE_PAYMENT = "charge_payment"
+GIVE_UP_PAYMENT = "give_up_payment"
 
 # Which actor starts each kind of job.
 STARTS = {JobKind.PROCESS: PLAN_PROCESSING, JobKind.REVERSE: REVERSE_BATCH, JobKind.POST: PLAN_POSTING,
           JobKind.SEND: PLAN_SENDING, JobKind.EXPORT: RUN_EXPORT, JobKind.AUTO_PAY: PLAN_AUTOPAY}
 
 
-def send(actor_name: str, **kwargs: Any) -> None:
-    """Enqueue a message for an actor by name; when its retries are exhausted, `fail_job` gets the message.
-    (Not `on_failure`: dramatiq calls that on every failed attempt, retried or not.)"""
+def send(actor_name: str, *, on_exhausted: str = FAIL_JOB, **kwargs: Any) -> None:
+    """Enqueue a message for an actor by name; when its retries are exhausted, `on_exhausted` (by default
+    `fail_job`, which fails the job named in the message) gets the message. (Not `on_failure`: dramatiq calls
+    that on every failed attempt, retried or not.)"""
     broker = dramatiq.get_broker()
     if QUEUE not in broker.get_declared_queues():
         # Without `workers.actors` imported, dramatiq builds a default broker and the message goes astray.
         raise RuntimeError("The billing actors are not declared in this process: import workers.actors first.")
     message = dramatiq.Message(queue_name=QUEUE, actor_name=actor_name, args=(), kwargs=kwargs,
-                               options={"on_retry_exhausted": FAIL_JOB})
+                               options={"on_retry_exhausted": on_exhausted})
     broker.enqueue(message)
 
 
@@ -96,9 +98,13 @@ async def count_progress(tx: BaseDBAsyncClient, job_id: int, size: int) -> tuple
     return rows[0]["progress_done"], rows[0]["progress_total"]
 
 
-async def add_progress(job_id: int, size: int, *, batch_id: int | None) -> None:
-    """Count `size` more units done; the job SUCCEEDS when all are."""
+async def add_progress(job_id: int, size: int, *, batch_id: int | None, chunk_id: int | None = None) -> None:
+    """Count `size` more units done (marking chunk `chunk_id` done in the same transaction, once); the job
+    SUCCEEDS when all are."""
     async with in_transaction() as tx:
+        if chunk_id is not None and not await models.JobChunk.filter(id=chunk_id, done_at=None).update(
+                done_at=clock.now()):
+            return  # counted already
         done, total = await count_progress(tx, job_id, size)
         if done >= total:
             await models.Job.filter(id=job_id).update(status=JobStatus.SUCCEEDED, finished_at=clock.now())

@@ -36,7 +36,7 @@ async def plan(job_id: int) -> None:
     if job.status == JobStatus.QUEUED:
         await jobs.mark_running(job, total=job.progress_total)
     for payment_id in pending:
-        jobs.send(jobs.CHARGE_PAYMENT, payment_id=payment_id, job_id=job.id)
+        jobs.send(jobs.CHARGE_PAYMENT, payment_id=payment_id, on_exhausted=jobs.GIVE_UP_PAYMENT)
     await _progress(job.batch_id)
 
 
@@ -122,18 +122,23 @@ async def _give_up(payment: models.Payment, error: str) -> None:
 
 
 async def _progress(batch_id: int) -> None:
-    """The batch's AUTO_PAY job counts settled payments; it succeeds when none is left to settle."""
-    job = await models.Job.filter(batch_id=batch_id, kind=JobKind.AUTO_PAY).order_by("-id").first()
-    if job is None:
+    """The batch's AUTO_PAY job counts settled payments; it succeeds when none is left to settle. The job row
+    is locked while counting, so two payments settling at once cannot store a stale count."""
+    job_id = await models.Job.filter(batch_id=batch_id, kind=JobKind.AUTO_PAY).order_by("-id").first().values_list(
+        "id", flat=True)
+    if job_id is None:
         return
-    payments = models.Payment.filter(invoice__batch_id=batch_id)
-    total = await payments.count()
-    done = total - await payments.filter(status__in=UNSETTLED).count()
-    finished = done >= total
-    await models.Job.filter(id=job.id).update(
-        progress_done=done, progress_total=total, status=JobStatus.SUCCEEDED if finished else JobStatus.RUNNING,
-        finished_at=clock.now() if finished else None)
-    await events.record("JOB_PROGRESS", batch_id=batch_id, job_id=job.id, done=done, total=total)
+    async with in_transaction() as tx:
+        lock = " FOR UPDATE" if is_postgres(tx) else ""
+        await tx.execute_query(f"SELECT id FROM job WHERE id = {int(job_id)}{lock}")  # type: ignore[arg-type]
+        payments = models.Payment.filter(invoice__batch_id=batch_id)
+        total = await payments.count()
+        done = total - await payments.filter(status__in=UNSETTLED).count()
+        finished = done >= total
+        await models.Job.filter(id=job_id).update(
+            progress_done=done, progress_total=total, status=JobStatus.SUCCEEDED if finished else JobStatus.RUNNING,
+            finished_at=clock.now() if finished else None)
+        await events.record("JOB_PROGRESS", batch_id=batch_id, job_id=job_id, done=done, total=total)
 
 
 # ---------------------------------------------------------------- the sweeper's part
@@ -151,14 +156,27 @@ async def settle_unknown(older_than: timedelta | None = None) -> int:
             await record(payment.id, result)
         elif await models.Payment.filter(id=payment.id, status=PaymentStatus.UNKNOWN).update(
                 status=PaymentStatus.PENDING, updated_at=clock.now()):
-            jobs.send(jobs.CHARGE_PAYMENT, payment_id=payment.id)
+            jobs.send(jobs.CHARGE_PAYMENT, payment_id=payment.id, on_exhausted=jobs.GIVE_UP_PAYMENT)
     return len(unknown)
 
 
 async def resend_stale(older_than: timedelta = timedelta(minutes=10)) -> int:
-    """Charge again PENDING payments untouched for a while (their message was lost)."""
-    stale = await models.Payment.filter(status=PaymentStatus.PENDING,
-                                        updated_at__lte=clock.now() - older_than).values_list("id", flat=True)
-    for payment_id in stale:
-        jobs.send(jobs.CHARGE_PAYMENT, payment_id=payment_id)
-    return len(stale)
+    """Charge again PENDING payments untouched for a while (their message was lost). Each is touched as it is
+    re-sent, atomically, so several sweepers at once re-send it once, and not again before `older_than`."""
+    cutoff = clock.now() - older_than
+    resent = 0
+    for payment_id in await models.Payment.filter(status=PaymentStatus.PENDING, updated_at__lte=cutoff).values_list(
+            "id", flat=True):
+        if await models.Payment.filter(id=payment_id, status=PaymentStatus.PENDING, updated_at__lte=cutoff).update(
+                updated_at=clock.now()):
+            jobs.send(jobs.CHARGE_PAYMENT, payment_id=payment_id, on_exhausted=jobs.GIVE_UP_PAYMENT)
+            resent += 1
+    return resent
+
+
+async def give_up(payment_id: int, error: str) -> None:
+    """A charge message failed on every retry for a reason other than the gateway's (a bug, the database
+    down for long): the payment FAILS with a notification rather than wait forever."""
+    payment = await models.Payment.get_or_none(id=payment_id).select_related("invoice")
+    if payment is not None and payment.status == PaymentStatus.PENDING:
+        await _give_up(payment, error)

@@ -27,7 +27,7 @@ from billrun.settings import get_settings
 from domain import audit, clock, events, jobs, ledger, periods, sequences
 from domain.access import Viewer, account_visibility, get_visible, require, sees_all_accounts
 from domain.errors import DomainError, ErrorCode, Problem, raise_if
-from models.bulk import allocate_ids, insert_rows
+from models.bulk import allocate_ids, insert_rows, is_postgres
 from models.enums import (
     BatchStatus,
     BillingStatus,
@@ -75,6 +75,9 @@ async def start_posting(viewer: Viewer, batch_id: int, mode: PostMode) -> models
                 status=BatchStatus.POSTING, post_mode=mode, version=batch.version + 1)
             if not updated:
                 raise DomainError(ErrorCode.CONCURRENT_UPDATE, "The batch changed meanwhile; reload it.", "batchId")
+            # Dispositions share-lock the batch row (batches.hold_open): those that got in before this update
+            # have committed now, and later ones will be refused. So the guards are checked again, for good.
+            raise_if(await _guard_problems(viewer, batch))
             await audit.record(viewer, "BillingBatch", batch.id, {"status": (batch.status, BatchStatus.POSTING),
                                                                   "post_mode": (None, mode)},
                                "POST", batch_id=batch.id)
@@ -152,8 +155,9 @@ async def _finish_empty(job: models.Job) -> None:
 
 # ---------------------------------------------------------------- one chunk, in a worker
 
-INVOICE_COLUMNS = ("id", "number", "billing_id", "account_id", "batch_id", "currency", "invoice_date", "due_date",
-                   "amount", "tax_amount", "amount_paid", "status", "created_at")
+INVOICE_COLUMNS = ("id", "number", "billing_id", "account_id", "bill_to_name", "bill_to_email", "batch_id",
+                   "currency", "invoice_date", "due_date", "amount", "tax_amount", "amount_paid", "status",
+                   "created_at")
 ENTRY_COLUMNS = ("id", "entry_date", "memo", "invoice_id", "payment_id", "batch_id", "created_at")
 LINE_COLUMNS = ("id", "entry_id", "ledger_account_id", "debit", "credit", "memo")
 AUDIT_COLUMNS = ("entity", "entity_id", "field", "before", "after", "operation", "actor_id", "actor_label",
@@ -180,7 +184,8 @@ async def write_invoices(tx: BaseDBAsyncClient, job: models.Job, first_id: int, 
     in_range = models.PeriodicBilling.filter(batch_id=batch.id, status=BillingStatus.APPROVED, id__gte=first_id,
                                              id__lte=last_id)
     billings = await in_range.order_by("id").values_list("id", "account_id", "amount", "invoice_date_override",
-                                                         "account__payment_terms_days")
+                                                         "account__payment_terms_days", "account__name",
+                                                         "account__billing_email")
     if not billings:
         return 0
     revenue: dict[int, list[tuple[int, Decimal]]] = defaultdict(list)
@@ -193,24 +198,31 @@ async def write_invoices(tx: BaseDBAsyncClient, job: models.Job, first_id: int, 
     now = clock.now()
     invoice_ids = await allocate_ids(tx, "invoice", len(billings))
     entry_ids = await allocate_ids(tx, "journal_entry", len(billings))
-    lines = [(entry_id, line) for entry_id, (billing_id, _, amount, _, _) in zip(entry_ids, billings, strict=True)
+    lines = [(entry_id, line) for entry_id, (billing_id, _, amount, *_) in zip(entry_ids, billings, strict=True)
              for line in ledger.invoice_lines(accounts.receivable_id, amount, revenue[billing_id], tax[billing_id])]
     line_ids = await allocate_ids(tx, "journal_line", len(lines))
     actor, label = job.params.get("actor"), job.params.get("actor_label", "system")
     await insert_rows(tx, "audit", AUDIT_COLUMNS, [
         ("PeriodicBilling", b[0], "status", BillingStatus.APPROVED.value, BillingStatus.INVOICED.value, "POST",
          actor, label, batch.id, b[0], now) for b in billings])
-    await in_range.update(status=BillingStatus.INVOICED, version=F("version") + 1)
+    # Invoice exactly the billings this statement turns INVOICED (the batch is locked, so all of them).
+    mark = ("$1", "$2", "$3") if is_postgres(tx) else ("?", "?", "?")
+    flipped = {row["id"] for row in await tx.execute_query_dict(
+        f"UPDATE periodic_billing SET status = 'INVOICED', version = version + 1 WHERE batch_id = {mark[0]} "
+        f"AND status = 'APPROVED' AND id >= {mark[1]} AND id <= {mark[2]} RETURNING id",
+        [batch.id, first_id, last_id])}
+    if len(flipped) != len(billings):
+        raise RuntimeError("billings of a POSTING batch changed under the posting; retrying the chunk")
     # Numbers last: the counter stays row-locked from here to commit, so keep what follows short.
     first = await sequences.advance(tx, INVOICE_SEQUENCE, len(billings)) - len(billings) + 1
     invoices, entries = [], []
     for n, (invoice_id, entry_id, billing) in enumerate(zip(invoice_ids, entry_ids, billings, strict=True)):
-        billing_id, account_id, amount, override, terms = billing
+        billing_id, account_id, amount, override, terms, name, email = billing
         number = invoice_number(first + n)
         invoice_date = override or batch.invoice_date
         tax_amount = sum((a for _, a in tax[billing_id]), Decimal("0.00"))
-        invoices.append((invoice_id, number, billing_id, account_id, batch.id, batch.currency, invoice_date,
-                         invoice_date + timedelta(days=terms), amount, tax_amount, Decimal("0.00"),
+        invoices.append((invoice_id, number, billing_id, account_id, name, email, batch.id, batch.currency,
+                         invoice_date, invoice_date + timedelta(days=terms), amount, tax_amount, Decimal("0.00"),
                          InvoiceStatus.OPEN.value, now))
         entries.append((entry_id, invoice_date, f"Invoice {number}", invoice_id, None, batch.id, now))
     await insert_rows(tx, "invoice", INVOICE_COLUMNS, invoices)
@@ -229,14 +241,16 @@ async def _finish_in_transaction(tx: BaseDBAsyncClient, job: models.Job) -> list
     after commit)."""
     batch = job.batch
     now = clock.now()
+    posted = await models.BillingBatch.filter(id=batch.id, status=BatchStatus.POSTING).update(
+        status=BatchStatus.POSTED, posted_at=now, version=F("version") + 1)
+    if not posted:  # finished already by a concurrent message: its follow-ups exist
+        return []
     actor, label = job.params.get("actor"), job.params.get("actor_label", "system")
     held = models.PeriodicBilling.filter(batch_id=batch.id, status=BillingStatus.HOLD)
     await insert_rows(tx, "audit", AUDIT_COLUMNS, [
         ("PeriodicBilling", bid, "batch_id", str(batch.id), None, "HOLD_LEFT_BATCH", actor, label, batch.id, bid, now)
         for bid in await held.values_list("id", flat=True)])
     await held.update(batch_id=None, held_from_batch_id=batch.id)
-    await models.BillingBatch.filter(id=batch.id).update(status=BatchStatus.POSTED, posted_at=now,
-                                                         version=F("version") + 1)
     await models.Job.filter(id=job.id).update(status=JobStatus.SUCCEEDED, finished_at=now)
     await audit.record(None, "BillingBatch", batch.id, {"status": (BatchStatus.POSTING, BatchStatus.POSTED)},
                        "POST", batch_id=batch.id)
@@ -252,11 +266,12 @@ async def _follow_ups(job: models.Job) -> list[models.Job]:
         created.append(await jobs.create(JobKind.SEND, batch_id=batch.id, created_by=job.created_by_id))
     if batch.post_mode == PostMode.EXPORT:
         created.append(await jobs.create(JobKind.EXPORT, batch_id=batch.id, created_by=job.created_by_id))
-    payable = (models.Invoice.filter(batch_id=batch.id, amount__gt=0, account__autopay_enabled=True)
-               .exclude(account__payment_method_token=None))
-    if await payable.exists():
+    # Amounts compared in Python: SQLite keeps money as text, where '0.00' > 0.
+    rows = [(invoice_id, amount) for invoice_id, amount in await models.Invoice.filter(
+        batch_id=batch.id, account__autopay_enabled=True).exclude(account__payment_method_token=None).values_list(
+        "id", "amount") if amount > 0]
+    if rows:
         autopay = await jobs.create(JobKind.AUTO_PAY, batch_id=batch.id, created_by=job.created_by_id)
-        rows = await payable.values_list("id", "amount")
         await models.Payment.bulk_create([
             models.Payment(invoice_id=invoice_id, idempotency_key=f"autopay-invoice-{invoice_id}", amount=amount,
                            status=PaymentStatus.PENDING) for invoice_id, amount in rows])

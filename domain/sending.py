@@ -3,16 +3,17 @@ account's billing address over SMTP, or written to the outbox folder as an `.eml
 when no SMTP is configured, as on the embedded default.
 
 A SEND job is split into chunks of invoices. Each invoice is sent on its own (e-mail is outside any
-transaction) and recorded as a `Delivery`: SENT, or FAILED with a notification on the batch. An invoice
-with a SENT delivery is never sent again (a unique index says so), so a redelivered chunk only sends what
-is missing. A worker dying between the SMTP server's acceptance and the Delivery row can send one invoice
-twice; the message keeps its Message-ID, so the recipient's mail system can tell (docs/POSTING.md).
+transaction): first claimed by a SENDING `Delivery` row (one in flight or sent per invoice, a unique index),
+then SENT, or FAILED with a notification on the batch. So a redelivered chunk, even running beside the
+first, never sends an invoice twice. A worker dying mid-send leaves the claim SENDING; the sweeper turns it
+into FAILED with a notification for a person to check, rather than risk a second e-mail (docs/POSTING.md).
 """
 
 import asyncio
 import os
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from tortoise.exceptions import IntegrityError
@@ -46,12 +47,12 @@ async def send_chunk(job_id: int, chunk_no: int) -> None:
     if chunk is None or chunk.done_at is not None:
         return
     job = await models.Job.get(id=job_id)
-    sent_already = set(await models.Delivery.filter(invoice_id__in=chunk.params["invoice_ids"],
-                                                    status=DeliveryStatus.SENT).values_list("invoice_id", flat=True))
+    sent_already = set(await models.Delivery.filter(
+        invoice_id__in=chunk.params["invoice_ids"], status__in=[DeliveryStatus.SENDING, DeliveryStatus.SENT]
+    ).values_list("invoice_id", flat=True))
     for outgoing in await documents([i for i in chunk.params["invoice_ids"] if i not in sent_already]):
         await deliver(job.batch_id, outgoing)
-    if await models.JobChunk.filter(id=chunk.id, done_at=None).update(done_at=clock.now()):
-        await jobs.add_progress(job_id, chunk.size, batch_id=job.batch_id)
+    await jobs.add_progress(job_id, chunk.size, batch_id=job.batch_id, chunk_id=chunk.id)
 
 
 @dataclass(frozen=True)
@@ -65,29 +66,47 @@ class Outgoing:
 
 
 async def deliver(batch_id: int | None, outgoing: Outgoing) -> None:
-    """Render, send and record one invoice."""
+    """Claim, render, send and record one invoice. The claim is a SENDING delivery row under a unique index:
+    whoever inserts it sends; anyone else (a redelivered message) skips the invoice."""
     invoice_id, doc, recipient = outgoing.invoice_id, outgoing.doc, outgoing.recipient
     settings = get_settings()
+    try:
+        claim = await models.Delivery.create(invoice_id=invoice_id, channel=_channel(), recipient=recipient,
+                                             status=DeliveryStatus.SENDING)
+    except IntegrityError:
+        return  # being sent by another worker, or sent already
     pdf = await asyncio.to_thread(render_invoice_pdf, doc)
     try:
         message = mailer.invoice_message(doc, pdf, sender=settings.mail_from)
         sent = await mailer.send(message, smtp_url=settings.smtp_url, outbox_dir=settings.outbox_dir)
     except (mailer.DeliveryFailed, ValueError) as error:  # ValueError: no usable billing address
-        await models.Delivery.create(invoice_id=invoice_id, channel=_channel(), recipient=recipient,
-                                     status=DeliveryStatus.FAILED, error=str(error)[:2000])
+        await models.Delivery.filter(id=claim.id).update(status=DeliveryStatus.FAILED, error=str(error)[:2000])
         await notifications.raise_once(batch_id, "DELIVERY_FAILED",
                                        f"Invoice {doc.number} could not be sent to {recipient}: {error}",
                                        f"delivery-failed:{invoice_id}", account_id=outgoing.account_id)
         return
     if sent.channel == DeliveryChannel.OUTBOX_FILE.value and sent.path:
         _write_pdf_beside(Path(sent.path), pdf)
-    try:
-        await models.Delivery.create(invoice_id=invoice_id, channel=DeliveryChannel(sent.channel),
-                                     recipient=recipient, status=DeliveryStatus.SENT, message_id=sent.message_id,
-                                     path=sent.path)
-    except IntegrityError:
-        pass  # sent before by a redelivered message: one SENT delivery per invoice
+    await models.Delivery.filter(id=claim.id).update(status=DeliveryStatus.SENT, channel=DeliveryChannel(sent.channel),
+                                                     message_id=sent.message_id, path=sent.path)
     await events.record("INVOICE_SENT", batch_id=batch_id, invoice=doc.number, channel=sent.channel)
+
+
+async def settle_stuck(older_than: timedelta = timedelta(minutes=10)) -> int:
+    """Deliveries left SENDING (the worker died mid-send): whether the e-mail left is unknown, so they are
+    FAILED with a notification asking a person to check, never sent again blindly (the sweeper's part)."""
+    stuck = await models.Delivery.filter(status=DeliveryStatus.SENDING,
+                                         created_at__lte=clock.now() - older_than).select_related("invoice")
+    for delivery in stuck:
+        if await models.Delivery.filter(id=delivery.id, status=DeliveryStatus.SENDING).update(
+                status=DeliveryStatus.FAILED, error="outcome unknown: the worker stopped while sending"):
+            invoice = delivery.invoice
+            await notifications.raise_once(
+                invoice.batch_id, "DELIVERY_UNKNOWN",
+                f"Invoice {invoice.number} may or may not have reached {delivery.recipient}: the worker stopped "
+                "while sending it. Check with the customer before sending it again.",
+                f"delivery-unknown:{delivery.id}", account_id=invoice.account_id)
+    return len(stuck)
 
 
 def _channel() -> DeliveryChannel:
@@ -115,11 +134,12 @@ async def documents(invoice_ids: list[int]) -> list[Outgoing]:
         billing, account = invoice.billing, invoice.account
         doc = InvoiceDocument(
             number=invoice.number, invoice_date=invoice.invoice_date, due_date=invoice.due_date,
-            currency=invoice.currency, issuer=issuer, account_number=account.number, account_name=account.name,
-            billing_email=account.billing_email, period_start=billing.period_start, period_end=billing.period_end,
+            currency=invoice.currency, issuer=issuer, account_number=account.number,
+            account_name=invoice.bill_to_name, billing_email=invoice.bill_to_email,
+            period_start=billing.period_start, period_end=billing.period_end,
             lines=tuple(lines[billing.id]), tax_amount=invoice.tax_amount, total=invoice.amount,
             external_comment=billing.external_comment)  # the internal comment never leaves the house
-        found.append(Outgoing(invoice.id, account.id, account.billing_email, doc))
+        found.append(Outgoing(invoice.id, account.id, invoice.bill_to_email, doc))
     return found
 
 

@@ -55,9 +55,13 @@ PARTIAL_UNIQUES = (
                   "status <> 'REJECTED' AND contract_id IS NOT NULL"),
     # One successful charge per invoice: a second success is refused by the database.
     PartialUnique("payment", "payment_one_success_per_invoice", ("invoice_id",), "status = 'SUCCEEDED'"),
-    # One successful delivery per invoice: a resend after a crash finds it and stops.
-    PartialUnique("delivery", "delivery_one_sent_per_invoice", ("invoice_id",), "status = 'SENT'"),
+    # One delivery in flight or sent per invoice: a worker claims an invoice by inserting its SENDING row, so
+    # two workers (a redelivered message) never send the same invoice, and a sent one is never sent again.
+    PartialUnique("delivery", "delivery_once_per_invoice", ("invoice_id",), "status IN ('SENDING', 'SENT')"),
 )
+
+# Indexes replaced by a later version under a new name: dropped where they exist.
+RETIRED_INDEXES = ("delivery_one_sent_per_invoice",)
 
 
 # Tables whose rows are never updated or deleted (SPEC §2: audits, the journal), enforced below the ORM.
@@ -107,7 +111,8 @@ def postgres_sql() -> list[str]:
               f"THEN "
               f"ALTER TABLE {c.table} ADD CONSTRAINT {c.name} CHECK ({c.condition}); END IF; END $$"
               for c in CHECKS]
-    retired = [f"ALTER TABLE {c.table} DROP CONSTRAINT IF EXISTS {c.name}" for c in RETIRED_CHECKS]
+    retired = ([f"ALTER TABLE {c.table} DROP CONSTRAINT IF EXISTS {c.name}" for c in RETIRED_CHECKS]
+               + [f"DROP INDEX IF EXISTS {name}" for name in RETIRED_INDEXES])
     append_only = [sql for table in APPEND_ONLY for sql in _append_only_postgres(table)]
     return (retired + checks + [_partial_unique_sql(u) for u in PARTIAL_UNIQUES] + append_only
             + JOURNAL_BALANCED_POSTGRES)
@@ -117,6 +122,7 @@ def sqlite_sql() -> list[str]:
     """SQLite has no statement-level triggers: there the domain's check (domain/ledger.py) keeps entries
     balanced, and the test suite's ledger invariant verifies it."""
     statements = [f"DROP TRIGGER IF EXISTS {c.name}_{event}" for c in RETIRED_CHECKS for event in ("insert", "update")]
+    statements += [f"DROP INDEX IF EXISTS {name}" for name in RETIRED_INDEXES]
     for c in CHECKS:
         for event in ("INSERT", "UPDATE"):
             statements.append(

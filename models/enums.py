@@ -118,6 +118,10 @@ class DeliveryChannel(StrEnum):
 
 
 class DeliveryStatus(StrEnum):
+    """SENDING while a worker sends it (the claim that keeps two workers from sending one invoice), then SENT
+    or FAILED."""
+
+    SENDING = "SENDING"
     SENT = "SENT"
     FAILED = "FAILED"
 

@@ -25,6 +25,9 @@ class Invoice(Model):
     number = fields.CharField(max_length=32, unique=True)
     billing = fields.OneToOneField("models.PeriodicBilling", related_name="invoice", on_delete=fields.RESTRICT)
     account = fields.ForeignKeyField("models.Account", related_name="invoices", on_delete=fields.RESTRICT)
+    # The bill-to as it was at posting: an invoice is a document, renaming the account later does not change it.
+    bill_to_name = fields.CharField(max_length=200, default="")
+    bill_to_email = fields.CharField(max_length=254, default="")
     batch = fields.ForeignKeyField("models.BillingBatch", related_name="invoices", on_delete=fields.RESTRICT)
     currency = fields.CharField(max_length=3)
     invoice_date = fields.DateField()

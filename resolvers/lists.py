@@ -2,13 +2,13 @@
 
 from typing import Any
 
-from tortoise.expressions import F, Q
+from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 import models
 from domain import batches
 from domain.access import visible
-from models.enums import TokenKind
+from models.enums import InvoiceStatus, TokenKind
 from resolvers.inputs import decode_id
 from resolvers.pagination import Page, paginate
 from resolvers.relations import CtxInfo
@@ -139,8 +139,8 @@ async def invoices(info: CtxInfo, filter: Any, order: list[str], window: dict[st
                          ("due_date_to", "due_date__lte")):
         if (value := _set(filter, name)) is not None:
             query = query.filter(**{lookup: value})
-    if (unpaid := _set(filter, "unpaid")) is not None:
-        query = query.filter(Q(amount_paid__lt=F("amount")) if unpaid else Q(amount_paid__gte=F("amount")))
+    if (unpaid := _set(filter, "unpaid")) is not None:  # by status: SQLite compares money as text
+        query = query.exclude(status=InvoiceStatus.PAID) if unpaid else query.filter(status=InvoiceStatus.PAID)
     return await page_of(info, query, order, window)
 
 

@@ -73,7 +73,7 @@ class Payment:
 class Delivery:
     channel: DeliveryChannel = strawberry.field(description="SMTP or OUTBOX_FILE.")
     recipient: str = strawberry.field(description="The billing address it went to.")
-    status: DeliveryStatus = strawberry.field(description="SENT or FAILED.")
+    status: DeliveryStatus = strawberry.field(description="SENDING (a worker is on it), SENT or FAILED.")
     message_id: str | None = strawberry.field(description="The e-mail's Message-ID.")
     path: str | None = strawberry.field(description="The .eml file written (outbox only).")
     error: str | None = strawberry.field(description="Why it failed.")
@@ -88,6 +88,8 @@ class Invoice(ModelNode):
     invoice_date: date = strawberry.field(description="The batch's invoice date, or the billing's override.")
     due_date: date = strawberry.field(description="The invoice date plus the account's payment terms.")
     currency: str = strawberry.field(description="ISO 4217 code.")
+    bill_to_name: str = strawberry.field(description="The account's name as it was at posting.")
+    bill_to_email: str = strawberry.field(description="Where the invoice was sent: the billing e-mail at posting.")
     amount: Decimal = strawberry.field(description="The amount due (the billing's amount, tax included).")
     tax_amount: Decimal = strawberry.field(description="Of which tax.")
     amount_paid: Decimal = strawberry.field(description="Paid so far.")
@@ -125,7 +127,8 @@ class InvoiceFilter:
     invoice_date_from: date | None = strawberry.field(default=None, description="Dated on or after.")
     invoice_date_to: date | None = strawberry.field(default=None, description="Dated on or before.")
     due_date_to: date | None = strawberry.field(default=None, description="Due on or before.")
-    unpaid: bool | None = strawberry.field(default=None, description="Only unpaid (true) or fully paid (false).")
+    unpaid: bool | None = strawberry.field(default=None, description="Only invoices not fully paid (true) or only "
+                                           "PAID ones (false).")
 
 
 @strawberry.enum(description="Fields invoices can be ordered by.")

@@ -91,3 +91,44 @@ async def test_worker_killed_mid_posting_and_restarted_duplicates_nothing(admin:
     assert await models.SandboxCharge.all().count() == 300
     assert await models.Invoice.filter(status="PAID").count() == 300
     assert await models.JournalEntry.exclude(payment_id=None).count() == 300
+
+
+@pytest.mark.usefixtures("worker")
+async def test_an_invoice_is_emailed_once_even_when_two_workers_send_it(admin: Api, smtp_server: Mailbox) -> None:
+    from domain import sending
+
+    accounts = await posting.company(admin)
+    await posting.customer(admin, accounts, "ONCE", "10.00", taxLocation="ZERO")
+    batch = await posting.processed(admin)
+    await posting.approve_all(admin, batch)
+    await posting.post(admin, batch, "EXPORT")  # invoices, no e-mail yet
+    [outgoing] = await sending.documents(await models.Invoice.all().values_list("id", flat=True))
+    # Two deliveries of the same invoice at once (a chunk redelivered while the first still runs).
+    await asyncio.gather(sending.deliver(None, outgoing), sending.deliver(None, outgoing))
+    assert len(smtp_server.to("once@example.com")) == 1
+    assert await models.Delivery.filter(status="SENT").count() == 1
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_send_whose_worker_died_is_reported_not_repeated(admin: Api) -> None:
+    from datetime import timedelta
+
+    from domain import clock
+
+    accounts = await posting.company(admin)
+    await posting.customer(admin, accounts, "STUCK", "10.00", taxLocation="ZERO")
+    batch = await posting.processed(admin)
+    await posting.approve_all(admin, batch)
+    await posting.post(admin, batch, "EXPORT")
+    invoice = await models.Invoice.get()
+    # What a worker killed between its claim and the SMTP answer leaves behind.
+    claim = await models.Delivery.create(invoice=invoice, channel="SMTP", recipient="stuck@example.com",
+                                         status="SENDING")
+    await models.Delivery.filter(id=claim.id).update(created_at=clock.now() - timedelta(minutes=11))
+    deadline = asyncio.get_running_loop().time() + 30
+    while (await models.Delivery.get(id=claim.id)).status == "SENDING":  # the worker's sweeper runs every second
+        assert asyncio.get_running_loop().time() < deadline, "the sweeper did not settle the stuck delivery"
+        await asyncio.sleep(0.2)
+    found = (await admin.ok(posting.BATCH, {"id": batch}))["billingBatch"]
+    assert [n["kind"] for n in found["notifications"]] == ["DELIVERY_UNKNOWN"]
+    assert [b["kind"] for b in found["completion"]["blockers"]] == ["OPEN_NOTIFICATION"]

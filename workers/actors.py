@@ -76,7 +76,7 @@ async def plan_autopay(*, job_id: int) -> None:
 @dramatiq.actor(actor_name=jobs.CHARGE_PAYMENT, queue_name=jobs.QUEUE, time_limit=120_000,
                 max_retries=_settings.payment_max_attempts + 2, min_backoff=_settings.job_min_backoff_ms,
                 max_backoff=60_000)
-async def charge_payment(*, payment_id: int, job_id: int | None = None) -> None:
+async def charge_payment(*, payment_id: int) -> None:
     """One gateway attempt at one payment; a transient error raises, and the broker retries with backoff."""
     await payments.charge(payment_id)
 
@@ -86,14 +86,26 @@ async def fail_job(message_data: dict[str, Any], retry_data: dict[str, Any]) -> 
     """Called by dramatiq when a job's message has exhausted its retries."""
     job_id = message_data.get("kwargs", {}).get("job_id")
     if job_id is not None:
-        trace = (message_data.get("options", {}).get("traceback") or "").rstrip().splitlines()
-        tail: list[str] = []  # the exception's own lines: the unindented ones after the last frame
-        for line in reversed(trace):
-            if line.startswith(" ") or line.startswith("Traceback"):
-                break
-            tail.insert(0, line)
-        error = " ".join(tail) or "the message failed"
-        await processing.fail(job_id, f"{error} (after {retry_data.get('retries')} retries)")
+        await processing.fail(job_id, f"{_error_of(message_data)} (after {retry_data.get('retries')} retries)")
+
+
+def _error_of(message_data: dict[str, Any]) -> str:
+    """The exception of a failed message: the unindented lines after the last frame of its traceback."""
+    trace = (message_data.get("options", {}).get("traceback") or "").rstrip().splitlines()
+    tail: list[str] = []
+    for line in reversed(trace):
+        if line.startswith(" ") or line.startswith("Traceback"):
+            break
+        tail.insert(0, line)
+    return " ".join(tail) or "the message failed"
+
+
+@dramatiq.actor(actor_name=jobs.GIVE_UP_PAYMENT, queue_name=jobs.QUEUE, max_retries=10)
+async def give_up_payment(message_data: dict[str, Any], retry_data: dict[str, Any]) -> None:
+    """Called by dramatiq when a charge message has exhausted its retries."""
+    payment_id = message_data.get("kwargs", {}).get("payment_id")
+    if payment_id is not None:
+        await payments.give_up(payment_id, f"{_error_of(message_data)} (after {retry_data.get('retries')} retries)")
 
 
 @dramatiq.actor(queue_name="housekeeping", max_retries=3, min_backoff=1_000, max_backoff=30_000,

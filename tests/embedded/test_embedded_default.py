@@ -248,3 +248,29 @@ async def test_mass_updates_and_edits_work_on_sqlite(admin: Api) -> None:
 async def _first_detail(api: Api, billing_id: str) -> str:
     data = await api.ok("query($id: ID!) { periodicBilling(id: $id) { details { id } } }", {"id": billing_id})
     return data["periodicBilling"]["details"][0]["id"]
+
+
+async def test_posting_on_sqlite_skips_zero_amount_auto_pay(admin: Api) -> None:
+    """Posting in process on SQLite: a 0.00 invoice of an auto-pay account is not charged (money is text
+    there), the others are, and the ledger balances."""
+    from tests.support import posting
+    from workers.embedded import in_process_worker
+
+    accounts = await posting.company(admin)
+    await posting.customer(admin, accounts, "FREE", "0.00", taxLocation="ZERO", autopayEnabled=True,
+                           paymentMethodToken="tok_ok")
+    await posting.customer(admin, accounts, "PAYS", "12.50", taxLocation="ZERO", autopayEnabled=True,
+                           paymentMethodToken="tok_ok")
+    async with in_process_worker():
+        batch = await posting.processed(admin)
+        await posting.approve_all(admin, batch)
+        await posting.post(admin, batch, "EXPORT")
+    invoices = {i["account"]["number"]: i for i in
+                (await admin.ok(posting.INVOICES, {"id": batch}))["billingBatch"]["invoices"]["nodes"]}
+    assert invoices["FREE"]["amount"] == "0.00" and invoices["FREE"]["payments"] == []
+    assert invoices["PAYS"]["status"] == "PAID" and invoices["PAYS"]["amountPaid"] == "12.50"
+    found = (await admin.ok(posting.BATCH, {"id": batch}))["billingBatch"]
+    assert found["status"] == "POSTED" and sorted(e["format"] for e in found["exports"]) == ["INVOICES_CSV",
+                                                                                          "JOURNAL_CSV"]
+    assert (await admin.ok("{ trialBalance { balanced totalDebit } }"))["trialBalance"] == {
+        "balanced": True, "totalDebit": "25.00"}
