@@ -24,11 +24,13 @@ class Invoice(Model):
     id = fields.IntField(primary_key=True)
     number = fields.CharField(max_length=32, unique=True)
     billing = fields.OneToOneField("models.PeriodicBilling", related_name="invoice", on_delete=fields.RESTRICT)
-    account = fields.ForeignKeyField("models.Account", related_name="invoices", on_delete=fields.RESTRICT)
+    account = fields.ForeignKeyField("models.Account", related_name="invoices", on_delete=fields.RESTRICT,
+                                      db_index=True)
     # The bill-to as it was at posting: an invoice is a document, renaming the account later does not change it.
     bill_to_name = fields.CharField(max_length=200, default="")
     bill_to_email = fields.CharField(max_length=254, default="")
-    batch = fields.ForeignKeyField("models.BillingBatch", related_name="invoices", on_delete=fields.RESTRICT)
+    batch = fields.ForeignKeyField("models.BillingBatch", related_name="invoices", on_delete=fields.RESTRICT,
+                                    db_index=True)
     currency = fields.CharField(max_length=3)
     invoice_date = fields.DateField()
     due_date = fields.DateField()
@@ -48,11 +50,11 @@ class JournalEntry(Model):
     id = fields.IntField(primary_key=True)
     entry_date = fields.DateField()
     memo = fields.CharField(max_length=200)
-    invoice = fields.ForeignKeyField("models.Invoice", related_name="journal_entries", null=True,
+    invoice = fields.ForeignKeyField("models.Invoice", related_name="journal_entries", null=True, db_index=True,
                                      on_delete=fields.RESTRICT)
     payment = fields.ForeignKeyField("models.Payment", related_name="journal_entries", null=True,
                                      on_delete=fields.RESTRICT)
-    batch = fields.ForeignKeyField("models.BillingBatch", related_name="journal_entries", null=True,
+    batch = fields.ForeignKeyField("models.BillingBatch", related_name="journal_entries", null=True, db_index=True,
                                    on_delete=fields.RESTRICT)
     created_at = created_at()
 
@@ -64,8 +66,9 @@ class JournalLine(Model):
     """One side of a journal entry: a debit or a credit to one ledger account, never both, never changed."""
 
     id = fields.IntField(primary_key=True)
-    entry = fields.ForeignKeyField("models.JournalEntry", related_name="lines", on_delete=fields.RESTRICT)
-    ledger_account = fields.ForeignKeyField("models.LedgerAccount", related_name="journal_lines",
+    entry = fields.ForeignKeyField("models.JournalEntry", related_name="lines", on_delete=fields.RESTRICT,
+                                    db_index=True)
+    ledger_account = fields.ForeignKeyField("models.LedgerAccount", related_name="journal_lines", db_index=True,
                                             on_delete=fields.RESTRICT)
     debit = money(default=0)
     credit = money(default=0)
@@ -79,7 +82,8 @@ class Payment(Model):
     """An auto-pay attempt, one idempotency key per invoice, one successful charge per invoice."""
 
     id = fields.IntField(primary_key=True)
-    invoice = fields.ForeignKeyField("models.Invoice", related_name="payments", on_delete=fields.RESTRICT)
+    invoice = fields.ForeignKeyField("models.Invoice", related_name="payments", on_delete=fields.RESTRICT,
+                                      db_index=True)
     idempotency_key = fields.CharField(max_length=64, unique=True)
     amount = money()
     status = fields.CharEnumField(PaymentStatus, max_length=16, default=PaymentStatus.PENDING)
@@ -116,7 +120,8 @@ class Delivery(Model):
     """An invoice sent: by SMTP, or written to the outbox folder."""
 
     id = fields.IntField(primary_key=True)
-    invoice = fields.ForeignKeyField("models.Invoice", related_name="deliveries", on_delete=fields.RESTRICT)
+    invoice = fields.ForeignKeyField("models.Invoice", related_name="deliveries", on_delete=fields.RESTRICT,
+                                      db_index=True)
     channel = fields.CharEnumField(DeliveryChannel, max_length=16)
     recipient = fields.CharField(max_length=254)
     status = fields.CharEnumField(DeliveryStatus, max_length=8)
@@ -133,7 +138,8 @@ class Export(Model):
     """A file produced for an external accounting system, downloadable over HTTP."""
 
     id = fields.IntField(primary_key=True)
-    batch = fields.ForeignKeyField("models.BillingBatch", related_name="exports", on_delete=fields.RESTRICT)
+    batch = fields.ForeignKeyField("models.BillingBatch", related_name="exports", on_delete=fields.RESTRICT,
+                                    db_index=True)
     format = fields.CharEnumField(ExportFormat, max_length=32)
     filename = fields.CharField(max_length=200)
     content_type = fields.CharField(max_length=100)

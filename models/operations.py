@@ -47,7 +47,7 @@ class Notification(Model):
     """A system notification on a batch, open until a user resolves it with a note."""
 
     id = fields.IntField(primary_key=True)
-    batch = fields.ForeignKeyField("models.BillingBatch", related_name="notifications", null=True,
+    batch = fields.ForeignKeyField("models.BillingBatch", related_name="notifications", null=True, db_index=True,
                                    on_delete=fields.CASCADE)
     # The account it is about, if one: a notification about a restricted account is hidden like the account.
     account = fields.ForeignKeyField("models.Account", related_name="notifications", null=True,
