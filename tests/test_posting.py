@@ -164,3 +164,27 @@ async def test_invoice_pdf_downloads_with_the_bearer_token(admin: Api, client, s
     text = PdfReader(io.BytesIO(response.content)).pages[0].extract_text()
     assert invoice["number"] in text and "75.00" in text
     assert (await client.get(invoice["pdfUrl"])).status_code == 401
+
+
+async def test_the_database_refuses_an_unbalanced_entry_and_any_change_to_the_journal(admin: Api) -> None:
+    """Below the domain: PostgreSQL's trigger rejects lines that do not balance, and journal rows never change."""
+    from asyncpg.exceptions import RaiseError
+    from tortoise import connections
+
+    accounts = await posting.company(admin)
+    receivable, revenue = (posting.db_id(accounts[k]) for k in ("receivable", "revenue"))
+    conn = connections.get("default")
+    entry = await models.JournalEntry.create(entry_date="2026-05-01", memo="manual")
+    with pytest.raises(RaiseError, match="does not balance"):
+        await conn.execute_query(
+            "INSERT INTO journal_line (entry_id, ledger_account_id, debit, credit, memo) VALUES "
+            f"({entry.id}, {receivable}, 10.00, 0, 'Dr'), ({entry.id}, {revenue}, 0, 9.99, 'Cr')")
+    await conn.execute_query(
+        "INSERT INTO journal_line (entry_id, ledger_account_id, debit, credit, memo) VALUES "
+        f"({entry.id}, {receivable}, 10.00, 0, 'Dr'), ({entry.id}, {revenue}, 0, 10.00, 'Cr')")
+    for statement in (f"UPDATE journal_line SET debit = 11.00 WHERE entry_id = {entry.id} AND debit > 0",
+                      f"DELETE FROM journal_line WHERE entry_id = {entry.id}",
+                      f"UPDATE journal_entry SET memo = 'changed' WHERE id = {entry.id}"):
+        with pytest.raises(RaiseError, match="never updated or deleted"):
+            await conn.execute_query(statement)
+    assert await models.JournalLine.filter(entry_id=entry.id).count() == 2
