@@ -10,7 +10,9 @@ into FAILED with a notification for a person to check, rather than risk a second
 """
 
 import asyncio
+import dataclasses
 import os
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,8 +23,12 @@ from tortoise.exceptions import IntegrityError
 import models
 from billrun.settings import get_settings
 from domain import clock, events, jobs, mailer, notifications
+from domain.access import Viewer, get_visible, require
+from domain.errors import DomainError, ErrorCode
 from domain.invoice_pdf import InvoiceDocument, InvoiceLine, render_invoice_pdf
-from models.enums import DeliveryChannel, DeliveryStatus, JobStatus
+from models.enums import DeliveryChannel, DeliveryStatus, JobStatus, Permission
+
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 async def plan(job_id: int) -> None:
@@ -141,6 +147,25 @@ async def documents(invoice_ids: list[int]) -> list[Outgoing]:
             external_comment=billing.external_comment)  # the internal comment never leaves the house
         found.append(Outgoing(invoice.id, account.id, invoice.bill_to_email, doc))
     return found
+
+
+async def resend(viewer: Viewer, invoice_id: int, recipient: str | None = None) -> models.Delivery:
+    """Send one invoice again after its delivery failed, to its bill-to address or to `recipient` (a corrected
+    address). Refused while it is being sent, or once it was sent. Returns the new delivery (SENT or FAILED)."""
+    require(viewer, Permission.BILLING_ACCESS)
+    invoice = await get_visible(viewer, models.Invoice, invoice_id, "Invoice", "invoiceId")
+    require(viewer, Permission.BILLING_SEND_EXPORT)
+    if recipient is not None and not EMAIL.fullmatch(recipient.strip()):
+        raise DomainError(ErrorCode.INVALID_INPUT, f"{recipient!r} is not an e-mail address.", "recipient")
+    if await models.Delivery.exists(invoice_id=invoice.id, status__in=[DeliveryStatus.SENDING, DeliveryStatus.SENT]):
+        raise DomainError(ErrorCode.INVALID_STATUS, f"Invoice {invoice.number} is sent or being sent.", "invoiceId")
+    [outgoing] = await documents([invoice.id])
+    if recipient is not None:
+        address = recipient.strip()
+        outgoing = Outgoing(outgoing.invoice_id, outgoing.account_id, address,
+                            dataclasses.replace(outgoing.doc, billing_email=address))
+    await deliver(invoice.batch_id, outgoing)
+    return await models.Delivery.filter(invoice_id=invoice.id).order_by("-id").first()  # type: ignore[return-value]
 
 
 async def render(invoice_id: int) -> tuple[str, bytes] | None:

@@ -101,6 +101,18 @@ async def test_failed_delivery_opens_a_notification(admin: Api, smtp_server: Mai
     assert invoices["BOUNCES"]["deliveries"][0]["status"] == "FAILED"
     assert invoices["GOOD"]["deliveries"][0]["status"] == "SENT" and len(smtp_server.to("good@example.com")) == 1
 
+    # The clerk gets the right address and sends the invoice again; a sent invoice is not sent twice.
+    resend = """mutation($id: ID!, $to: String) { resendInvoice(input: {invoiceId: $id, recipient: $to}) {
+      delivery { status recipient channel } errors { code field } } }"""
+    bad = (await admin.ok(resend, {"id": invoices["BOUNCES"]["id"], "to": "not an address"}))["resendInvoice"]
+    assert bad["errors"] == [{"code": "INVALID_INPUT", "field": "recipient"}]
+    again = await admin.mutate("resendInvoice", resend, {"id": invoices["BOUNCES"]["id"], "to": "ap@example.com"})
+    assert again["delivery"] == {"status": "SENT", "recipient": "ap@example.com", "channel": "SMTP"}
+    [message] = smtp_server.to("ap@example.com")
+    assert invoices["BOUNCES"]["number"] in message["Subject"]
+    twice = (await admin.ok(resend, {"id": invoices["BOUNCES"]["id"], "to": None}))["resendInvoice"]
+    assert twice["errors"] == [{"code": "INVALID_STATUS", "field": "invoiceId"}]
+
 
 async def test_payment_retries_give_up_with_a_notification(admin: Api, smtp_server: Mailbox) -> None:
     accounts = await posting.company(admin)

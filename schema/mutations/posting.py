@@ -8,7 +8,7 @@ from resolvers.mutations import payload
 from resolvers.relations import CtxInfo
 from schema.billing import Notification, PostMode
 from schema.common import UserError
-from schema.ledger import Export, ExportFormat
+from schema.ledger import Delivery, Export, ExportFormat
 from schema.mutations.billing import BillingBatchPayload, JobPayload
 from schema.permissions import AUTHENTICATED
 
@@ -45,6 +45,19 @@ class NotificationPayload:
     errors: list[UserError] = strawberry.field(description="Why nothing changed.")
 
 
+@strawberry.input(description="An invoice to send again, and where.")
+class ResendInvoiceInput:
+    invoice_id: relay.GlobalID = strawberry.field(description="An invoice whose delivery failed.")
+    recipient: str | None = strawberry.field(default=None, description="A corrected address; default: the "
+                                             "invoice's bill-to e-mail.")
+
+
+@strawberry.type(description="The invoice sent again.")
+class ResendInvoicePayload:
+    delivery: Delivery | None = strawberry.field(description="The new delivery: SENT, or FAILED with the reason.")
+    errors: list[UserError] = strawberry.field(description="Why nothing was sent.")
+
+
 @strawberry.input(description="The batch to complete.")
 class CompleteBillingBatchInput:
     batch_id: relay.GlobalID = strawberry.field(description="A POSTED batch with nothing left open.")
@@ -67,6 +80,11 @@ class PostingMutations:
     @strawberry.mutation(description="Resolve an open notification with a note.", permission_classes=AUTHENTICATED)
     async def resolve_notification(self, info: CtxInfo, input: ResolveNotificationInput) -> NotificationPayload:
         return payload(NotificationPayload, "notification", await ledger.resolve_notification(info, input))
+
+    @strawberry.mutation(description="Send an invoice again after its delivery failed (INVALID_STATUS once it is "
+                         "sent); resolve its notification separately.", permission_classes=AUTHENTICATED)
+    async def resend_invoice(self, info: CtxInfo, input: ResendInvoiceInput) -> ResendInvoicePayload:
+        return payload(ResendInvoicePayload, "delivery", await ledger.resend_invoice(info, input))
 
     @strawberry.mutation(description="Complete a POSTED batch (final). Refused with NOT_READY, one error per "
                          "blocker, while anything is open (see `completion`).", permission_classes=AUTHENTICATED)
