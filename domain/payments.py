@@ -19,9 +19,11 @@ from tortoise.transactions import in_transaction
 import models
 from billrun.settings import get_settings
 from domain import clock, events, jobs, ledger, notifications
+from domain.access import Viewer, get_visible, require
+from domain.errors import DomainError, ErrorCode
 from domain.gateway import ChargeResult, GatewayTimeout, TransientGatewayError, get_gateway
 from models.bulk import allocate_ids, insert_rows, is_postgres
-from models.enums import InvoiceStatus, JobKind, JobStatus, PaymentStatus
+from models.enums import InvoiceStatus, JobKind, JobStatus, PaymentStatus, Permission
 
 UNSETTLED = (PaymentStatus.PENDING, PaymentStatus.UNKNOWN)
 
@@ -38,6 +40,34 @@ async def plan(job_id: int) -> None:
     for payment_id in pending:
         jobs.send(jobs.CHARGE_PAYMENT, payment_id=payment_id, on_exhausted=jobs.GIVE_UP_PAYMENT)
     await _progress(job.batch_id)
+
+
+async def retry(viewer: Viewer, invoice_id: int) -> models.Payment:
+    """Charge an invoice again after its auto-pay was declined or failed (say, once the customer has a new
+    card on file): a new payment with a new idempotency key, through the same worker path."""
+    require(viewer, Permission.BILLING_ACCESS)
+    invoice = await get_visible(viewer, models.Invoice, invoice_id, "Invoice", "invoiceId")
+    require(viewer, Permission.BILLING_SEND_EXPORT)
+    account = await models.Account.get(id=invoice.account_id)
+    due = invoice.amount - invoice.amount_paid
+    if due <= 0:
+        raise DomainError(ErrorCode.INVALID_STATUS, f"Invoice {invoice.number} has nothing left to pay.", "invoiceId")
+    if not account.autopay_enabled or not account.payment_method_token:
+        raise DomainError(ErrorCode.INVALID_STATUS, f"Account {account.number} has no auto-pay payment method.",
+                          "invoiceId")
+    if await models.Payment.exists(invoice_id=invoice.id, status__in=[*UNSETTLED, PaymentStatus.SUCCEEDED]):
+        raise DomainError(ErrorCode.INVALID_STATUS, f"Invoice {invoice.number} has a payment under way or made.",
+                          "invoiceId")
+    async with in_transaction():
+        attempt = await models.Payment.filter(invoice_id=invoice.id).count() + 1
+        payment = await models.Payment.create(invoice_id=invoice.id, amount=due, status=PaymentStatus.PENDING,
+                                              idempotency_key=f"autopay-invoice-{invoice.id}-{attempt}")
+        job = await jobs.create(JobKind.AUTO_PAY, batch_id=invoice.batch_id, created_by=viewer.user_id)
+        await models.Job.filter(id=job.id).update(
+            progress_total=await models.Payment.filter(invoice__batch_id=invoice.batch_id).count())
+        await events.record("JOB_QUEUED", batch_id=invoice.batch_id, job_id=job.id, job_kind=job.kind.value)
+    jobs.start(job)
+    return payment
 
 
 async def charge(payment_id: int) -> None:

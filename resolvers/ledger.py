@@ -7,7 +7,7 @@ from typing import Any
 from strawberry import relay
 
 import models
-from domain import accounting_export, completion, ledger, notifications, posting, sending
+from domain import accounting_export, completion, ledger, notifications, payments, posting, sending
 from models.enums import ExportFormat, PostMode
 from resolvers import lists
 from resolvers.inputs import decode_id
@@ -39,6 +39,10 @@ async def resend_invoice(info: CtxInfo, input: Any) -> Any:
     recipient = input.recipient if isinstance(input.recipient, str) else None
     return await perform(lambda: sending.resend(_viewer(info), decode_id(input.invoice_id, "Invoice", "invoiceId"),
                                                 recipient))
+
+
+async def retry_payment(info: CtxInfo, input: Any) -> Any:
+    return await perform(lambda: payments.retry(_viewer(info), decode_id(input.invoice_id, "Invoice", "invoiceId")))
 
 
 async def complete_billing_batch(info: CtxInfo, input: Any) -> Any:

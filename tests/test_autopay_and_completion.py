@@ -79,6 +79,20 @@ async def test_sandbox_tokens_decline_blocks_completion_until_resolved(admin: Ap
         "id": notification["id"], "note": "Customer will pay by bank transfer"})
     assert resolved["notification"]["status"] == "RESOLVED"
     assert resolved["notification"]["resolvedBy"]["email"] == "admin@example.com"
+    # The customer puts a working card on file: the declined invoice is charged again, with a new key.
+    retry = """mutation($id: ID!) { retryPayment(input: {invoiceId: $id}) { payment { status idempotencyKey }
+      errors { code } } }"""
+    assert [e["code"] for e in (await admin.ok(retry, {"id": ok["id"]}))["retryPayment"]["errors"]] == [
+        "INVALID_STATUS"]  # paid already
+    account = (await admin.ok("""query($id: ID!) { invoice(id: $id) { account { id } } }""", {"id": declined["id"]})
+               )["invoice"]["account"]["id"]
+    await admin.mutate("updateAccount", """mutation($id: ID!) { updateAccount(input: {id: $id,
+      paymentMethodToken: "tok_ok"}) { account { id } errors { code } } }""", {"id": account})
+    queued = await admin.mutate("retryPayment", retry, {"id": declined["id"]})
+    assert queued["payment"]["status"] == "PENDING" and queued["payment"]["idempotencyKey"].endswith("-2")
+    await posting.follow_ups_done(admin, batch)
+    paid = (await _settled(admin, batch))["TOK_DECLINE"]
+    assert paid["status"] == "PAID" and [p["status"] for p in paid["payments"]] == ["DECLINED", "SUCCEEDED"]
     completed = await admin.mutate("completeBillingBatch", posting.COMPLETE, {"id": batch})
     assert completed["billingBatch"]["status"] == "COMPLETED" and completed["billingBatch"]["completedAt"]
     again = (await admin.ok(posting.COMPLETE, {"id": batch}))["completeBillingBatch"]

@@ -8,7 +8,7 @@ from resolvers.mutations import payload
 from resolvers.relations import CtxInfo
 from schema.billing import Notification, PostMode
 from schema.common import UserError
-from schema.ledger import Delivery, Export, ExportFormat
+from schema.ledger import Delivery, Export, ExportFormat, Payment
 from schema.mutations.billing import BillingBatchPayload, JobPayload
 from schema.permissions import AUTHENTICATED
 
@@ -58,6 +58,18 @@ class ResendInvoicePayload:
     errors: list[UserError] = strawberry.field(description="Why nothing was sent.")
 
 
+@strawberry.input(description="An invoice to charge again.")
+class RetryPaymentInput:
+    invoice_id: relay.GlobalID = strawberry.field(description="An invoice whose auto-pay was declined or failed.")
+
+
+@strawberry.type(description="The charge queued.")
+class RetryPaymentPayload:
+    payment: Payment | None = strawberry.field(description="The new payment, PENDING (follow the batch's AUTO_PAY "
+                                               "job or `invoice.payments`).")
+    errors: list[UserError] = strawberry.field(description="Why nothing was queued.")
+
+
 @strawberry.input(description="The batch to complete.")
 class CompleteBillingBatchInput:
     batch_id: relay.GlobalID = strawberry.field(description="A POSTED batch with nothing left open.")
@@ -85,6 +97,12 @@ class PostingMutations:
                          "sent); resolve its notification separately.", permission_classes=AUTHENTICATED)
     async def resend_invoice(self, info: CtxInfo, input: ResendInvoiceInput) -> ResendInvoicePayload:
         return payload(ResendInvoicePayload, "delivery", await ledger.resend_invoice(info, input))
+
+    @strawberry.mutation(description="Charge an invoice again after its auto-pay was declined or failed, with a new "
+                         "idempotency key (INVALID_STATUS when paid, under way, or without auto-pay).",
+                         permission_classes=AUTHENTICATED)
+    async def retry_payment(self, info: CtxInfo, input: RetryPaymentInput) -> RetryPaymentPayload:
+        return payload(RetryPaymentPayload, "payment", await ledger.retry_payment(info, input))
 
     @strawberry.mutation(description="Complete a POSTED batch (final). Refused with NOT_READY, one error per "
                          "blocker, while anything is open (see `completion`).", permission_classes=AUTHENTICATED)
