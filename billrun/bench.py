@@ -193,19 +193,28 @@ async def _process_once(env: dict[str, str], workers: int, name: str) -> Run:
 
 async def _copy_floor(url: str) -> tuple[int, float]:
     """COPY the rows processing wrote back into the same (emptied) tables: PostgreSQL's floor for this write."""
+    return await _copy_back(url, WRITTEN_TABLES,
+                            "TRUNCATE finding, revenue_distribution, billing_detail, periodic_billing CASCADE")
+
+
+async def _copy_back(url: str, tables: tuple[str, ...], truncate: str, vacuum: bool = False) -> tuple[int, float]:
+    """Read every row of `tables`, empty them (`truncate`), and time COPYing the rows back in one transaction,
+    into the same indexes, keys and triggers. Returns (rows, seconds)."""
     conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
     try:
         saved = {}
-        for table in WRITTEN_TABLES:
+        for table in tables:
             columns = [r["attname"] for r in await conn.fetch(
                 "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped "
                 "ORDER BY attnum", table)]
             saved[table] = (columns, [tuple(r) for r in await conn.fetch(f"SELECT {', '.join(columns)} FROM {table}")])
         rows = sum(len(r) for _, r in saved.values())
-        await conn.execute("TRUNCATE finding, revenue_distribution, billing_detail, periodic_billing CASCADE")
+        await conn.execute(truncate)
+        if vacuum:
+            await conn.execute("VACUUM ANALYZE")
         started = time.perf_counter()
         async with conn.transaction():
-            for table in WRITTEN_TABLES:
+            for table in tables:
                 columns, records = saved[table]
                 await conn.copy_records_to_table(table, columns=columns, records=records)
         return rows, round(time.perf_counter() - started, 2)
@@ -352,25 +361,8 @@ async def _post_once(env: dict[str, str], workers: int, batch_id: int) -> Run:
 async def _copy_floor_posted(url: str) -> tuple[int, float]:
     """COPY the rows posting wrote (invoices, entries, lines) back into the emptied tables, their triggers
     included: PostgreSQL's floor for writing them."""
-    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
-    try:
-        saved = {}
-        for table in POSTED_TABLES:
-            columns = [r["attname"] for r in await conn.fetch(
-                "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped "
-                "ORDER BY attnum", table)]
-            saved[table] = (columns, [tuple(r) for r in await conn.fetch(f"SELECT {', '.join(columns)} FROM {table}")])
-        rows = sum(len(r) for _, r in saved.values())
-        await conn.execute("TRUNCATE journal_line, journal_entry, export, invoice CASCADE")
-        await conn.execute("VACUUM ANALYZE")
-        started = time.perf_counter()
-        async with conn.transaction():
-            for table in POSTED_TABLES:
-                columns, records = saved[table]
-                await conn.copy_records_to_table(table, columns=columns, records=records)
-        return rows, round(time.perf_counter() - started, 2)
-    finally:
-        await conn.close()
+    return await _copy_back(url, POSTED_TABLES, "TRUNCATE journal_line, journal_entry, export, invoice CASCADE",
+                            vacuum=True)
 
 
 async def bench_posting(billings: int, workers: int) -> dict:
