@@ -233,6 +233,17 @@ async def _reset_billings(url: str) -> None:
         await conn.close()
 
 
+async def _prepare(url: str, contracts: int) -> dict[str, str]:
+    """A fresh scratch database with N seeded contracts, the ORM open on it; returns the workers' environment."""
+    from billrun import db
+
+    await _recreate(url)
+    await db.migrate(url)
+    await _seed(url, contracts, date.today().replace(day=1))
+    await db.init(url)
+    return dict(os.environ, PYTHONUNBUFFERED="1")
+
+
 async def bench_process(contracts: int, workers: int) -> dict:
     from billrun import db
     from billrun.settings import get_settings
@@ -243,12 +254,7 @@ async def bench_process(contracts: int, workers: int) -> dict:
     if settings.embedded:
         raise SystemExit("The benchmark needs REDIS_URL (real worker processes).")
     url = settings.database_url
-    month = date.today().replace(day=1)
-    await _recreate(url)
-    await db.migrate(url)
-    await _seed(url, contracts, month)
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    await db.init(url)
+    env = await _prepare(url, contracts)
     try:
         await auth.create_user(None, email="bench@billrun.local", name="Bench", permissions=["BILLING_ACCESS"])
         one = await _process_once(env, 1, "bench-1-worker")
@@ -298,12 +304,7 @@ async def bench_dispositions(billings: int, workers: int) -> dict:
     from workers import actors  # noqa: F401 - the configured broker and the actors this process sends to
 
     url = get_settings().database_url
-    month = date.today().replace(day=1)
-    await _recreate(url)
-    await db.migrate(url)
-    await _seed(url, billings, month)
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    await db.init(url)
+    env = await _prepare(url, billings)
     try:
         await auth.create_user(None, email="bench@billrun.local", name="Bench",
                                permissions=["BILLING_ACCESS", "BILLING_APPROVE"])
@@ -375,12 +376,7 @@ async def bench_posting(billings: int, workers: int) -> dict:
     from workers import actors  # noqa: F401 - the configured broker and the actors this process sends to
 
     url = get_settings().database_url
-    month = date.today().replace(day=1)
-    await _recreate(url)
-    await db.migrate(url)
-    await _seed(url, billings, month)
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    await db.init(url)
+    env = await _prepare(url, billings)
     try:
         await auth.create_user(None, email="bench@billrun.local", name="Bench",
                                permissions=["BILLING_ACCESS", "BILLING_APPROVE", "BILLING_SEND_EXPORT"])

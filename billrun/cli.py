@@ -4,7 +4,8 @@ import asyncio
 import logging
 import os
 import sys
-from typing import Annotated
+from collections.abc import Coroutine
+from typing import Annotated, Any
 
 import typer
 
@@ -163,16 +164,9 @@ def bench_dispositions(
 ) -> None:
     """Mass-update N billings (with audit rows) against the floor of one UPDATE plus one INSERT … SELECT.
     DATABASE_URL must name a scratch database ending in `_bench` (it is recreated)."""
-    from pathlib import Path
+    from billrun.bench import bench_dispositions
 
-    from billrun.bench import bench_dispositions as run
-    from billrun.bench import write_result
-
-    _logging()
-    result = asyncio.run(run(billings, workers))
-    write_result(result, Path(output))
-    typer.echo("\n".join(f"{k:<16}{v}" for k, v in result.items()))
-    typer.echo(f"Wrote {output}")
+    _run_bench(bench_dispositions(billings, workers), output)
 
 
 @bench_app.command("posting")
@@ -183,13 +177,19 @@ def bench_posting(
 ) -> None:
     """Post N approved billings (invoices + journal entries and lines) against the COPY floor of those rows.
     DATABASE_URL must name a scratch database ending in `_bench` (it is recreated)."""
+    from billrun.bench import bench_posting
+
+    _run_bench(bench_posting(billings, workers), output)
+
+
+def _run_bench(benchmark: Coroutine[Any, Any, dict], output: str) -> None:
+    """Run one benchmark coroutine, write its JSON result and print it."""
     from pathlib import Path
 
-    from billrun.bench import bench_posting as run
     from billrun.bench import write_result
 
     _logging()
-    result = asyncio.run(run(billings, workers))
+    result = asyncio.run(benchmark)
     write_result(result, Path(output))
     typer.echo("\n".join(f"{k:<16}{v}" for k, v in result.items()))
     typer.echo(f"Wrote {output}")

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from tortoise import connections
 from tortoise.expressions import Q
-from tortoise.functions import Count, Sum
+from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
 import models
@@ -15,7 +15,7 @@ from domain import clock, events, periods, sequences
 from domain.access import Viewer, account_visibility, require, sees_all_accounts
 from domain.currencies import is_currency
 from domain.errors import DomainError, ErrorCode, Problem, raise_if
-from models.bulk import is_postgres
+from models.bulk import is_postgres, money_sums
 from models.enums import BatchStatus, BillingStatus, ContractStatus, Permission
 
 DRAFT_STATUSES = (BatchStatus.NOT_STARTED, BatchStatus.PROCESSING, BatchStatus.PROCESSED, BatchStatus.FAILED,
@@ -121,15 +121,15 @@ async def summarize(viewer: Viewer, batch_ids: list[int]) -> dict[int, Summary]:
         summary.billing_count += row["n"]
     counted = (models.PeriodicBilling.filter(batch_id__in=batch_ids)
                .exclude(status__in=[BillingStatus.REJECTED, BillingStatus.CANCELLED]))
-    for batch_id, amount in await _sums(counted, "amount"):
-        summaries[batch_id].total_amount += amount
-    for batch_id, n, amount, paid in await _sums(models.Invoice.filter(batch_id__in=batch_ids), "amount",
-                                                 "amount_paid", count=True):
+    for batch_id, (_, amount) in (await money_sums(counted, "batch_id", "amount")).items():
+        summaries[batch_id].total_amount = amount
+    invoices = models.Invoice.filter(batch_id__in=batch_ids)
+    for batch_id, (n, amount, paid) in (await money_sums(invoices, "batch_id", "amount", "amount_paid")).items():
         summary = summaries[batch_id]
-        summary.invoice_count += n
-        summary.total_amount_due += amount
-        summary.amount_paid += paid
-        summary.amount_awaiting_payment += amount - paid
+        summary.invoice_count = n
+        summary.total_amount_due = amount
+        summary.amount_paid = paid
+        summary.amount_awaiting_payment = amount - paid
     if sees_all_accounts(viewer):
         return summaries
     hidden = (models.PeriodicBilling.filter(batch_id__in=batch_ids)
@@ -141,28 +141,6 @@ async def summarize(viewer: Viewer, batch_ids: list[int]) -> dict[int, Summary]:
                                                                                                        "n"):
         summaries[batch_id].hidden_invoice_count = n
     return summaries
-
-
-async def _sums(query, *columns: str, count: bool = False) -> list[tuple]:
-    """Per batch: (batch_id, [count,] sum of each column). PostgreSQL sums in SQL (exact NUMERIC); SQLite sums
-    decimals as floats, so there the embedded default's small batches are summed in Python."""
-    if is_postgres(connections.get("default")):
-        sums = {f"s_{c}": Sum(c) for c in columns}
-        counts = {"n": Count("id")} if count else {}
-        rows = await query.group_by("batch_id").annotate(**sums, **counts).values_list(
-            "batch_id", *counts, *sums)
-        found = []
-        for batch_id, *values in rows:
-            n, amounts = values[:len(counts)], values[len(counts):]
-            found.append((batch_id, *n, *(Decimal(v or 0) for v in amounts)))
-        return found
-    totals: dict[int, list] = {}
-    for batch_id, *values in await query.values_list("batch_id", *columns):
-        entry = totals.setdefault(batch_id, [0] + [Decimal("0.00")] * len(columns))
-        entry[0] += 1
-        for i, value in enumerate(values, start=1):
-            entry[i] += value
-    return [(batch_id, *(entry if count else entry[1:])) for batch_id, entry in totals.items()]
 
 
 def view_filter(view: str | None) -> Q:

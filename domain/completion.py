@@ -8,6 +8,7 @@ payment is not settled (PENDING or UNKNOWN), or a job of the batch (sending, exp
 from dataclasses import dataclass
 
 from tortoise.expressions import Subquery
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 import models
@@ -35,28 +36,29 @@ async def blockers(batch: models.BillingBatch, viewer: Viewer) -> list[Blocker]:
         found.append(Blocker("NOT_POSTED", f"The batch is {batch.status.value}; only a POSTED batch completes.",
                              "BillingBatch", batch.id))
     open_notes = models.Notification.filter(batch_id=batch.id, status=NotificationStatus.OPEN)
-    shown = 0
-    for nid, kind, message in await visible(viewer, models.Notification).filter(
-            id__in=Subquery(open_notes.values("id"))).order_by("id").values_list("id", "kind", "message"):
-        found.append(Blocker("OPEN_NOTIFICATION", f"{kind}: {message}", "Notification", nid))
-        shown += 1
-    if hidden := await open_notes.count() - shown:
+    notes, hidden = await _seen_and_hidden(viewer, open_notes, "id", "kind", "message")
+    found += [Blocker("OPEN_NOTIFICATION", f"{kind}: {message}", "Notification", nid) for nid, kind, message in notes]
+    if hidden:
         found.append(Blocker("OPEN_NOTIFICATION", f"{hidden} open notification(s) about accounts hidden from you."))
     unsettled = models.Payment.filter(invoice__batch_id=batch.id, status__in=[PaymentStatus.PENDING,
                                                                               PaymentStatus.UNKNOWN])
-    shown = 0
-    for invoice_id, status, number in await visible(viewer, models.Payment).filter(id__in=Subquery(
-            unsettled.values("id"))).order_by("id").values_list("invoice_id", "status", "invoice__number"):
-        found.append(Blocker("PENDING_PAYMENT", f"Auto-pay of invoice {number} is {status}.", "Invoice",
-                             invoice_id))
-        shown += 1
-    if hidden := await unsettled.count() - shown:
+    pending, hidden = await _seen_and_hidden(viewer, unsettled, "invoice_id", "status", "invoice__number")
+    found += [Blocker("PENDING_PAYMENT", f"Auto-pay of invoice {number} is {status}.", "Invoice", invoice_id)
+              for invoice_id, status, number in pending]
+    if hidden:
         found.append(Blocker("PENDING_PAYMENT", f"{hidden} auto-pay charge(s) of accounts hidden from you are "
                              "not settled."))
     for jid, kind in await models.Job.filter(batch_id=batch.id, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
                                              ).order_by("id").values_list("id", "kind"):
         found.append(Blocker("JOB_RUNNING", f"The {kind} job #{jid} has not finished.", "Job", jid))
     return found
+
+
+async def _seen_and_hidden(viewer: Viewer, query: QuerySet, *fields: str) -> tuple[list[tuple], int]:
+    """The rows of `query` the viewer may see (these fields, by id), and how many others there are."""
+    seen = await visible(viewer, query.model).filter(id__in=Subquery(query.values("id"))).order_by(
+        "id").values_list(*fields)
+    return seen, await query.count() - len(seen)
 
 
 async def complete(viewer: Viewer, batch_id: int) -> models.BillingBatch:

@@ -13,9 +13,9 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 import models
-from domain import clock, events
+from domain import audit, clock, events, notifications
 from models.bulk import is_postgres
-from models.enums import JobKind, JobStatus
+from models.enums import BatchStatus, JobKind, JobStatus
 
 QUEUE = "billing"
 PLAN_PROCESSING = "plan_processing"
@@ -127,3 +127,26 @@ async def resend_stale(older_than: timedelta = timedelta(minutes=2)) -> int:
     for job in stale:
         start(job)
     return len(stale)
+
+
+async def fail(job_id: int, error: str) -> None:
+    """A message of the job failed for good: the job is FAILED, with a notification on its batch. A processing
+    batch is FAILED too; a posting batch stays POSTING, to be resumed by posting it again."""
+    job = await models.Job.get_or_none(id=job_id)
+    if job is None or job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+        return
+    async with in_transaction():
+        await models.Job.filter(id=job_id).update(status=JobStatus.FAILED, error=error[:2000],
+                                                  finished_at=clock.now())
+        if job.batch_id is not None:
+            failed = await models.BillingBatch.filter(id=job.batch_id, status=BatchStatus.PROCESSING).update(
+                status=BatchStatus.FAILED)
+            if failed:
+                await audit.record(None, "BillingBatch", job.batch_id,
+                                   {"status": (BatchStatus.PROCESSING, BatchStatus.FAILED)}, "FAIL",
+                                   batch_id=job.batch_id)
+                await events.record("BATCH_STATUS", batch_id=job.batch_id, job_id=job_id,
+                                    status=BatchStatus.FAILED.value, error=error[:500])
+            await notifications.raise_once(job.batch_id, f"{job.kind.value}_FAILED",
+                                           f"{job.kind.value.title()} job #{job_id} failed: {error[:500]}",
+                                           f"job-failed:{job_id}")

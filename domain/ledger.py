@@ -15,13 +15,11 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from tortoise import connections
-from tortoise.functions import Sum
-
 import models
+from domain.access import Viewer, require
 from domain.errors import DomainError, ErrorCode
-from models.bulk import is_postgres
-from models.enums import LedgerAccountKind
+from models.bulk import money_sums
+from models.enums import LedgerAccountKind, Permission
 
 ZERO = Decimal("0.00")
 
@@ -117,24 +115,32 @@ async def balances(ledger_account_ids: list[int] | None = None, as_of: date | No
         query = query.filter(ledger_account_id__in=ledger_account_ids)
     if as_of is not None:
         query = query.filter(entry__entry_date__lte=as_of)
-    found: dict[int, Balance] = {}
-    if is_postgres(connections.get("default")):
-        rows = await query.group_by("ledger_account_id").annotate(d=Sum("debit"), c=Sum("credit")).values_list(
-            "ledger_account_id", "d", "c")
-        for account_id, debit, credit in rows:
-            found[account_id] = Balance(account_id, Decimal(debit or 0), Decimal(credit or 0))
-        return found
-    for account_id, debit, credit in await query.values_list("ledger_account_id", "debit", "credit"):
-        entry = found.setdefault(account_id, Balance(account_id))
-        entry.debit += debit
-        entry.credit += credit
-    return found
+    return {account_id: Balance(account_id, debit, credit)
+            for account_id, (_, debit, credit) in (await money_sums(query, "ledger_account_id", "debit",
+                                                                    "credit")).items()}
 
 
 async def unbalanced_entries() -> list[int]:
     """Ids of journal entries whose debits differ from their credits (always none: a check for operators and
     the test suite's invariant)."""
-    totals: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    for entry_id, debit, credit in await models.JournalLine.all().values_list("entry_id", "debit", "credit"):
-        totals[entry_id] += debit - credit
-    return sorted(entry_id for entry_id, net in totals.items() if net != 0)
+    totals = await money_sums(models.JournalLine.all(), "entry_id", "debit", "credit")
+    return sorted(entry_id for entry_id, (_, debit, credit) in totals.items() if debit != credit)
+
+
+@dataclass
+class TrialBalance:
+    """Every ledger account's debits and credits (entries up to `as_of`), ordered by account code."""
+
+    as_of: date | None
+    rows: list[Balance]
+    total_debit: Decimal
+    total_credit: Decimal
+
+
+async def trial_balance(viewer: Viewer, as_of: date | None = None) -> TrialBalance:
+    """Company-wide totals for billing users: they name no account, so restricted ones are included."""
+    require(viewer, Permission.BILLING_ACCESS)
+    found = await balances(as_of=as_of)
+    codes = dict(await models.LedgerAccount.filter(id__in=list(found)).values_list("id", "code"))
+    rows = sorted(found.values(), key=lambda b: codes.get(b.ledger_account_id, ""))
+    return TrialBalance(as_of, rows, sum((r.debit for r in rows), ZERO), sum((r.credit for r in rows), ZERO))

@@ -20,7 +20,7 @@ from tortoise.transactions import in_transaction
 
 import models
 from billrun.settings import get_settings
-from domain import analysis, audit, batches, clock, events, jobs, notifications
+from domain import analysis, audit, batches, clock, events, jobs
 from domain.access import Viewer, get_visible, require
 from domain.errors import DomainError, ErrorCode
 from domain.pricing import (
@@ -325,32 +325,6 @@ async def _finish(job_id: int, batch_id: int) -> None:
         await models.Job.filter(id=job_id).update(status=JobStatus.RUNNING, started_at=clock.now())
         await _finish_in_transaction(job_id, batch_id)
     await analysis.analyze(await models.BillingBatch.get(id=batch_id))
-
-
-# ---------------------------------------------------------------- failure
-
-
-async def fail(job_id: int, error: str) -> None:
-    """A message of the job failed for good: the job is FAILED, with a notification on its batch. A processing
-    batch is FAILED too; a posting batch stays POSTING, to be resumed by posting it again."""
-    job = await models.Job.get_or_none(id=job_id)
-    if job is None or job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
-        return
-    async with in_transaction():
-        await models.Job.filter(id=job_id).update(status=JobStatus.FAILED, error=error[:2000],
-                                                  finished_at=clock.now())
-        if job.batch_id is not None:
-            failed = await models.BillingBatch.filter(id=job.batch_id, status=BatchStatus.PROCESSING).update(
-                status=BatchStatus.FAILED)
-            if failed:
-                await audit.record(None, "BillingBatch", job.batch_id,
-                                   {"status": (BatchStatus.PROCESSING, BatchStatus.FAILED)}, "FAIL",
-                                   batch_id=job.batch_id)
-                await events.record("BATCH_STATUS", batch_id=job.batch_id, job_id=job_id,
-                                    status=BatchStatus.FAILED.value, error=error[:500])
-            await notifications.raise_once(job.batch_id, f"{job.kind.value}_FAILED",
-                                           f"{job.kind.value.title()} job #{job_id} failed: {error[:500]}",
-                                           f"job-failed:{job_id}")
 
 
 # ---------------------------------------------------------------- preview

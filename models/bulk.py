@@ -10,7 +10,10 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
+from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.functions import Count, Sum
+from tortoise.queryset import QuerySet
 
 
 def is_postgres(conn: BaseDBAsyncClient) -> bool:
@@ -73,3 +76,21 @@ async def set_where_null(conn: BaseDBAsyncClient, table: str, column: str, pairs
             f'UPDATE "{table}" SET "{column}" = ? WHERE id = ? AND "{column}" IS NULL', [value, row_id])
         changed += count
     return changed
+
+
+async def money_sums(query: QuerySet, key: str, *columns: str) -> dict[Any, tuple[int, ...]]:
+    """Per value of `key`: (row count, exact sum of each money column). PostgreSQL sums in SQL (exact NUMERIC);
+    SQLite sums decimals as floats, so there the rows are summed in Python (the embedded default's data is
+    small). Missing groups are simply absent."""
+    if is_postgres(connections.get("default")):
+        sums = {f"sum_{c}": Sum(c) for c in columns}
+        rows = await query.group_by(key).annotate(n=Count("id"), **sums).values_list(key, "n", *sums)
+        return {group: (n, *(Decimal("0.00") if v is None else Decimal(v) for v in values))
+                for group, n, *values in rows}
+    totals: dict[Any, list] = {}
+    for group, *values in await query.values_list(key, *columns):
+        entry = totals.setdefault(group, [0] + [Decimal("0.00")] * len(columns))
+        entry[0] += 1
+        for i, value in enumerate(values, start=1):
+            entry[i] += value
+    return {group: tuple(entry) for group, entry in totals.items()}

@@ -1,7 +1,6 @@
 """Resolvers of posting and after: post, export, resolve notifications, complete; invoices, trial balance."""
 
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from strawberry import relay
@@ -10,6 +9,7 @@ import models
 from domain import accounting_export, completion, ledger, notifications, payments, posting, sending
 from models.enums import ExportFormat, PostMode
 from resolvers import lists
+from resolvers.billing import one
 from resolvers.inputs import decode_id
 from resolvers.mutations import perform
 from resolvers.pagination import Page
@@ -72,17 +72,12 @@ async def invoices_page(info: CtxInfo, filter: Any, order_by: Any, window: dict[
 async def trial_balance(info: CtxInfo, as_of: date | None) -> Any:
     from schema.ledger import TrialBalance
 
-    viewer = _viewer(info)
-    if not viewer.can(models.enums.Permission.BILLING_ACCESS):
+    found, _ = await perform(lambda: ledger.trial_balance(_viewer(info), as_of))
+    if found is None:  # no BILLING_ACCESS: null, like any record the viewer may not see
         return None
-    found = await ledger.balances(as_of=as_of)
-    codes = dict(await models.LedgerAccount.filter(id__in=list(found)).values_list("id", "code"))
-    rows = sorted(found.values(), key=lambda b: codes.get(b.ledger_account_id, ""))
-    return TrialBalance(as_of=as_of, rows=rows,  # type: ignore[arg-type]
-                        total_debit=sum((r.debit for r in rows), Decimal("0.00")),
-                        total_credit=sum((r.credit for r in rows), Decimal("0.00")))
+    return TrialBalance(as_of=found.as_of, rows=found.rows, total_debit=found.total_debit,  # type: ignore[arg-type]
+                        total_credit=found.total_credit)
 
 
 async def invoice(info: CtxInfo, gid: Any) -> Any:
-    from resolvers.billing import one
     return await one(info, models.Invoice, gid, "Invoice")

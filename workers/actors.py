@@ -86,7 +86,7 @@ async def fail_job(message_data: dict[str, Any], retry_data: dict[str, Any]) -> 
     """Called by dramatiq when a job's message has exhausted its retries."""
     job_id = message_data.get("kwargs", {}).get("job_id")
     if job_id is not None:
-        await processing.fail(job_id, f"{_error_of(message_data)} (after {retry_data.get('retries')} retries)")
+        await jobs.fail(job_id, f"{_error_of(message_data)} (after {retry_data.get('retries')} retries)")
 
 
 def _error_of(message_data: dict[str, Any]) -> str:
