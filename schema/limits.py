@@ -29,8 +29,10 @@ from graphql import (
     validate,
 )
 from graphql import OperationType as CoreOperationType
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.relay.types import GlobalIDValueError, InvalidGlobalIDError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
@@ -168,7 +170,9 @@ class SuggestionFreeExecutor(StrawberryGraphQLCoreExecutionContext):
         return super().build(*args, **kwargs)
 
 
-CLIENT_ERRORS = (BadRequest, GlobalIDValueError, InvalidGlobalIDError)
+# Exceptions that describe the client's request, not a bug: shown as they are, never masked or logged.
+CLIENT_ERRORS = (BadRequest, GlobalIDValueError, InvalidGlobalIDError, InvalidOperationTypeError,
+                 CannotGetOperationTypeError, MissingQueryError)
 
 
 def is_unexpected(error: GraphQLError) -> bool:
