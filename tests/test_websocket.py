@@ -1,6 +1,7 @@
 """GraphQL over WebSocket (graphql-transport-ws and the legacy graphql-ws) against a real server started as
 `billrun serve` starts it: the token in connection_init, bounded messages, strict decoding, protocol errors."""
 
+import asyncio
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -17,6 +18,7 @@ from tests.support.live_server import live_server
 
 TRANSPORT, LEGACY = "graphql-transport-ws", "graphql-ws"
 QUERY = "{ viewer { email } }"
+DEADLINE = 10  # seconds to wait for an answer or a close that should come at once
 
 
 @pytest.fixture(scope="module")
@@ -32,18 +34,20 @@ def _connect(url: str, protocol: str = TRANSPORT, origin: str | None = None) -> 
 
 async def _receive(ws: websockets.ClientConnection) -> dict:
     """The next message that is not a keep-alive."""
-    while True:
-        message = json.loads(await ws.recv())
-        if message["type"] not in ("ping", "ka"):
-            return message
+    async with asyncio.timeout(DEADLINE):
+        while True:
+            message = json.loads(await ws.recv())
+            if message["type"] not in ("ping", "ka"):
+                return message
 
 
 async def _closed(ws: websockets.ClientConnection) -> tuple[int, str]:
     """Wait for the server to close the socket (skipping keep-alives); its close code and reason."""
     with pytest.raises(ConnectionClosed) as closed:
-        while True:
-            message = json.loads(await ws.recv())
-            assert message["type"] in ("ping", "ka", "connection_error", "error"), message
+        async with asyncio.timeout(DEADLINE):
+            while True:
+                message = json.loads(await ws.recv())
+                assert message["type"] in ("ping", "ka", "connection_error", "error"), message
     assert closed.value.rcvd is not None, "the client closed, not the server"
     return closed.value.rcvd.code, closed.value.rcvd.reason
 

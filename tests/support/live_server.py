@@ -37,4 +37,8 @@ def live_server(**env: str) -> Iterator[int]:
         yield port
     finally:
         proc.terminate()
-        proc.wait(15)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:  # stuck (e.g. a request holding its event loop): no graceful stop
+            proc.kill()
+            proc.wait()
