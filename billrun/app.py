@@ -89,6 +89,7 @@ class BillrunGraphQL(GraphQL):
         return values
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list:
+        """Strawberry's, plus the check it lacks: `operationName` is a string (graphql-core assumes one)."""
         data = await super().parse_http_body(request)
         if isinstance(data, GraphQLRequestData) and not isinstance(data.operation_name, str | None):
             raise HTTPException(400, "The GraphQL operation's `operationName` must be a string or null.")

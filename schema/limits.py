@@ -242,6 +242,7 @@ def log_unexpected(error: GraphQLError, context: Any) -> None:
     """One log record per bug, with its traceback and the request id, input values cut short."""
     original = error.original_error
     assert original is not None
+    short = _shortened(original)
     path = ".".join(str(key)[:64] for key in error.path or ())
     log.error("Unexpected error (request %s) at %s: %s", request_id(context), _short(path) or "-",
-              _short(error.message), exc_info=(type(original), _shortened(original), original.__traceback__))
+              _short(error.message), exc_info=(type(short), short, original.__traceback__))

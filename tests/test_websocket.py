@@ -200,6 +200,13 @@ async def test_a_malformed_connection_init_is_a_protocol_error(server: str, prot
         assert (await _closed(ws))[0] == 4400
 
 
+@pytest.mark.parametrize("protocol, code", [(TRANSPORT, 4400), (LEGACY, 1002)])
+async def test_a_binary_message_is_a_protocol_error(server: str, protocol: str, code: int) -> None:
+    async with _connect(server, protocol) as ws:
+        await ws.send(b'{"type": "connection_init", "payload": {}}\xff')
+        assert (await _closed(ws))[0] == code
+
+
 async def test_reasons_say_what_is_wrong(server: str) -> None:
     async with _connect(server) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {await _token()}"}}))
