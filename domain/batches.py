@@ -13,7 +13,7 @@ import models
 from billrun.settings import get_settings
 from domain import clock, events, periods, sequences
 from domain.access import Viewer, account_visibility, require, sees_all_accounts
-from domain.currencies import is_currency
+from domain.currencies import currency_problem
 from domain.errors import DomainError, ErrorCode, Problem, raise_if
 from models.bulk import is_postgres, money_sums
 from models.enums import BatchStatus, BillingStatus, ContractStatus, Permission
@@ -35,8 +35,8 @@ async def create_batch(viewer: Viewer, data: dict) -> models.BillingBatch:
     problems = []
     if not name:
         problems.append(Problem(ErrorCode.INVALID_INPUT, "Name the batch.", "name"))
-    if not is_currency(currency):
-        problems.append(Problem(ErrorCode.INVALID_CURRENCY, f"{currency!r} is not an ISO 4217 code.", "currency"))
+    if (problem := currency_problem(currency)) is not None:
+        problems.append(problem)
     raise_if(problems)
     if not await periods.is_open(invoice_date):
         raise DomainError(ErrorCode.PERIOD_CLOSED,

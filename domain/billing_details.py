@@ -1,8 +1,9 @@
 """Detail maintenance, the "grid" (SPEC §5): billing lines, their revenue distributions, misc charges,
 comments and the invoice-date override — while the billing is not approved or final.
 
-Every edit recalculates the billing's tax line and amount (a total is the sum of its rounded lines), bumps the
-billing's version, and writes audit rows and a batch event in the same transaction.
+Amounts are amounts of the billing's account currency (a JPY line has no decimals). Every edit recalculates
+the billing's tax line (rounded half-up to that currency's minor unit) and amount (a total is the sum of its
+rounded lines), bumps the billing's version, and writes audit rows and a batch event in the same transaction.
 """
 
 from dataclasses import dataclass
@@ -14,10 +15,12 @@ from tortoise.transactions import in_transaction
 import models
 from domain import audit, clock, events, periods
 from domain.access import Viewer, get_visible, require
+from domain.accounts import currency_of
 from domain.contracts import revenue_account
+from domain.currencies import currency_problem
 from domain.dispositions import OPEN_BATCH
 from domain.errors import DomainError, ErrorCode, Problem, raise_if
-from domain.money import is_money, to_money
+from domain.money import money_problems, to_money
 from models.enums import BillingStatus, DetailKind, Permission
 
 EDITABLE = (BillingStatus.NEW, BillingStatus.HOLD, BillingStatus.APPROVAL_IN_PROCESS)
@@ -41,6 +44,8 @@ async def _editable_billing(viewer: Viewer, billing_id: int, field: str = "billi
     if billing.status not in EDITABLE:
         raise DomainError(ErrorCode.INVALID_STATUS,
                           f"A {billing.status.value} billing can no longer be edited.", field)
+    if (problem := currency_problem(await currency_of(billing.account_id), field)) is not None:
+        raise DomainError.of([problem])  # a currency withdrawn since: its amounts cannot be checked or rounded
     return billing
 
 
@@ -49,10 +54,9 @@ async def _detail(viewer: Viewer, detail_id: int) -> tuple[models.BillingDetail,
     return detail, await _editable_billing(viewer, detail.billing_id, "detailId")
 
 
-async def _check_splits(splits: list[Split], line_amount: Decimal) -> None:
-    problems = [Problem(ErrorCode.INVALID_INPUT, "Each distribution is an amount with two decimals.",
-                        "distributions") for s in splits if not is_money(s.amount)]
-    raise_if(problems)
+async def _check_splits(splits: list[Split], line_amount: Decimal, currency: str) -> None:
+    for split in splits:
+        raise_if(money_problems(split.amount, currency, "distributions"))
     if sum((s.amount for s in splits), Decimal(0)) != line_amount:
         raise DomainError(ErrorCode.INVALID_INPUT, f"Distributions must sum to the line ({line_amount}).",
                           "distributions")
@@ -85,9 +89,8 @@ async def update_detail(viewer: Viewer, detail_id: int, changes: dict) -> models
     if detail.kind == DetailKind.TAX:
         raise DomainError(ErrorCode.INVALID_INPUT, "The tax line follows the other lines; edit those.", "detailId")
     amount = changes.get("billing_amount", detail.amount)
-    problems = []
-    if not is_money(amount):
-        problems.append(Problem(ErrorCode.INVALID_INPUT, "An amount with two decimals.", "billingAmount"))
+    currency = await currency_of(billing.account_id)
+    problems = money_problems(amount, currency, "billingAmount")
     days = changes.get("days_billed", detail.days_billed)
     if days is not None and (days < 0 or (detail.days_in_period is not None and days > detail.days_in_period)):
         problems.append(Problem(ErrorCode.INVALID_INPUT, f"Days billed are 0 to {detail.days_in_period}.",
@@ -104,7 +107,7 @@ async def update_detail(viewer: Viewer, detail_id: int, changes: dict) -> models
                               "distributions")
         splits = [Split(account, amount)] if account is not None else []
     if splits is not None:
-        await _check_splits(splits, amount)
+        await _check_splits(splits, amount, currency)
     async with in_transaction():
         before = {"amount": detail.amount, "days_billed": detail.days_billed,
                   "revenue_account_id": detail.revenue_account_id}
@@ -123,9 +126,7 @@ async def add_misc_charge(viewer: Viewer, billing_id: int, description: str, amo
                           revenue_account_id: int) -> models.BillingDetail:
     """Add a miscellaneous charge line (before the tax line)."""
     billing = await _editable_billing(viewer, billing_id)
-    problems = []
-    if not is_money(amount):
-        problems.append(Problem(ErrorCode.INVALID_INPUT, "An amount with two decimals.", "amount"))
+    problems = money_problems(amount, await currency_of(billing.account_id), "amount")
     if not description.strip():
         problems.append(Problem(ErrorCode.INVALID_INPUT, "Describe the charge.", "description"))
     raise_if(problems)
@@ -181,12 +182,14 @@ async def update_billing(viewer: Viewer, billing_id: int, changes: dict) -> mode
 
 
 async def recalculate(viewer: Viewer, billing: models.PeriodicBilling) -> None:
-    """Tax line = rate times the other lines (half-up), amount = sum of the lines; version + 1; audited."""
+    """Tax line = rate times the other lines (half-up to the currency's minor unit), amount = sum of the lines;
+    version + 1; audited."""
     details = await models.BillingDetail.filter(billing_id=billing.id)
     base = sum((d.amount for d in details if d.kind != DetailKind.TAX), Decimal(0))
     rate = await models.TaxRate.get_or_none(location=billing.tax_location)
+    currency = await currency_of(billing.account_id)
     for tax in (d for d in details if d.kind == DetailKind.TAX):
-        new_tax = to_money(base * rate.rate) if rate is not None else tax.amount
+        new_tax = to_money(base * rate.rate, currency) if rate is not None else tax.amount
         if new_tax != tax.amount:
             tax.trace = {**tax.trace, "base": str(base), "formula": f"{base} \u00d7 {rate.rate if rate else '?'} = "
                          f"{new_tax}"}

@@ -143,6 +143,7 @@ class Inputs:
     billed_starts: dict[int, set[date]] = field(default_factory=lambda: defaultdict(set))
     billed_changes: set[int] = field(default_factory=set)
     taxes: dict[int, tuple[str, TaxIn | None]] = field(default_factory=dict)
+    currencies: dict[int, str] = field(default_factory=dict)  # by account: lines round to its minor unit
     one_offs: dict[int, list[OneOffIn]] = field(default_factory=lambda: defaultdict(list))
 
 
@@ -198,13 +199,15 @@ async def _load_one_offs(batch: models.BillingBatch, account_ids: Sequence[int],
                                                 signed, adj[6]))
 
 
-async def _load_taxes(account_ids: Iterable[int], inputs: Inputs) -> None:
-    accounts = await models.Account.filter(id__in=list(account_ids)).values_list("id", "tax_location")
-    locations = {loc for _, loc in accounts}
+async def _load_accounts(account_ids: Iterable[int], inputs: Inputs) -> None:
+    """Each account's currency, tax location and the location's rate."""
+    accounts = await models.Account.filter(id__in=list(account_ids)).values_list("id", "tax_location", "currency")
+    locations = {loc for _, loc, _ in accounts}
     rates = {loc: TaxIn(loc, rate, ledger) for loc, rate, ledger in await models.TaxRate.filter(
         location__in=list(locations)).values_list("location", "rate", "ledger_account_id")}
-    for account_id, location in accounts:
+    for account_id, location, currency in accounts:
         inputs.taxes[account_id] = (location, rates.get(location))
+        inputs.currencies[account_id] = currency
 
 
 async def load_inputs(batch: models.BillingBatch, *, contract_ids: Sequence[int] = (),
@@ -216,7 +219,7 @@ async def load_inputs(batch: models.BillingBatch, *, contract_ids: Sequence[int]
         accounts |= await _load_contracts(contract_ids, inputs)
     if account_ids:
         await _load_one_offs(batch, account_ids, inputs)
-    await _load_taxes(accounts, inputs)
+    await _load_accounts(accounts, inputs)
     return inputs
 
 
@@ -225,7 +228,8 @@ def price(batch: models.BillingBatch, inputs: Inputs) -> list[BillingDraft]:
     drafts: list[BillingDraft] = []
     for contract in inputs.contracts:
         location, tax = inputs.taxes[contract.account_id]
-        for draft in price_contract(contract, as_of=batch.as_of_date,
+        for draft in price_contract(contract, currency=inputs.currencies[contract.account_id],
+                                    as_of=batch.as_of_date,
                                     billed_starts=frozenset(inputs.billed_starts.get(contract.id, ())),
                                     tax=tax, tax_location=location):
             draft.lines = [line for line in draft.lines
@@ -233,7 +237,8 @@ def price(batch: models.BillingBatch, inputs: Inputs) -> list[BillingDraft]:
             drafts.append(draft)
     for account_id, items in inputs.one_offs.items():
         location, tax = inputs.taxes[account_id]
-        draft = price_one_offs(account_id, items, as_of=batch.as_of_date, tax=tax, tax_location=location)
+        draft = price_one_offs(account_id, items, currency=inputs.currencies[account_id], as_of=batch.as_of_date,
+                               tax=tax, tax_location=location)
         if draft is not None:
             drafts.append(draft)
     return drafts
@@ -242,8 +247,8 @@ def price(batch: models.BillingBatch, inputs: Inputs) -> list[BillingDraft]:
 # ---------------------------------------------------------------- one chunk, in a worker
 
 BILLING_COLUMNS = ("id", "batch_id", "contract_id", "account_id", "frequency", "period_start", "period_end",
-                   "as_of_date", "amount", "status", "tax_location", "internal_comment", "external_comment",
-                   "version", "created_at", "updated_at")
+                   "billing_start", "billing_end", "as_of_date", "amount", "status", "tax_location",
+                   "internal_comment", "external_comment", "version", "created_at", "updated_at")
 DETAIL_COLUMNS = ("id", "billing_id", "position", "kind", "description", "amount", "days_billed", "days_in_period",
                   "price_source", "charge_id", "dated_price_id", "source_type", "source_id", "revenue_account_id",
                   "trace", "created_at")
@@ -280,7 +285,8 @@ async def write_drafts(tx: BaseDBAsyncClient, batch: models.BillingBatch, drafts
     detail_ids = await allocate_ids(tx, "billing_detail", len(lines))
     await insert_rows(tx, "periodic_billing", BILLING_COLUMNS, [
         (bid, batch.id, d.contract_id, d.account_id, d.frequency.value if d.frequency else None, d.period_start,
-         d.period_end, d.as_of, d.amount, d.status.value, d.tax_location, "", "", 1, now, now)
+         d.period_end, d.billing_start, d.billing_end, d.as_of, d.amount, d.status.value, d.tax_location, "", "", 1,
+         now, now)
         for bid, d in zip(billing_ids, drafts, strict=True)])
     await insert_rows(tx, "billing_detail", DETAIL_COLUMNS, [
         (did, bid, pos, line.kind.value, line.description[:200], line.amount, line.days_billed, line.days_in_period,

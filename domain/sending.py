@@ -142,7 +142,7 @@ async def documents(invoice_ids: list[int]) -> list[Outgoing]:
             number=invoice.number, invoice_date=invoice.invoice_date, due_date=invoice.due_date,
             currency=invoice.currency, issuer=issuer, account_number=account.number,
             account_name=invoice.bill_to_name, billing_email=invoice.bill_to_email,
-            period_start=billing.period_start, period_end=billing.period_end,
+            period_start=billing.billing_start, period_end=billing.billing_end,  # the days billed
             lines=tuple(lines[billing.id]), tax_amount=invoice.tax_amount, total=invoice.amount,
             external_comment=billing.external_comment)  # the internal comment never leaves the house
         found.append(Outgoing(invoice.id, account.id, invoice.bill_to_email, doc))

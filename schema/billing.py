@@ -12,7 +12,7 @@ from strawberry import relay
 from strawberry.scalars import JSON
 
 import models
-from domain.money import to_money
+from domain.money import round_half_up
 from models import enums
 from resolvers import lists, relations
 from resolvers.relations import CtxInfo
@@ -149,12 +149,23 @@ class PeriodicBilling(ModelNode):
         resolver=relations.allowed_transitions_of,
         description="The statuses the viewer may move it to now (the server enforces exactly these).")
 
-    @strawberry.field(description="First day of the billing period.")
+    @strawberry.field(description="First day billed: the period's start, or the contract's start when it starts "
+                      "inside the period.")
     def billing_starting_date(self) -> date:
+        return self.billing_start  # type: ignore[attr-defined]
+
+    @strawberry.field(description="Last day billed (inclusive): the period's end, or the contract's end when it "
+                      "ends inside the period.")
+    def billing_ending_date(self) -> date:
+        return self.billing_end  # type: ignore[attr-defined]
+
+    @strawberry.field(description="First day of the billing period itself (its anchored bounds, whatever the "
+                      "contract's dates).")
+    def period_start_date(self) -> date:
         return self.period_start  # type: ignore[attr-defined]
 
-    @strawberry.field(description="Last day of the billing period (inclusive).")
-    def billing_ending_date(self) -> date:
+    @strawberry.field(description="Last day of the billing period itself (inclusive).")
+    def period_end_date(self) -> date:
         return self.period_end  # type: ignore[attr-defined]
 
     @strawberry.field(description="The total of the billing's lines.")
@@ -171,7 +182,7 @@ class PeriodicBilling(ModelNode):
         if previous is None:
             return None
         delta = self.amount - previous.amount  # type: ignore[attr-defined]
-        percent = to_money(delta * 100 / previous.amount) if previous.amount else None
+        percent = round_half_up(delta * 100 / previous.amount, 2) if previous.amount else None
         return BillingChange(amount=delta, percent=percent)
 
 
@@ -272,7 +283,7 @@ class PeriodicBillingFilter:
 class PeriodicBillingOrderField(Enum):
     ID = "id"
     AMOUNT = "amount"
-    BILLING_STARTING_DATE = "period_start"
+    BILLING_STARTING_DATE = "billing_start"
 
 
 @strawberry.input(description="The order of a billing list.")
