@@ -343,11 +343,11 @@ def test_yen_lines_round_half_up_to_whole_yen() -> None:
     draft = price(c, date(2026, 1, 15), tax=TaxIn("TX", D("0.0825"), 90), currency="JPY")[0]
     recurring, tax = draft.lines
     assert (recurring.days_billed, recurring.days_in_period, recurring.amount) == (17, 31, D("5484"))  # 5483.87
-    assert tax.amount == D("452")  # 5484 × 0.0825 = 452.43
+    assert tax.amount == D("452")  # 5484 * 0.0825 = 452.43
     assert draft.amount == D("5936") and draft.status == BillingStatus.NEW
-    assert recurring.trace["formula"] == "10000 × 1 × 17/31 = 5484"
+    assert recurring.trace["formula"] == "10000 \u00d7 1 \u00d7 17/31 = 5484"
     assert recurring.trace["unit_price"] == "10000"
-    assert tax.trace["formula"] == "5484 × 0.0825 = 452"
+    assert tax.trace["formula"] == "5484 \u00d7 0.0825 = 452"
     half = price(contract(charge(price="1")), date(2026, 1, 1), tax=TaxIn("TX", D("0.5"), 90), currency="JPY")[0]
     assert half.lines[-1].amount == D("1")  # 0.5 yen rounds up, never to even
 
@@ -359,10 +359,10 @@ def test_yen_one_offs_and_service_changes_round_to_whole_yen() -> None:
     draft = one_offs(items, tax=TaxIn("CA", D("0.0725"), 90), currency="JPY")
     assert draft is not None
     assert [line.amount for line in draft.lines] == [D("500"), D("1000"), D("109")]  # 499.5; 108.75
-    assert draft.lines[0].trace["formula"] == "1.5 × 333 = 500"
+    assert draft.lines[0].trace["formula"] == "1.5 \u00d7 333 = 500"
     change = ServiceChangeIn(77, date(2026, 4, 11), D(5000))
     april = price(contract(charge(price="2000", changes=(change,))), date(2026, 4, 1), currency="JPY")[3]
-    assert [line.amount for line in april.lines] == [D("2000"), D("2000")]  # 3000 × 20/30
+    assert [line.amount for line in april.lines] == [D("2000"), D("2000")]  # 3000 * 20/30
 
 
 def test_usd_vector_is_unchanged_when_the_currency_is_named() -> None:
