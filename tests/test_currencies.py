@@ -100,9 +100,32 @@ async def test_a_yen_price_with_decimals_is_refused_naming_the_field_and_the_dec
         [error] = (await admin.ok(query, variables))[name]["errors"]
         assert (error["code"], error["field"]) == ("INVALID_INPUT", field), name
         assert field in error["message"] and decimals in error["message"], error["message"]
-    # Whole yen is fine, and a dollar account still takes cents.
-    await admin.mutate("createDatedPrice", builders.CREATE_DATED_PRICE, {"input": {
-        "chargeId": charge, "firstEffectiveDate": "2026-07-01", "lastEffectiveDate": None, "periodicPrice": "9000"}})
+    # Whole yen is fine, and so are corrections of what exists, as long as they stay whole.
+    dated = (await admin.mutate("createDatedPrice", builders.CREATE_DATED_PRICE, {"input": {
+        "chargeId": charge, "firstEffectiveDate": "2026-07-01", "lastEffectiveDate": None,
+        "periodicPrice": "9000"}}))["datedPrice"]["id"]
+    manual = (await admin.mutate("createManualCharge", """mutation($input: CreateManualChargeInput!) {
+        createManualCharge(input: $input) { manualCharge { id } errors { code field message } } }""", {"input": {
+        "accountId": account, "description": "Setup", "chargeDate": "2026-05-02", "amount": "1500"}}))[
+        "manualCharge"]["id"]
+    change = (await admin.mutate("createServiceChange", """mutation($input: CreateServiceChangeInput!) {
+        createServiceChange(input: $input) { serviceChange { id } errors { code field message } } }""", {"input": {
+        "chargeId": charge, "effectiveDate": "2026-06-10", "newPrice": "12000"}}))["serviceChange"]["id"]
+    corrections = {
+        ("updateDatedPrice", "periodicPrice"): ("""mutation($input: UpdateDatedPriceInput!) {
+            updateDatedPrice(input: $input) { errors { code field message } } }""",
+                                                {"input": {"id": dated, "periodicPrice": "9000.10"}}),
+        ("updateManualCharge", "amount"): ("""mutation($input: UpdateManualChargeInput!) {
+            updateManualCharge(input: $input) { errors { code field message } } }""",
+                                           {"input": {"id": manual, "amount": "1500.5"}}),
+        ("updateServiceChange", "newPrice"): ("""mutation($input: UpdateServiceChangeInput!) {
+            updateServiceChange(input: $input) { errors { code field message } } }""",
+                                              {"input": {"id": change, "newPrice": "0.99"}}),
+    }
+    for (name, field), (query, variables) in corrections.items():
+        [error] = (await admin.ok(query, variables))[name]["errors"]
+        assert (error["code"], error["field"]) == ("INVALID_INPUT", field), name
+        assert decimals in error["message"], error["message"]
     dollars = await builders.contract(admin, await builders.account(admin, "USD-1"), "SC-USD-1")
     await builders.charge(admin, dollars, "100.50", accounts["revenue"])
 
