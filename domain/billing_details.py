@@ -50,6 +50,7 @@ async def _editable_billing(viewer: Viewer, billing_id: int, field: str = "billi
 
 
 async def _detail(viewer: Viewer, detail_id: int) -> tuple[models.BillingDetail, models.PeriodicBilling]:
+    require(viewer, Permission.BILLING_ACCESS)  # before the lookup: no permission is not "not found"
     detail = await get_visible(viewer, models.BillingDetail, detail_id, "Billing detail", "detailId")
     return detail, await _editable_billing(viewer, detail.billing_id, "detailId")
 
