@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
+import models
 from domain import clock
 from tests.conftest import make_token
 from tests.support.api import Api
@@ -95,3 +96,47 @@ def _user_gid(viewer_gid: str) -> str:
     from strawberry.relay import from_base64, to_base64
 
     return to_base64("User", from_base64(viewer_gid)[1])
+
+
+UPDATE_USER = """mutation($input: UpdateUserInput!) { updateUser(input: $input) {
+  user { isActive } errors { code field message } } }"""
+
+
+async def _session(anonymous: Api, email: str, password: str = "correct horse battery") -> Api:
+    payload = (await anonymous.ok(LOGIN, {"email": email, "password": password}))["login"]
+    assert payload["errors"] == [], payload["errors"]
+    return anonymous.as_(payload["token"])
+
+
+async def test_deactivating_a_user_ends_their_sessions_and_suspends_their_tokens(anonymous: Api, admin: Api) -> None:
+    user, api_token = await make_token("leaver@example.com", ["BILLING_ACCESS"])
+    session = await _session(anonymous, "leaver@example.com")
+    user_id = _user_gid((await session.ok(VIEWER))["viewer"]["id"])
+    payload = await admin.mutate("updateUser", UPDATE_USER, {"input": {"id": user_id, "isActive": False}})
+    assert payload["user"] == {"isActive": False}
+    for token in (session.token, api_token):
+        assert (await anonymous.as_(token)(VIEWER)).errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
+    refused = (await anonymous.ok(LOGIN, {"email": "leaver@example.com", "password": "correct horse battery"}))
+    assert [e["code"] for e in refused["login"]["errors"]] == ["INVALID_CREDENTIALS"]
+    # Back again: the API token works, the ended session stays ended.
+    await admin.mutate("updateUser", UPDATE_USER, {"input": {"id": user_id, "isActive": True}})
+    assert (await anonymous.as_(api_token).ok(VIEWER))["viewer"]["email"] == "leaver@example.com"
+    assert (await session(VIEWER)).errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert (await models.User.get(id=user.id)).is_active is True
+
+
+async def test_an_admin_resets_a_password_from_a_session_and_the_old_one_stops_working(anonymous: Api,
+                                                                                       admin: Api) -> None:
+    await make_token("forgetful@example.com", ["BILLING_ACCESS"])
+    theirs = await _session(anonymous, "forgetful@example.com")
+    user_id = _user_gid((await theirs.ok(VIEWER))["viewer"]["id"])
+    admin_session = await _session(anonymous, "admin@example.com")
+    await admin_session.mutate("updateUser", UPDATE_USER, {"input": {"id": user_id,
+                                                                      "password": "a brand new secret"}})
+    assert (await theirs(VIEWER)).errors[0]["extensions"]["code"] == "UNAUTHENTICATED"  # sessions end
+    old = (await anonymous.ok(LOGIN, {"email": "forgetful@example.com", "password": "correct horse battery"}))
+    assert [e["code"] for e in old["login"]["errors"]] == ["INVALID_CREDENTIALS"]
+    fresh = await _session(anonymous, "forgetful@example.com", "a brand new secret")
+    assert (await fresh.ok(VIEWER))["viewer"]["tokenKind"] == "SESSION"
+    short = (await admin_session.ok(UPDATE_USER, {"input": {"id": user_id, "password": "short"}}))["updateUser"]
+    assert [(e["code"], e["field"]) for e in short["errors"]] == [("INVALID_INPUT", "password")]
