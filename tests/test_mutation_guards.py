@@ -186,15 +186,20 @@ def test_every_mutation_of_the_schema_has_a_guard_entry() -> None:
     assert sorted(set(GUARDS) - set(MUTATIONS)) == [], "these GUARDS entries name no mutation of the schema"
 
 
-async def test_without_a_token_every_mutation_is_refused_and_writes_nothing(world: World, anonymous: Api) -> None:
+async def test_without_a_valid_token_every_mutation_is_refused_and_writes_nothing(world: World,
+                                                                                   anonymous: Api) -> None:
+    _, token = await make_token("signed-out@example.com", sorted(ALL))
+    revoked = anonymous.as_(token)
+    assert (await revoked.ok("mutation { logout { ok } }"))["logout"]["ok"] is True  # every permission, revoked
     walk = await Walk().start()
     for name, cases in GUARDS.items():
         if not cases:
-            continue
-        result = await walk.call(anonymous, name, cases[0], world.visible)
-        codes = [e.get("extensions", {}).get("code") for e in result.errors]
-        if result.data is not None or codes != ["UNAUTHENTICATED"]:
-            walk.fail(f"{name}: {result}")
+            continue  # public
+        for api, who in ((anonymous, "no token"), (revoked, "revoked token")):
+            result = await walk.call(api, name, cases[0], world.visible)
+            codes = [e.get("extensions", {}).get("code") for e in result.errors]
+            if result.data is not None or codes != ["UNAUTHENTICATED"]:
+                walk.fail(f"{name} ({who}): {result}")
     assert walk.failures == [], "\n".join(walk.failures)
 
 
