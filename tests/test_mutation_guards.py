@@ -1,5 +1,5 @@
 """Every mutation of the schema is guarded: no token, no permission or a hidden record is refused, and nothing
-is written (SPEC §6). The mutation list is read from the schema, so a new mutation without an entry in `GUARDS`
+is written. The mutation list is read from the schema, so a new mutation without an entry in `GUARDS`
 fails here; another test fails when a mutation is performed by no behavioural test.
 
 One world of real records (tests/support/guard_world.py) serves every call, so each refusal is about the
@@ -137,9 +137,11 @@ def variables(case: Case, records: Records) -> dict:
     return {"input": case.input(records)} if case.input is not None else {}
 
 
-def lacking(permission: Permission) -> list[frozenset[Permission]]:
+def lacking(permission: Permission | None) -> list[frozenset[Permission]]:
     """Permission sets without `permission`: none at all, and every other one a user can hold without it
-    (BILLING_SEND_EXPORT cannot be granted without BILLING_ACCESS)."""
+    (BILLING_SEND_EXPORT cannot be granted without BILLING_ACCESS). None needs no permission: no sets."""
+    if permission is None:
+        return []
     dependent = {p for p, needed in REQUIRES.items() if needed == permission}
     return [frozenset(), ALL - {permission} - dependent]
 
@@ -207,14 +209,14 @@ async def test_without_the_permission_every_mutation_is_refused_and_writes_nothi
     apis: dict[frozenset[Permission], Api] = {}
     for cases in GUARDS.values():
         for case in cases:
-            for permissions in lacking(case.permission) if case.permission else []:
+            for permissions in lacking(case.permission):
                 if permissions not in apis:
                     _, token = await make_token(f"lacks-{len(apis)}@example.com", sorted(permissions))
                     apis[permissions] = Api(client, token)
     walk = await Walk().start()
     for name, cases in GUARDS.items():
         for case in cases:
-            for permissions in lacking(case.permission) if case.permission else []:
+            for permissions in lacking(case.permission):
                 result = await walk.call(apis[permissions], name, case, world.visible)
                 payload = (result.data or {}).get(name)
                 if result.errors or payload is None or not refused(case, payload):
