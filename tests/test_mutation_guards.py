@@ -190,9 +190,11 @@ def test_every_mutation_of_the_schema_has_a_guard_entry() -> None:
 
 async def test_without_a_valid_token_every_mutation_is_refused_and_writes_nothing(world: World,
                                                                                    anonymous: Api) -> None:
-    _, token = await make_token("signed-out@example.com", sorted(ALL))
-    revoked = anonymous.as_(token)
-    assert (await revoked.ok("mutation { logout { ok } }"))["logout"]["ok"] is True  # every permission, revoked
+    await make_token("signed-out@example.com", sorted(ALL))
+    signed_in = (await anonymous.ok("""mutation { login(input: {email: "signed-out@example.com",
+      password: "correct horse battery"}) { token } }"""))["login"]["token"]
+    revoked = anonymous.as_(signed_in)  # a session of a user holding every permission, then signed out
+    assert (await revoked.ok("mutation { logout { ok } }"))["logout"]["ok"] is True
     walk = await Walk().start()
     for name, cases in GUARDS.items():
         if not cases:
