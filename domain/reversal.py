@@ -41,12 +41,15 @@ async def start_reversal(viewer: Viewer, batch_id: int) -> models.Job:
         raise DomainError(ErrorCode.HIDDEN_BILLINGS, f"{hidden} billing(s) of this batch belong to accounts hidden "
                           "from you; only a user who can see every billing may reverse it.", "batchId")
     async with in_transaction():
-        job = await jobs.create(JobKind.REVERSE, batch_id=batch.id, created_by=viewer.user_id,
-                                actor=viewer.user_id, actor_label=viewer.label,
-                                actor_sees_all=sees_all_accounts(viewer))
+        job = await jobs.create(JobKind.REVERSE, batch_id=batch.id, created_by=viewer.user_id, **job_params(viewer))
         await events.record("JOB_QUEUED", batch_id=batch.id, job_id=job.id, job_kind=JobKind.REVERSE.value)
     jobs.start(job)
     return job
+
+
+def job_params(viewer: Viewer) -> dict:
+    """Who asked for a reversal, as its job re-checks it: the user, and whether they see every account."""
+    return {"actor": viewer.user_id, "actor_label": viewer.label, "actor_sees_all": sees_all_accounts(viewer)}
 
 
 async def reverse(job_id: int) -> None:

@@ -320,3 +320,51 @@ async def test_posted_run_hides_totals_ledger_exports_notifications_and_blockers
     assert done == {"ready": True, "blockers": []}
     assert Decimal((await admin.ok(SUMMARY, {"id": world.batch}))["billingBatch"]["summary"][
         "totalAmountDue"]) == Decimal("922.21")
+
+
+async def test_hidden_error_findings_block_processing_counted_never_described(admin: Api, client) -> None:
+    world = await _world(admin, client)
+    await admin.mutate("createWorkOrder", WORK_ORDER, {"input": {
+        "accountId": world.secret, "description": "Acme overtime", "performedOn": "2026-04-28",
+        "status": "COMPLETED"}})  # completed without a rate: an ERROR finding about the restricted account
+    refused = (await world.other.ok(billing.PROCESS, {"id": world.batch}))["processBillingBatch"]
+    assert refused["job"] is None
+    assert refused["errors"] == [{"code": "UNRESOLVED_FINDINGS", "field": "batchId", "message": (
+        "1 ERROR finding(s) must be resolved before processing (1 of them about accounts hidden from you).")}]
+    insider = (await world.granted.ok(billing.PROCESS, {"id": world.batch}))["processBillingBatch"]
+    assert insider["errors"][0]["message"] == "1 ERROR finding(s) must be resolved before processing."
+
+
+@pytest.mark.usefixtures("worker")
+async def test_reversal_job_rechecks_what_its_user_may_see_when_it_runs(admin: Api, client) -> None:
+    """Billings moved into the batch between asking for the reversal and the job running: the job refuses to
+    delete billings its user may not see, and nothing is reversed."""
+    from domain import auth, jobs, reversal
+    from models.enums import JobKind
+
+    world = await _world(admin, client)
+    await admin.mutate("updateAccount", """mutation($id: ID!) { updateAccount(input: {id: $id, billGroup: "G2"}) {
+      account { id } errors { code } } }""", {"id": world.secret})
+    await admin.mutate("createBillingBatch", billing.CREATE_BATCH, {"input": {
+        "name": "G1 run", "invoiceDate": "2026-05-01", "billGroup": "G1"}})
+    first = (await admin.ok("{ billingBatches(filter: {search: \"G1 run\"}) { nodes { id } } }"))[
+        "billingBatches"]["nodes"][0]["id"]
+    await billing.process(admin, first)
+    await billing.process(admin, world.batch)  # "May run", every bill group: the restricted account's billings
+    viewer = await auth.authenticate(world.other.token)  # type: ignore[arg-type]
+    assert viewer is not None
+    # As `reverseBillingBatch` queues it (the job's message is not sent yet).
+    job = await jobs.create(JobKind.REVERSE, batch_id=posting.db_id(first), created_by=viewer.user_id,
+                            **reversal.job_params(viewer))
+    moved = [b["id"] for b in await billing.billings(world.granted, world.batch)
+             if b["serviceCustomer"]["number"] == "SECRET-1"]
+    await world.granted.mutate("moveBillings", """mutation($ids: [ID!]!, $to: ID!) { moveBillings(input:
+      {billingIds: $ids, toBatchId: $to}) { movedCount errors { code } } }""", {"ids": moved, "to": first})
+    await reversal.reverse(job.id)
+    failed = (await world.other.ok(billing.JOB, {"id": to_base64("Job", job.id)}))["job"]
+    assert failed["status"] == "FAILED"
+    assert failed["error"] == ("2 billing(s) of accounts hidden from the user who asked are in the batch now; "
+                               "nothing was reversed")
+    summary = (await world.granted.ok(SUMMARY, {"id": first}))["billingBatch"]["summary"]
+    assert summary["billingCount"] == 3
+    assert (await admin.ok(billing.BATCH, {"id": first}))["billingBatch"]["status"] == "PROCESSED"
