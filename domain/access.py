@@ -126,11 +126,18 @@ def visible(viewer: Viewer, model: type[M]) -> QuerySet[M]:
         # A batch's export lists all its invoices: hidden from whoever may not see every one of them.
         if sees_all_accounts(viewer):
             return model.all()
-        return model.exclude(batch_id__in=Subquery(
-            models.Invoice.exclude(account_visibility(viewer, "account")).values("batch_id")))
+        return model.exclude(batch_id__in=Subquery(hidden(viewer, models.Invoice).values("batch_id")))
     if model in BILLING_REFERENCE:
         return model.all()
     raise LookupError(f"No visibility rule for {model.__name__}")  # a programming error, never user input
+
+
+def hidden(viewer: Viewer, model: type[M]) -> QuerySet[M]:
+    """The rows of an account-owned `model` whose account is hidden from the viewer (none for a viewer who sees
+    every account): what the explicit hidden counts count, and what posting and reversal refuse to touch."""
+    if sees_all_accounts(viewer):
+        return model.filter(id__in=[])
+    return model.exclude(account_visibility(viewer, ACCOUNT_PATH[model]))
 
 
 async def get_visible(viewer: Viewer, model: type[M], pk: int, what: str | None = None,

@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 import models
 from billrun.settings import get_settings
 from domain import clock, events, periods, sequences
-from domain.access import Viewer, account_visibility, require, sees_all_accounts, visible
+from domain.access import Viewer, hidden, require, sees_all_accounts, visible
 from domain.currencies import is_currency
 from domain.errors import DomainError, ErrorCode, Problem, raise_if
 from models.bulk import is_postgres, money_sums
@@ -141,14 +141,13 @@ async def summarize(viewer: Viewer, batch_ids: list[int]) -> dict[int, Summary]:
         summary.amount_awaiting_payment = amount - paid
     if sees_all_accounts(viewer):
         return summaries
-    hidden = (models.PeriodicBilling.filter(batch_id__in=batch_ids)
-              .exclude(account_visibility(viewer, "account")))
-    for batch_id, status, n in await hidden.group_by("batch_id", "status").annotate(n=Count("id")).values_list(
-            "batch_id", "status", "n"):
+    hidden_billings = hidden(viewer, models.PeriodicBilling).filter(batch_id__in=batch_ids)
+    for batch_id, status, n in await hidden_billings.group_by("batch_id", "status").annotate(
+            n=Count("id")).values_list("batch_id", "status", "n"):
         summaries[batch_id].hidden_billing_count += n
         if BillingStatus(status) in WOULD_INVOICE:
             summaries[batch_id].hidden_invoice_count += n
-    hidden_invoices = models.Invoice.filter(batch_id__in=batch_ids).exclude(account_visibility(viewer, "account"))
+    hidden_invoices = hidden(viewer, models.Invoice).filter(batch_id__in=batch_ids)
     for batch_id, n in await hidden_invoices.group_by("batch_id").annotate(n=Count("id")).values_list("batch_id",
                                                                                                        "n"):
         summaries[batch_id].hidden_invoice_count += n

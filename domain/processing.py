@@ -21,7 +21,7 @@ from tortoise.transactions import in_transaction
 import models
 from billrun.settings import get_settings
 from domain import analysis, audit, batches, clock, events, jobs
-from domain.access import Viewer, account_visibility, get_visible, require, sees_all_accounts
+from domain.access import Viewer, get_visible, hidden, require
 from domain.errors import DomainError, ErrorCode
 from domain.pricing import (
     BillingDraft,
@@ -352,14 +352,13 @@ async def preview(batch: models.BillingBatch, viewer: Viewer) -> Preview:
     size = get_settings().chunk_size
     contract_ids = sorted(await batches.contracts_in_scope(batch).values_list("id", flat=True))
     account_ids = sorted(await _accounts_with_one_offs(batch))
-    hidden = set() if sees_all_accounts(viewer) else set(await batches.accounts_in_scope(batch).exclude(
-        account_visibility(viewer)).values_list("id", flat=True))  # restricted accounts: few
+    unseen = set(await hidden(viewer, models.Account).values_list("id", flat=True))  # restricted accounts: few
     result = Preview()
     per_account: dict[int, AccountPreview] = {}
     for i in range(0, max(len(contract_ids), len(account_ids)), size):
         inputs = await load_inputs(batch, contract_ids=contract_ids[i:i + size], account_ids=account_ids[i:i + size])
         for draft in price(batch, inputs):
-            if draft.account_id in hidden:
+            if draft.account_id in unseen:
                 result.hidden_billing_count += 1
                 continue
             entry = per_account.setdefault(draft.account_id, AccountPreview(draft.account_id))

@@ -13,9 +13,9 @@ from domain import audit, clock, events, jobs
 from domain.access import (
     SYSTEM_LABEL,
     Viewer,
-    account_visibility,
     get_visible,
     granted_visibility,
+    hidden,
     require,
     sees_all_accounts,
 )
@@ -36,9 +36,8 @@ async def start_reversal(viewer: Viewer, batch_id: int) -> models.Job:
     if await models.Job.exists(batch_id=batch.id, kind=JobKind.REVERSE,
                                status__in=[JobStatus.QUEUED, JobStatus.RUNNING]):
         raise DomainError(ErrorCode.INVALID_STATUS, "A reversal of this batch is already running.", "batchId")
-    if hidden := await models.PeriodicBilling.filter(batch_id=batch.id).exclude(
-            account_visibility(viewer, "account")).count():
-        raise DomainError(ErrorCode.HIDDEN_BILLINGS, f"{hidden} billing(s) of this batch belong to accounts hidden "
+    if unseen := await hidden(viewer, models.PeriodicBilling).filter(batch_id=batch.id).count():
+        raise DomainError(ErrorCode.HIDDEN_BILLINGS, f"{unseen} billing(s) of this batch belong to accounts hidden "
                           "from you; only a user who can see every billing may reverse it.", "batchId")
     async with in_transaction():
         job = await jobs.create(JobKind.REVERSE, batch_id=batch.id, created_by=viewer.user_id, **job_params(viewer))
@@ -67,9 +66,9 @@ async def reverse(job_id: int) -> None:
             await models.Job.filter(id=job.id).update(status=JobStatus.FAILED, finished_at=now,
                                                       error=f"Batch is {batch.status.value}, not reversible")
             return
-        if hidden := await _hidden_from_actor(job):
+        if unseen := await _hidden_from_actor(job):
             await models.Job.filter(id=job.id).update(
-                status=JobStatus.FAILED, finished_at=now, error=f"{hidden} billing(s) of accounts hidden from "
+                status=JobStatus.FAILED, finished_at=now, error=f"{unseen} billing(s) of accounts hidden from "
                 "the user who asked are in the batch now; nothing was reversed")
             return
         a, b, c, d = _marks(tx, 4)
