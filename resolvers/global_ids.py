@@ -36,6 +36,24 @@ def audit_entities(type_name: str) -> list[str]:
     return [type_name] + [entity for entity, node in AUDITED_AS.items() if node == type_name]
 
 
+# Audited fields whose values are ids, and the node type they name.
+AUDITED_IDS = {"batch_id": "BillingBatch", "revenue_account_id": "LedgerAccount"}
+
+
+def audited_value(field: str, value: str | None) -> str | None:
+    """An audit row's before/after as shown: ids as global ids (a batch moved from and to, a line's revenue
+    account, each `account:amount` of a line's distributions)."""
+    if value is None:
+        return None
+    if field in AUDITED_IDS and value.isdigit():
+        return str(relay.GlobalID(AUDITED_IDS[field], value))
+    if field == "distributions" and value:
+        parts = [part.rpartition(":") for part in value.split(", ")]
+        return ", ".join(f"{relay.GlobalID('LedgerAccount', pk)}:{amount}" if pk.isdigit() else f"{pk}:{amount}"
+                         for pk, _, amount in parts)
+    return value
+
+
 def trace_with_global_ids(value: Any) -> Any:
     """A copy of a line's trace with every record id as a global id: `{"type": T, "id": n}` records (the price
     record) and the keys of TRACE_IDS, at any depth (distributions are a list of such objects)."""

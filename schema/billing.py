@@ -110,8 +110,6 @@ class Audit(ModelNode):
     id: relay.NodeID[int]
     entity: str = strawberry.field(description="The kind of record (BillingBatch, PeriodicBilling, …).")
     field: str = strawberry.field(description="The field changed.")
-    before: str | None = strawberry.field(description="The value before (null: none).")
-    after: str | None = strawberry.field(description="The value after (null: deleted).")
     operation: str = strawberry.field(description="What changed it: DISPOSITION, MASS_DISPOSITION, REVERSE, …")
     actor_label: str = strawberry.field(description="Who: a user's e-mail, or `system`.")
     at: datetime = strawberry.field(description="When (UTC).")
@@ -124,6 +122,14 @@ class Audit(ModelNode):
                       "line: their rows name the BillingDetail.")
     def entity_id(self) -> relay.GlobalID:
         return global_ids.audited_record(self.entity, self.entity_id)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="The value before (null: none); a record is named by its global id.")
+    def before(self) -> str | None:
+        return global_ids.audited_value(self.field, self.before)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="The value after (null: deleted); a record is named by its global id.")
+    def after(self) -> str | None:
+        return global_ids.audited_value(self.field, self.after)  # type: ignore[attr-defined]
 
 
 @strawberry.type(description="One billing of one contract (or of an account's one-off items) for one period.")

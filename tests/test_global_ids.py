@@ -17,6 +17,7 @@ DETAILS = """query($id: ID!) { periodicBilling(id: $id) { id details { id kind s
   charge { id } datedPrice { id } revenueAccount { id } } } }"""
 AUDITS = """query($filter: AuditFilter) { audits(filter: $filter, first: 100) { totalCount
   nodes { entity entityId field operation batch { id } billing { id } } } }"""
+VALUES = """query($filter: AuditFilter) { audits(filter: $filter) { nodes { field before after } } }"""
 
 
 def _unwrap(graphql_type):
@@ -106,6 +107,16 @@ async def test_audits_name_their_record_and_link_batch_and_billing(admin: Api) -
     # A line's distributions are audited on the line: both kinds of rows answer to the line's global id.
     on_line = (await admin.ok(AUDITS, {"filter": {"entityId": detail["id"]}}))["audits"]["nodes"]
     assert {(a["entity"], a["entityId"]) for a in on_line} == {("RevenueDistribution", detail["id"])}
+    # Ids inside audited values are global ids too: a line's revenue accounts, the batches a billing moved between.
+    [split] = (await admin.ok(VALUES, {"filter": {"entityId": detail["id"]}}))["audits"]["nodes"]
+    assert split == {"field": "distributions", "before": f"{accounts['revenue']}:50.00",
+                     "after": f"{accounts['revenue']}:40.00, {other_revenue}:10.00"}
+    second = await billing.batch(admin, "Second")
+    one_off = next(r for r in world["rows"] if r["salesContract"] is None)
+    await admin.mutate("moveBillings", """mutation($ids: [ID!]!, $to: ID!) { moveBillings(input: {billingIds: $ids,
+      toBatchId: $to}) { movedCount errors { code } } }""", {"ids": [one_off["id"]], "to": second})
+    moved = (await admin.ok(VALUES, {"filter": {"billingId": one_off["id"], "operation": "MOVE"}}))["audits"]
+    assert moved["nodes"] == [{"field": "batch_id", "before": batch, "after": second}]
     batch_rows = (await admin.ok(AUDITS, {"filter": {"entityId": batch}}))["audits"]["nodes"]
     assert {(a["entity"], a["field"], a["billing"]) for a in batch_rows} == {("BillingBatch", "status", None)}
     assert all(a["batch"] == {"id": batch} for a in batch_rows)
