@@ -150,3 +150,21 @@ async def test_a_filter_on_an_id_of_another_type_matches_nothing(admin: Api) -> 
         assert nested["billingBatch"]["periodicBillings"] == {"totalCount": 0}
     assert (await admin.ok("query($v: ID!) { audits(filter: {batchId: $v}) { totalCount } }", {"v": batch}))[
         "audits"]["totalCount"] > 0
+
+
+async def test_a_page_of_audits_with_their_links_costs_a_fixed_number_of_queries(admin: Api) -> None:
+    from tests.support.queries import count_queries
+
+    world = await _processed(admin)
+    for row in world["rows"]:
+        await admin.mutate("updateBillingStatus", """mutation($id: ID!) { updateBillingStatus(input: {billingId: $id,
+          status: HOLD}) { periodicBilling { id } errors { code } } }""", {"id": row["id"]})
+    page = """query($first: Int!) { audits(first: $first, filter: {operation: "DISPOSITION"}) { nodes { entityId
+      before after batch { id code } billing { id billingStatus } } } }"""
+    counts = {}
+    for size in (2, len(world["rows"])):
+        with count_queries() as log:
+            nodes = (await admin.ok(page, {"first": size}))["audits"]["nodes"]
+        assert len(nodes) == size and all(n["billing"] and n["batch"] for n in nodes)
+        counts[size] = log.count
+    assert counts[2] == counts[len(world["rows"])], counts
