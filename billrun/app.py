@@ -78,9 +78,10 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         Route("/health", health),
-        Route("/exports/billing-details.csv", downloads.billing_details_csv, methods=["GET"]),
-        Route("/exports/{export_id}", downloads.accounting_export, methods=["GET"]),
-        Route("/invoices/{invoice_id}.pdf", downloads.invoice_pdf, methods=["GET"]),
+        Route(downloads.BILLING_DETAILS_CSV, downloads.billing_details_csv, methods=["GET"]),
+        Route(downloads.ACCOUNTING_EXPORT, downloads.accounting_export, methods=["GET"]),
+        Route(downloads.INVOICE_PDF, downloads.invoice_pdf, methods=["GET"]),
+        Route(downloads.DELIVERED_MESSAGE, downloads.delivered_message, methods=["GET"]),
     ]
     if not settings.production:
         routes.append(Mount(GRAPHIQL_STATIC_PREFIX, StaticFiles(directory=GRAPHIQL_STATIC_DIR),

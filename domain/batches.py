@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 import models
 from billrun.settings import get_settings
 from domain import clock, events, periods, sequences
-from domain.access import Viewer, account_visibility, require, sees_all_accounts
+from domain.access import Viewer, hidden, require, sees_all_accounts, visible
 from domain.currencies import currency_problem
 from domain.errors import DomainError, ErrorCode, Problem, raise_if
 from models.bulk import is_postgres, money_sums
@@ -94,9 +94,14 @@ def contracts_in_scope(batch: models.BillingBatch):
     return query
 
 
+# Billings a batch would still invoice at posting: in a draft run, its invoices to be.
+WOULD_INVOICE = (BillingStatus.NEW, BillingStatus.APPROVAL_IN_PROCESS, BillingStatus.APPROVED)
+
+
 @dataclass
 class Summary:
-    """What a billing team reads on a batch (SPEC §2); hidden billings are counted, never shown."""
+    """What a billing team reads on a batch: every figure over the billings and invoices the viewer may see; the
+    rest only as the two hidden counts."""
 
     billing_count: int = 0
     counts_by_status: dict[BillingStatus, int] = field(default_factory=dict)
@@ -111,19 +116,23 @@ class Summary:
 
 async def summarize(viewer: Viewer, batch_ids: list[int]) -> dict[int, Summary]:
     """Summaries of several batches in a fixed number of queries (money summed as Decimal in Python, since
-    SQLite sums decimals as floats)."""
+    SQLite sums decimals as floats).
+
+    `hidden_invoice_count` counts the invoices of hidden accounts the batch has posted plus those it would still
+    post (hidden billings NEW, APPROVAL_IN_PROCESS or APPROVED): the draft run's banner, and after posting the
+    posted ones. A NOT_STARTED batch has no billings yet, so 0; the analysis preview counts what processing
+    would create for hidden accounts (`BatchPreview.hiddenBillingCount`)."""
     summaries = {batch_id: Summary() for batch_id in batch_ids}
-    rows = await (models.PeriodicBilling.filter(batch_id__in=batch_ids).group_by("batch_id", "status")
-                  .annotate(n=Count("id")).values("batch_id", "status", "n"))
+    billings = visible(viewer, models.PeriodicBilling).filter(batch_id__in=batch_ids)
+    rows = await billings.group_by("batch_id", "status").annotate(n=Count("id")).values("batch_id", "status", "n")
     for row in rows:
         summary = summaries[row["batch_id"]]
         summary.counts_by_status[BillingStatus(row["status"])] = row["n"]
         summary.billing_count += row["n"]
-    counted = (models.PeriodicBilling.filter(batch_id__in=batch_ids)
-               .exclude(status__in=[BillingStatus.REJECTED, BillingStatus.CANCELLED]))
+    counted = billings.exclude(status__in=[BillingStatus.REJECTED, BillingStatus.CANCELLED])
     for batch_id, (_, amount) in (await money_sums(counted, "batch_id", "amount")).items():
         summaries[batch_id].total_amount = amount
-    invoices = models.Invoice.filter(batch_id__in=batch_ids)
+    invoices = visible(viewer, models.Invoice).filter(batch_id__in=batch_ids)
     for batch_id, (n, amount, paid) in (await money_sums(invoices, "batch_id", "amount", "amount_paid")).items():
         summary = summaries[batch_id]
         summary.invoice_count = n
@@ -132,14 +141,16 @@ async def summarize(viewer: Viewer, batch_ids: list[int]) -> dict[int, Summary]:
         summary.amount_awaiting_payment = amount - paid
     if sees_all_accounts(viewer):
         return summaries
-    hidden = (models.PeriodicBilling.filter(batch_id__in=batch_ids)
-              .exclude(account_visibility(viewer, "account")))
-    for batch_id, n in await hidden.group_by("batch_id").annotate(n=Count("id")).values_list("batch_id", "n"):
-        summaries[batch_id].hidden_billing_count = n
-    hidden_invoices = models.Invoice.filter(batch_id__in=batch_ids).exclude(account_visibility(viewer, "account"))
+    hidden_billings = hidden(viewer, models.PeriodicBilling).filter(batch_id__in=batch_ids)
+    for batch_id, status, n in await hidden_billings.group_by("batch_id", "status").annotate(
+            n=Count("id")).values_list("batch_id", "status", "n"):
+        summaries[batch_id].hidden_billing_count += n
+        if BillingStatus(status) in WOULD_INVOICE:
+            summaries[batch_id].hidden_invoice_count += n
+    hidden_invoices = hidden(viewer, models.Invoice).filter(batch_id__in=batch_ids)
     for batch_id, n in await hidden_invoices.group_by("batch_id").annotate(n=Count("id")).values_list("batch_id",
                                                                                                        "n"):
-        summaries[batch_id].hidden_invoice_count = n
+        summaries[batch_id].hidden_invoice_count += n
     return summaries
 
 

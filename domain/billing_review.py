@@ -40,7 +40,8 @@ async def update_status(viewer: Viewer, billing_id: int, target: BillingStatus,
             raise DomainError(ErrorCode.CONCURRENT_UPDATE,
                               "The billing changed since you read it: reload it and decide again.", "expectedVersion")
         await audit.record(viewer, "PeriodicBilling", billing.id, {"status": (billing.status, target)},
-                           "DISPOSITION", batch_id=billing.batch_id, billing_id=billing.id)
+                           "DISPOSITION", batch_id=billing.batch_id, billing_id=billing.id,
+                           account_id=billing.account_id)
         await events.record("DISPOSITION", batch_id=billing.batch_id, billing_id=billing.id,
                             before=billing.status.value, after=target.value, actor=viewer.label)
     return await models.PeriodicBilling.get(id=billing.id)
@@ -96,8 +97,9 @@ async def _apply(tx: BaseDBAsyncClient, viewer: Viewer, batch_id: int, ids: list
             marks = ("?", "?", "?", "?")
         await tx.execute_query(
             "INSERT INTO audit (entity, entity_id, field, before, after, operation, actor_id, actor_label, batch_id, "
-            f"billing_id, at) SELECT 'PeriodicBilling', id, 'status', status, {marks[2]}, 'MASS_DISPOSITION', "
-            f"{marks[0]}, {marks[1]}, batch_id, id, {marks[3]} FROM periodic_billing WHERE {where}",
+            f"billing_id, account_id, at) SELECT 'PeriodicBilling', id, 'status', status, {marks[2]}, "
+            f"'MASS_DISPOSITION', {marks[0]}, {marks[1]}, batch_id, id, account_id, {marks[3]} FROM periodic_billing "
+            f"WHERE {where}",
             _reorder(args, is_postgres(tx)))
         update_args = [target.value, now, part] if is_postgres(tx) else [target.value, now, *part]
         update_where = "id = ANY($3::int[])" if is_postgres(tx) else where
@@ -124,7 +126,7 @@ async def delete_billing(viewer: Viewer, billing_id: int) -> int:
     async with in_transaction():
         await batches.hold_open(billing.batch_id)
         await audit.record(viewer, "PeriodicBilling", billing.id, {"status": (billing.status, None)}, "DELETE",
-                           batch_id=billing.batch_id, billing_id=billing.id)
+                           batch_id=billing.batch_id, billing_id=billing.id, account_id=billing.account_id)
         await models.PeriodicBilling.filter(id=billing.id).delete()
         await events.record("BILLING_DELETED", batch_id=billing.batch_id, billing_id=billing.id, actor=viewer.label)
     return billing.id
@@ -158,7 +160,7 @@ async def move_billings(viewer: Viewer, billing_ids: list[int], to_batch_id: int
             if billing.batch_id == target.id:
                 continue
             await audit.record(viewer, "PeriodicBilling", billing.id, {"batch_id": (billing.batch_id, target.id)},
-                               "MOVE", batch_id=billing.batch_id, billing_id=billing.id)
+                               "MOVE", batch_id=billing.batch_id, billing_id=billing.id, account_id=billing.account_id)
             await events.record("BILLING_MOVED", batch_id=billing.batch_id, billing_id=billing.id, to_batch=target.id)
         await models.PeriodicBilling.filter(id__in=[b.id for b in rows]).update(batch_id=target.id)
         await models.Finding.filter(billing_id__in=[b.id for b in rows]).update(batch_id=target.id)

@@ -161,7 +161,7 @@ INVOICE_COLUMNS = ("id", "number", "billing_id", "account_id", "bill_to_name", "
 ENTRY_COLUMNS = ("id", "entry_date", "memo", "invoice_id", "payment_id", "batch_id", "created_at")
 LINE_COLUMNS = ("id", "entry_id", "ledger_account_id", "debit", "credit", "memo")
 AUDIT_COLUMNS = ("entity", "entity_id", "field", "before", "after", "operation", "actor_id", "actor_label",
-                 "batch_id", "billing_id", "at")
+                 "batch_id", "billing_id", "account_id", "at")
 
 
 async def post_chunk(job_id: int, chunk_no: int) -> None:
@@ -204,7 +204,7 @@ async def write_invoices(tx: BaseDBAsyncClient, job: models.Job, first_id: int, 
     actor, label = job.params.get("actor"), job.params.get("actor_label", "system")
     await insert_rows(tx, "audit", AUDIT_COLUMNS, [
         ("PeriodicBilling", b[0], "status", BillingStatus.APPROVED.value, BillingStatus.INVOICED.value, "POST",
-         actor, label, batch.id, b[0], now) for b in billings])
+         actor, label, batch.id, b[0], b[1], now) for b in billings])
     # Invoice exactly the billings this statement turns INVOICED (the batch is locked, so all of them).
     mark = ("$1", "$2", "$3") if is_postgres(tx) else ("?", "?", "?")
     flipped = {row["id"] for row in await tx.execute_query_dict(
@@ -248,8 +248,8 @@ async def _finish_in_transaction(tx: BaseDBAsyncClient, job: models.Job) -> list
     actor, label = job.params.get("actor"), job.params.get("actor_label", "system")
     held = models.PeriodicBilling.filter(batch_id=batch.id, status=BillingStatus.HOLD)
     await insert_rows(tx, "audit", AUDIT_COLUMNS, [
-        ("PeriodicBilling", bid, "batch_id", str(batch.id), None, "HOLD_LEFT_BATCH", actor, label, batch.id, bid, now)
-        for bid in await held.values_list("id", flat=True)])
+        ("PeriodicBilling", bid, "batch_id", str(batch.id), None, "HOLD_LEFT_BATCH", actor, label, batch.id, bid,
+         account_id, now) for bid, account_id in await held.values_list("id", "account_id")])
     await held.update(batch_id=None, held_from_batch_id=batch.id)
     await models.Job.filter(id=job.id).update(status=JobStatus.SUCCEEDED, finished_at=now)
     await audit.record(None, "BillingBatch", batch.id, {"status": (BatchStatus.POSTING, BatchStatus.POSTED)},

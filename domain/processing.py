@@ -21,7 +21,7 @@ from tortoise.transactions import in_transaction
 import models
 from billrun.settings import get_settings
 from domain import analysis, audit, batches, clock, events, jobs
-from domain.access import Viewer, get_visible, require
+from domain.access import Viewer, get_visible, hidden, require
 from domain.errors import DomainError, ErrorCode
 from domain.pricing import (
     BillingDraft,
@@ -58,9 +58,7 @@ async def start_processing(viewer: Viewer, batch_id: int) -> models.Job:
         raise DomainError(ErrorCode.INVALID_STATUS,
                           f"Only a NOT_STARTED batch can be processed; this one is {batch.status.value}.", "batchId")
     await analysis.analyze(batch)
-    if blocking := await analysis.blocking(batch.id):
-        raise DomainError(ErrorCode.UNRESOLVED_FINDINGS,
-                          f"{blocking} ERROR finding(s) must be resolved before processing.", "batchId")
+    await analysis.refuse_if_blocked(viewer, batch.id)
     async with in_transaction():
         updated = await models.BillingBatch.filter(id=batch.id, status=BatchStatus.NOT_STARTED).update(
             status=BatchStatus.PROCESSING, version=batch.version + 1)
@@ -113,9 +111,9 @@ async def _adopt_held_billings(batch: models.BillingBatch) -> None:
     """HOLD billings that left a posted batch join the next batch processed for their account (SPEC §4.5)."""
     held = models.PeriodicBilling.filter(batch_id=None, account_id__in=Subquery(
         batches.accounts_in_scope(batch).values("id")))
-    for billing_id in await held.values_list("id", flat=True):
+    for billing_id, account_id in await held.values_list("id", "account_id"):
         await audit.record(None, "PeriodicBilling", billing_id, {"batch_id": (None, batch.id)}, "ADOPT",
-                           batch_id=batch.id, billing_id=billing_id)
+                           batch_id=batch.id, billing_id=billing_id, account_id=account_id)
     await held.update(batch_id=batch.id)
 
 
@@ -345,22 +343,30 @@ class AccountPreview:
 
 @dataclass
 class Preview:
+    """Counts and amounts of the accounts the viewer may see; the others only as `hidden_billing_count`."""
+
     billing_count: int = 0
     amount: Decimal = Decimal("0.00")
     rejected_count: int = 0
     accounts: list[AccountPreview] = field(default_factory=list)
+    hidden_billing_count: int = 0
 
 
-async def preview(batch: models.BillingBatch) -> Preview:
-    """What processing would create now, by the same loading and pricing, writing nothing."""
+async def preview(batch: models.BillingBatch, viewer: Viewer) -> Preview:
+    """What processing would create now, by the same loading and pricing, writing nothing. Billings of accounts
+    hidden from the viewer are priced all the same, and only counted."""
     size = get_settings().chunk_size
     contract_ids = sorted(await batches.contracts_in_scope(batch).values_list("id", flat=True))
     account_ids = sorted(await _accounts_with_one_offs(batch))
+    unseen = set(await hidden(viewer, models.Account).values_list("id", flat=True))  # restricted accounts: few
     result = Preview()
     per_account: dict[int, AccountPreview] = {}
     for i in range(0, max(len(contract_ids), len(account_ids)), size):
         inputs = await load_inputs(batch, contract_ids=contract_ids[i:i + size], account_ids=account_ids[i:i + size])
         for draft in price(batch, inputs):
+            if draft.account_id in unseen:
+                result.hidden_billing_count += 1
+                continue
             entry = per_account.setdefault(draft.account_id, AccountPreview(draft.account_id))
             entry.billing_count += 1
             entry.amount += draft.amount

@@ -80,6 +80,9 @@ class Audit(Model):
     actor_label = fields.CharField(max_length=254, default="system")
     batch_id = fields.IntField(null=True, db_index=True)
     billing_id = fields.IntField(null=True, db_index=True)
+    # The account the audited record belongs to (null: a batch or period row, about no account). An audit row is
+    # hidden with its account. A plain column, not a foreign key: audit rows outlive what they describe.
+    account_id = fields.IntField(null=True)
     at = fields.DatetimeField()
 
     class Meta:

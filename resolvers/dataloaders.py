@@ -231,7 +231,7 @@ class Loaders:
         """Debits, credits and balance of each ledger account of a page, in one query."""
         def factory(viewer: Viewer) -> DataLoader[int, Any]:
             async def load(ids: Sequence[int]) -> list[Any]:
-                found = await ledger.balances(list(ids))
+                found = await ledger.balances(list(ids), viewer=viewer)
                 return [found.get(i) or ledger.Balance(i) for i in ids]
             return DataLoader(load_fn=load)
         return self._get("balance_by_ledger_account_id", factory)

@@ -164,6 +164,10 @@ async def billing_of(root: Any, info: CtxInfo) -> Any:
     return await info.context.loaders.billing_by_id.load(root.billing_id)
 
 
+async def optional_billing_of(root: Any, info: CtxInfo) -> Any:
+    return await _maybe(info.context.loaders.billing_by_id, root.billing_id)
+
+
 async def journal_entry_of_invoice(root: Any, info: CtxInfo) -> Any:
     """The invoice's posting entry (payments make entries of their own)."""
     entries = await info.context.loaders.entries_by_invoice_id.load(root.id)
