@@ -76,8 +76,7 @@ async def test_the_details_csv_carries_the_days_billed_and_the_period_bounds(adm
 MIGRATION_SCRIPT = textwrap.dedent("""
     import asyncio, json, sys
     from tortoise import connections
-    from tortoise.migrations.api.migrate import migrate
-    from billrun.db import tortoise_config
+    from billrun import db
 
     ACCOUNT = ("INSERT INTO account (id, number, name, bill_group, division, currency, tax_location, billing_email, "
                "payment_terms_days, autopay_enabled, restricted, created_at, updated_at) VALUES (1, 'A-1', 'A', "
@@ -87,26 +86,27 @@ MIGRATION_SCRIPT = textwrap.dedent("""
                "tax_location, internal_comment, external_comment, version, created_at, updated_at) VALUES "
                "(1, 1, '2026-03-01', '2026-03-31', '2026-03-01', 10, 'NEW', 'ZERO', '', '', 1, "
                "'2026-03-01 00:00:00+00:00', '2026-03-01 00:00:00+00:00')")
+    # A line of the billing: SQLite rebuilds periodic_billing to add the columns, which must not cascade to it.
+    DETAIL = ("INSERT INTO billing_detail (id, billing_id, position, kind, description, amount, trace, created_at) "
+              "VALUES (1, 1, 0, 'MISC', 'Fee', 10, '{}', '2026-03-01 00:00:00+00:00')")
 
     async def main(url: str) -> None:
-        config = tortoise_config(url)
-        try:
-            await migrate(config=config, target="models.0008_ledger_indexes")
-            conn = connections.get("default")
-            await conn.execute_script(ACCOUNT)
-            await conn.execute_script(BILLING)
-            await connections.close_all()
-            await migrate(config=config)
+        await db.migrate(url, target="models.0008_ledger_indexes")
+        async with db.database(url):
+            for statement in (ACCOUNT, BILLING, DETAIL):
+                await connections.get("default").execute_script(statement)
+        await db.migrate(url)
+        async with db.database(url):
             conn = connections.get("default")
             rows = await conn.execute_query_dict(
                 "SELECT period_start, period_end, billing_start, billing_end FROM periodic_billing")
+            details = await conn.execute_query_dict("SELECT id FROM billing_detail")
             if url.startswith("sqlite"):
                 indexes = await conn.execute_query_dict("SELECT name FROM sqlite_master WHERE type = 'index'")
             else:
                 indexes = await conn.execute_query_dict("SELECT indexname AS name FROM pg_indexes")
-        finally:
-            await connections.close_all()
-        print(json.dumps({"rows": rows, "indexes": [i["name"] for i in indexes]}, default=str))
+        print(json.dumps({"rows": rows, "details": len(details), "indexes": [i["name"] for i in indexes]},
+                         default=str))
 
     asyncio.run(main(sys.argv[1]))
 """)
@@ -147,4 +147,5 @@ async def test_the_migration_backfills_billed_days_with_the_period_bounds(dialec
     found = json.loads(result.stdout.strip().splitlines()[-1])
     assert found["rows"] == [{"period_start": "2026-03-01", "period_end": "2026-03-31",
                               "billing_start": "2026-03-01", "billing_end": "2026-03-31"}]
+    assert found["details"] == 1  # SQLite's table rebuild did not cascade to the billing's lines
     assert "billing_once_per_contract_period" in found["indexes"]  # the unique key stays on the period start

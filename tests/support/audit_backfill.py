@@ -8,7 +8,7 @@ import sys
 
 from tests.support.worker import ROOT
 
-BEFORE = "models.0009_billing_dates"
+BEFORE = "models.0008_ledger_indexes"  # before billing dates and audit accounts: both migrations apply to the seed
 AT = "'2026-05-01 00:00:00+00:00'"
 
 SEED = [

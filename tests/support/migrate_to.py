@@ -5,16 +5,11 @@ an older release left it and then apply the migrations after it, without touchin
 import asyncio
 import sys
 
-from tortoise.migrations.api.migrate import migrate
-
 from billrun import db
 
 
 async def main(url: str, target: str | None) -> None:
-    try:
-        await migrate(config=db.tortoise_config(url), target=target)
-    finally:
-        await db.close()
+    await db.migrate(url, target=target)
 
 
 if __name__ == "__main__":
