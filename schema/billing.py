@@ -93,7 +93,8 @@ class Finding(ModelNode):
     created_at: datetime = strawberry.field(description="When it was found.")
     account: Account | None = strawberry.field(resolver=relations.optional_account_of,
                                                description="The account concerned.")
-    resolved_by: User | None = strawberry.field(resolver=relations.resolved_by_of, description="Who resolved it.")
+    resolved_by: User | None = strawberry.field(resolver=relations.resolved_by_of,
+                                                description="Who resolved it (a name only, to non-admins).")
 
 
 @strawberry.type(description="Before and after of one key field of one record: written with the change, never "
@@ -107,11 +108,13 @@ class Audit(ModelNode):
     before: str | None = strawberry.field(description="The value before (null: none).")
     after: str | None = strawberry.field(description="The value after (null: deleted).")
     operation: str = strawberry.field(description="What changed it: DISPOSITION, MASS_DISPOSITION, REVERSE, …")
-    actor_label: str = strawberry.field(description="Who: a user's e-mail, or `system`.")
+    actor_label: str = strawberry.field(resolver=relations.actor_label_of,
+                                        description="Who: the user's current display name, or `system`.")
     at: datetime = strawberry.field(description="When (UTC).")
     batch_id: int | None = strawberry.field(description="The batch concerned (database id).")
     billing_id: int | None = strawberry.field(description="The billing concerned (database id).")
-    actor: User | None = strawberry.field(resolver=relations.actor_of, description="The user, if one did it.")
+    actor: User | None = strawberry.field(resolver=relations.actor_of,
+                                          description="The user, if one did it (a name only, to non-admins).")
 
 
 @strawberry.type(description="One billing of one contract (or of an account's one-off items) for one period.")
@@ -227,7 +230,8 @@ class Notification(ModelNode):
     created_at: datetime = strawberry.field(description="When it was raised (UTC).")
     resolved_at: datetime | None = strawberry.field(description="When it was resolved.")
     resolution_note: str | None = strawberry.field(description="How it was resolved.")
-    resolved_by: User | None = strawberry.field(resolver=relations.resolved_by_of, description="Who resolved it.")
+    resolved_by: User | None = strawberry.field(resolver=relations.resolved_by_of,
+                                                description="Who resolved it (a name only, to non-admins).")
     account: Account | None = strawberry.field(resolver=relations.optional_account_of,
                                                description="The account it is about, if one.")
     batch: BillingBatch | None = strawberry.field(resolver=relations.batch_of, description="Its batch.")
@@ -299,7 +303,8 @@ class BillingBatch(ModelNode):
     posted_at: datetime | None = strawberry.field(description="Posted (UTC).")
     exported_at: datetime | None = strawberry.field(description="Last exported (UTC).")
     completed_at: datetime | None = strawberry.field(description="Completed (UTC).")
-    created_by: User | None = strawberry.field(resolver=relations.created_by_of, description="Who created it.")
+    created_by: User | None = strawberry.field(resolver=relations.created_by_of,
+                                               description="Who created it (a name only, to non-admins).")
     summary: BatchSummary = strawberry.field(resolver=relations.summary_of_batch, description="Its figures.")
     jobs: list[Job] = strawberry.field(resolver=relations.jobs_of_batch, description="Its jobs, newest first.")
     notifications: list[Notification] = strawberry.field(resolver=relations.notifications_of_batch,
