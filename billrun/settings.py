@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     login_window_seconds: int = 900
     login_backoff_base_seconds: int = 30
     login_max_backoff_seconds: int = 900
+    # Argon2id cost of password hashes (argon2-cffi's defaults, RFC 9106's low-memory choice); a hash made with
+    # other costs is upgraded at its user's next sign-in.
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_kib: int = Field(default=65536, ge=32)
     # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (IPs or CIDR networks, comma-separated);
     # empty: the headers are ignored and the client address is the TCP peer's.
     trusted_proxies: str = ""

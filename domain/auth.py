@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -31,7 +32,6 @@ from domain.errors import DomainError, ErrorCode, Problem, not_found, raise_if
 from models.enums import Permission, TokenKind
 from models.locks import hold_transaction_locks
 
-_hasher = PasswordHasher()  # argon2id with the library's recommended parameters
 TOKEN_PREFIX = "brn_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)  # avoid a write per request
 EMAIL_MAX_LENGTH = 254
@@ -40,7 +40,7 @@ NAME_MAX_LENGTH = 200  # the columns' sizes
 # Argon2 verifications done, by what was verified: "password" (a user's hash) or "dummy" (no user, an inactive
 # one or one without a password). Every evaluated attempt is exactly one verification of one or the other.
 verifications: Counter[str] = Counter()
-_dummy_hash: str | None = None
+_dummy_hashes: dict[tuple[int, int], str] = {}  # by (time cost, memory cost)
 
 
 def hash_token(token: str) -> str:
@@ -48,18 +48,32 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _cost() -> tuple[int, int]:
+    settings = get_settings()
+    return settings.password_hash_time_cost, settings.password_hash_memory_kib
+
+
+@lru_cache
+def _hasher_for(time_cost: int, memory_kib: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)  # argon2id
+
+
+def _hasher() -> PasswordHasher:
+    return _hasher_for(*_cost())
+
+
 async def hash_password(password: str) -> str:
     """Argon2 is slow and memory-hard by design: it runs in a thread, never on the event loop."""
-    return await asyncio.to_thread(_hasher.hash, password)
+    return await asyncio.to_thread(_hasher().hash, password)
 
 
 async def dummy_password_hash() -> str:
     """A hash of a random secret with the same parameters as every user's: verified when there is no user's hash
     to verify, so an unknown e-mail costs the same time as a known one."""
-    global _dummy_hash
-    if _dummy_hash is None:
-        _dummy_hash = await hash_password(secrets.token_urlsafe(32))
-    return _dummy_hash
+    cost = _cost()
+    if cost not in _dummy_hashes:
+        _dummy_hashes[cost] = await hash_password(secrets.token_urlsafe(32))
+    return _dummy_hashes[cost]
 
 
 async def _password_matches(password_hash: str | None, password: str) -> bool:
@@ -67,7 +81,7 @@ async def _password_matches(password_hash: str | None, password: str) -> bool:
     verifications["password" if password_hash else "dummy"] += 1
     target = password_hash or await dummy_password_hash()
     try:
-        matched = await asyncio.to_thread(_hasher.verify, target, password)
+        matched = await asyncio.to_thread(_hasher().verify, target, password)
     except (VerificationError, InvalidHashError):
         return False
     return bool(matched and password_hash)
@@ -222,6 +236,10 @@ async def login(email: str, password: str, remote_addr: str = "") -> Session:
     ok = await _checked_password(email, remote_addr, user.password_hash if user else None, password, "email")
     if not ok or user is None:
         raise DomainError(ErrorCode.INVALID_CREDENTIALS, "E-mail or password is wrong.", "password")
+    if user.password_hash and _hasher().check_needs_rehash(user.password_hash):
+        # The argon2 cost settings changed: the password is at hand now, so upgrade its hash.
+        await models.User.filter(id=user.id, password_hash=user.password_hash).update(
+            password_hash=await hash_password(password))
     expires_at = clock.now() + timedelta(hours=get_settings().session_ttl_hours)
     token = await _issue(user, TokenKind.SESSION, "session", None, expires_at)
     return Session(token, expires_at, user)
