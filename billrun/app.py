@@ -18,6 +18,7 @@ from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from tortoise.contrib.starlette import RegisterTortoise
 from tortoise.warnings import TortoiseLoopSwitchWarning
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from billrun import db, downloads
 from billrun.graphiql import GRAPHIQL_STATIC_DIR, GRAPHIQL_STATIC_PREFIX, offline_ide_response
@@ -87,6 +88,10 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
         routes.append(Mount(GRAPHIQL_STATIC_PREFIX, StaticFiles(directory=GRAPHIQL_STATIC_DIR),
                             name="graphiql-static"))
     middleware = []
+    if settings.trusted_proxy_list:
+        # The client address (sign-in limits) and scheme come from X-Forwarded-* only when the TCP peer is one
+        # of the configured proxies; anyone else could write those headers themselves.
+        middleware.append(Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list))
     if settings.cors_origin_list:
         middleware.append(Middleware(CORSMiddleware, allow_origins=settings.cors_origin_list,
                                      allow_methods=["GET", "POST"], allow_headers=["authorization", "content-type",

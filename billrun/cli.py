@@ -45,7 +45,8 @@ def serve(
     if settings.embedded and workers != 1:
         raise typer.BadParameter("The embedded default runs one process; set REDIS_URL to scale out.")
     uvicorn.run("billrun.asgi:app", host=host or settings.host, port=port or settings.port, workers=workers,
-                log_level=settings.log_level.lower(), proxy_headers=True)
+                log_level=settings.log_level.lower(),
+                proxy_headers=False)  # the app applies them, from BILLRUN_TRUSTED_PROXIES only
 
 
 @app.command()

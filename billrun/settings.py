@@ -1,10 +1,11 @@
 """All configuration, read once from the environment (documented as a table in the README)."""
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,8 +29,20 @@ class Settings(BaseSettings):
     port: int = 8000
     cors_origins: str = ""  # comma-separated; also the WebSocket origins allowed
     session_ttl_hours: int = 12
+    # Sign-in: failed password checks counted per e-mail (reset by a success) and per client address within
+    # the window; beyond a limit each further try waits base * 2^(failures beyond it), at most the cap.
     login_max_failures: int = 5
+    login_max_failures_per_address: int = 50
     login_window_seconds: int = 900
+    login_backoff_base_seconds: int = 30
+    login_max_backoff_seconds: int = 900
+    # Argon2id cost of password hashes (argon2-cffi's defaults, RFC 9106's low-memory choice); a hash made with
+    # other costs is upgraded at its user's next sign-in.
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_kib: int = Field(default=65536, ge=32)
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (IPs or CIDR networks, comma-separated);
+    # empty: the headers are ignored and the client address is the TCP peer's.
+    trusted_proxies: str = ""
     max_query_depth: int = 10
     max_aliases: int = 30
     max_tokens: int = 2000
@@ -66,6 +79,25 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        """A typo must not silently trust nobody (or a host name): every entry is an IP or a CIDR network."""
+        for entry in _entries(value):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"BILLRUN_TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR network") from None
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return _entries(self.trusted_proxies)
+
+
+def _entries(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 @lru_cache

@@ -39,7 +39,9 @@ class Viewer:
 
     @property
     def label(self) -> str:
-        return self.email
+        """How the viewer is named on audit rows and events that colleagues read: the display name, never the
+        e-mail (sign-in names are not for every reader)."""
+        return self.name
 
 
 SYSTEM_LABEL = "system"

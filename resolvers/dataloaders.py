@@ -121,7 +121,8 @@ class Loaders:
 
     @property
     def person_by_id(self) -> DataLoader[int, Any]:
-        """Users named on records (created by, resolved by): colleagues see each other's names."""
+        """Users named on records (created by, resolved by, an audit's actor): colleagues see each other's names;
+        the `User` type shows their e-mail, permissions and active flag only to admins and to the user."""
         return self._get("person_by_id", lambda v: by_id_loader(v, models.User, scoped=False))
 
     @property

@@ -152,6 +152,13 @@ async def actor_of(root: Any, info: CtxInfo) -> Any:
     return await _maybe(info.context.loaders.person_by_id, root.actor_id)
 
 
+async def actor_label_of(root: Any, info: CtxInfo) -> str:
+    """The actor's current display name: rows written before labels were names hold an e-mail, and a rename
+    shows everywhere. Rows without a user keep their label (`system`)."""
+    person = await _maybe(info.context.loaders.person_by_id, root.actor_id)
+    return person.name if person is not None else root.actor_label
+
+
 async def invoice_of(root: Any, info: CtxInfo) -> Any:
     return await _maybe(info.context.loaders.invoice_by_id, root.invoice_id)
 

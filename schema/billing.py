@@ -96,7 +96,8 @@ class Finding(ModelNode):
     created_at: datetime = strawberry.field(description="When it was found.")
     account: Account | None = strawberry.field(resolver=relations.optional_account_of,
                                                description="The account concerned.")
-    resolved_by: User | None = strawberry.field(resolver=relations.resolved_by_of, description="Who resolved it.")
+    resolved_by: User | None = strawberry.field(resolver=relations.resolved_by_of,
+                                                description="Who resolved it (a name only, to non-admins).")
 
     @strawberry.field(description="The record concerned's global id (of type `subjectType`).")
     def subject_id(self) -> relay.GlobalID | None:
@@ -111,9 +112,11 @@ class Audit(ModelNode):
     entity: str = strawberry.field(description="The kind of record (BillingBatch, PeriodicBilling, …).")
     field: str = strawberry.field(description="The field changed.")
     operation: str = strawberry.field(description="What changed it: DISPOSITION, MASS_DISPOSITION, REVERSE, …")
-    actor_label: str = strawberry.field(description="Who: a user's e-mail, or `system`.")
+    actor_label: str = strawberry.field(resolver=relations.actor_label_of,
+                                        description="Who: the user's current display name, or `system`.")
     at: datetime = strawberry.field(description="When (UTC).")
-    actor: User | None = strawberry.field(resolver=relations.actor_of, description="The user, if one did it.")
+    actor: User | None = strawberry.field(resolver=relations.actor_of,
+                                          description="The user, if one did it (a name only, to non-admins).")
     batch: BillingBatch | None = strawberry.field(resolver=relations.batch_of, description="The batch concerned.")
     billing: PeriodicBilling | None = strawberry.field(
         resolver=relations.optional_billing_of, description="The billing concerned (null once it was deleted).")
@@ -260,7 +263,8 @@ class Notification(ModelNode):
     created_at: datetime = strawberry.field(description="When it was raised (UTC).")
     resolved_at: datetime | None = strawberry.field(description="When it was resolved.")
     resolution_note: str | None = strawberry.field(description="How it was resolved.")
-    resolved_by: User | None = strawberry.field(resolver=relations.resolved_by_of, description="Who resolved it.")
+    resolved_by: User | None = strawberry.field(resolver=relations.resolved_by_of,
+                                                description="Who resolved it (a name only, to non-admins).")
     account: Account | None = strawberry.field(resolver=relations.optional_account_of,
                                                description="The account it is about, if one.")
     batch: BillingBatch | None = strawberry.field(resolver=relations.batch_of, description="Its batch.")
@@ -335,7 +339,8 @@ class BillingBatch(ModelNode):
     posted_at: datetime | None = strawberry.field(description="Posted (UTC).")
     exported_at: datetime | None = strawberry.field(description="Last exported (UTC).")
     completed_at: datetime | None = strawberry.field(description="Completed (UTC).")
-    created_by: User | None = strawberry.field(resolver=relations.created_by_of, description="Who created it.")
+    created_by: User | None = strawberry.field(resolver=relations.created_by_of,
+                                               description="Who created it (a name only, to non-admins).")
     summary: BatchSummary = strawberry.field(resolver=relations.summary_of_batch, description="Its figures.")
     jobs: list[Job] = strawberry.field(resolver=relations.jobs_of_batch, description="Its jobs, newest first.")
     notifications: list[Notification] = strawberry.field(resolver=relations.notifications_of_batch,
