@@ -22,7 +22,7 @@ from models import constraints  # noqa: E402
 from models.enums import Permission  # noqa: E402
 from tests.support import mailbox  # noqa: E402
 from tests.support.api import Api  # noqa: E402
-from tests.support.worker import WorkerProcess  # noqa: E402
+from tests.support.worker import WorkerProcess, others_paused  # noqa: E402
 
 ALL = [p.value for p in Permission]
 
@@ -93,6 +93,17 @@ def worker() -> Iterator[WorkerProcess]:
     process.stop()
     if os.environ.get("BILLRUN_TEST_WORKER_LOG"):  # debugging aid: keep what the worker printed
         Path(os.environ["BILLRUN_TEST_WORKER_LOG"]).write_text("".join(process.log))
+
+
+@pytest.fixture
+def alone() -> Iterator[None]:
+    """The workers a test starts are the only ones on the queues: the session's worker (if started) pauses
+    meanwhile, and whatever a killed worker left queued is dropped afterwards."""
+    from workers.broker import broker
+
+    with others_paused():
+        yield
+        broker.flush_all()
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,9 @@ from domain import faults, jobs, processing
 from tests.support import billing, posting
 from tests.support.api import Api
 from tests.support.mailbox import Mailbox
-from tests.support.worker import ROOT, WorkerProcess, others_paused
+from tests.support.worker import ROOT, WorkerProcess
+
+pytestmark = pytest.mark.usefixtures("alone")  # the test's own workers only, the dead one's leftovers dropped
 
 STEPS = ("plan.committed", "chunk.before_commit", "chunk.committed", "finish.committed")
 CUSTOMERS = 10  # monthly from March, billed to May: 3 billings each, plus one one-off billing
@@ -28,16 +29,6 @@ WORK_ORDER = """mutation($input: CreateWorkOrderInput!) { createWorkOrder(input:
   errors { code } } }"""
 MANUAL_CHARGE = """mutation($input: CreateManualChargeInput!) { createManualCharge(input: $input) {
   manualCharge { id } errors { code } } }"""
-
-
-@pytest.fixture
-def alone() -> Iterator[None]:
-    """The test's own workers are the only ones on the queues; what a dead worker left queued goes afterwards."""
-    from workers.broker import broker
-
-    with others_paused():
-        yield
-        broker.flush_all()
 
 
 class Crash:
@@ -138,7 +129,7 @@ async def _posted_exactly(batch_id: int, smtp_server: Mailbox) -> None:
 
 
 @pytest.mark.parametrize("step", STEPS)
-async def test_processing_completes_exactly_after_a_crash(step: str, admin: Api, tmp_path: Path, alone: None) -> None:
+async def test_processing_completes_exactly_after_a_crash(step: str, admin: Api, tmp_path: Path) -> None:
     await _company(admin)
     crash = Crash(tmp_path, f"process.{step}")
     victim = crash.victim()
@@ -159,8 +150,7 @@ async def test_processing_completes_exactly_after_a_crash(step: str, admin: Api,
 @pytest.mark.parametrize("kind", ("post", "send"))
 @pytest.mark.parametrize("step", STEPS)
 async def test_posting_and_sending_complete_exactly_after_a_crash(kind: str, step: str, admin: Api,
-                                                                  smtp_server: Mailbox, tmp_path: Path,
-                                                                  alone: None) -> None:
+                                                                  smtp_server: Mailbox, tmp_path: Path) -> None:
     await _company(admin)
     crash = Crash(tmp_path, f"{kind}.{step}")
     victim = crash.victim()  # it processes the batch too: its fault point is further on
@@ -179,8 +169,8 @@ async def test_posting_and_sending_complete_exactly_after_a_crash(kind: str, ste
     await _posted_exactly(posting.db_id(batch), smtp_server)
 
 
-async def test_the_export_queued_by_posting_runs_after_a_crash_right_after_posting(admin: Api, tmp_path: Path,
-                                                                                   alone: None) -> None:
+async def test_the_export_queued_by_posting_runs_after_a_crash_right_after_posting(admin: Api,
+                                                                                   tmp_path: Path) -> None:
     await _company(admin)
     crash = Crash(tmp_path, "post.finish.committed")
     victim = crash.victim()
@@ -204,7 +194,7 @@ async def test_the_export_queued_by_posting_runs_after_a_crash_right_after_posti
         "INVOICES_CSV", "JOURNAL_CSV"]
 
 
-async def test_a_running_job_whose_chunk_messages_were_lost_is_planned_again(admin: Api, alone: None) -> None:
+async def test_a_running_job_whose_chunk_messages_were_lost_is_planned_again(admin: Api) -> None:
     from workers.broker import broker
 
     await _company(admin)
