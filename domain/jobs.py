@@ -88,7 +88,9 @@ def retry_later(reason: str) -> Exception:
 
 
 async def create(kind: JobKind, *, batch_id: int | None, created_by: int | None, **params: Any) -> models.Job:
-    return await models.Job.create(kind=kind, batch_id=batch_id, created_by_id=created_by, params=params)
+    # The heartbeat starts now (Tortoise leaves a field with a database default to the database on create).
+    return await models.Job.create(kind=kind, batch_id=batch_id, created_by_id=created_by, params=params,
+                                   updated_at=clock.now())
 
 
 async def follow_up(kind: JobKind, *, batch_id: int | None, created_by: int | None, **params: Any) -> models.Job:

@@ -84,6 +84,13 @@ async def clean_tables(database: None) -> None:
         await conn.execute_script(f"TRUNCATE {', '.join(_tables())} RESTART IDENTITY CASCADE")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_worker_left_behind() -> Iterator[None]:
+    """Whatever worker a test started and did not stop ends with the session."""
+    yield
+    WorkerProcess.stop_all()
+
+
 @pytest.fixture(scope="session")
 def worker() -> Iterator[WorkerProcess]:
     """A real Dramatiq worker process on the real Redis broker, for the whole session (PostgreSQL suite)."""

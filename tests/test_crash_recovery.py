@@ -201,6 +201,7 @@ async def test_a_running_job_whose_chunk_messages_were_lost_is_planned_again(adm
     batch = await billing.batch(admin)
     payload = await admin.mutate("processBillingBatch", billing.PROCESS, {"id": batch})
     job_id = posting.db_id(payload["job"]["id"])
+    assert (await models.Job.get(id=job_id)).updated_at.year > 1970  # its heartbeat starts with it
     await jobs.plan(processing.JOB, job_id)  # planned (RUNNING, chunks created, their messages sent) ...
     broker.flush_all()  # ... and every message lost
     assert (await models.Job.get(id=job_id)).status == "RUNNING"

@@ -58,6 +58,10 @@ class WorkerProcess:
         assert self.proc is not None
         return self.proc.pid
 
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
     def wait_exit(self, within: float) -> int:
         """Wait for the worker to end on its own (a fault point ends its worker process, and the master follows);
         returns the master's exit code."""
@@ -78,9 +82,25 @@ class WorkerProcess:
         self.proc.send_signal(signal.SIGTERM)
         try:
             self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired:  # hard stop: its worker processes first, or they outlive the master
+            for pid in self.worker_pids():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
             self.proc.kill()
             self.proc.wait()
+
+    def worker_pids(self) -> set[int]:
+        """The PIDs of its worker processes (dramatiq names them in its log lines), the master's aside."""
+        pids = {int(line.split("[PID ")[1].split("]")[0]) for line in self.log if "[PID " in line}
+        return pids - {self.pid}
+
+    @classmethod
+    def stop_all(cls) -> None:
+        """Stop every worker still running (the end of a test session)."""
+        for worker in list(cls.running):
+            worker.stop()
 
     def _forget(self) -> None:
         if self in WorkerProcess.running:
@@ -89,9 +109,10 @@ class WorkerProcess:
 
 @contextmanager
 def others_paused() -> Iterator[None]:
-    """Stop every worker started so far (the session's shared one, say) and start them again afterwards, so the
-    workers a test starts inside are the only ones consuming the queues."""
-    paused = list(WorkerProcess.running)
+    """Stop every worker still running (the session's shared one, say) and start them again afterwards, so the
+    workers a test starts inside are the only ones consuming the queues. One killed by a test stays dead."""
+    paused = [worker for worker in WorkerProcess.running if worker.alive]
+    WorkerProcess.running[:] = paused
     for worker in paused:
         worker.stop()
     try:
