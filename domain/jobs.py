@@ -63,6 +63,14 @@ STARTS = {JobKind.PROCESS: PLAN_PROCESSING, JobKind.ANALYZE: ANALYZE_BATCH, JobK
           JobKind.POST: PLAN_POSTING, JobKind.SEND: PLAN_SENDING, JobKind.EXPORT: PLAN_EXPORT,
           JobKind.AUTO_PAY: PLAN_AUTOPAY}
 UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING)
+# The protocol's steps, in order, each a fault point `<kind>.<step>` (`domain.faults`).
+STEPS = ("plan.committed", "chunk.before_commit", "chunk.committed", "finish.committed")
+CHUNKED_KINDS = (JobKind.PROCESS, JobKind.POST, JobKind.SEND, JobKind.EXPORT, JobKind.AUTO_PAY)
+
+
+def checkpoints() -> list[str]:
+    """Every fault point of the protocol, for crash tests and reliability runs to choose from."""
+    return [f"{kind.value.lower()}.{step}" for kind in CHUNKED_KINDS for step in STEPS]
 
 
 # ---------------------------------------------------------------- messages
@@ -147,6 +155,7 @@ class Chunked:
     on_exhausted: str = FAIL_JOB
 
     def checkpoint(self, step: str) -> None:
+        assert step in STEPS, step
         faults.checkpoint(f"{self.kind.value.lower()}.{step}")
 
 
@@ -253,7 +262,9 @@ async def _count_done(tx: BaseDBAsyncClient, job: models.Job, chunk: models.JobC
 
 async def _finish(tx: BaseDBAsyncClient, kind: Chunked, job: models.Job) -> list[models.Job]:
     now = clock.now()
-    await models.Job.filter(id=job.id).update(status=JobStatus.SUCCEEDED, finished_at=now, updated_at=now)
+    if not await models.Job.filter(id=job.id, status=JobStatus.RUNNING).update(
+            status=JobStatus.SUCCEEDED, finished_at=now, updated_at=now):
+        return []  # failed meanwhile (`fail`): a failed job does not finish
     return await kind.finish(tx, job)
 
 

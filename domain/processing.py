@@ -291,8 +291,9 @@ async def _processed(tx: BaseDBAsyncClient, job: models.Job) -> list[models.Job]
     """The batch is PROCESSED (audited, announced) and its analysis runs again, as a job of its own queued
     here, so a worker dying right after this commit cannot lose it."""
     batch_id = job.batch_id
-    await models.BillingBatch.filter(id=batch_id, status=BatchStatus.PROCESSING).update(
-        status=BatchStatus.PROCESSED, processed_at=clock.now())
+    if not await models.BillingBatch.filter(id=batch_id, status=BatchStatus.PROCESSING).update(
+            status=BatchStatus.PROCESSED, processed_at=clock.now()):
+        return []  # not PROCESSING any more: nothing to finish here
     await audit.record(None, "BillingBatch", batch_id, {"status": (BatchStatus.PROCESSING, BatchStatus.PROCESSED)},
                        "PROCESS", batch_id=batch_id)
     await events.record("BATCH_STATUS", batch_id=batch_id, job_id=job.id, status=BatchStatus.PROCESSED.value)

@@ -16,12 +16,12 @@ import models
 from domain import faults, jobs, processing
 from tests.support import billing, posting
 from tests.support.api import Api
+from tests.support.crash import Crash
 from tests.support.mailbox import Mailbox
 from tests.support.worker import ROOT, WorkerProcess
 
 pytestmark = pytest.mark.usefixtures("alone")  # the test's own workers only, the dead one's leftovers dropped
 
-STEPS = ("plan.committed", "chunk.before_commit", "chunk.committed", "finish.committed")
 CUSTOMERS = 10  # monthly from March, billed to May: 3 billings each, plus one one-off billing
 # Small chunks, so every job has several; the sweeper re-sends a job nothing moved for 2 s.
 WORKER_SETTINGS = {"BILLRUN_CHUNK_SIZE": "4", "BILLRUN_SEND_CHUNK_SIZE": "3", "BILLRUN_JOB_STALE_AFTER_SECONDS": "2"}
@@ -29,28 +29,6 @@ WORK_ORDER = """mutation($input: CreateWorkOrderInput!) { createWorkOrder(input:
   errors { code } } }"""
 MANUAL_CHARGE = """mutation($input: CreateManualChargeInput!) { createManualCharge(input: $input) {
   manualCharge { id } errors { code } } }"""
-
-
-class Crash:
-    """A worker armed to die at one checkpoint, and the fresh worker that takes over."""
-
-    def __init__(self, tmp_path: Path, checkpoint: str) -> None:
-        self.checkpoint = checkpoint
-        self.markers = tmp_path / "faults"
-        self.env = {**WORKER_SETTINGS, "BILLRUN_FAULTS": checkpoint, "BILLRUN_FAULTS_DIR": str(self.markers)}
-
-    def victim(self) -> WorkerProcess:
-        # One thread: the checkpoint is the only work in flight when the process dies.
-        return WorkerProcess(processes=1, threads=1, env=self.env).start()
-
-    async def happens(self, victim: WorkerProcess) -> None:
-        code = await asyncio.to_thread(victim.wait_exit, 120)
-        assert code == faults.KILLED, "".join(victim.log[-30:])
-        assert (self.markers / self.checkpoint).exists()
-
-    def replacement(self) -> WorkerProcess:
-        # Armed the same way: the marker keeps the fault from firing twice.
-        return WorkerProcess(processes=1, threads=2, env=self.env).start()
 
 
 async def _company(admin: Api) -> None:
@@ -128,15 +106,15 @@ async def _posted_exactly(batch_id: int, smtp_server: Mailbox) -> None:
     assert await models.JournalEntry.filter(batch_id=batch_id).exclude(payment_id=None).count() == invoiced
 
 
-@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize("step", jobs.STEPS)
 async def test_processing_completes_exactly_after_a_crash(step: str, admin: Api, tmp_path: Path) -> None:
     await _company(admin)
-    crash = Crash(tmp_path, f"process.{step}")
+    crash = Crash(tmp_path / "faults", [f"process.{step}"], WORKER_SETTINGS)
     victim = crash.victim()
     try:
         batch = await billing.batch(admin)
         await admin.mutate("processBillingBatch", billing.PROCESS, {"id": batch})
-        await crash.happens(victim)
+        assert await crash.happens(victim) == crash.checkpoints
     finally:
         victim.stop()
     replacement = crash.replacement()
@@ -148,17 +126,17 @@ async def test_processing_completes_exactly_after_a_crash(step: str, admin: Api,
 
 
 @pytest.mark.parametrize("kind", ("post", "send"))
-@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize("step", jobs.STEPS)
 async def test_posting_and_sending_complete_exactly_after_a_crash(kind: str, step: str, admin: Api,
                                                                   smtp_server: Mailbox, tmp_path: Path) -> None:
     await _company(admin)
-    crash = Crash(tmp_path, f"{kind}.{step}")
+    crash = Crash(tmp_path / "faults", [f"{kind}.{step}"], WORKER_SETTINGS)
     victim = crash.victim()  # it processes the batch too: its fault point is further on
     try:
         batch = await posting.processed(admin, "Crash run")
         await posting.approve_all(admin, batch)
         await admin.mutate("postBillingBatch", posting.POST, {"id": batch, "mode": "SEND"})
-        await crash.happens(victim)
+        assert await crash.happens(victim) == crash.checkpoints
     finally:
         victim.stop()
     replacement = crash.replacement()
@@ -172,13 +150,13 @@ async def test_posting_and_sending_complete_exactly_after_a_crash(kind: str, ste
 async def test_the_export_queued_by_posting_runs_after_a_crash_right_after_posting(admin: Api,
                                                                                    tmp_path: Path) -> None:
     await _company(admin)
-    crash = Crash(tmp_path, "post.finish.committed")
+    crash = Crash(tmp_path / "faults", ["post.finish.committed"], WORKER_SETTINGS)
     victim = crash.victim()
     try:
         batch = await posting.processed(admin, "Export run")
         await posting.approve_all(admin, batch)
         await admin.mutate("postBillingBatch", posting.POST, {"id": batch, "mode": "EXPORT"})
-        await crash.happens(victim)
+        assert await crash.happens(victim) == crash.checkpoints
     finally:
         victim.stop()
     batch_id = posting.db_id(batch)
@@ -228,3 +206,12 @@ def test_a_fault_point_ends_the_process_once_and_only_where_armed(tmp_path: Path
     assert "checkpoint demo.step reached" in first.stderr
     again = run("demo.step")  # the marker remembers: a restarted process goes on
     assert again.returncode == 0 and again.stdout.strip() == "went on"
+
+
+def test_every_chunked_kind_names_its_fault_points() -> None:
+    from domain import accounting_export, payments, sending
+    from domain import posting as posting_domain
+
+    kinds = {k.kind for k in (processing.JOB, posting_domain.JOB, sending.JOB, accounting_export.JOB, payments.JOB)}
+    assert kinds == set(jobs.CHUNKED_KINDS)
+    assert "send.chunk.before_commit" in jobs.checkpoints() and len(jobs.checkpoints()) == len(kinds) * 4
