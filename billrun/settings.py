@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     payment_max_attempts: int = 4  # gateway calls for one payment before it FAILS with a notification
     payment_settle_after_seconds: int = 60  # the sweeper asks the gateway about an UNKNOWN payment after this
     sweep_interval_seconds: int = 60  # `billrun worker` and the embedded default run the sweeper this often
+    # The sweeper sends a job again when nothing moved it for this long: QUEUED (its first message was lost) or
+    # RUNNING with a stale heartbeat (every chunk touches it), in which case only its pending chunks are re-sent.
+    job_stale_after_seconds: int = 120
+    # Fault injection for crash tests: the checkpoints named here (comma-separated, e.g.
+    # `process.chunk.committed`) end the process at once, each once: a marker file in faults_dir remembers it.
+    faults: str = ""
+    faults_dir: Path = ROOT / "var" / "faults"
     # Invoice e-mail: smtp://user:pass@host:port (plain, or STARTTLS with ?starttls=1) or smtps:// (implicit TLS);
     # None writes each message as an .eml file into outbox_dir instead of sending it.
     smtp_url: str | None = None

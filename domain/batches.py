@@ -15,7 +15,8 @@ from domain import clock, events, periods, sequences
 from domain.access import Viewer, hidden, require, sees_all_accounts, visible
 from domain.currencies import currency_problem
 from domain.errors import DomainError, ErrorCode, Problem, raise_if
-from models.bulk import is_postgres, money_sums
+from models import locks
+from models.bulk import money_sums
 from models.enums import BatchStatus, BillingStatus, ContractStatus, Permission
 
 DRAFT_STATUSES = (BatchStatus.NOT_STARTED, BatchStatus.PROCESSING, BatchStatus.PROCESSED, BatchStatus.FAILED,
@@ -64,11 +65,7 @@ async def hold_open(batch_id: int | None, field: str = "id") -> None:
     """Inside a transaction that changes a batch's billings: share-lock the batch row and insist it is still
     open for review. Posting takes the row exclusively to move the batch to POSTING, so a disposition either
     commits before posting re-checks its guards, or waits and is then refused: never a change under a post."""
-    conn = connections.get("default")
-    lock = " FOR SHARE" if is_postgres(conn) else ""
-    mark = "$1" if is_postgres(conn) else "?"
-    rows = await conn.execute_query_dict(f"SELECT status FROM billing_batch WHERE id = {mark}{lock}", [batch_id])
-    status = rows[0]["status"] if rows else None
+    status = await locks.batch_status_shared(connections.get("default"), batch_id)
     if status not in OPEN_FOR_REVIEW:
         where = f"The batch is {status}" if status else "The billing waits for its account's next batch"
         raise DomainError(ErrorCode.BATCH_LOCKED, f"{where}: its billings cannot change now.", field)

@@ -1,11 +1,12 @@
 """Processing a batch (SPEC §4 step 3): the billings due up to the as-of date, priced and written set-based.
 
-The work is a job split into chunks (contracts, or accounts with one-off items), each a Dramatiq message.
+The work is a chunked job (`domain.jobs`): a chunk is a slice of contracts, or of accounts with one-off items.
 A chunk reads its inputs in a fixed number of queries, prices them with `domain.pricing` and writes billings,
-details and distributions with COPY, all in one transaction that also marks the chunk done and counts the
+details and distributions with COPY, all in the chunk's transaction, which also marks it done and counts the
 job's progress. A redelivered chunk finds itself done; a chunk that died mid-way rolled back; and the unique
-index on (contract, period start) refuses a second billing of any contract period, whatever happens.
-Preview runs the very same loading and pricing and writes nothing.
+index on (contract, period start) refuses a second billing of any contract period, whatever happens. The last
+chunk sets the batch PROCESSED and queues its analysis. Preview runs the very same loading and pricing and
+writes nothing.
 """
 
 from collections import defaultdict
@@ -41,7 +42,6 @@ from models.enums import (
     BillingStatus,
     DetailKind,
     JobKind,
-    JobStatus,
     Permission,
     Severity,
     WorkOrderStatus,
@@ -72,39 +72,23 @@ async def start_processing(viewer: Viewer, batch_id: int) -> models.Job:
     return job
 
 
-# ---------------------------------------------------------------- planning, in a worker
+# ---------------------------------------------------------------- the job: its chunks, in a worker
 
 
-async def plan(job_id: int) -> None:
-    """Split the batch into chunks and send one message each (idempotent: a re-planned job resends the chunks
-    not done yet)."""
-    job = await models.Job.get(id=job_id).select_related("batch")
-    if job.status not in (JobStatus.QUEUED, JobStatus.RUNNING) or job.batch.status != BatchStatus.PROCESSING:
-        return
-    if not await models.JobChunk.exists(job_id=job.id):
-        await _create_chunks(job)
-    pending = await models.JobChunk.filter(job_id=job.id, done_at=None).values_list("chunk_no", flat=True)
-    if not pending and not await models.JobChunk.exists(job_id=job.id):
-        await _finish(job.id, job.batch_id)
-        return
-    for chunk_no in pending:
-        jobs.send(jobs.PROCESS_CHUNK, job_id=job.id, chunk_no=chunk_no)
-
-
-async def _create_chunks(job: models.Job) -> None:
+async def _chunks(job: models.Job) -> list[jobs.Chunk]:
+    """Contracts in scope, then accounts with one-off items, in slices of BILLRUN_CHUNK_SIZE; HOLD billings
+    waiting for an account of the batch join it first (in the same planning transaction)."""
     size = get_settings().chunk_size
     batch = job.batch
+    await _adopt_held_billings(batch)
     contract_ids = sorted(await batches.contracts_in_scope(batch).values_list("id", flat=True))
     account_ids = sorted(await _accounts_with_one_offs(batch))
-    specs = ([{"contract_ids": contract_ids[i:i + size]} for i in range(0, len(contract_ids), size)]
-             + [{"account_ids": account_ids[i:i + size]} for i in range(0, len(account_ids), size)])
-    async with in_transaction():
-        await _adopt_held_billings(batch)
-        await models.JobChunk.bulk_create([
-            models.JobChunk(job_id=job.id, chunk_no=n, params=spec, size=len(next(iter(spec.values()))))
-            for n, spec in enumerate(specs)])
-        await jobs.mark_running(job, total=len(contract_ids) + len(account_ids))
-        await events.record("JOB_PROGRESS", batch_id=batch.id, job_id=job.id, done=0, total=job.progress_total)
+    return ([jobs.Chunk(len(part), {"contract_ids": part}) for part in _slices(contract_ids, size)]
+            + [jobs.Chunk(len(part), {"account_ids": part}) for part in _slices(account_ids, size)])
+
+
+def _slices(ids: list[int], size: int) -> list[list[int]]:
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
 
 
 async def _adopt_held_billings(batch: models.BillingBatch) -> None:
@@ -255,21 +239,11 @@ ITEM_TABLES = {"WorkOrder": "work_order", "ManualCharge": "manual_charge", "Serv
                "InvoiceAdjustment": "invoice_adjustment"}
 
 
-async def process_chunk(job_id: int, chunk_no: int) -> None:
-    """Bill one chunk; a no-op when it is done already or its job/batch no longer runs."""
-    async with in_transaction() as tx:
-        claimed = await jobs.claim_chunk(tx, job_id, chunk_no, BatchStatus.PROCESSING)
-        if claimed is None:
-            return
-        job, chunk = claimed
-        inputs = await load_inputs(job.batch, contract_ids=chunk.params.get("contract_ids", ()),
-                                   account_ids=chunk.params.get("account_ids", ()))
-        await write_drafts(tx, job.batch, price(job.batch, inputs))
-        finished = await jobs.finish_chunk(tx, job, chunk)
-        if finished:
-            await _finish_in_transaction(job_id, job.batch_id)
-    if finished:
-        await analysis.analyze(await models.BillingBatch.get(id=job.batch_id))
+async def _bill_chunk(tx: BaseDBAsyncClient, job: models.Job, chunk: models.JobChunk) -> None:
+    """The work of one chunk, inside its transaction: load, price and write its billings."""
+    inputs = await load_inputs(job.batch, contract_ids=chunk.params.get("contract_ids", ()),
+                               account_ids=chunk.params.get("account_ids", ()))
+    await write_drafts(tx, job.batch, price(job.batch, inputs))
 
 
 async def write_drafts(tx: BaseDBAsyncClient, batch: models.BillingBatch, drafts: list[BillingDraft]) -> int:
@@ -314,21 +288,24 @@ async def _mark_items_billed(tx: BaseDBAsyncClient, lines: list) -> None:
             raise RuntimeError(f"{len(pairs) - changed} {table} row(s) were billed concurrently")
 
 
-async def _finish_in_transaction(job_id: int, batch_id: int) -> None:
-    now = clock.now()
-    await models.Job.filter(id=job_id).update(status=JobStatus.SUCCEEDED, finished_at=now)
-    await models.BillingBatch.filter(id=batch_id, status=BatchStatus.PROCESSING).update(
-        status=BatchStatus.PROCESSED, processed_at=now)
+# ---------------------------------------------------------------- finishing, in the last chunk's transaction
+
+
+async def _processed(tx: BaseDBAsyncClient, job: models.Job) -> list[models.Job]:
+    """The batch is PROCESSED (audited, announced) and its analysis runs again, as a job of its own queued
+    here, so a worker dying right after this commit cannot lose it."""
+    batch_id = job.batch_id
+    if not await models.BillingBatch.filter(id=batch_id, status=BatchStatus.PROCESSING).update(
+            status=BatchStatus.PROCESSED, processed_at=clock.now()):
+        return []  # not PROCESSING any more: nothing to finish here
     await audit.record(None, "BillingBatch", batch_id, {"status": (BatchStatus.PROCESSING, BatchStatus.PROCESSED)},
                        "PROCESS", batch_id=batch_id)
-    await events.record("BATCH_STATUS", batch_id=batch_id, job_id=job_id, status=BatchStatus.PROCESSED.value)
+    await events.record("BATCH_STATUS", batch_id=batch_id, job_id=job.id, status=BatchStatus.PROCESSED.value)
+    return [await jobs.follow_up(JobKind.ANALYZE, batch_id=batch_id, created_by=job.created_by_id)]
 
 
-async def _finish(job_id: int, batch_id: int) -> None:
-    async with in_transaction():
-        await models.Job.filter(id=job_id).update(status=JobStatus.RUNNING, started_at=clock.now())
-        await _finish_in_transaction(job_id, batch_id)
-    await analysis.analyze(await models.BillingBatch.get(id=batch_id))
+JOB = jobs.Chunked(JobKind.PROCESS, jobs.PROCESS_CHUNK, chunks=_chunks, work=_bill_chunk, finish=_processed,
+                   batch_status=BatchStatus.PROCESSING)
 
 
 # ---------------------------------------------------------------- preview

@@ -5,7 +5,6 @@ Reversal deletes every billing of the batch, so like posting it needs sight of a
 checked when it is asked for, and again by the job for the user who asked (billings may have been moved into
 the batch, or a grant withdrawn, in between)."""
 
-from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 import models
@@ -20,7 +19,7 @@ from domain.access import (
     sees_all_accounts,
 )
 from domain.errors import DomainError, ErrorCode
-from models.bulk import is_postgres
+from models import locks, sql
 from models.enums import BatchStatus, JobKind, JobStatus, Permission
 
 REVERSIBLE = (BatchStatus.PROCESSED, BatchStatus.FAILED)
@@ -53,17 +52,18 @@ def job_params(viewer: Viewer) -> dict:
 
 async def reverse(job_id: int) -> None:
     """Delete the batch's billings (details, distributions and their findings cascade), one audit row per
-    billing, set-based; the batch back to NOT_STARTED. Idempotent: a finished job is a no-op."""
-    job = await models.Job.get(id=job_id).select_related("batch")
-    if job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
-        return
-    batch = job.batch
-    actor_id = job.params.get("actor")
-    label = job.params.get("actor_label", SYSTEM_LABEL)
+    billing, set-based; the batch back to NOT_STARTED. Idempotent: the job row is locked and a finished job is a
+    no-op, so a message delivered twice reverses once."""
     now = clock.now()
     async with in_transaction() as tx:
+        job = await locks.job(tx, job_id)
+        if job is None or job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+            return
+        batch = job.batch
+        actor_id = job.params.get("actor")
+        label = job.params.get("actor_label", SYSTEM_LABEL)
         if batch.status not in REVERSIBLE:
-            await models.Job.filter(id=job.id).update(status=JobStatus.FAILED, finished_at=now,
+            await models.Job.filter(id=job.id).update(status=JobStatus.FAILED, finished_at=now, updated_at=now,
                                                       error=f"Batch is {batch.status.value}, not reversible")
             return
         if unseen := await _hidden_from_actor(job):
@@ -71,12 +71,7 @@ async def reverse(job_id: int) -> None:
                 status=JobStatus.FAILED, finished_at=now, error=f"{unseen} billing(s) of accounts hidden from "
                 "the user who asked are in the batch now; nothing was reversed")
             return
-        a, b, c, d = _marks(tx, 4)
-        await tx.execute_query(
-            "INSERT INTO audit (entity, entity_id, field, before, after, operation, actor_id, actor_label, "
-            "batch_id, billing_id, account_id, at) "
-            f"SELECT 'PeriodicBilling', id, 'status', status, NULL, 'REVERSE', {a}, {b}, {c}, id, account_id, {d} "
-            f"FROM periodic_billing WHERE batch_id = {int(batch.id)}", [actor_id, label, batch.id, now])
+        await sql.audit_reversed_billings(tx, batch.id, actor_id, label, now)
         # HOLD billings adopted from an earlier batch were not generated here: they go back to waiting.
         await models.PeriodicBilling.filter(batch_id=batch.id).exclude(held_from_batch_id=None).update(batch_id=None)
         await models.Finding.filter(batch_id=batch.id).exclude(billing_id=None).delete()
@@ -85,7 +80,8 @@ async def reverse(job_id: int) -> None:
                                                              version=batch.version + 1)
         await audit.record(None, "BillingBatch", batch.id, {"status": (batch.status, BatchStatus.NOT_STARTED)},
                            "REVERSE", batch_id=batch.id)
-        await models.Job.filter(id=job.id).update(status=JobStatus.SUCCEEDED, started_at=now, finished_at=now)
+        await models.Job.filter(id=job.id).update(status=JobStatus.SUCCEEDED, started_at=now, finished_at=now,
+                                                  updated_at=now)
         await events.record("BATCH_STATUS", batch_id=batch.id, job_id=job.id, status=BatchStatus.NOT_STARTED.value)
 
 
@@ -97,7 +93,3 @@ async def _hidden_from_actor(job: models.Job) -> int:
     return await models.PeriodicBilling.filter(batch_id=job.batch_id).exclude(
         granted_visibility(actor_id, "account")).count()
 
-
-def _marks(tx: BaseDBAsyncClient, count: int) -> list[str]:
-    """Query parameter placeholders of the connection's dialect."""
-    return [f"${i}" if is_postgres(tx) else "?" for i in range(1, count + 1)]
