@@ -23,6 +23,7 @@ from strawberry.http.types import QueryParams
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from tortoise.contrib.starlette import RegisterTortoise
 from tortoise.warnings import TortoiseLoopSwitchWarning
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from billrun import db, downloads
 from billrun.edge import BodySizeLimitMiddleware, RequestIdMiddleware, problem
@@ -144,15 +145,21 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         Route("/health", health),
-        Route("/exports/billing-details.csv", downloads.billing_details_csv, methods=["GET"]),
-        Route("/exports/{export_id}", downloads.accounting_export, methods=["GET"]),
-        Route("/invoices/{invoice_id}.pdf", downloads.invoice_pdf, methods=["GET"]),
+        Route(downloads.BILLING_DETAILS_CSV, downloads.billing_details_csv, methods=["GET"]),
+        Route(downloads.ACCOUNTING_EXPORT, downloads.accounting_export, methods=["GET"]),
+        Route(downloads.INVOICE_PDF, downloads.invoice_pdf, methods=["GET"]),
+        Route(downloads.DELIVERED_MESSAGE, downloads.delivered_message, methods=["GET"]),
     ]
     if not settings.production:
         routes.append(Mount(GRAPHIQL_STATIC_PREFIX, StaticFiles(directory=GRAPHIQL_STATIC_DIR),
                             name="graphiql-static"))
-    # Outermost first: every response carries the request id; CORS headers reach even a 413.
-    middleware = [Middleware(RequestIdMiddleware)]
+    middleware = []
+    if settings.trusted_proxy_list:
+        # The client address (sign-in limits) and scheme come from X-Forwarded-* only when the TCP peer is one
+        # of the configured proxies; anyone else could write those headers themselves.
+        middleware.append(Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list))
+    # Then: every response carries the request id; CORS headers reach even a 413 of the body limit.
+    middleware.append(Middleware(RequestIdMiddleware))
     if settings.cors_origin_list:
         middleware.append(Middleware(CORSMiddleware, allow_origins=settings.cors_origin_list,
                                      allow_methods=["GET", "POST"], allow_headers=["authorization", "content-type",

@@ -52,7 +52,8 @@ def uvicorn_options(settings: Settings, *, host: str | None = None, port: int | 
     """How `serve` runs uvicorn. Its WebSocket frame limit is BILLRUN_MAX_WS_MESSAGE_BYTES, so a larger
     message is refused (1009) before it is even buffered; the app enforces the same limit again."""
     return {"host": host or settings.host, "port": port or settings.port, "workers": workers,
-            "log_level": settings.log_level.lower(), "proxy_headers": True,
+            "log_level": settings.log_level.lower(),
+            "proxy_headers": False,  # the app applies them, from BILLRUN_TRUSTED_PROXIES only
             "ws_max_size": settings.max_ws_message_bytes}
 
 

@@ -31,12 +31,32 @@ def ensure_sqlite_dir(database_url: str) -> None:
         Path(database_url.removeprefix("sqlite://").split("?")[0]).parent.mkdir(parents=True, exist_ok=True)
 
 
-async def migrate(database_url: str | None = None) -> None:
-    """Apply every pending migration (idempotent), then close the connections it opened."""
+def _migration_url(url: str) -> str:
+    """SQLite alters a table by rebuilding it (new table, copy, drop the old one): with foreign keys enforced, that
+    drop cascades to the rows of every table referencing it (a billing's details would vanish). So migrations run
+    with foreign keys off, as SQLite's own procedure says, and are checked afterwards (`_check_foreign_keys`)."""
+    if not url.startswith("sqlite://"):
+        return url
+    return url + ("&" if "?" in url else "?") + "foreign_keys=OFF"
+
+
+async def _check_foreign_keys() -> None:
+    conn = connections.get("default")
+    if conn.capabilities.dialect == "sqlite":
+        broken = await conn.execute_query_dict("PRAGMA foreign_key_check")
+        if broken:
+            raise RuntimeError(f"migrations left rows whose foreign keys point nowhere: {broken[:5]}")
+
+
+async def migrate(database_url: str | None = None, target: str | None = None) -> None:
+    """Apply every pending migration (or up to `target`, e.g. `models.0008_ledger_indexes`; idempotent), then close
+    the connections it opened."""
     config = tortoise_config(database_url)
     ensure_sqlite_dir(config["connections"]["default"])
+    config["connections"]["default"] = _migration_url(config["connections"]["default"])
     try:
-        await run_migrations(config=config)
+        await run_migrations(config=config, target=target)
+        await _check_foreign_keys()
     finally:
         await connections.close_all()
 

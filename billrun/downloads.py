@@ -1,18 +1,51 @@
 """File downloads over HTTP with the same bearer token as the API: billing details as CSV, accounting
-exports, invoice PDFs."""
+exports, invoice PDFs, delivered invoice e-mails. Each is reachable from the graph by a URL field built here
+(`…Url`), and answers 404 for what the viewer may not see, exactly as for what does not exist."""
 
+import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from strawberry import relay
 
 import models
-from domain import accounting_export as accounting_exports
 from domain import exports, sending
 from domain.access import Viewer, visible
-from models.enums import Permission
+from models.enums import DeliveryChannel, DeliveryStatus, Permission
 from resolvers.context import build_context
+
+BILLING_DETAILS_CSV = "/exports/billing-details.csv"
+ACCOUNTING_EXPORT = "/exports/{export_id}"
+INVOICE_PDF = "/invoices/{invoice_id}.pdf"
+DELIVERED_MESSAGE = "/deliveries/{delivery_id}.eml"
+
+
+def _gid(type_name: str, pk: int) -> str:
+    return quote(relay.to_base64(type_name, pk), safe="")
+
+
+def billing_details_csv_url(*, batch_id: int | None = None, billing_id: int | None = None) -> str:
+    if batch_id is not None:
+        return f"{BILLING_DETAILS_CSV}?batchId={_gid('BillingBatch', batch_id)}"
+    return f"{BILLING_DETAILS_CSV}?billingId={_gid('PeriodicBilling', billing_id)}"  # type: ignore[arg-type]
+
+
+def accounting_export_url(export_id: int) -> str:
+    return ACCOUNTING_EXPORT.format(export_id=_gid("Export", export_id))
+
+
+def invoice_pdf_url(invoice_id: int) -> str:
+    return INVOICE_PDF.format(invoice_id=_gid("Invoice", invoice_id))
+
+
+def delivered_message_url(delivery: models.Delivery) -> str | None:
+    """Where to download an invoice e-mail written to the outbox folder; None for SMTP or a failed delivery."""
+    if delivery.channel != DeliveryChannel.OUTBOX_FILE or delivery.status != DeliveryStatus.SENT or not delivery.path:
+        return None
+    return DELIVERED_MESSAGE.format(delivery_id=_gid("Delivery", delivery.id))
 
 
 def _problem(status: int, code: str, message: str) -> JSONResponse:
@@ -62,18 +95,17 @@ async def _utf8(rows: AsyncIterator[str]) -> AsyncIterator[bytes]:
 
 async def accounting_export(request: Request) -> Response:
     """GET /exports/<export id> — an accounting export file: BILLING_SEND_EXPORT, and sight of every invoice of
-    its batch (as exporting needs)."""
+    its batch (as exporting needs; an export is hidden from whoever lacks it)."""
     viewer = await _viewer(request)
     if isinstance(viewer, JSONResponse):
         return viewer
     export_id = _id(request.path_params["export_id"], "Export")
+    # An export of a batch with invoices hidden from the viewer is hidden itself (domain.access.visible).
     export = await visible(viewer, models.Export).get_or_none(id=export_id) if export_id is not None else None
     if export is None:
         return _problem(404, "NOT_FOUND", "No export with this global id.")
-    if not viewer.can(Permission.BILLING_SEND_EXPORT) or await accounting_exports.hidden_invoices(viewer,
-                                                                                                export.batch_id):
-        return _problem(403, "PERMISSION_DENIED", "Exports need BILLING_SEND_EXPORT and sight of every invoice "
-                        "of the batch.")
+    if not viewer.can(Permission.BILLING_SEND_EXPORT):
+        return _problem(403, "PERMISSION_DENIED", "Exports need BILLING_SEND_EXPORT.")
     return Response(export.content, media_type=export.content_type, headers={
         "Content-Disposition": f'attachment; filename="{export.filename}"', "ETag": f'"{export.sha256}"'})
 
@@ -88,3 +120,23 @@ async def invoice_pdf(request: Request) -> Response:
         return _problem(404, "NOT_FOUND", "No invoice with this global id that you may see.")
     name, pdf = await sending.render(invoice_id)  # type: ignore[misc]
     return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'})
+
+
+async def delivered_message(request: Request) -> Response:
+    """GET /deliveries/<delivery id>.eml — an invoice e-mail as written to the outbox folder (no SMTP server
+    configured), for anyone who may see the invoice."""
+    viewer = await _viewer(request)
+    if isinstance(viewer, JSONResponse):
+        return viewer
+    delivery_id = _id(request.path_params["delivery_id"], "Delivery")
+    delivery = (await visible(viewer, models.Delivery).get_or_none(id=delivery_id)
+                if delivery_id is not None else None)
+    url = delivered_message_url(delivery) if delivery is not None else None
+    if delivery is None or url is None:
+        return _problem(404, "NOT_FOUND", "No delivered message with this global id that you may see.")
+    path = Path(delivery.path)  # type: ignore[arg-type]  # written by the sender, never by a client
+    if path.suffix != ".eml" or not await asyncio.to_thread(path.is_file):
+        return _problem(404, "NOT_FOUND", "The message is no longer in the outbox folder of this server.")
+    content = await asyncio.to_thread(path.read_bytes)
+    return Response(content, media_type="message/rfc822",
+                    headers={"Content-Disposition": f'attachment; filename="{path.name}"'})

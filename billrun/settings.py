@@ -1,10 +1,11 @@
 """All configuration, read once from the environment (documented as a table in the README)."""
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,8 +29,20 @@ class Settings(BaseSettings):
     port: int = 8000
     cors_origins: str = ""  # comma-separated; also the WebSocket origins allowed
     session_ttl_hours: int = 12
+    # Sign-in: failed password checks counted per e-mail (reset by a success) and per client address within
+    # the window; beyond a limit each further try waits base * 2^(failures beyond it), at most the cap.
     login_max_failures: int = 5
+    login_max_failures_per_address: int = 50
     login_window_seconds: int = 900
+    login_backoff_base_seconds: int = 30
+    login_max_backoff_seconds: int = 900
+    # Argon2id cost of password hashes (argon2-cffi's defaults, RFC 9106's low-memory choice); a hash made with
+    # other costs is upgraded at its user's next sign-in.
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_kib: int = Field(default=65536, ge=32)
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (IPs or CIDR networks, comma-separated);
+    # empty: the headers are ignored and the client address is the TCP peer's.
+    trusted_proxies: str = ""
     max_query_depth: int = 10
     max_aliases: int = 30
     max_tokens: int = 2000
@@ -51,6 +64,13 @@ class Settings(BaseSettings):
     payment_max_attempts: int = 4  # gateway calls for one payment before it FAILS with a notification
     payment_settle_after_seconds: int = 60  # the sweeper asks the gateway about an UNKNOWN payment after this
     sweep_interval_seconds: int = 60  # `billrun worker` and the embedded default run the sweeper this often
+    # The sweeper sends a job again when nothing moved it for this long: QUEUED (its first message was lost) or
+    # RUNNING with a stale heartbeat (every chunk touches it), in which case only its pending chunks are re-sent.
+    job_stale_after_seconds: int = 120
+    # Fault injection for crash tests: the checkpoints named here (comma-separated, e.g.
+    # `process.chunk.committed`) end the process at once, each once: a marker file in faults_dir remembers it.
+    faults: str = ""
+    faults_dir: Path = ROOT / "var" / "faults"
     # Invoice e-mail: smtp://user:pass@host:port (plain, or STARTTLS with ?starttls=1) or smtps:// (implicit TLS);
     # None writes each message as an .eml file into outbox_dir instead of sending it.
     smtp_url: str | None = None
@@ -70,6 +90,25 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        """A typo must not silently trust nobody (or a host name): every entry is an IP or a CIDR network."""
+        for entry in _entries(value):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"BILLRUN_TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR network") from None
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return _entries(self.trusted_proxies)
+
+
+def _entries(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 @lru_cache

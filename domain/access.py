@@ -39,7 +39,9 @@ class Viewer:
 
     @property
     def label(self) -> str:
-        return self.email
+        """How the viewer is named on audit rows and events that colleagues read: the display name, never the
+        e-mail (sign-in names are not for every reader)."""
+        return self.name
 
 
 SYSTEM_LABEL = "system"
@@ -71,7 +73,7 @@ ACCOUNT_PATH: dict[type[Model], str] = {
 }
 
 # Records about an account when they name one, and about the company when not: hidden with a hidden account.
-MAYBE_ACCOUNT_OWNED = (models.Finding, models.Notification)
+MAYBE_ACCOUNT_OWNED = (models.Finding, models.Notification, models.Audit)
 
 # Shared reference data any billing user may read.
 BILLING_REFERENCE = (
@@ -80,8 +82,6 @@ BILLING_REFERENCE = (
     models.AccountingPeriod,
     models.BillingBatch,
     models.Job,
-    models.Audit,
-    models.Export,
 )
 
 
@@ -94,8 +94,14 @@ def account_visibility(viewer: Viewer, path: str = "") -> Q:
     """The condition on an account (reached through `path`) that makes it visible to `viewer`."""
     if sees_all_accounts(viewer):
         return Q()
+    return granted_visibility(viewer.user_id, path)
+
+
+def granted_visibility(user_id: int, path: str = "") -> Q:
+    """Open accounts and those granted to this user: what a user who is not an admin sees. (Background jobs
+    re-check with it what the user who started them may see at the time they run.)"""
     prefix = f"{path}__" if path else ""
-    granted = Subquery(models.AccountGrant.filter(user_id=viewer.user_id).values("account_id"))
+    granted = Subquery(models.AccountGrant.filter(user_id=user_id).values("account_id"))
     return Q(**{f"{prefix}restricted": False}) | Q(**{f"{prefix}id__in": granted})
 
 
@@ -118,9 +124,22 @@ def visible(viewer: Viewer, model: type[M]) -> QuerySet[M]:
             return model.all()
         return model.filter(Q(account_id=None) | Q(account_id__in=Subquery(
             visible(viewer, models.Account).values("id"))))
+    if model is models.Export:
+        # A batch's export lists all its invoices: hidden from whoever may not see every one of them.
+        if sees_all_accounts(viewer):
+            return model.all()
+        return model.exclude(batch_id__in=Subquery(hidden(viewer, models.Invoice).values("batch_id")))
     if model in BILLING_REFERENCE:
         return model.all()
     raise LookupError(f"No visibility rule for {model.__name__}")  # a programming error, never user input
+
+
+def hidden(viewer: Viewer, model: type[M]) -> QuerySet[M]:
+    """The rows of an account-owned `model` whose account is hidden from the viewer (none for a viewer who sees
+    every account): what the explicit hidden counts count, and what posting and reversal refuse to touch."""
+    if sees_all_accounts(viewer):
+        return model.filter(id__in=[])
+    return model.exclude(account_visibility(viewer, ACCOUNT_PATH[model]))
 
 
 async def get_visible(viewer: Viewer, model: type[M], pk: int, what: str | None = None,

@@ -15,13 +15,14 @@ import hashlib
 import io
 from collections import defaultdict
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 import models
 from domain import audit, clock, events, jobs
 from domain.access import Viewer, account_visibility, get_visible, require, sees_all_accounts
 from domain.errors import DomainError, ErrorCode
-from models.enums import BatchStatus, ExportFormat, JobStatus, Permission
+from models.enums import BatchStatus, ExportFormat, JobKind, Permission
 
 EXPORTABLE = (BatchStatus.POSTED, BatchStatus.COMPLETED)
 INVOICE_COLUMNS = ("ContactName", "EmailAddress", "InvoiceNumber", "Reference", "InvoiceDate", "DueDate",
@@ -111,15 +112,14 @@ async def _journal_rows(batch_id: int, writer) -> None:
         last = page[-1]["id"]
 
 
-async def run_job(job_id: int) -> None:
-    """EXPORT-mode posting: both formats, once (a redelivered message finds the job done)."""
-    job = await models.Job.get_or_none(id=job_id).select_related("batch")
-    if job is None or job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
-        return
-    await jobs.mark_running(job, total=len(ExportFormat))
-    done = set(await models.Export.filter(batch_id=job.batch_id, created_at__gte=job.created_at).values_list(
-        "format", flat=True))
-    for fmt in ExportFormat:
-        if fmt not in done:
-            await write_export(job.batch, fmt, None, created_by=job.created_by_id)
-    await jobs.add_progress(job.id, len(ExportFormat), batch_id=job.batch_id)
+async def _chunks(job: models.Job) -> list[jobs.Chunk]:
+    """EXPORT-mode posting: a chunk per format."""
+    return [jobs.Chunk(1, {"format": fmt.value}) for fmt in ExportFormat]
+
+
+async def _export_chunk(tx: BaseDBAsyncClient, job: models.Job, chunk: models.JobChunk) -> None:
+    """The work of one chunk, inside its transaction: one file, written once (a redelivered chunk is done)."""
+    await write_export(job.batch, ExportFormat(chunk.params["format"]), None, created_by=job.created_by_id)
+
+
+JOB = jobs.Chunked(JobKind.EXPORT, jobs.EXPORT_FILE, chunks=_chunks, work=_export_chunk)

@@ -1,11 +1,13 @@
 """Service customers (accounts) and their access restriction."""
 
+from decimal import Decimal
+
 from tortoise.transactions import in_transaction
 
 import models
 from billrun.settings import get_settings
 from domain.access import Viewer, get_visible, require
-from domain.currencies import is_currency
+from domain.currencies import currency_problem, decimals_text, minor_unit
 from domain.errors import DomainError, ErrorCode, Problem, not_found, raise_if
 from models.enums import Permission
 
@@ -18,9 +20,8 @@ def _problems(data: dict) -> list[Problem]:
     for key in ("number", "name", "bill_group", "division", "tax_location"):
         if key in data and not str(data[key]).strip():
             problems.append(Problem(ErrorCode.INVALID_INPUT, f"{key} must not be empty.", key))
-    if "currency" in data and not is_currency(data["currency"]):
-        problems.append(Problem(ErrorCode.INVALID_CURRENCY,
-                                f"{data['currency']!r} is not an ISO 4217 currency code.", "currency"))
+    if "currency" in data and (problem := currency_problem(data["currency"])) is not None:
+        problems.append(problem)
     if "billing_email" in data and "@" not in data["billing_email"]:
         problems.append(Problem(ErrorCode.INVALID_INPUT, "Not an e-mail address.", "billingEmail"))
     if data.get("payment_terms_days", 0) < 0 or data.get("payment_terms_days", 0) > 365:
@@ -46,10 +47,37 @@ async def create_account(viewer: Viewer, data: dict) -> models.Account:
     return account
 
 
+async def currency_of(account_id: int) -> str:
+    """The currency an account is billed in: its amounts are validated and rounded by its minor unit."""
+    return await models.Account.get(id=account_id).values_list("currency", flat=True)  # type: ignore[return-value]
+
+
+async def _prices_fit(account: models.Account, currency: str) -> None:
+    """A new currency must hold the account's prices and unbilled amounts exactly (no JPY price of 100.50)."""
+    places = Decimal(1).scaleb(-minor_unit(currency))
+    sources = (
+        (models.RecurringCharge.filter(contract__account_id=account.id), "periodic_price", "recurring charge"),
+        (models.DatedPrice.filter(charge__contract__account_id=account.id), "periodic_price", "dated price"),
+        (models.ServiceChange.filter(charge__contract__account_id=account.id, billed_on_id=None), "new_price",
+         "service change"),
+        (models.WorkOrder.filter(account_id=account.id, billed_on_id=None, rate__isnull=False), "rate", "work order"),
+        (models.ManualCharge.filter(account_id=account.id, billed_on_id=None), "amount", "manual charge"),
+        (models.InvoiceAdjustment.filter(account_id=account.id, billed_on_id=None), "amount", "adjustment"),
+    )
+    for query, column, what in sources:
+        for value in await query.values_list(column, flat=True):
+            if value != value.quantize(places):
+                raise DomainError(ErrorCode.INVALID_CURRENCY,
+                                  f"A {what} of this account is {value}, but {decimals_text(currency)}: change "
+                                  f"it before moving the account to {currency}.", "currency")
+
+
 async def update_account(viewer: Viewer, account_id: int, changes: dict) -> models.Account:
     require(viewer, Permission.BILLING_ACCESS)
     account = await get_visible(viewer, models.Account, account_id, "Account")
     raise_if(_problems(changes))
+    if changes.get("currency", account.currency) != account.currency:
+        await _prices_fit(account, changes["currency"])
     for key, value in changes.items():
         if key not in EDITABLE:
             raise DomainError(ErrorCode.INVALID_INPUT, f"{key} cannot be changed.", key)

@@ -12,13 +12,14 @@ from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
 import models
-from domain import batches, clock
-from domain.access import Viewer, get_visible, require
+from domain import batches, clock, jobs
+from domain.access import Viewer, get_visible, require, visible
 from domain.errors import DomainError, ErrorCode
 from models.enums import BatchStatus, Permission, Severity, WorkOrderStatus
 
 UNUSUAL_FACTOR = Decimal(5)  # a manual charge this many times the account's usual amount is flagged
 IMPLAUSIBLE_CHANGE = Decimal(1)  # a rate change of more than 100 % is flagged
+LOCKED = (BatchStatus.POSTING, BatchStatus.POSTED, BatchStatus.COMPLETED)  # analysis runs only before posting
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,32 @@ async def analyze(batch: models.BillingBatch) -> list[models.Finding]:
     return await models.Finding.filter(batch_id=batch.id, billing_id=None).order_by("id")
 
 
+async def refuse_if_blocked(viewer: Viewer, batch_id: int) -> None:
+    """UNRESOLVED_FINDINGS while pre-billing ERROR findings are open. Those about accounts hidden from the
+    viewer block too, and are counted as such, never described."""
+    open_errors = models.Finding.filter(batch_id=batch_id, billing_id=None, severity=Severity.ERROR,
+                                        resolved_at=None)
+    total = await open_errors.count()
+    if not total:
+        return
+    hidden = total - await visible(viewer, models.Finding).filter(
+        id__in=Subquery(open_errors.values("id"))).count()
+    about_hidden = f" ({hidden} of them about accounts hidden from you)" if hidden else ""
+    raise DomainError(ErrorCode.UNRESOLVED_FINDINGS,
+                      f"{total} ERROR finding(s) must be resolved before processing{about_hidden}.", "batchId")
+
+
+async def run_job(job_id: int) -> None:
+    """The ANALYZE job processing queues when it finishes: bring the findings up to date for the processed batch
+    (idempotent, so a redelivered message is harmless). A batch already posting or posted keeps its findings."""
+    job = await models.Job.get_or_none(id=job_id).select_related("batch")
+    if job is None or job.status not in jobs.UNFINISHED:
+        return
+    if job.batch is not None and job.batch.status not in LOCKED:
+        await analyze(job.batch)
+    await jobs.succeed(job.id)
+
+
 async def blocking(batch_id: int) -> int:
     """How many unresolved pre-billing ERROR findings stop the batch from processing."""
     return await models.Finding.filter(batch_id=batch_id, billing_id=None, severity=Severity.ERROR,
@@ -162,9 +189,11 @@ async def resolve_finding(viewer: Viewer, finding_id: int, note: str) -> models.
 
 
 async def run(viewer: Viewer, batch_id: int) -> tuple[models.BillingBatch, list[models.Finding]]:
-    """`analyzeBillingBatch`: allowed any time before posting."""
+    """`analyzeBillingBatch`: allowed any time before posting. Analysis covers the whole batch; the viewer gets
+    the findings it may see (those about hidden accounts read as absent)."""
     require(viewer, Permission.BILLING_ACCESS)
     batch = await get_visible(viewer, models.BillingBatch, batch_id, "Billing batch", "batchId")
-    if batch.status in (BatchStatus.POSTING, BatchStatus.POSTED, BatchStatus.COMPLETED):
+    if batch.status in LOCKED:
         raise DomainError(ErrorCode.BATCH_LOCKED, "Analysis runs only before posting.", "batchId")
-    return batch, await analyze(batch)
+    await analyze(batch)
+    return batch, await visible(viewer, models.Finding).filter(batch_id=batch.id, billing_id=None).order_by("id")

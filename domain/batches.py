@@ -12,10 +12,11 @@ from tortoise.transactions import in_transaction
 import models
 from billrun.settings import get_settings
 from domain import clock, events, periods, sequences
-from domain.access import Viewer, account_visibility, require, sees_all_accounts
-from domain.currencies import is_currency
+from domain.access import Viewer, hidden, require, sees_all_accounts, visible
+from domain.currencies import currency_problem
 from domain.errors import DomainError, ErrorCode, Problem, raise_if
-from models.bulk import is_postgres, money_sums
+from models import locks
+from models.bulk import money_sums
 from models.enums import BatchStatus, BillingStatus, ContractStatus, Permission
 
 DRAFT_STATUSES = (BatchStatus.NOT_STARTED, BatchStatus.PROCESSING, BatchStatus.PROCESSED, BatchStatus.FAILED,
@@ -35,8 +36,8 @@ async def create_batch(viewer: Viewer, data: dict) -> models.BillingBatch:
     problems = []
     if not name:
         problems.append(Problem(ErrorCode.INVALID_INPUT, "Name the batch.", "name"))
-    if not is_currency(currency):
-        problems.append(Problem(ErrorCode.INVALID_CURRENCY, f"{currency!r} is not an ISO 4217 code.", "currency"))
+    if (problem := currency_problem(currency)) is not None:
+        problems.append(problem)
     raise_if(problems)
     if not await periods.is_open(invoice_date):
         raise DomainError(ErrorCode.PERIOD_CLOSED,
@@ -64,11 +65,7 @@ async def hold_open(batch_id: int | None, field: str = "id") -> None:
     """Inside a transaction that changes a batch's billings: share-lock the batch row and insist it is still
     open for review. Posting takes the row exclusively to move the batch to POSTING, so a disposition either
     commits before posting re-checks its guards, or waits and is then refused: never a change under a post."""
-    conn = connections.get("default")
-    lock = " FOR SHARE" if is_postgres(conn) else ""
-    mark = "$1" if is_postgres(conn) else "?"
-    rows = await conn.execute_query_dict(f"SELECT status FROM billing_batch WHERE id = {mark}{lock}", [batch_id])
-    status = rows[0]["status"] if rows else None
+    status = await locks.batch_status_shared(connections.get("default"), batch_id)
     if status not in OPEN_FOR_REVIEW:
         where = f"The batch is {status}" if status else "The billing waits for its account's next batch"
         raise DomainError(ErrorCode.BATCH_LOCKED, f"{where}: its billings cannot change now.", field)
@@ -94,9 +91,14 @@ def contracts_in_scope(batch: models.BillingBatch):
     return query
 
 
+# Billings a batch would still invoice at posting: in a draft run, its invoices to be.
+WOULD_INVOICE = (BillingStatus.NEW, BillingStatus.APPROVAL_IN_PROCESS, BillingStatus.APPROVED)
+
+
 @dataclass
 class Summary:
-    """What a billing team reads on a batch (SPEC §2); hidden billings are counted, never shown."""
+    """What a billing team reads on a batch: every figure over the billings and invoices the viewer may see; the
+    rest only as the two hidden counts."""
 
     billing_count: int = 0
     counts_by_status: dict[BillingStatus, int] = field(default_factory=dict)
@@ -111,19 +113,23 @@ class Summary:
 
 async def summarize(viewer: Viewer, batch_ids: list[int]) -> dict[int, Summary]:
     """Summaries of several batches in a fixed number of queries (money summed as Decimal in Python, since
-    SQLite sums decimals as floats)."""
+    SQLite sums decimals as floats).
+
+    `hidden_invoice_count` counts the invoices of hidden accounts the batch has posted plus those it would still
+    post (hidden billings NEW, APPROVAL_IN_PROCESS or APPROVED): the draft run's banner, and after posting the
+    posted ones. A NOT_STARTED batch has no billings yet, so 0; the analysis preview counts what processing
+    would create for hidden accounts (`BatchPreview.hiddenBillingCount`)."""
     summaries = {batch_id: Summary() for batch_id in batch_ids}
-    rows = await (models.PeriodicBilling.filter(batch_id__in=batch_ids).group_by("batch_id", "status")
-                  .annotate(n=Count("id")).values("batch_id", "status", "n"))
+    billings = visible(viewer, models.PeriodicBilling).filter(batch_id__in=batch_ids)
+    rows = await billings.group_by("batch_id", "status").annotate(n=Count("id")).values("batch_id", "status", "n")
     for row in rows:
         summary = summaries[row["batch_id"]]
         summary.counts_by_status[BillingStatus(row["status"])] = row["n"]
         summary.billing_count += row["n"]
-    counted = (models.PeriodicBilling.filter(batch_id__in=batch_ids)
-               .exclude(status__in=[BillingStatus.REJECTED, BillingStatus.CANCELLED]))
+    counted = billings.exclude(status__in=[BillingStatus.REJECTED, BillingStatus.CANCELLED])
     for batch_id, (_, amount) in (await money_sums(counted, "batch_id", "amount")).items():
         summaries[batch_id].total_amount = amount
-    invoices = models.Invoice.filter(batch_id__in=batch_ids)
+    invoices = visible(viewer, models.Invoice).filter(batch_id__in=batch_ids)
     for batch_id, (n, amount, paid) in (await money_sums(invoices, "batch_id", "amount", "amount_paid")).items():
         summary = summaries[batch_id]
         summary.invoice_count = n
@@ -132,14 +138,16 @@ async def summarize(viewer: Viewer, batch_ids: list[int]) -> dict[int, Summary]:
         summary.amount_awaiting_payment = amount - paid
     if sees_all_accounts(viewer):
         return summaries
-    hidden = (models.PeriodicBilling.filter(batch_id__in=batch_ids)
-              .exclude(account_visibility(viewer, "account")))
-    for batch_id, n in await hidden.group_by("batch_id").annotate(n=Count("id")).values_list("batch_id", "n"):
-        summaries[batch_id].hidden_billing_count = n
-    hidden_invoices = models.Invoice.filter(batch_id__in=batch_ids).exclude(account_visibility(viewer, "account"))
+    hidden_billings = hidden(viewer, models.PeriodicBilling).filter(batch_id__in=batch_ids)
+    for batch_id, status, n in await hidden_billings.group_by("batch_id", "status").annotate(
+            n=Count("id")).values_list("batch_id", "status", "n"):
+        summaries[batch_id].hidden_billing_count += n
+        if BillingStatus(status) in WOULD_INVOICE:
+            summaries[batch_id].hidden_invoice_count += n
+    hidden_invoices = hidden(viewer, models.Invoice).filter(batch_id__in=batch_ids)
     for batch_id, n in await hidden_invoices.group_by("batch_id").annotate(n=Count("id")).values_list("batch_id",
                                                                                                        "n"):
-        summaries[batch_id].hidden_invoice_count = n
+        summaries[batch_id].hidden_invoice_count += n
     return summaries
 
 

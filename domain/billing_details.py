@@ -1,23 +1,32 @@
 """Detail maintenance, the "grid" (SPEC §5): billing lines, their revenue distributions, misc charges,
 comments and the invoice-date override — while the billing is not approved or final.
 
-Every edit recalculates the billing's tax line and amount (a total is the sum of its rounded lines), bumps the
-billing's version, and writes audit rows and a batch event in the same transaction.
+Amounts are amounts of the billing's account currency (a JPY line has no decimals). Every edit recalculates
+the billing's tax line (rounded half-up to that currency's minor unit) and amount (a total is the sum of its
+rounded lines), bumps the billing's version (`version = version + 1`, in SQL), and writes audit rows and a
+batch event in the same transaction. That transaction first locks the billing row and checks again that the
+billing is editable, its batch open and its version the one the edit was checked against, so edits and
+dispositions of one billing serialize.
 """
 
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 import models
-from domain import audit, clock, events, periods
+from domain import audit, batches, clock, events, periods
 from domain.access import Viewer, get_visible, require
+from domain.accounts import currency_of
 from domain.contracts import revenue_account
+from domain.currencies import currency_problem
 from domain.dispositions import OPEN_BATCH
 from domain.errors import DomainError, ErrorCode, Problem, raise_if
-from domain.money import is_money, to_money
+from domain.money import money_problems, to_money
+from models import locks
 from models.enums import BillingStatus, DetailKind, Permission
 
 EDITABLE = (BillingStatus.NEW, BillingStatus.HOLD, BillingStatus.APPROVAL_IN_PROCESS)
@@ -41,18 +50,37 @@ async def _editable_billing(viewer: Viewer, billing_id: int, field: str = "billi
     if billing.status not in EDITABLE:
         raise DomainError(ErrorCode.INVALID_STATUS,
                           f"A {billing.status.value} billing can no longer be edited.", field)
+    if (problem := currency_problem(await currency_of(billing.account_id), field)) is not None:
+        raise DomainError.of([problem])  # a currency withdrawn since: its amounts cannot be checked or rounded
+    return billing
+
+
+async def _lock_editable(tx: BaseDBAsyncClient, seen: models.PeriodicBilling, field: str) -> models.PeriodicBilling:
+    """First thing inside an edit's transaction: the batch share-locked and still open, the billing row locked,
+    still editable and unchanged since `seen` was read. So an edit and a disposition of the same billing
+    serialize: an edit never lands on a billing approved meanwhile, and an approval never misses an edit."""
+    await batches.hold_open(seen.batch_id, field)
+    billing = await locks.billing(tx, seen.id)
+    if billing is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "Billing not found.", field)
+    if billing.status not in EDITABLE:
+        raise DomainError(ErrorCode.INVALID_STATUS, f"A {billing.status.value} billing can no longer be edited.",
+                          field)
+    if billing.version != seen.version or billing.batch_id != seen.batch_id:
+        raise DomainError(ErrorCode.CONCURRENT_UPDATE, "The billing changed meanwhile: reload it and edit again.",
+                          field)
     return billing
 
 
 async def _detail(viewer: Viewer, detail_id: int) -> tuple[models.BillingDetail, models.PeriodicBilling]:
+    require(viewer, Permission.BILLING_ACCESS)  # before the lookup: no permission is not "not found"
     detail = await get_visible(viewer, models.BillingDetail, detail_id, "Billing detail", "detailId")
     return detail, await _editable_billing(viewer, detail.billing_id, "detailId")
 
 
-async def _check_splits(splits: list[Split], line_amount: Decimal) -> None:
-    problems = [Problem(ErrorCode.INVALID_INPUT, "Each distribution is an amount with two decimals.",
-                        "distributions") for s in splits if not is_money(s.amount)]
-    raise_if(problems)
+async def _check_splits(splits: list[Split], line_amount: Decimal, currency: str) -> None:
+    for split in splits:
+        raise_if(money_problems(split.amount, currency, "distributions"))
     if sum((s.amount for s in splits), Decimal(0)) != line_amount:
         raise DomainError(ErrorCode.INVALID_INPUT, f"Distributions must sum to the line ({line_amount}).",
                           "distributions")
@@ -85,9 +113,8 @@ async def update_detail(viewer: Viewer, detail_id: int, changes: dict) -> models
     if detail.kind == DetailKind.TAX:
         raise DomainError(ErrorCode.INVALID_INPUT, "The tax line follows the other lines; edit those.", "detailId")
     amount = changes.get("billing_amount", detail.amount)
-    problems = []
-    if not is_money(amount):
-        problems.append(Problem(ErrorCode.INVALID_INPUT, "An amount with two decimals.", "billingAmount"))
+    currency = await currency_of(billing.account_id)
+    problems = money_problems(amount, currency, "billingAmount")
     days = changes.get("days_billed", detail.days_billed)
     if days is not None and (days < 0 or (detail.days_in_period is not None and days > detail.days_in_period)):
         problems.append(Problem(ErrorCode.INVALID_INPUT, f"Days billed are 0 to {detail.days_in_period}.",
@@ -104,8 +131,9 @@ async def update_detail(viewer: Viewer, detail_id: int, changes: dict) -> models
                               "distributions")
         splits = [Split(account, amount)] if account is not None else []
     if splits is not None:
-        await _check_splits(splits, amount)
-    async with in_transaction():
+        await _check_splits(splits, amount, currency)
+    async with in_transaction() as tx:
+        billing = await _lock_editable(tx, billing, "detailId")
         before = {"amount": detail.amount, "days_billed": detail.days_billed,
                   "revenue_account_id": detail.revenue_account_id}
         detail.amount, detail.days_billed, detail.revenue_account_id = amount, days, account
@@ -123,14 +151,13 @@ async def add_misc_charge(viewer: Viewer, billing_id: int, description: str, amo
                           revenue_account_id: int) -> models.BillingDetail:
     """Add a miscellaneous charge line (before the tax line)."""
     billing = await _editable_billing(viewer, billing_id)
-    problems = []
-    if not is_money(amount):
-        problems.append(Problem(ErrorCode.INVALID_INPUT, "An amount with two decimals.", "amount"))
+    problems = money_problems(amount, await currency_of(billing.account_id), "amount")
     if not description.strip():
         problems.append(Problem(ErrorCode.INVALID_INPUT, "Describe the charge.", "description"))
     raise_if(problems)
     account = await revenue_account(revenue_account_id)
-    async with in_transaction():
+    async with in_transaction() as tx:
+        billing = await _lock_editable(tx, billing, "billingId")
         position = await models.BillingDetail.filter(billing_id=billing.id).exclude(kind=DetailKind.TAX).count()
         await models.BillingDetail.filter(billing_id=billing.id, kind=DetailKind.TAX).update(position=position + 1)
         detail = await models.BillingDetail.create(
@@ -151,7 +178,8 @@ async def remove_misc_charge(viewer: Viewer, detail_id: int) -> int:
     detail, billing = await _detail(viewer, detail_id)
     if detail.kind != DetailKind.MISC:
         raise DomainError(ErrorCode.INVALID_INPUT, "Only miscellaneous charges can be removed.", "detailId")
-    async with in_transaction():
+    async with in_transaction() as tx:
+        billing = await _lock_editable(tx, billing, "detailId")
         await audit.record(viewer, "BillingDetail", detail.id, {"amount": (detail.amount, None),
                                                                 "description": (detail.description, None)},
                            "REMOVE_MISC", batch_id=billing.batch_id, billing_id=billing.id)
@@ -167,26 +195,28 @@ async def update_billing(viewer: Viewer, billing_id: int, changes: dict) -> mode
     if "invoice_date_override" in changes and override is not None and not await periods.is_open(override):
         raise DomainError(ErrorCode.PERIOD_CLOSED, f"{override} is not in an open accounting period.",
                           "invoiceDateOverride")
-    async with in_transaction():
+    async with in_transaction() as tx:
+        billing = await _lock_editable(tx, billing, "id")
         before = {k: getattr(billing, k) for k in changes}
-        for key, value in changes.items():
-            setattr(billing, key, value if value is not None or key == "invoice_date_override" else "")
-        billing.version += 1
-        await billing.save()
-        await audit.record(viewer, "PeriodicBilling", billing.id, {k: (v, getattr(billing, k))
-                                                                   for k, v in before.items()},
+        values = {key: value if value is not None or key == "invoice_date_override" else ""
+                  for key, value in changes.items()}
+        await models.PeriodicBilling.filter(id=billing.id).update(**values, version=F("version") + 1,
+                                                                  updated_at=clock.now())
+        await audit.record(viewer, "PeriodicBilling", billing.id, {k: (v, values[k]) for k, v in before.items()},
                            "EDIT", batch_id=billing.batch_id, billing_id=billing.id)
         await events.record("BILLING_EDITED", batch_id=billing.batch_id, billing_id=billing.id, actor=viewer.label)
-    return billing
+    return await models.PeriodicBilling.get(id=billing.id)
 
 
 async def recalculate(viewer: Viewer, billing: models.PeriodicBilling) -> None:
-    """Tax line = rate times the other lines (half-up), amount = sum of the lines; version + 1; audited."""
+    """Tax line = rate times the other lines (half-up to the currency's minor unit), amount = sum of the lines;
+    version + 1; audited. Call it inside the edit's transaction, with the billing locked (`_lock_editable`)."""
     details = await models.BillingDetail.filter(billing_id=billing.id)
     base = sum((d.amount for d in details if d.kind != DetailKind.TAX), Decimal(0))
     rate = await models.TaxRate.get_or_none(location=billing.tax_location)
+    currency = await currency_of(billing.account_id)
     for tax in (d for d in details if d.kind == DetailKind.TAX):
-        new_tax = to_money(base * rate.rate) if rate is not None else tax.amount
+        new_tax = to_money(base * rate.rate, currency) if rate is not None else tax.amount
         if new_tax != tax.amount:
             tax.trace = {**tax.trace, "base": str(base), "formula": f"{base} \u00d7 {rate.rate if rate else '?'} = "
                          f"{new_tax}"}
@@ -195,9 +225,9 @@ async def recalculate(viewer: Viewer, billing: models.PeriodicBilling) -> None:
             tax.amount = new_tax
     total = sum((d.amount for d in details), Decimal(0))
     before = billing.amount
-    billing.amount, billing.version = total, billing.version + 1
-    await models.PeriodicBilling.filter(id=billing.id).update(amount=total, version=billing.version,
+    await models.PeriodicBilling.filter(id=billing.id).update(amount=total, version=F("version") + 1,
                                                               updated_at=clock.now())
+    billing.amount, billing.version = total, billing.version + 1
     await audit.record(viewer, "PeriodicBilling", billing.id, {"amount": (before, total)}, "RECALCULATE",
                        batch_id=billing.batch_id, billing_id=billing.id)
     await events.record("BILLING_EDITED", batch_id=billing.batch_id, billing_id=billing.id, amount=str(total),

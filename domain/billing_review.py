@@ -6,7 +6,6 @@ Every change writes its audit rows and a batch event in the same transaction. Th
 
 from dataclasses import dataclass
 
-from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
@@ -16,7 +15,7 @@ from domain import audit, batches, clock, events
 from domain.access import Viewer, get_visible, require, visible
 from domain.dispositions import deletion_refusal, refusal, subjects
 from domain.errors import DomainError, ErrorCode, Problem
-from models.bulk import is_postgres
+from models import locks, sql
 from models.enums import BatchStatus, BillingStatus, Permission
 
 
@@ -40,7 +39,8 @@ async def update_status(viewer: Viewer, billing_id: int, target: BillingStatus,
             raise DomainError(ErrorCode.CONCURRENT_UPDATE,
                               "The billing changed since you read it: reload it and decide again.", "expectedVersion")
         await audit.record(viewer, "PeriodicBilling", billing.id, {"status": (billing.status, target)},
-                           "DISPOSITION", batch_id=billing.batch_id, billing_id=billing.id)
+                           "DISPOSITION", batch_id=billing.batch_id, billing_id=billing.id,
+                           account_id=billing.account_id)
         await events.record("DISPOSITION", batch_id=billing.batch_id, billing_id=billing.id,
                             before=billing.status.value, after=target.value, actor=viewer.label)
     return await models.PeriodicBilling.get(id=billing.id)
@@ -54,12 +54,15 @@ class MassResult:
 
 async def mass_update(viewer: Viewer, batch_id: int, target: BillingStatus, billings: QuerySet) -> MassResult:
     """Apply one disposition to every billing of `billings` (already scoped and filtered) under the same rules:
-    all allowed ones change in one transaction (one audit row each), the others are reported with their reason."""
+    all allowed ones change in one transaction (one audit row each), the others are reported with their reason.
+    A target the viewer may not set at all is refused once for the call, not once per billing."""
     require(viewer, Permission.BILLING_ACCESS)
+    if target == BillingStatus.APPROVED:
+        require(viewer, Permission.BILLING_APPROVE)
     batch = await get_visible(viewer, models.BillingBatch, batch_id, "Billing batch", "batchId")
     async with in_transaction() as tx:
         await batches.hold_open(batch.id, "batchId")
-        await _lock(tx, batch.id)
+        await locks.billings_of_batch(tx, batch.id)  # against single dispositions and edits meanwhile
         found = await subjects(billings.filter(batch_id=batch.id).exclude(status=target))
         refusals, allowed = [], []
         for billing_id, subject in sorted(found.items()):
@@ -69,50 +72,10 @@ async def mass_update(viewer: Viewer, batch_id: int, target: BillingStatus, bill
             else:
                 refusals.append((billing_id, problem))
         if allowed:
-            await _apply(tx, viewer, batch.id, allowed, target)
+            await sql.mass_disposition(tx, viewer.user_id, viewer.label, allowed, target.value, clock.now())
             await events.record("MASS_DISPOSITION", batch_id=batch.id, status=target.value, changed=len(allowed),
                                 refused=len(refusals), actor=viewer.label)
     return MassResult(changed=len(allowed), refusals=refusals)
-
-
-async def _lock(tx: BaseDBAsyncClient, batch_id: int) -> None:
-    """Serialize concurrent dispositions of a batch's billings (PostgreSQL row locks; SQLite has one writer)."""
-    if is_postgres(tx):
-        await tx.execute_query("SELECT count(*) FROM (SELECT id FROM periodic_billing "
-                               f"WHERE batch_id = {int(batch_id)} FOR UPDATE) AS locked")
-
-
-async def _apply(tx: BaseDBAsyncClient, viewer: Viewer, batch_id: int, ids: list[int], target: BillingStatus) -> None:
-    """One INSERT … SELECT of the audit rows, then one UPDATE (in id slices on SQLite, which caps parameters)."""
-    now = clock.now()
-    slices = [ids] if is_postgres(tx) else [ids[i:i + 500] for i in range(0, len(ids), 500)]
-    for part in slices:
-        if is_postgres(tx):
-            where, args = "id = ANY($5::int[])", [viewer.user_id, viewer.label, target.value, now, part]
-            marks = ("$1", "$2", "$3", "$4")
-        else:
-            where, args = f"id IN ({', '.join('?' for _ in part)})", [viewer.user_id, viewer.label, target.value,
-                                                                      now, *part]
-            marks = ("?", "?", "?", "?")
-        await tx.execute_query(
-            "INSERT INTO audit (entity, entity_id, field, before, after, operation, actor_id, actor_label, batch_id, "
-            f"billing_id, at) SELECT 'PeriodicBilling', id, 'status', status, {marks[2]}, 'MASS_DISPOSITION', "
-            f"{marks[0]}, {marks[1]}, batch_id, id, {marks[3]} FROM periodic_billing WHERE {where}",
-            _reorder(args, is_postgres(tx)))
-        update_args = [target.value, now, part] if is_postgres(tx) else [target.value, now, *part]
-        update_where = "id = ANY($3::int[])" if is_postgres(tx) else where
-        set_marks = ("$1", "$2") if is_postgres(tx) else ("?", "?")
-        await tx.execute_query(
-            f"UPDATE periodic_billing SET status = {set_marks[0]}, version = version + 1, updated_at = {set_marks[1]} "
-            f"WHERE {update_where}", update_args)
-
-
-def _reorder(args: list, postgres: bool) -> list:
-    """SQLite binds `?` in order of appearance: target, actor id, label, time, then the ids."""
-    if postgres:
-        return args
-    actor, label, target, now, *ids = args
-    return [target, actor, label, now, *ids]
 
 
 async def delete_billing(viewer: Viewer, billing_id: int) -> int:
@@ -124,7 +87,7 @@ async def delete_billing(viewer: Viewer, billing_id: int) -> int:
     async with in_transaction():
         await batches.hold_open(billing.batch_id)
         await audit.record(viewer, "PeriodicBilling", billing.id, {"status": (billing.status, None)}, "DELETE",
-                           batch_id=billing.batch_id, billing_id=billing.id)
+                           batch_id=billing.batch_id, billing_id=billing.id, account_id=billing.account_id)
         await models.PeriodicBilling.filter(id=billing.id).delete()
         await events.record("BILLING_DELETED", batch_id=billing.batch_id, billing_id=billing.id, actor=viewer.label)
     return billing.id
@@ -158,7 +121,7 @@ async def move_billings(viewer: Viewer, billing_ids: list[int], to_batch_id: int
             if billing.batch_id == target.id:
                 continue
             await audit.record(viewer, "PeriodicBilling", billing.id, {"batch_id": (billing.batch_id, target.id)},
-                               "MOVE", batch_id=billing.batch_id, billing_id=billing.id)
+                               "MOVE", batch_id=billing.batch_id, billing_id=billing.id, account_id=billing.account_id)
             await events.record("BILLING_MOVED", batch_id=billing.batch_id, billing_id=billing.id, to_batch=target.id)
         await models.PeriodicBilling.filter(id__in=[b.id for b in rows]).update(batch_id=target.id)
         await models.Finding.filter(billing_id__in=[b.id for b in rows]).update(batch_id=target.id)

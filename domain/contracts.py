@@ -6,15 +6,19 @@ from decimal import Decimal
 import models
 from domain.access import Viewer, get_visible, require
 from domain.errors import DomainError, ErrorCode, Problem, raise_if
-from domain.money import is_money
+from domain.money import money_problems
 from models.enums import LedgerAccountKind, Permission
 
 
-def _price_problems(price: Decimal | None, field: str = "periodicPrice") -> list[Problem]:
-    if price is not None and (not is_money(price) or price < 0):
-        return [Problem(ErrorCode.INVALID_INPUT, "A price is a non-negative amount with at most two decimals.",
-                        field)]
-    return []
+def _price_problems(price: Decimal | None, currency: str, field: str = "periodicPrice") -> list[Problem]:
+    """A price is a non-negative amount of the account's currency (a JPY price has no decimals)."""
+    return money_problems(price, currency, field, allow_negative=False)
+
+
+async def contract_currency(contract_id: int) -> str:
+    """The currency a contract bills in: its account's."""
+    return await models.SalesContract.get(id=contract_id).values_list(  # type: ignore[return-value]
+        "account__currency", flat=True)
 
 
 async def revenue_account(account_id: int | None, field: str = "revenueAccountId") -> models.LedgerAccount | None:
@@ -60,7 +64,7 @@ async def create_charge(viewer: Viewer, data: dict) -> models.RecurringCharge:
     require(viewer, Permission.BILLING_ACCESS)
     contract = await get_visible(viewer, models.SalesContract, data.pop("contract_id"), "Sales contract",
                                  "contractId")
-    problems = _price_problems(data["periodic_price"])
+    problems = _price_problems(data["periodic_price"], await contract_currency(contract.id))
     if data.get("quantity") is not None and data["quantity"] <= 0:
         problems.append(Problem(ErrorCode.INVALID_INPUT, "Quantity must be positive.", "quantity"))
     if not data["description"].strip():
@@ -75,7 +79,7 @@ async def create_charge(viewer: Viewer, data: dict) -> models.RecurringCharge:
 async def update_charge(viewer: Viewer, charge_id: int, changes: dict) -> models.RecurringCharge:
     require(viewer, Permission.BILLING_ACCESS)
     charge = await get_visible(viewer, models.RecurringCharge, charge_id, "Recurring charge")
-    raise_if(_price_problems(changes.get("periodic_price")))
+    raise_if(_price_problems(changes.get("periodic_price"), await contract_currency(charge.contract_id)))
     if "revenue_account_id" in changes:
         charge.revenue_account = await revenue_account(changes.pop("revenue_account_id"))
     if changes.get("quantity") is not None and changes["quantity"] <= 0:
@@ -107,7 +111,7 @@ async def create_dated_price(viewer: Viewer, data: dict) -> models.DatedPrice:
     require(viewer, Permission.BILLING_ACCESS)
     charge = await get_visible(viewer, models.RecurringCharge, data.pop("charge_id"), "Recurring charge",
                                "chargeId")
-    raise_if(_price_problems(data["periodic_price"]) + _check_dates(
+    raise_if(_price_problems(data["periodic_price"], await contract_currency(charge.contract_id)) + _check_dates(
         data["first_effective_date"], data.get("last_effective_date"), "firstEffectiveDate", "lastEffectiveDate"))
     await _check_no_overlap(charge.id, data["first_effective_date"], data.get("last_effective_date"), None)
     return await models.DatedPrice.create(charge=charge, **data)
@@ -116,7 +120,9 @@ async def create_dated_price(viewer: Viewer, data: dict) -> models.DatedPrice:
 async def update_dated_price(viewer: Viewer, price_id: int, changes: dict) -> models.DatedPrice:
     require(viewer, Permission.BILLING_ACCESS)
     price = await get_visible(viewer, models.DatedPrice, price_id, "Dated price")
-    raise_if(_price_problems(changes.get("periodic_price")))
+    if "periodic_price" in changes:
+        charge = await models.RecurringCharge.get(id=price.charge_id)
+        raise_if(_price_problems(changes["periodic_price"], await contract_currency(charge.contract_id)))
     for key, value in changes.items():
         setattr(price, key, value)
     raise_if(_check_dates(price.first_effective_date, price.last_effective_date, "firstEffectiveDate",

@@ -1,7 +1,9 @@
 """Billing details as CSV rows (the "Export Billing Details to CSV" button), streamed page by page.
 
-One row per detail line with its trace columns; hidden billings are not exported. Dates are ISO, amounts plain
-decimals, text UTF-8, so the file opens cleanly in a spreadsheet and parses back exactly.
+One row per detail line with its trace columns; hidden billings are not exported. `billing_starting_date` and
+`billing_ending_date` are the first and last day billed, `period_start_date`/`period_end_date` the period's own
+bounds. Dates are ISO, amounts plain decimals, text UTF-8, so the file opens cleanly in a spreadsheet and parses
+back exactly.
 """
 
 import csv
@@ -15,12 +17,14 @@ from models.enums import Permission
 
 PAGE = 2000
 COLUMNS = ("batch_code", "billing_id", "account_number", "account_name", "contract_number", "billing_status",
-           "billing_starting_date", "billing_ending_date", "tax_location", "line", "detail_id", "kind", "description",
-           "billing_amount", "days_billed", "days_in_period", "price_source", "charge_id", "dated_price_id",
-           "source_type", "source_id", "revenue_account", "distributions", "why", "formula", "tax_rate")
+           "billing_starting_date", "billing_ending_date", "period_start_date", "period_end_date", "tax_location",
+           "line", "detail_id", "kind", "description", "billing_amount", "days_billed", "days_in_period",
+           "price_source", "charge_id", "dated_price_id", "source_type", "source_id", "revenue_account",
+           "distributions", "why", "formula", "tax_rate")
 FIELDS = ("id", "position", "kind", "description", "amount", "days_billed", "days_in_period", "price_source",
           "charge_id", "dated_price_id", "source_type", "source_id", "trace", "revenue_account__code", "billing_id",
-          "billing__status", "billing__period_start", "billing__period_end", "billing__tax_location",
+          "billing__status", "billing__billing_start", "billing__billing_end", "billing__period_start",
+          "billing__period_end", "billing__tax_location",
           "billing__batch__code", "billing__account__number", "billing__account__name", "billing__contract__number")
 
 
@@ -36,7 +40,9 @@ def _row(detail: dict, distributions: list[tuple[str, str]]) -> list[str]:
         "batch_code": detail["billing__batch__code"], "billing_id": detail["billing_id"],
         "account_number": detail["billing__account__number"], "account_name": detail["billing__account__name"],
         "contract_number": detail["billing__contract__number"], "billing_status": detail["billing__status"],
-        "billing_starting_date": detail["billing__period_start"], "billing_ending_date": detail["billing__period_end"],
+        "billing_starting_date": detail["billing__billing_start"],
+        "billing_ending_date": detail["billing__billing_end"],
+        "period_start_date": detail["billing__period_start"], "period_end_date": detail["billing__period_end"],
         "tax_location": detail["billing__tax_location"], "line": detail["position"] + 1, "detail_id": detail["id"],
         "kind": detail["kind"], "description": detail["description"], "billing_amount": detail["amount"],
         "days_billed": detail["days_billed"], "days_in_period": detail["days_in_period"],

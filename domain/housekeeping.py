@@ -23,8 +23,9 @@ async def purge_expired() -> dict[str, int]:
 
 
 async def sweep() -> dict[str, int]:
-    """Move on what is stuck (idempotent, safe from several workers at once): jobs whose first message was
-    lost, auto-pay charges whose answer was lost (UNKNOWN: the gateway is asked) or whose message was lost,
-    e-mails whose worker died mid-send (reported, not re-sent)."""
+    """Move on what is stuck (idempotent, safe from several workers at once): jobs nothing moved for a while
+    (QUEUED ones whose first message was lost, RUNNING ones whose chunk messages or follow-up were lost: planned
+    again, which re-sends their pending chunks), auto-pay charges whose answer was lost (UNKNOWN: the gateway
+    is asked), e-mails whose worker died mid-send (reported, not re-sent)."""
     return {"jobs_resent": await jobs.resend_stale(), "payments_settled": await payments.settle_unknown(),
-            "payments_resent": await payments.resend_stale(), "deliveries_stuck": await sending.settle_stuck()}
+            "deliveries_stuck": await sending.settle_stuck()}

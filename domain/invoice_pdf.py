@@ -14,6 +14,8 @@ from fpdf import FPDF, XPos, YPos
 from fpdf.enums import TableBordersLayout
 from fpdf.fonts import FontFace
 
+from domain.currencies import STORED_DECIMALS, is_currency, minor_unit
+
 MAX_DESCRIPTION = 400  # characters of a line's description printed; longer ones are cut with an ellipsis
 TAX_KIND = "TAX"
 FONT = "Helvetica"  # a core font: no font file to ship, latin-1 only
@@ -40,7 +42,7 @@ class InvoiceDocument:
     account_number: str
     account_name: str
     billing_email: str
-    period_start: date
+    period_start: date  # the first and last day billed (a contract starting on the 16th: from the 16th)
     period_end: date
     lines: tuple[InvoiceLine, ...]
     tax_amount: Decimal
@@ -49,8 +51,11 @@ class InvoiceDocument:
 
 
 def format_money(amount: Decimal, currency: str) -> str:
-    """`1,234.50 USD`: two decimals, thousands separators, the currency code after."""
-    return f"{amount:,.2f} {currency}"
+    """`1,234.50 USD`, `123,457 JPY`: the currency's decimals, thousands separators, the currency code after.
+
+    Amounts are rounded to the currency already; a code not in circulation (an old invoice) prints as stored."""
+    places = minor_unit(currency) if is_currency(currency) else STORED_DECIMALS
+    return f"{amount:,.{places}f} {currency}"
 
 
 def _text(value: str) -> str:

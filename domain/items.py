@@ -12,22 +12,28 @@ from tortoise.models import Model
 import models
 from domain import clock
 from domain.access import Viewer, get_visible, require
-from domain.contracts import revenue_account
+from domain.accounts import currency_of
+from domain.contracts import contract_currency, revenue_account
 from domain.errors import DomainError, ErrorCode, Problem, raise_if
-from domain.money import is_money
+from domain.money import money_problems
 from models.enums import Permission
 
 M = TypeVar("M", bound=Model)
 
 
-def _amount_problems(value: Decimal | None, field: str, *, allow_zero: bool = True,
+def _amount_problems(value: Decimal | None, currency: str, field: str, *, allow_zero: bool = True,
                      allow_negative: bool = True) -> list[Problem]:
-    """Amounts must be money; zero or negative ones are allowed here and flagged by pre-billing analysis."""
-    if value is None:
-        return []
-    if not is_money(value) or (not allow_zero and value == 0) or (not allow_negative and value < 0):
-        return [Problem(ErrorCode.INVALID_INPUT, "Not a valid amount for this field.", field)]
-    return []
+    """Amounts must be money of the account's currency (no decimals for JPY); zero or negative ones are allowed
+    here and flagged by pre-billing analysis."""
+    return money_problems(value, currency, field, allow_zero=allow_zero, allow_negative=allow_negative)
+
+
+async def _item_currency(item: Model) -> str:
+    """The currency an item is billed in: its account's (a service change's through its charge's contract)."""
+    if isinstance(item, models.ServiceChange):
+        charge = await models.RecurringCharge.get(id=item.charge_id)
+        return await contract_currency(charge.contract_id)
+    return await currency_of(item.account_id)  # type: ignore[attr-defined]
 
 
 def _unbilled(item: Model, what: str) -> None:
@@ -38,7 +44,7 @@ def _unbilled(item: Model, what: str) -> None:
 async def create_work_order(viewer: Viewer, data: dict) -> models.WorkOrder:
     require(viewer, Permission.BILLING_ACCESS)
     account = await get_visible(viewer, models.Account, data.pop("account_id"), "Account", "accountId")
-    raise_if(_amount_problems(data.get("rate"), "rate", allow_negative=False))
+    raise_if(_amount_problems(data.get("rate"), account.currency, "rate", allow_negative=False))
     if data.get("quantity") is not None and data["quantity"] <= 0:
         raise DomainError(ErrorCode.INVALID_INPUT, "Quantity must be positive.", "quantity")
     if (charge_id := data.pop("charge_id", None)) is not None:
@@ -61,7 +67,9 @@ async def _update_unbilled(viewer: Viewer, model: type[M], item_id: int, what: s
     _unbilled(item, what)
     if amount_field is not None:
         name, field = amount_field
-        raise_if(_amount_problems(changes.get(name), field, allow_negative=allow_negative))
+        if changes.get(name) is not None:
+            raise_if(_amount_problems(changes[name], await _item_currency(item), field,
+                                      allow_negative=allow_negative))
     if "revenue_account_id" in changes:
         item.revenue_account = await revenue_account(changes.pop("revenue_account_id"))  # type: ignore[attr-defined]
     for key, value in changes.items():
@@ -79,7 +87,7 @@ async def update_work_order(viewer: Viewer, work_order_id: int, changes: dict) -
 async def create_manual_charge(viewer: Viewer, data: dict) -> models.ManualCharge:
     require(viewer, Permission.BILLING_ACCESS)
     account = await get_visible(viewer, models.Account, data.pop("account_id"), "Account", "accountId")
-    raise_if(_amount_problems(data["amount"], "amount"))
+    raise_if(_amount_problems(data["amount"], account.currency, "amount"))
     data["revenue_account"] = await revenue_account(data.pop("revenue_account_id", None))
     return await models.ManualCharge.create(account=account, created_by_id=viewer.user_id, **data)
 
@@ -94,7 +102,8 @@ async def create_service_change(viewer: Viewer, data: dict) -> models.ServiceCha
     require(viewer, Permission.BILLING_ACCESS)
     charge = await get_visible(viewer, models.RecurringCharge, data.pop("charge_id"), "Recurring charge",
                                "chargeId")
-    raise_if(_amount_problems(data["new_price"], "newPrice", allow_negative=False))
+    raise_if(_amount_problems(data["new_price"], await contract_currency(charge.contract_id), "newPrice",
+                              allow_negative=False))
     return await models.ServiceChange.create(charge=charge, created_by_id=viewer.user_id, **data)
 
 
@@ -107,7 +116,7 @@ async def create_adjustment(viewer: Viewer, data: dict) -> models.InvoiceAdjustm
     """A credit or debit against an account, billed once approved."""
     require(viewer, Permission.BILLING_ACCESS)
     account = await get_visible(viewer, models.Account, data.pop("account_id"), "Account", "accountId")
-    raise_if(_amount_problems(data["amount"], "amount", allow_zero=False, allow_negative=False))
+    raise_if(_amount_problems(data["amount"], account.currency, "amount", allow_zero=False, allow_negative=False))
     data["revenue_account"] = await revenue_account(data.pop("revenue_account_id", None))
     return await models.InvoiceAdjustment.create(account=account, **data)
 

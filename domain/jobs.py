@@ -1,10 +1,33 @@
 """Background jobs: created with the state change that needs them, sent to the broker only after commit.
 
-Actors are addressed by name, so the domain never imports the workers; `workers/actors.py` declares them
-with these names and queues. A job left QUEUED (the process died between commit and send) is sent again by
-the sweeper.
+Actors are addressed by name, so the domain never imports the workers; `workers/actors.py` declares them with
+these names and queues.
+
+**One protocol runs every chunked job** (processing, posting, sending, the accounting export, auto-pay). A kind
+module describes only what is its own, in a `Chunked`: what its chunks are, the work of one, what finishing
+does. The rest is here, once:
+
+- *plan* (`plan`): in one transaction, create the job's chunks, mark the job RUNNING with its total and record
+  the progress event. A job planned again (a redelivered message, the sweeper) re-sends only the chunks not
+  done; a job without chunks finishes at once. Messages are sent after commit.
+- *run a chunk* (`run_chunk`): claim it — a chunk done already, a job no longer RUNNING or a batch no longer in
+  the kind's status make the message a no-op —, do the work, mark the chunk done and count its progress. Work on
+  the database runs inside the chunk's transaction. Work with the outside world (an e-mail, a gateway call)
+  runs first, outside any transaction, idempotent per item by its own claim; it may leave the chunk open, to be
+  closed later by `complete_chunk`.
+- *finish*, exactly once, in the transaction that completes the last chunk: counting locks the job row, so of
+  two chunks ending together the second sees the first. The job SUCCEEDS and the kind's finisher runs; the work
+  finishing starts is recorded there as QUEUED jobs and sent after commit.
+
+Recovery needs nothing else: the broker redelivers the messages of a worker that died, and the sweeper
+(`resend_stale`) sends again any job QUEUED or RUNNING whose heartbeat (`updated_at`, touched by every chunk
+done) is older than `BILLRUN_JOB_STALE_AFTER_SECONDS`. Each step is a fault point for crash tests
+(`domain.faults`): `<kind>.plan.committed`, `<kind>.chunk.before_commit`, `<kind>.chunk.committed` and
+`<kind>.finish.committed`, `<kind>` being the job kind in lower case (`process`, `post`, `send`, …).
 """
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -13,27 +36,44 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 import models
-from domain import audit, clock, events, notifications
-from models.bulk import is_postgres
+from billrun.settings import get_settings
+from domain import audit, clock, events, faults, notifications
+from models import locks, sql
+from models.bulk import insert_rows
 from models.enums import BatchStatus, JobKind, JobStatus
 
 QUEUE = "billing"
 PLAN_PROCESSING = "plan_processing"
 PROCESS_CHUNK = "process_chunk"
+ANALYZE_BATCH = "analyze_batch"
 REVERSE_BATCH = "reverse_batch"
 FAIL_JOB = "fail_job"
 PLAN_POSTING = "plan_posting"
 POST_CHUNK = "post_chunk"
 PLAN_SENDING = "plan_sending"
 SEND_CHUNK = "send_chunk"
-RUN_EXPORT = "run_export"
+PLAN_EXPORT = "plan_export"
+EXPORT_FILE = "export_file"
 PLAN_AUTOPAY = "plan_autopay"
 CHARGE_PAYMENT = "charge_payment"
 GIVE_UP_PAYMENT = "give_up_payment"
 
-# Which actor starts each kind of job.
-STARTS = {JobKind.PROCESS: PLAN_PROCESSING, JobKind.REVERSE: REVERSE_BATCH, JobKind.POST: PLAN_POSTING,
-          JobKind.SEND: PLAN_SENDING, JobKind.EXPORT: RUN_EXPORT, JobKind.AUTO_PAY: PLAN_AUTOPAY}
+# Which actor starts each kind of job (for a chunked kind: its planning).
+STARTS = {JobKind.PROCESS: PLAN_PROCESSING, JobKind.ANALYZE: ANALYZE_BATCH, JobKind.REVERSE: REVERSE_BATCH,
+          JobKind.POST: PLAN_POSTING, JobKind.SEND: PLAN_SENDING, JobKind.EXPORT: PLAN_EXPORT,
+          JobKind.AUTO_PAY: PLAN_AUTOPAY}
+UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING)
+# The protocol's steps, in order, each a fault point `<kind>.<step>` (`domain.faults`).
+STEPS = ("plan.committed", "chunk.before_commit", "chunk.committed", "finish.committed")
+CHUNKED_KINDS = (JobKind.PROCESS, JobKind.POST, JobKind.SEND, JobKind.EXPORT, JobKind.AUTO_PAY)
+
+
+def checkpoints() -> list[str]:
+    """Every fault point of the protocol, for crash tests and reliability runs to choose from."""
+    return [f"{kind.value.lower()}.{step}" for kind in CHUNKED_KINDS for step in STEPS]
+
+
+# ---------------------------------------------------------------- messages
 
 
 def send(actor_name: str, *, on_exhausted: str = FAIL_JOB, **kwargs: Any) -> None:
@@ -49,8 +89,24 @@ def send(actor_name: str, *, on_exhausted: str = FAIL_JOB, **kwargs: Any) -> Non
     broker.enqueue(message)
 
 
+def retry_later(reason: str) -> Exception:
+    """What a message raises to be run again after its backoff: an expected, transient condition, so dramatiq
+    logs no error or traceback for it (it logs every other exception as an ERROR)."""
+    return dramatiq.Retry(reason)
+
+
 async def create(kind: JobKind, *, batch_id: int | None, created_by: int | None, **params: Any) -> models.Job:
-    return await models.Job.create(kind=kind, batch_id=batch_id, created_by_id=created_by, params=params)
+    # The heartbeat starts now (Tortoise leaves a field with a database default to the database on create).
+    return await models.Job.create(kind=kind, batch_id=batch_id, created_by_id=created_by, params=params,
+                                   updated_at=clock.now())
+
+
+async def follow_up(kind: JobKind, *, batch_id: int | None, created_by: int | None, **params: Any) -> models.Job:
+    """A job the current transaction queues (and announces with a JOB_QUEUED event): it exists if and only if
+    the transaction commits. Start it after commit."""
+    job = await create(kind, batch_id=batch_id, created_by=created_by, **params)
+    await events.record("JOB_QUEUED", batch_id=batch_id, job_id=job.id, job_kind=kind.value)
+    return job
 
 
 def start(job: models.Job) -> None:
@@ -58,75 +114,194 @@ def start(job: models.Job) -> None:
     send(STARTS[job.kind], job_id=job.id)
 
 
-async def mark_running(job: models.Job, total: int) -> None:
-    job.status = JobStatus.RUNNING
-    job.progress_total = total
-    job.started_at = job.started_at or clock.now()
-    await job.save(update_fields=["status", "progress_total", "started_at"])
+def start_all(queued: list[models.Job]) -> None:
+    for job in queued:
+        start(job)
 
 
-async def claim_chunk(tx: BaseDBAsyncClient, job_id: int, chunk_no: int,
-                      batch_status: str) -> tuple[models.Job, models.JobChunk] | None:
-    """Inside the chunk's transaction: lock the chunk row (PostgreSQL; SQLite has one writer) and return the
-    running job and the chunk, or None when the chunk is done already (a redelivered message) or its job no
-    longer runs or its batch is no longer in `batch_status`."""
-    lock = " FOR UPDATE" if is_postgres(tx) else ""
-    _, rows = await tx.execute_query(
-        f"SELECT id, done_at FROM job_chunk WHERE job_id = {int(job_id)} AND chunk_no = {int(chunk_no)}{lock}")
-    if not rows or rows[0]["done_at"] is not None:
+# ---------------------------------------------------------------- the chunked-job protocol
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One slice of a job, as planned: the units of progress it counts and what its work needs."""
+
+    size: int
+    params: dict[str, Any] = field(default_factory=dict)
+    number: int | None = None  # its key within the job (a redelivered message names it); by default, its position
+
+
+async def _no_follow_ups(tx: BaseDBAsyncClient, job: models.Job) -> list[models.Job]:
+    return []
+
+
+@dataclass(frozen=True)
+class Chunked:
+    """One kind of chunked job: what is its own. `plan`, `run_chunk` and `complete_chunk` do the rest."""
+
+    kind: JobKind
+    chunk_actor: str
+    # The chunks of a job, asked once, inside the planning transaction (so it may also write what goes with them).
+    chunks: Callable[[models.Job], Awaitable[list[Chunk]]]
+    # The work of a chunk inside its transaction (database work), ...
+    work: Callable[[BaseDBAsyncClient, models.Job, models.JobChunk], Awaitable[None]] | None = None
+    # ... or before it, outside any transaction (the outside world), idempotent per item; False leaves it open.
+    outside_work: Callable[[models.Job, models.JobChunk], Awaitable[bool]] | None = None
+    # Inside the transaction of the last chunk: the kind's finishing; returns the follow-up jobs it queued.
+    finish: Callable[[BaseDBAsyncClient, models.Job], Awaitable[list[models.Job]]] = _no_follow_ups
+    # The chunks run only while the job's batch is in this status (None: whatever it is).
+    batch_status: BatchStatus | None = None
+    # The actor told when a chunk's message failed on every retry (by default: the job fails).
+    on_exhausted: str = FAIL_JOB
+
+    def checkpoint(self, step: str) -> None:
+        assert step in STEPS, step
+        faults.checkpoint(f"{self.kind.value.lower()}.{step}")
+
+
+async def plan(kind: Chunked, job_id: int) -> None:
+    """Create the job's chunks and mark it RUNNING (once), then send a message per chunk not done."""
+    finished: list[models.Job] | None = None
+    async with in_transaction() as tx:
+        job = await locks.job(tx, job_id)
+        if job is None or job.kind != kind.kind or job.status not in UNFINISHED or not _batch_ready(kind, job):
+            return
+        if job.status == JobStatus.QUEUED:
+            await _create_chunks(tx, kind, job)
+        else:
+            await models.Job.filter(id=job.id).update(updated_at=clock.now())  # planned again: a sign of life
+        pending = await models.JobChunk.filter(job_id=job.id, done_at=None).order_by("chunk_no").values_list(
+            "chunk_no", flat=True)
+        if not pending:
+            finished = await _finish(tx, kind, job)
+    kind.checkpoint("plan.committed")
+    for chunk_no in pending:
+        send_chunk(kind, job_id, chunk_no)
+    if finished is not None:
+        kind.checkpoint("finish.committed")
+        start_all(finished)
+
+
+async def _create_chunks(tx: BaseDBAsyncClient, kind: Chunked, job: models.Job) -> None:
+    chunks = await kind.chunks(job)
+    await insert_rows(tx, "job_chunk", ("job_id", "chunk_no", "size", "params"), [
+        (job.id, n if chunk.number is None else chunk.number, chunk.size, chunk.params)
+        for n, chunk in enumerate(chunks)])
+    total = sum(chunk.size for chunk in chunks)
+    now = clock.now()
+    await models.Job.filter(id=job.id).update(status=JobStatus.RUNNING, progress_total=total, updated_at=now,
+                                              started_at=job.started_at or now)
+    job.status, job.progress_total = JobStatus.RUNNING, total
+    await events.record("JOB_PROGRESS", batch_id=job.batch_id, job_id=job.id, done=0, total=total)
+
+
+def send_chunk(kind: Chunked, job_id: int, chunk_no: int) -> None:
+    """Send (again) the message of one chunk."""
+    send(kind.chunk_actor, on_exhausted=kind.on_exhausted, job_id=job_id, chunk_no=chunk_no)
+
+
+async def run_chunk(kind: Chunked, job_id: int, chunk_no: int) -> None:
+    """The message of one chunk: its outside work (if the kind has any), then `complete_chunk`."""
+    if kind.outside_work is not None:
+        claimed = await _claim(kind, job_id, chunk_no)
+        if claimed is None or not await kind.outside_work(*claimed):
+            return
+    await complete_chunk(kind, job_id, chunk_no)
+
+
+async def complete_chunk(kind: Chunked, job_id: int, chunk_no: int) -> None:
+    """In one transaction: claim the chunk (its row locked), do its database work, mark it done and count it;
+    the last chunk finishes the job. The follow-up jobs of finishing are sent after commit."""
+    finished: list[models.Job] | None = None
+    async with in_transaction() as tx:
+        claimed = await _claim(kind, job_id, chunk_no, tx)
+        if claimed is None:
+            return
+        job, chunk = claimed
+        if kind.work is not None:
+            await kind.work(tx, job, chunk)
+        if await _count_done(tx, job, chunk):
+            finished = await _finish(tx, kind, job)
+        kind.checkpoint("chunk.before_commit")
+    if finished is None:
+        kind.checkpoint("chunk.committed")
+        return
+    kind.checkpoint("finish.committed")
+    start_all(finished)
+
+
+def _batch_ready(kind: Chunked, job: models.Job) -> bool:
+    return kind.batch_status is None or (job.batch is not None and job.batch.status == kind.batch_status)
+
+
+async def _claim(kind: Chunked, job_id: int, chunk_no: int,
+                 tx: BaseDBAsyncClient | None = None) -> tuple[models.Job, models.JobChunk] | None:
+    """The running job and its open chunk (locked when `tx` is given), or None when the message has nothing left
+    to do: the chunk is done (a redelivered message), the job no longer runs, or its batch moved on."""
+    if tx is not None:
+        chunk = await locks.job_chunk(tx, job_id, chunk_no)
+    else:
+        chunk = await models.JobChunk.get_or_none(job_id=job_id, chunk_no=chunk_no)
+    if chunk is None or chunk.done_at is not None:
         return None
-    job = await models.Job.get(id=job_id).select_related("batch")
-    if job.status != JobStatus.RUNNING or job.batch is None or job.batch.status != batch_status:
+    job = await models.Job.get_or_none(id=job_id).select_related("batch")
+    if job is None or job.kind != kind.kind or job.status != JobStatus.RUNNING or not _batch_ready(kind, job):
         return None
-    return job, await models.JobChunk.get(id=rows[0]["id"])
+    return job, chunk
 
 
-async def finish_chunk(tx: BaseDBAsyncClient, job: models.Job, chunk: models.JobChunk) -> bool:
-    """Mark the chunk done and count it; True when it was the job's last."""
-    await models.JobChunk.filter(id=chunk.id).update(done_at=clock.now())
-    done, total = await count_progress(tx, job.id, chunk.size)
+async def _count_done(tx: BaseDBAsyncClient, job: models.Job, chunk: models.JobChunk) -> bool:
+    """Mark the chunk done and add its size to the job's progress (touching its heartbeat); True when it was
+    the last."""
+    now = clock.now()
+    await models.JobChunk.filter(id=chunk.id).update(done_at=now)
+    done, total = await sql.add_job_progress(tx, job.id, chunk.size, now)
     await events.record("JOB_PROGRESS", batch_id=job.batch_id, job_id=job.id, done=done, total=total)
     return done >= total
 
 
-async def count_progress(tx: BaseDBAsyncClient, job_id: int, size: int) -> tuple[int, int]:
-    """Add `size` units done to a job in the caller's transaction; returns (done, total)."""
-    mark = "$1" if is_postgres(tx) else "?"
-    rows = await tx.execute_query_dict(
-        f"UPDATE job SET progress_done = progress_done + {mark} WHERE id = {int(job_id)} "
-        "RETURNING progress_done, progress_total", [size])
-    return rows[0]["progress_done"], rows[0]["progress_total"]
+async def _finish(tx: BaseDBAsyncClient, kind: Chunked, job: models.Job) -> list[models.Job]:
+    now = clock.now()
+    if not await models.Job.filter(id=job.id, status=JobStatus.RUNNING).update(
+            status=JobStatus.SUCCEEDED, finished_at=now, updated_at=now):
+        return []  # failed meanwhile (`fail`): a failed job does not finish
+    return await kind.finish(tx, job)
 
 
-async def add_progress(job_id: int, size: int, *, batch_id: int | None, chunk_id: int | None = None) -> None:
-    """Count `size` more units done (marking chunk `chunk_id` done in the same transaction, once); the job
-    SUCCEEDS when all are."""
-    async with in_transaction() as tx:
-        if chunk_id is not None and not await models.JobChunk.filter(id=chunk_id, done_at=None).update(
-                done_at=clock.now()):
-            return  # counted already
-        done, total = await count_progress(tx, job_id, size)
-        if done >= total:
-            await models.Job.filter(id=job_id).update(status=JobStatus.SUCCEEDED, finished_at=clock.now())
-        await events.record("JOB_PROGRESS", batch_id=batch_id, job_id=job_id, done=done, total=total)
+# ---------------------------------------------------------------- jobs of one step, failure and the sweeper
+
+
+async def succeed(job_id: int) -> None:
+    """A job of one step (not chunked) is done."""
+    now = clock.now()
+    await models.Job.filter(id=job_id, status__in=UNFINISHED).update(
+        status=JobStatus.SUCCEEDED, started_at=now, finished_at=now, updated_at=now)
 
 
 async def resend_unfinished() -> int:
     """At start-up of the embedded default (its in-process queue forgot everything): send every unfinished
     job again; planning and chunks are idempotent, so work already done is skipped."""
-    unfinished = await models.Job.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING], kind__in=list(STARTS))
+    unfinished = await models.Job.filter(status__in=UNFINISHED, kind__in=list(STARTS))
     for job in unfinished:
         start(job)
     return len(unfinished)
 
 
-async def resend_stale(older_than: timedelta = timedelta(minutes=2)) -> int:
-    """Send again every job still QUEUED well after its creation (its first message was lost)."""
-    stale = await models.Job.filter(status=JobStatus.QUEUED, kind__in=list(STARTS),
-                                    created_at__lt=clock.now() - older_than)
-    for job in stale:
-        start(job)
-    return len(stale)
+async def resend_stale(older_than: timedelta | None = None) -> int:
+    """Send again every unfinished job that nothing moved for `older_than` (default
+    BILLRUN_JOB_STALE_AFTER_SECONDS): a QUEUED one lost its first message, a RUNNING one lost chunk messages or
+    the follow-up of a step; either is planned again, which re-sends only its pending chunks. Each job is
+    touched as it is sent, atomically, so several sweepers at once send it once, and not again before
+    `older_than`."""
+    grace = older_than if older_than is not None else timedelta(seconds=get_settings().job_stale_after_seconds)
+    now = clock.now()
+    cutoff = now - grace
+    resent = 0
+    for job in await models.Job.filter(status__in=UNFINISHED, kind__in=list(STARTS), updated_at__lt=cutoff):
+        if await models.Job.filter(id=job.id, status=job.status, updated_at__lt=cutoff).update(updated_at=now):
+            start(job)
+            resent += 1
+    return resent
 
 
 async def fail(job_id: int, error: str) -> None:
@@ -136,8 +311,9 @@ async def fail(job_id: int, error: str) -> None:
     if job is None or job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
         return
     async with in_transaction():
-        await models.Job.filter(id=job_id).update(status=JobStatus.FAILED, error=error[:2000],
-                                                  finished_at=clock.now())
+        now = clock.now()
+        await models.Job.filter(id=job_id).update(status=JobStatus.FAILED, error=error[:2000], finished_at=now,
+                                                  updated_at=now)
         if job.batch_id is not None:
             failed = await models.BillingBatch.filter(id=job.batch_id, status=BatchStatus.PROCESSING).update(
                 status=BatchStatus.FAILED)

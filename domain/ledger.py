@@ -16,7 +16,7 @@ from datetime import date
 from decimal import Decimal
 
 import models
-from domain.access import Viewer, require
+from domain.access import Viewer, require, visible
 from domain.errors import DomainError, ErrorCode
 from models.bulk import money_sums
 from models.enums import LedgerAccountKind, Permission
@@ -106,11 +106,13 @@ class Balance:
         return self.debit - self.credit
 
 
-async def balances(ledger_account_ids: list[int] | None = None, as_of: date | None = None) -> dict[int, Balance]:
-    """Totals per ledger account (all, or these), entries up to `as_of` when given. PostgreSQL sums in SQL
-    (exact NUMERIC); SQLite sums decimals as floats, so there the embedded default's small ledger is summed
-    in Python."""
-    query = models.JournalLine.all()
+async def balances(ledger_account_ids: list[int] | None = None, as_of: date | None = None, *,
+                   viewer: Viewer | None = None) -> dict[int, Balance]:
+    """Totals per ledger account (all, or these), entries up to `as_of` when given. With a `viewer`, over the
+    journal lines it may see (the entries of invoices and payments of accounts visible to it); without one, the
+    company's books (the system's own checks). PostgreSQL sums in SQL (exact NUMERIC); SQLite sums decimals as
+    floats, so there the embedded default's small ledger is summed in Python."""
+    query = models.JournalLine.all() if viewer is None else visible(viewer, models.JournalLine)
     if ledger_account_ids is not None:
         query = query.filter(ledger_account_id__in=ledger_account_ids)
     if as_of is not None:
@@ -138,9 +140,11 @@ class TrialBalance:
 
 
 async def trial_balance(viewer: Viewer, as_of: date | None = None) -> TrialBalance:
-    """Company-wide totals for billing users: they name no account, so restricted ones are included."""
+    """The books as the viewer may see them: over the journal entries of the invoices and payments it may see
+    (an admin's, and a user granted every restricted account's, are the company's). Every entry balances, so a
+    scoped trial balance balances too."""
     require(viewer, Permission.BILLING_ACCESS)
-    found = await balances(as_of=as_of)
+    found = await balances(as_of=as_of, viewer=viewer)
     codes = dict(await models.LedgerAccount.filter(id__in=list(found)).values_list("id", "code"))
     rows = sorted(found.values(), key=lambda b: codes.get(b.ledger_account_id, ""))
     return TrialBalance(as_of, rows, sum((r.debit for r in rows), ZERO), sum((r.credit for r in rows), ZERO))

@@ -35,7 +35,7 @@ async def resolve(viewer: Viewer, notification_id: int, note: str) -> models.Not
             raise DomainError(ErrorCode.INVALID_STATUS, "This notification is resolved already.", "id")
         await audit.record(viewer, "Notification", notification.id,
                            {"status": (NotificationStatus.OPEN, NotificationStatus.RESOLVED)}, "RESOLVE",
-                           batch_id=notification.batch_id)
+                           batch_id=notification.batch_id, account_id=notification.account_id)
         await events.record("NOTIFICATION_RESOLVED", batch_id=notification.batch_id,
                             notification_id=notification.id)
     return await models.Notification.get(id=notification.id)

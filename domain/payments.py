@@ -1,17 +1,18 @@
 """Auto-pay (SPEC §4 step 5): a charge per invoice of an auto-pay account, through the `PaymentGateway`.
 
 Posting creates one PENDING `Payment` per payable invoice, its idempotency key derived from the invoice, and
-an AUTO_PAY job whose messages charge them one by one. A transient gateway error is retried by the broker
-with backoff, up to `payment_max_attempts`, then the payment FAILS with a notification; a decline opens a
-notification; a timeout leaves the payment UNKNOWN until the sweeper asks the gateway what became of its
-key. Any number of attempts, redeliveries or sweeps charge an invoice at most once: the gateway answers a
-repeated key with the first outcome, and the database allows one successful payment per invoice.
-A success pays the invoice and posts Dr cash / Cr receivables.
+an AUTO_PAY job (a chunked job, `domain.jobs`: a chunk per payment) whose messages charge them one by one,
+outside any transaction. A transient gateway error is logged as a warning and retried by the broker with
+backoff, up to `payment_max_attempts`, then the payment FAILS with a notification; a decline opens a
+notification; a timeout leaves the payment UNKNOWN (and its chunk open) until the sweeper asks the gateway
+what became of its key. Any number of attempts, redeliveries or sweeps charge an invoice at most once: the
+gateway answers a repeated key with the first outcome, and the database allows one successful payment per
+invoice. A success pays the invoice and posts Dr cash / Cr receivables.
 """
 
+import logging
 from datetime import timedelta
 
-from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
@@ -22,24 +23,26 @@ from domain import clock, events, jobs, ledger, notifications
 from domain.access import Viewer, get_visible, require
 from domain.errors import DomainError, ErrorCode
 from domain.gateway import ChargeResult, GatewayTimeout, TransientGatewayError, get_gateway
-from models.bulk import allocate_ids, insert_rows, is_postgres
-from models.enums import InvoiceStatus, JobKind, JobStatus, PaymentStatus, Permission
+from models import locks
+from models.bulk import allocate_ids, insert_rows
+from models.enums import InvoiceStatus, JobKind, PaymentStatus, Permission
+
+log = logging.getLogger("billrun.payments")
 
 UNSETTLED = (PaymentStatus.PENDING, PaymentStatus.UNKNOWN)
 
 
-async def plan(job_id: int) -> None:
-    """Send a charge message for every PENDING payment of the job's batch (idempotent)."""
-    job = await models.Job.get_or_none(id=job_id)
-    if job is None or job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
-        return
-    pending = await models.Payment.filter(invoice__batch_id=job.batch_id, status=PaymentStatus.PENDING).values_list(
-        "id", flat=True)
-    if job.status == JobStatus.QUEUED:
-        await jobs.mark_running(job, total=job.progress_total)
-    for payment_id in pending:
-        jobs.send(jobs.CHARGE_PAYMENT, payment_id=payment_id, on_exhausted=jobs.GIVE_UP_PAYMENT)
-    await _progress(job.batch_id)
+async def _chunks(job: models.Job) -> list[jobs.Chunk]:
+    """A chunk per payment of the job (its id range within the batch), numbered by the payment's id."""
+    ids = await models.Payment.filter(invoice__batch_id=job.batch_id, id__gte=job.params["first_payment_id"],
+                                      id__lte=job.params["last_payment_id"]).order_by("id").values_list("id", flat=True)
+    return [jobs.Chunk(1, number=payment_id) for payment_id in ids]
+
+
+async def _charge_chunk(job: models.Job, chunk: models.JobChunk) -> bool:
+    """The work of one chunk, outside any transaction: charge its payment. Done once the payment is settled; an
+    UNKNOWN answer leaves the chunk open until the sweeper settles the payment and completes it."""
+    return await charge(chunk.chunk_no) not in UNSETTLED
 
 
 async def retry(viewer: Viewer, invoice_id: int) -> models.Payment:
@@ -62,19 +65,19 @@ async def retry(viewer: Viewer, invoice_id: int) -> models.Payment:
         attempt = await models.Payment.filter(invoice_id=invoice.id).count() + 1
         payment = await models.Payment.create(invoice_id=invoice.id, amount=due, status=PaymentStatus.PENDING,
                                               idempotency_key=f"autopay-invoice-{invoice.id}-{attempt}")
-        job = await jobs.create(JobKind.AUTO_PAY, batch_id=invoice.batch_id, created_by=viewer.user_id)
-        await models.Job.filter(id=job.id).update(
-            progress_total=await models.Payment.filter(invoice__batch_id=invoice.batch_id).count())
-        await events.record("JOB_QUEUED", batch_id=invoice.batch_id, job_id=job.id, job_kind=job.kind.value)
+        job = await jobs.follow_up(JobKind.AUTO_PAY, batch_id=invoice.batch_id, created_by=viewer.user_id,
+                                   first_payment_id=payment.id, last_payment_id=payment.id)
     jobs.start(job)
     return payment
 
 
-async def charge(payment_id: int) -> None:
-    """One attempt at one payment. Raises TransientGatewayError to have the broker retry it later."""
+async def charge(payment_id: int) -> PaymentStatus | None:
+    """One attempt at one payment; returns its status after it. A transient gateway error is logged as one
+    warning and retried by the broker after its backoff (raised as `jobs.retry_later`), up to
+    BILLRUN_PAYMENT_MAX_ATTEMPTS calls, after which the payment FAILS."""
     payment = await models.Payment.get_or_none(id=payment_id).select_related("invoice__account")
     if payment is None or payment.status != PaymentStatus.PENDING:
-        return
+        return payment.status if payment else None
     await models.Payment.filter(id=payment.id).update(attempts=F("attempts") + 1, updated_at=clock.now())
     attempts = payment.attempts + 1
     invoice = payment.invoice
@@ -82,27 +85,29 @@ async def charge(payment_id: int) -> None:
         result = await get_gateway().charge(payment.idempotency_key, invoice.account.payment_method_token or "",
                                             payment.amount, invoice.currency)
     except TransientGatewayError as error:
-        if attempts >= get_settings().payment_max_attempts:
+        limit = get_settings().payment_max_attempts
+        if attempts >= limit:
             await _give_up(payment, f"{error} — gave up after {attempts} attempts")
-            return
+            return PaymentStatus.FAILED
         await models.Payment.filter(id=payment.id).update(error=str(error))
-        raise
+        log.warning("auto-pay of invoice %s (payment %s), attempt %s of %s: %s; retrying later", invoice.number,
+                    payment.id, attempts, limit, error)
+        raise jobs.retry_later(str(error)) from None
     except GatewayTimeout as error:
         await models.Payment.filter(id=payment.id, status=PaymentStatus.PENDING).update(
             status=PaymentStatus.UNKNOWN, error=str(error), updated_at=clock.now())
-        return
+        return PaymentStatus.UNKNOWN
     await record(payment.id, result)
+    return result.status
 
 
 async def record(payment_id: int, result: ChargeResult) -> None:
     """Settle a payment with the gateway's answer: a success pays the invoice and posts to the ledger; a
     decline opens a notification. A payment settled already is left alone."""
-    lock = " FOR UPDATE" if is_postgres(connections.get("default")) else ""
     async with in_transaction() as tx:
-        rows = await tx.execute_query_dict(f"SELECT status FROM payment WHERE id = {int(payment_id)}{lock}")
-        if not rows or rows[0]["status"] not in UNSETTLED:
+        payment = await locks.payment(tx, payment_id)
+        if payment is None or payment.status not in UNSETTLED:
             return
-        payment = await models.Payment.get(id=payment_id).select_related("invoice")
         invoice = payment.invoice
         now = clock.now()
         if result.status == PaymentStatus.SUCCEEDED:
@@ -121,7 +126,6 @@ async def record(payment_id: int, result: ChargeResult) -> None:
                 f"{result.message}.", f"payment-declined:{payment.id}", account_id=invoice.account_id)
         await events.record("PAYMENT", batch_id=invoice.batch_id, payment_id=payment.id, invoice=invoice.number,
                             status=result.status.value)
-    await _progress(invoice.batch_id)
 
 
 async def _post_receipt(tx: BaseDBAsyncClient, payment: models.Payment, invoice: models.Invoice) -> None:
@@ -148,65 +152,44 @@ async def _give_up(payment: models.Payment, error: str) -> None:
                 invoice.batch_id, "PAYMENT_FAILED",
                 f"Auto-pay of invoice {invoice.number} failed: {error}", f"payment-failed:{payment.id}",
                 account_id=invoice.account_id)
-    await _progress(payment.invoice.batch_id)
-
-
-async def _progress(batch_id: int) -> None:
-    """The batch's AUTO_PAY job counts settled payments; it succeeds when none is left to settle. The job row
-    is locked while counting, so two payments settling at once cannot store a stale count."""
-    job_id = await models.Job.filter(batch_id=batch_id, kind=JobKind.AUTO_PAY).order_by("-id").first().values_list(
-        "id", flat=True)
-    if job_id is None:
-        return
-    async with in_transaction() as tx:
-        lock = " FOR UPDATE" if is_postgres(tx) else ""
-        await tx.execute_query(f"SELECT id FROM job WHERE id = {int(job_id)}{lock}")  # type: ignore[arg-type]
-        payments = models.Payment.filter(invoice__batch_id=batch_id)
-        total = await payments.count()
-        done = total - await payments.filter(status__in=UNSETTLED).count()
-        finished = done >= total
-        await models.Job.filter(id=job_id).update(
-            progress_done=done, progress_total=total, status=JobStatus.SUCCEEDED if finished else JobStatus.RUNNING,
-            finished_at=clock.now() if finished else None)
-        await events.record("JOB_PROGRESS", batch_id=batch_id, job_id=job_id, done=done, total=total)
 
 
 # ---------------------------------------------------------------- the sweeper's part
 
 
 async def settle_unknown(older_than: timedelta | None = None) -> int:
-    """Ask the gateway about every UNKNOWN payment: settle it with the answer, or, when the gateway never
-    saw the key, put it back to PENDING and charge again (the same key: never twice)."""
+    """Ask the gateway about every UNKNOWN payment: settle it with the answer and complete its chunk, or, when
+    the gateway never saw the key, put it back to PENDING and charge again (the same key: never twice)."""
     grace = older_than if older_than is not None else timedelta(seconds=get_settings().payment_settle_after_seconds)
     unknown = await models.Payment.filter(status=PaymentStatus.UNKNOWN, updated_at__lte=clock.now() - grace)
     gateway = get_gateway()
     for payment in unknown:
         result = await gateway.lookup(payment.idempotency_key)
+        job_id = await _job_of(payment.id)
         if result is not None:
             await record(payment.id, result)
+            if job_id is not None:
+                await jobs.complete_chunk(JOB, job_id, payment.id)
         elif await models.Payment.filter(id=payment.id, status=PaymentStatus.UNKNOWN).update(
-                status=PaymentStatus.PENDING, updated_at=clock.now()):
-            jobs.send(jobs.CHARGE_PAYMENT, payment_id=payment.id, on_exhausted=jobs.GIVE_UP_PAYMENT)
+                status=PaymentStatus.PENDING, updated_at=clock.now()) and job_id is not None:
+            jobs.send_chunk(JOB, job_id, payment.id)
     return len(unknown)
 
 
-async def resend_stale(older_than: timedelta = timedelta(minutes=10)) -> int:
-    """Charge again PENDING payments untouched for a while (their message was lost). Each is touched as it is
-    re-sent, atomically, so several sweepers at once re-send it once, and not again before `older_than`."""
-    cutoff = clock.now() - older_than
-    resent = 0
-    for payment_id in await models.Payment.filter(status=PaymentStatus.PENDING, updated_at__lte=cutoff).values_list(
-            "id", flat=True):
-        if await models.Payment.filter(id=payment_id, status=PaymentStatus.PENDING, updated_at__lte=cutoff).update(
-                updated_at=clock.now()):
-            jobs.send(jobs.CHARGE_PAYMENT, payment_id=payment_id, on_exhausted=jobs.GIVE_UP_PAYMENT)
-            resent += 1
-    return resent
+async def _job_of(payment_id: int) -> int | None:
+    """The AUTO_PAY job charging this payment (its chunk is numbered by the payment's id)."""
+    return await models.JobChunk.filter(chunk_no=payment_id, job__kind=JobKind.AUTO_PAY).order_by(
+        "-id").first().values_list("job_id", flat=True)
 
 
-async def give_up(payment_id: int, error: str) -> None:
+async def give_up(job_id: int, chunk_no: int, error: str) -> None:
     """A charge message failed on every retry for a reason other than the gateway's (a bug, the database
-    down for long): the payment FAILS with a notification rather than wait forever."""
-    payment = await models.Payment.get_or_none(id=payment_id).select_related("invoice")
+    down for long): the payment FAILS with a notification rather than wait forever, and its chunk is done."""
+    payment = await models.Payment.get_or_none(id=chunk_no).select_related("invoice")
     if payment is not None and payment.status == PaymentStatus.PENDING:
         await _give_up(payment, error)
+    await jobs.complete_chunk(JOB, job_id, chunk_no)
+
+
+JOB = jobs.Chunked(JobKind.AUTO_PAY, jobs.CHARGE_PAYMENT, chunks=_chunks, outside_work=_charge_chunk,
+                   on_exhausted=jobs.GIVE_UP_PAYMENT)

@@ -1,7 +1,7 @@
 """Posting a batch (SPEC §4 step 5): every APPROVED billing becomes a numbered invoice with its journal entry.
 
 `start_posting` checks every guard before anything is written and reports them all at once. The work is a
-job split into chunks of billings (by id range), each a Dramatiq message. A chunk, in one transaction:
+chunked job (`domain.jobs`), a chunk being a range of billing ids. A chunk, in its transaction:
 reads its billings and their distributions, takes as many invoice numbers as it has billings from the
 `invoice` sequence (an UPDATE that row-locks the counter until commit, so two batches posting at once
 serialize there and the numbers have neither gaps nor duplicates), builds each invoice's journal lines with
@@ -10,8 +10,8 @@ rows and counts the chunk done. A redelivered chunk finds itself done; one that 
 numbers with it; one invoice per billing is a unique key besides.
 
 The last chunk also finishes the posting in its transaction: HOLD billings leave the batch, the batch is
-POSTED (locked), and the follow-up jobs are created: sending (SEND), the accounting export (EXPORT) and
-auto-pay, sent to the broker after commit (a lost message is re-sent by the sweeper).
+POSTED (locked), and the follow-up jobs are queued: sending (SEND), the accounting export (EXPORT) and
+auto-pay, sent to the broker after commit (a job whose message was lost is sent again by the sweeper).
 """
 
 from collections import defaultdict
@@ -27,7 +27,8 @@ from billrun.settings import get_settings
 from domain import audit, clock, events, jobs, ledger, periods, sequences
 from domain.access import Viewer, account_visibility, get_visible, require, sees_all_accounts
 from domain.errors import DomainError, ErrorCode, Problem, raise_if
-from models.bulk import allocate_ids, insert_rows, is_postgres
+from models import sql
+from models.bulk import allocate_ids, insert_rows
 from models.enums import (
     BatchStatus,
     BillingStatus,
@@ -114,43 +115,16 @@ async def _guard_problems(viewer: Viewer, batch: models.BillingBatch) -> list[Pr
     return problems
 
 
-# ---------------------------------------------------------------- planning, in a worker
+# ---------------------------------------------------------------- the job: its chunks, in a worker
 
 
-async def plan(job_id: int) -> None:
-    """Split the APPROVED billings into id ranges and send a message per range not posted yet."""
-    job = await models.Job.get(id=job_id).select_related("batch")
-    if job.status not in (JobStatus.QUEUED, JobStatus.RUNNING) or job.batch.status != BatchStatus.POSTING:
-        return
-    if not await models.JobChunk.exists(job_id=job.id):
-        await _create_chunks(job)
-    pending = await models.JobChunk.filter(job_id=job.id, done_at=None).values_list("chunk_no", flat=True)
-    if not await models.JobChunk.exists(job_id=job.id):
-        await _finish_empty(job)
-        return
-    for chunk_no in pending:
-        jobs.send(jobs.POST_CHUNK, job_id=job.id, chunk_no=chunk_no)
-
-
-async def _create_chunks(job: models.Job) -> None:
+async def _chunks(job: models.Job) -> list[jobs.Chunk]:
+    """The APPROVED billings, in id ranges of BILLRUN_CHUNK_SIZE (a resumed posting finds only those left)."""
     size = get_settings().chunk_size
     ids = await models.PeriodicBilling.filter(batch_id=job.batch_id, status=BillingStatus.APPROVED).order_by(
         "id").values_list("id", flat=True)
-    slices = [ids[i:i + size] for i in range(0, len(ids), size)]
-    async with in_transaction():
-        await models.JobChunk.bulk_create([
-            models.JobChunk(job_id=job.id, chunk_no=n, size=len(part),
-                            params={"first_id": part[0], "last_id": part[-1]}) for n, part in enumerate(slices)])
-        await jobs.mark_running(job, total=len(ids))
-        await events.record("JOB_PROGRESS", batch_id=job.batch_id, job_id=job.id, done=0, total=len(ids))
-
-
-async def _finish_empty(job: models.Job) -> None:
-    """No billing to invoice: the batch is posted all the same (HOLD billings still leave it)."""
-    async with in_transaction() as tx:
-        await jobs.mark_running(job, total=0)
-        follow_ups = await _finish_in_transaction(tx, job)
-    _start(follow_ups)
+    return [jobs.Chunk(len(part), {"first_id": part[0], "last_id": part[-1]})
+            for part in (ids[i:i + size] for i in range(0, len(ids), size))]
 
 
 # ---------------------------------------------------------------- one chunk, in a worker
@@ -161,21 +135,12 @@ INVOICE_COLUMNS = ("id", "number", "billing_id", "account_id", "bill_to_name", "
 ENTRY_COLUMNS = ("id", "entry_date", "memo", "invoice_id", "payment_id", "batch_id", "created_at")
 LINE_COLUMNS = ("id", "entry_id", "ledger_account_id", "debit", "credit", "memo")
 AUDIT_COLUMNS = ("entity", "entity_id", "field", "before", "after", "operation", "actor_id", "actor_label",
-                 "batch_id", "billing_id", "at")
+                 "batch_id", "billing_id", "account_id", "at")
 
 
-async def post_chunk(job_id: int, chunk_no: int) -> None:
-    """Invoice one range of billings; a no-op when it is done already or its job/batch no longer posts."""
-    follow_ups: list[models.Job] = []
-    async with in_transaction() as tx:
-        claimed = await jobs.claim_chunk(tx, job_id, chunk_no, BatchStatus.POSTING)
-        if claimed is None:
-            return
-        job, chunk = claimed
-        await write_invoices(tx, job, chunk.params["first_id"], chunk.params["last_id"])
-        if await jobs.finish_chunk(tx, job, chunk):
-            follow_ups = await _finish_in_transaction(tx, job)
-    _start(follow_ups)
+async def _invoice_chunk(tx: BaseDBAsyncClient, job: models.Job, chunk: models.JobChunk) -> None:
+    """The work of one chunk, inside its transaction: invoice its range of billings."""
+    await write_invoices(tx, job, chunk.params["first_id"], chunk.params["last_id"])
 
 
 async def write_invoices(tx: BaseDBAsyncClient, job: models.Job, first_id: int, last_id: int) -> int:
@@ -204,13 +169,9 @@ async def write_invoices(tx: BaseDBAsyncClient, job: models.Job, first_id: int, 
     actor, label = job.params.get("actor"), job.params.get("actor_label", "system")
     await insert_rows(tx, "audit", AUDIT_COLUMNS, [
         ("PeriodicBilling", b[0], "status", BillingStatus.APPROVED.value, BillingStatus.INVOICED.value, "POST",
-         actor, label, batch.id, b[0], now) for b in billings])
+         actor, label, batch.id, b[0], b[1], now) for b in billings])
     # Invoice exactly the billings this statement turns INVOICED (the batch is locked, so all of them).
-    mark = ("$1", "$2", "$3") if is_postgres(tx) else ("?", "?", "?")
-    flipped = {row["id"] for row in await tx.execute_query_dict(
-        f"UPDATE periodic_billing SET status = 'INVOICED', version = version + 1 WHERE batch_id = {mark[0]} "
-        f"AND status = 'APPROVED' AND id >= {mark[1]} AND id <= {mark[2]} RETURNING id",
-        [batch.id, first_id, last_id])}
+    flipped = await sql.invoice_approved_billings(tx, batch.id, first_id, last_id)
     if len(flipped) != len(billings):
         raise RuntimeError("billings of a POSTING batch changed under the posting; retrying the chunk")
     # Numbers last: the counter stays row-locked from here to commit, so keep what follows short.
@@ -236,22 +197,21 @@ async def write_invoices(tx: BaseDBAsyncClient, job: models.Job, first_id: int, 
 # ---------------------------------------------------------------- finishing, in the last chunk's transaction
 
 
-async def _finish_in_transaction(tx: BaseDBAsyncClient, job: models.Job) -> list[models.Job]:
-    """HOLD billings leave, the batch is POSTED, the follow-up jobs are created (and returned, to be sent
-    after commit)."""
+async def _posted(tx: BaseDBAsyncClient, job: models.Job) -> list[models.Job]:
+    """HOLD billings leave, the batch is POSTED, the follow-up jobs are queued (and returned, to be sent after
+    commit)."""
     batch = job.batch
     now = clock.now()
     posted = await models.BillingBatch.filter(id=batch.id, status=BatchStatus.POSTING).update(
         status=BatchStatus.POSTED, posted_at=now, version=F("version") + 1)
-    if not posted:  # finished already by a concurrent message: its follow-ups exist
+    if not posted:  # not POSTING any more: nothing to finish here
         return []
     actor, label = job.params.get("actor"), job.params.get("actor_label", "system")
     held = models.PeriodicBilling.filter(batch_id=batch.id, status=BillingStatus.HOLD)
     await insert_rows(tx, "audit", AUDIT_COLUMNS, [
-        ("PeriodicBilling", bid, "batch_id", str(batch.id), None, "HOLD_LEFT_BATCH", actor, label, batch.id, bid, now)
-        for bid in await held.values_list("id", flat=True)])
+        ("PeriodicBilling", bid, "batch_id", str(batch.id), None, "HOLD_LEFT_BATCH", actor, label, batch.id, bid,
+         account_id, now) for bid, account_id in await held.values_list("id", "account_id")])
     await held.update(batch_id=None, held_from_batch_id=batch.id)
-    await models.Job.filter(id=job.id).update(status=JobStatus.SUCCEEDED, finished_at=now)
     await audit.record(None, "BillingBatch", batch.id, {"status": (BatchStatus.POSTING, BatchStatus.POSTED)},
                        "POST", batch_id=batch.id)
     await events.record("BATCH_STATUS", batch_id=batch.id, job_id=job.id, status=BatchStatus.POSTED.value)
@@ -259,30 +219,29 @@ async def _finish_in_transaction(tx: BaseDBAsyncClient, job: models.Job) -> list
 
 
 async def _follow_ups(job: models.Job) -> list[models.Job]:
+    """Sending (SEND) or the accounting export (EXPORT), and auto-pay: a PENDING payment per payable invoice of
+    an auto-pay account, charged by an AUTO_PAY job."""
     batch = job.batch
     invoice_count = await models.Invoice.filter(batch_id=batch.id).count()
-    created = []
+    queued = []
     if batch.post_mode == PostMode.SEND and invoice_count:
-        created.append(await jobs.create(JobKind.SEND, batch_id=batch.id, created_by=job.created_by_id))
+        queued.append(await jobs.follow_up(JobKind.SEND, batch_id=batch.id, created_by=job.created_by_id))
     if batch.post_mode == PostMode.EXPORT:
-        created.append(await jobs.create(JobKind.EXPORT, batch_id=batch.id, created_by=job.created_by_id))
+        queued.append(await jobs.follow_up(JobKind.EXPORT, batch_id=batch.id, created_by=job.created_by_id))
     # Amounts compared in Python: SQLite keeps money as text, where '0.00' > 0.
     rows = [(invoice_id, amount) for invoice_id, amount in await models.Invoice.filter(
         batch_id=batch.id, account__autopay_enabled=True).exclude(account__payment_method_token=None).values_list(
         "id", "amount") if amount > 0]
     if rows:
-        autopay = await jobs.create(JobKind.AUTO_PAY, batch_id=batch.id, created_by=job.created_by_id)
         await models.Payment.bulk_create([
             models.Payment(invoice_id=invoice_id, idempotency_key=f"autopay-invoice-{invoice_id}", amount=amount,
                            status=PaymentStatus.PENDING) for invoice_id, amount in rows])
-        autopay.progress_total = len(rows)
-        await autopay.save(update_fields=["progress_total"])
-        created.append(autopay)
-    for follow_up in created:
-        await events.record("JOB_QUEUED", batch_id=batch.id, job_id=follow_up.id, job_kind=follow_up.kind.value)
-    return created
+        # The batch's first payments: the id range of its payments is exactly these.
+        ids = await models.Payment.filter(invoice__batch_id=batch.id).order_by("id").values_list("id", flat=True)
+        queued.append(await jobs.follow_up(JobKind.AUTO_PAY, batch_id=batch.id, created_by=job.created_by_id,
+                                           first_payment_id=ids[0], last_payment_id=ids[-1]))
+    return queued
 
 
-def _start(follow_ups: list[models.Job]) -> None:
-    for job in follow_ups:
-        jobs.start(job)
+JOB = jobs.Chunked(JobKind.POST, jobs.POST_CHUNK, chunks=_chunks, work=_invoice_chunk, finish=_posted,
+                   batch_status=BatchStatus.POSTING)

@@ -1,7 +1,8 @@
 """The pricing engine: contracts and one-off items in, billing drafts with traced lines out (SPEC §3).
 
 Pure: no database, no I/O, no clock. The same input always gives the same drafts. Money is Decimal, rounded
-half-up to cents at the line (`domain.money.to_money`); a draft's amount is the sum of its rounded lines.
+half-up at the line to the minor unit of the account's currency (USD cents, whole yen: `domain.money`); a draft's
+amount is the sum of its rounded lines. The currency is an input of both entry points, beside the tax rate.
 
 Every line carries a JSON-serializable `trace` that answers "why this amount?": the price record used and why,
 the period, days billed out of days in the period, the formula, and the revenue distribution.
@@ -13,7 +14,8 @@ from datetime import date
 from decimal import Decimal
 
 from domain.calendar import days_inclusive, periods_due
-from domain.money import CENT, to_money
+from domain.currencies import STORED_DECIMALS, currency_problem, minor_unit
+from domain.money import round_half_up
 from models.enums import BillingFrequency, BillingStatus, DetailKind, PriceSource
 
 ZERO = Decimal(0)
@@ -132,13 +134,20 @@ class LineDraft:
 
 @dataclass
 class BillingDraft:
-    """One billing of one contract period (or of an account's one-off items), not yet stored."""
+    """One billing of one contract period (or of an account's one-off items), not yet stored.
+
+    `period_start`/`period_end` are the period's own bounds; `billing_start`/`billing_end` the first and last day
+    it bills (a contract starting on the 16th bills from the 16th). For one-off items they are the same.
+    """
 
     contract_id: int | None
     account_id: int
+    currency: str
     frequency: BillingFrequency | None
     period_start: date
     period_end: date
+    billing_start: date
+    billing_end: date
     as_of: date
     tax_location: str
     lines: list[LineDraft]
@@ -168,9 +177,21 @@ def _number(value: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _price_text(value: Decimal) -> str:
-    """A price shown with cents, or with all its places when it has more."""
-    return format(value.quantize(CENT), "f") if value == value.quantize(CENT) else format(value, "f")
+def _price_text(value: Decimal, places: int) -> str:
+    """A price shown with the currency's decimals (cents, or none for yen), or with all its places when it has
+    more."""
+    rounded = round_half_up(value, places)
+    return format(rounded, "f") if value == rounded else format(value, "f")
+
+
+def _places(currency: str, problems: list[Problem]) -> int:
+    """The decimals lines of this currency round to. A currency that cannot be billed (withdrawn since the
+    account was opened, or with more decimals than storage holds) rejects the billing and rounds to storage."""
+    problem = currency_problem(currency)
+    if problem is None:
+        return minor_unit(currency)
+    problems.append(Problem("UNSUPPORTED_CURRENCY", f"The account's currency cannot be billed: {problem.message}"))
+    return STORED_DECIMALS
 
 
 def _window_text(price: DatedPriceIn) -> str:
@@ -185,7 +206,7 @@ def _distribution_trace(distributions: list[tuple[int | None, Decimal]]) -> list
 
 def _trace(*, price_source: PriceSource | None, price_record: dict, why: str, period: tuple[date, date],
            billing_starting_date: date, days_billed: int | None, days_in_period: int | None,
-           unit_price: Decimal | None, quantity: Decimal | None, formula: str, **extra: object) -> dict:
+           unit_price: Decimal | None, quantity: Decimal | None, formula: str, places: int, **extra: object) -> dict:
     """The keys every line's trace has; `distribution` is added once the line exists."""
     return {
         "price_source": None if price_source is None else price_source.value,
@@ -195,7 +216,7 @@ def _trace(*, price_source: PriceSource | None, price_record: dict, why: str, pe
         "billing_starting_date": billing_starting_date.isoformat(),
         "days_billed": days_billed,
         "days_in_period": days_in_period,
-        "unit_price": None if unit_price is None else _price_text(unit_price),
+        "unit_price": None if unit_price is None else _price_text(unit_price, places),
         "quantity": None if quantity is None else _number(quantity),
         "formula": formula,
         **extra,
@@ -267,7 +288,7 @@ def _dated_choice(charge: ChargeIn, windows: list[DatedPriceIn], day: date) -> P
     return PriceChoice(chosen.price, PriceSource.DATED_PRICE, chosen.id, record, why, problem)
 
 
-def _undated_choice(charge: ChargeIn, day: date) -> PriceChoice:
+def _undated_choice(charge: ChargeIn, day: date, places: int) -> PriceChoice:
     change = _latest_service_change(charge, day)
     if change is None:
         why = (f"No dated price contains the billing starting date {day.isoformat()} and no service change "
@@ -275,39 +296,43 @@ def _undated_choice(charge: ChargeIn, day: date) -> PriceChoice:
         return PriceChoice(charge.price, PriceSource.CONTRACT_CHARGE, None,
                             {"type": "RecurringCharge", "id": charge.id}, why)
     why = (f"No dated price contains the billing starting date {day.isoformat()}: service change #{change.id} "
-           f"effective {change.effective.isoformat()} set the charge's price to {_price_text(change.new_price)}")
+           f"effective {change.effective.isoformat()} set the charge's price to "
+           f"{_price_text(change.new_price, places)}")
     record = {"type": "ServiceChange", "id": change.id, "effective": change.effective.isoformat(),
               "charge_id": charge.id}
     return PriceChoice(change.new_price, PriceSource.CONTRACT_CHARGE, None, record, why)
 
 
-def choose_price(charge: ChargeIn, billing_starting_date: date) -> PriceChoice:
-    """The price of `charge` for a period billed from `billing_starting_date` (SPEC §3, rule 2)."""
+def choose_price(charge: ChargeIn, billing_starting_date: date, places: int) -> PriceChoice:
+    """The price of `charge` for a period billed from `billing_starting_date` (SPEC §3, rule 2); `places`, the
+    currency's decimals, only formats the price in the explanation."""
     windows = _containing_windows(charge, billing_starting_date)
     if windows:
         return _dated_choice(charge, windows, billing_starting_date)
-    return _undated_choice(charge, billing_starting_date)
+    return _undated_choice(charge, billing_starting_date, places)
 
 
 # ------------------------------------------------------------------------------------------ contract lines
 
 
-def _prorate(price: Decimal, quantity: Decimal, days_billed: int, days_in_period: int) -> Decimal:
-    return to_money(price * quantity * days_billed / days_in_period)
+def _prorate(price: Decimal, quantity: Decimal, days_billed: int, days_in_period: int, places: int) -> Decimal:
+    return round_half_up(price * quantity * days_billed / days_in_period, places)
 
 
-def _proration_formula(price: Decimal, quantity: Decimal, days: int, days_in_period: int, amount: Decimal) -> str:
-    return f"{_price_text(price)} {TIMES} {_number(quantity)} {TIMES} {days}/{days_in_period} = {amount}"
+def _proration_formula(price: Decimal, quantity: Decimal, days: int, days_in_period: int, amount: Decimal,
+                       places: int) -> str:
+    return f"{_price_text(price, places)} {TIMES} {_number(quantity)} {TIMES} {days}/{days_in_period} = {amount}"
 
 
-def _recurring_line(charge: ChargeIn, span: _PeriodSpan, choice: PriceChoice) -> LineDraft:
+def _recurring_line(charge: ChargeIn, span: _PeriodSpan, choice: PriceChoice, places: int) -> LineDraft:
     days_billed, days_in_period = span.days_billed, span.days_in_period
-    amount = _prorate(choice.price, charge.quantity, days_billed, days_in_period)
+    amount = _prorate(choice.price, charge.quantity, days_billed, days_in_period, places)
+    formula = _proration_formula(choice.price, charge.quantity, days_billed, days_in_period, amount, places)
     trace = _trace(price_source=choice.source, price_record=choice.record, why=choice.why, period=span.bounds,
                    billing_starting_date=span.billing_start, days_billed=days_billed,
                    days_in_period=days_in_period, unit_price=choice.price, quantity=charge.quantity,
-                   formula=_proration_formula(choice.price, charge.quantity, days_billed, days_in_period, amount),
-                   billing_ending_date=span.billing_end.isoformat(), charge_id=charge.id)
+                   formula=formula, places=places, billing_ending_date=span.billing_end.isoformat(),
+                   charge_id=charge.id)
     return _finish(LineDraft(
         kind=DetailKind.RECURRING, description=charge.description, amount=amount, days_billed=days_billed,
         days_in_period=days_in_period, price_source=choice.source, charge_id=charge.id,
@@ -325,21 +350,22 @@ def _changes_inside(charge: ChargeIn, span: _PeriodSpan) -> list[ServiceChangeIn
 
 
 def _service_change_line(charge: ChargeIn, span: _PeriodSpan, change: ServiceChangeIn,
-                         replaced_price: Decimal) -> LineDraft:
+                         replaced_price: Decimal, places: int) -> LineDraft:
     days, days_in_period = days_inclusive(change.effective, span.billing_end), span.days_in_period
     difference = change.new_price - replaced_price
-    amount = _prorate(difference, charge.quantity, days, days_in_period)
-    formula = (f"({_price_text(change.new_price)} {MINUS} {_price_text(replaced_price)}) "
+    amount = _prorate(difference, charge.quantity, days, days_in_period, places)
+    new_text, replaced_text = _price_text(change.new_price, places), _price_text(replaced_price, places)
+    formula = (f"({new_text} {MINUS} {replaced_text}) "
                f"{TIMES} {_number(charge.quantity)} {TIMES} {days}/{days_in_period} = {amount}")
     why = (f"Service change #{change.id} effective {change.effective.isoformat()} changes the price from "
-           f"{_price_text(replaced_price)} to {_price_text(change.new_price)} for the {days} days from "
+           f"{replaced_text} to {new_text} for the {days} days from "
            f"{change.effective.isoformat()} to {span.billing_end.isoformat()}")
     record = {"type": "ServiceChange", "id": change.id, "effective": change.effective.isoformat(),
               "charge_id": charge.id}
     trace = _trace(price_source=PriceSource.CONTRACT_CHARGE, price_record=record, why=why, period=span.bounds,
                    billing_starting_date=span.billing_start, days_billed=days, days_in_period=days_in_period,
-                   unit_price=difference, quantity=charge.quantity, formula=formula,
-                   new_price=_price_text(change.new_price), replaced_price=_price_text(replaced_price),
+                   unit_price=difference, quantity=charge.quantity, formula=formula, places=places,
+                   new_price=new_text, replaced_price=replaced_text,
                    billing_ending_date=span.billing_end.isoformat(), charge_id=charge.id)
     return _finish(LineDraft(
         kind=DetailKind.SERVICE_CHANGE, description=f"{charge.description} (service change)", amount=amount,
@@ -348,17 +374,17 @@ def _service_change_line(charge: ChargeIn, span: _PeriodSpan, change: ServiceCha
         revenue_account_id=charge.revenue_account_id, trace=trace))
 
 
-def _charge_lines(charge: ChargeIn, span: _PeriodSpan) -> tuple[list[LineDraft], list[Problem]]:
+def _charge_lines(charge: ChargeIn, span: _PeriodSpan, places: int) -> tuple[list[LineDraft], list[Problem]]:
     """The recurring line of a charge, then one line per service change inside the period."""
-    choice = choose_price(charge, span.billing_start)
+    choice = choose_price(charge, span.billing_start, places)
     problems = [] if choice.problem is None else [choice.problem]
     if charge.revenue_account_id is None:
         problems.append(Problem("NO_REVENUE_ACCOUNT",
                                 f"Charge #{charge.id} '{charge.description}' has no revenue account."))
-    lines = [_recurring_line(charge, span, choice)]
+    lines = [_recurring_line(charge, span, choice, places)]
     price_in_effect = choice.price
     for change in _changes_inside(charge, span):
-        lines.append(_service_change_line(charge, span, change, price_in_effect))
+        lines.append(_service_change_line(charge, span, change, price_in_effect, places))
         price_in_effect = change.new_price
     return lines, problems
 
@@ -366,19 +392,20 @@ def _charge_lines(charge: ChargeIn, span: _PeriodSpan) -> tuple[list[LineDraft],
 # ----------------------------------------------------------------------------------------- one-off lines
 
 
-def _one_off_formula(item: OneOffIn, amount: Decimal) -> str:
+def _one_off_formula(item: OneOffIn, amount: Decimal, places: int) -> str:
     if item.quantity is not None and item.unit_price is not None:
-        return f"{_number(item.quantity)} {TIMES} {_price_text(item.unit_price)} = {amount}"
+        return f"{_number(item.quantity)} {TIMES} {_price_text(item.unit_price, places)} = {amount}"
     return f"{format(item.amount, 'f')} rounded half-up = {amount}"
 
 
-def _one_off_line(item: OneOffIn, period: tuple[date, date]) -> LineDraft:
-    amount = to_money(item.amount)
+def _one_off_line(item: OneOffIn, period: tuple[date, date], places: int) -> LineDraft:
+    amount = round_half_up(item.amount, places)
     record = {"type": item.source_type, "id": item.source_id, "day": item.day.isoformat()}
     why = f"{item.source_type} #{item.source_id} of {item.day.isoformat()} is billed once, for {amount}"
     trace = _trace(price_source=None, price_record=record, why=why, period=period,
                    billing_starting_date=period[0], days_billed=None, days_in_period=None,
-                   unit_price=item.unit_price, quantity=item.quantity, formula=_one_off_formula(item, amount))
+                   unit_price=item.unit_price, quantity=item.quantity, formula=_one_off_formula(item, amount, places),
+                   places=places)
     return _finish(LineDraft(
         kind=item.kind, description=item.description, amount=amount, days_billed=None, days_in_period=None,
         price_source=None, charge_id=None, dated_price_id=None, source_type=item.source_type,
@@ -394,14 +421,15 @@ def _one_off_problems(items: Sequence[OneOffIn]) -> list[Problem]:
 # ---------------------------------------------------------------------------------------------- tax, totals
 
 
-def _tax_line(tax: TaxIn, base: Decimal, period: tuple[date, date], billing_starting_date: date) -> LineDraft:
-    amount = to_money(base * tax.rate)
+def _tax_line(tax: TaxIn, base: Decimal, period: tuple[date, date], billing_starting_date: date,
+              places: int) -> LineDraft:
+    amount = round_half_up(base * tax.rate, places)
     formula = f"{base} {TIMES} {_number(tax.rate)} = {amount}"
     why = f"Tax rate {_number(tax.rate)} of tax location {tax.location} applied to the other lines ({base})"
     record = {"type": "TaxRate", "location": tax.location, "rate": _number(tax.rate)}
     trace = _trace(price_source=None, price_record=record, why=why, period=period,
                    billing_starting_date=billing_starting_date, days_billed=None, days_in_period=None,
-                   unit_price=None, quantity=None, formula=formula,
+                   unit_price=None, quantity=None, formula=formula, places=places,
                    location=tax.location, rate=_number(tax.rate), base=str(base))
     return _finish(LineDraft(
         kind=DetailKind.TAX, description=f"Tax ({tax.location})", amount=amount, days_billed=None,
@@ -409,7 +437,7 @@ def _tax_line(tax: TaxIn, base: Decimal, period: tuple[date, date], billing_star
         source_id=None, revenue_account_id=tax.ledger_account_id, trace=trace))
 
 
-def _add_tax(draft: BillingDraft, tax: TaxIn | None, billing_starting_date: date) -> None:
+def _add_tax(draft: BillingDraft, tax: TaxIn | None, places: int) -> None:
     """Rule 6: a TAX line last (none at rate 0), or NO_TAX_RATE when the location has no rate."""
     if tax is None:
         draft.problems.append(Problem("NO_TAX_RATE", f"No tax rate for tax location '{draft.tax_location}'."))
@@ -419,7 +447,7 @@ def _add_tax(draft: BillingDraft, tax: TaxIn | None, billing_starting_date: date
     if tax.ledger_account_id is None:
         draft.problems.append(Problem("NO_TAX_ACCOUNT", f"The tax rate of '{tax.location}' has no ledger account."))
     period = (draft.period_start, draft.period_end)
-    draft.lines.append(_tax_line(tax, draft.amount, period, billing_starting_date))
+    draft.lines.append(_tax_line(tax, draft.amount, period, draft.billing_start, places))
 
 
 def _check_total(draft: BillingDraft) -> None:
@@ -436,46 +464,54 @@ def _span(contract: ContractIn, period: tuple[date, date]) -> _PeriodSpan:
     return _PeriodSpan(start, end, max(start, contract.start), billing_end)
 
 
-def _price_period(contract: ContractIn, period: tuple[date, date], *, as_of: date, tax: TaxIn | None,
-                  tax_location: str) -> BillingDraft:
+def _price_period(contract: ContractIn, period: tuple[date, date], *, currency: str, as_of: date,
+                  tax: TaxIn | None, tax_location: str) -> BillingDraft:
     span = _span(contract, period)
-    draft = BillingDraft(contract_id=contract.id, account_id=contract.account_id, frequency=contract.frequency,
-                         period_start=span.start, period_end=span.end, as_of=as_of, tax_location=tax_location,
-                         lines=[], problems=[])
+    draft = BillingDraft(contract_id=contract.id, account_id=contract.account_id, currency=currency,
+                         frequency=contract.frequency, period_start=span.start, period_end=span.end,
+                         billing_start=span.billing_start, billing_end=span.billing_end, as_of=as_of,
+                         tax_location=tax_location, lines=[], problems=[])
+    places = _places(currency, draft.problems)
     for charge in contract.charges:
-        lines, problems = _charge_lines(charge, span)
+        lines, problems = _charge_lines(charge, span, places)
         draft.lines.extend(lines)
         draft.problems.extend(problems)
-    _add_tax(draft, tax, span.billing_start)
+    _add_tax(draft, tax, places)
     _check_total(draft)
     return draft
 
 
-def price_contract(contract: ContractIn, *, as_of: date, billed_starts: frozenset[date] | set[date],
+def price_contract(contract: ContractIn, *, currency: str, as_of: date, billed_starts: frozenset[date] | set[date],
                    tax: TaxIn | None, tax_location: str) -> list[BillingDraft]:
-    """One draft per period due up to `as_of` whose start is not in `billed_starts` (missed periods caught up).
+    """One draft per period due up to `as_of` whose start is not in `billed_starts` (missed periods caught up),
+    its lines rounded to the minor unit of `currency` (the account's).
 
     A contract without charges yields no drafts.
     """
     if not contract.charges:
         return []
     periods = periods_due(contract.anchor, contract.frequency, contract.start, contract.end, as_of)
-    return [_price_period(contract, period, as_of=as_of, tax=tax, tax_location=tax_location)
+    return [_price_period(contract, period, currency=currency, as_of=as_of, tax=tax, tax_location=tax_location)
             for period in periods if period[0] not in billed_starts]
 
 
-def price_one_offs(account_id: int, items: Sequence[OneOffIn], *, as_of: date, tax: TaxIn | None,
+def price_one_offs(account_id: int, items: Sequence[OneOffIn], *, currency: str, as_of: date, tax: TaxIn | None,
                    tax_location: str) -> BillingDraft | None:
-    """One draft of an account's one-off items (work orders, manual charges, adjustments), or None if none.
+    """One draft of an account's one-off items (work orders, manual charges, adjustments), or None if none,
+    its lines rounded to the minor unit of `currency` (the account's).
 
-    Its period runs from the earliest item's day (at most `as_of`) to `as_of`; one line per item, in order.
+    Its period (and the days it bills) runs from the earliest item's day (at most `as_of`) to `as_of`; one line
+    per item, in order.
     """
     if not items:
         return None
-    period = (min(min(item.day for item in items), as_of), as_of)
-    draft = BillingDraft(contract_id=None, account_id=account_id, frequency=None, period_start=period[0],
-                         period_end=period[1], as_of=as_of, tax_location=tax_location,
-                         lines=[_one_off_line(item, period) for item in items], problems=_one_off_problems(items))
-    _add_tax(draft, tax, period[0])
+    start = min(min(item.day for item in items), as_of)
+    draft = BillingDraft(contract_id=None, account_id=account_id, currency=currency, frequency=None,
+                         period_start=start, period_end=as_of, billing_start=start, billing_end=as_of, as_of=as_of,
+                         tax_location=tax_location, lines=[], problems=[])
+    places = _places(currency, draft.problems)
+    draft.lines = [_one_off_line(item, (start, as_of), places) for item in items]
+    draft.problems.extend(_one_off_problems(items))
+    _add_tax(draft, tax, places)
     _check_total(draft)
     return draft

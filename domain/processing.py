@@ -1,11 +1,12 @@
 """Processing a batch (SPEC §4 step 3): the billings due up to the as-of date, priced and written set-based.
 
-The work is a job split into chunks (contracts, or accounts with one-off items), each a Dramatiq message.
+The work is a chunked job (`domain.jobs`): a chunk is a slice of contracts, or of accounts with one-off items.
 A chunk reads its inputs in a fixed number of queries, prices them with `domain.pricing` and writes billings,
-details and distributions with COPY, all in one transaction that also marks the chunk done and counts the
+details and distributions with COPY, all in the chunk's transaction, which also marks it done and counts the
 job's progress. A redelivered chunk finds itself done; a chunk that died mid-way rolled back; and the unique
-index on (contract, period start) refuses a second billing of any contract period, whatever happens.
-Preview runs the very same loading and pricing and writes nothing.
+index on (contract, period start) refuses a second billing of any contract period, whatever happens. The last
+chunk sets the batch PROCESSED and queues its analysis. Preview runs the very same loading and pricing and
+writes nothing.
 """
 
 from collections import defaultdict
@@ -21,7 +22,7 @@ from tortoise.transactions import in_transaction
 import models
 from billrun.settings import get_settings
 from domain import analysis, audit, batches, clock, events, jobs
-from domain.access import Viewer, get_visible, require
+from domain.access import Viewer, get_visible, hidden, require
 from domain.errors import DomainError, ErrorCode
 from domain.pricing import (
     BillingDraft,
@@ -41,7 +42,6 @@ from models.enums import (
     BillingStatus,
     DetailKind,
     JobKind,
-    JobStatus,
     Permission,
     Severity,
     WorkOrderStatus,
@@ -58,9 +58,7 @@ async def start_processing(viewer: Viewer, batch_id: int) -> models.Job:
         raise DomainError(ErrorCode.INVALID_STATUS,
                           f"Only a NOT_STARTED batch can be processed; this one is {batch.status.value}.", "batchId")
     await analysis.analyze(batch)
-    if blocking := await analysis.blocking(batch.id):
-        raise DomainError(ErrorCode.UNRESOLVED_FINDINGS,
-                          f"{blocking} ERROR finding(s) must be resolved before processing.", "batchId")
+    await analysis.refuse_if_blocked(viewer, batch.id)
     async with in_transaction():
         updated = await models.BillingBatch.filter(id=batch.id, status=BatchStatus.NOT_STARTED).update(
             status=BatchStatus.PROCESSING, version=batch.version + 1)
@@ -74,48 +72,32 @@ async def start_processing(viewer: Viewer, batch_id: int) -> models.Job:
     return job
 
 
-# ---------------------------------------------------------------- planning, in a worker
+# ---------------------------------------------------------------- the job: its chunks, in a worker
 
 
-async def plan(job_id: int) -> None:
-    """Split the batch into chunks and send one message each (idempotent: a re-planned job resends the chunks
-    not done yet)."""
-    job = await models.Job.get(id=job_id).select_related("batch")
-    if job.status not in (JobStatus.QUEUED, JobStatus.RUNNING) or job.batch.status != BatchStatus.PROCESSING:
-        return
-    if not await models.JobChunk.exists(job_id=job.id):
-        await _create_chunks(job)
-    pending = await models.JobChunk.filter(job_id=job.id, done_at=None).values_list("chunk_no", flat=True)
-    if not pending and not await models.JobChunk.exists(job_id=job.id):
-        await _finish(job.id, job.batch_id)
-        return
-    for chunk_no in pending:
-        jobs.send(jobs.PROCESS_CHUNK, job_id=job.id, chunk_no=chunk_no)
-
-
-async def _create_chunks(job: models.Job) -> None:
+async def _chunks(job: models.Job) -> list[jobs.Chunk]:
+    """Contracts in scope, then accounts with one-off items, in slices of BILLRUN_CHUNK_SIZE; HOLD billings
+    waiting for an account of the batch join it first (in the same planning transaction)."""
     size = get_settings().chunk_size
     batch = job.batch
+    await _adopt_held_billings(batch)
     contract_ids = sorted(await batches.contracts_in_scope(batch).values_list("id", flat=True))
     account_ids = sorted(await _accounts_with_one_offs(batch))
-    specs = ([{"contract_ids": contract_ids[i:i + size]} for i in range(0, len(contract_ids), size)]
-             + [{"account_ids": account_ids[i:i + size]} for i in range(0, len(account_ids), size)])
-    async with in_transaction():
-        await _adopt_held_billings(batch)
-        await models.JobChunk.bulk_create([
-            models.JobChunk(job_id=job.id, chunk_no=n, params=spec, size=len(next(iter(spec.values()))))
-            for n, spec in enumerate(specs)])
-        await jobs.mark_running(job, total=len(contract_ids) + len(account_ids))
-        await events.record("JOB_PROGRESS", batch_id=batch.id, job_id=job.id, done=0, total=job.progress_total)
+    return ([jobs.Chunk(len(part), {"contract_ids": part}) for part in _slices(contract_ids, size)]
+            + [jobs.Chunk(len(part), {"account_ids": part}) for part in _slices(account_ids, size)])
+
+
+def _slices(ids: list[int], size: int) -> list[list[int]]:
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
 
 
 async def _adopt_held_billings(batch: models.BillingBatch) -> None:
     """HOLD billings that left a posted batch join the next batch processed for their account (SPEC §4.5)."""
     held = models.PeriodicBilling.filter(batch_id=None, account_id__in=Subquery(
         batches.accounts_in_scope(batch).values("id")))
-    for billing_id in await held.values_list("id", flat=True):
+    for billing_id, account_id in await held.values_list("id", "account_id"):
         await audit.record(None, "PeriodicBilling", billing_id, {"batch_id": (None, batch.id)}, "ADOPT",
-                           batch_id=batch.id, billing_id=billing_id)
+                           batch_id=batch.id, billing_id=billing_id, account_id=account_id)
     await held.update(batch_id=batch.id)
 
 
@@ -143,6 +125,7 @@ class Inputs:
     billed_starts: dict[int, set[date]] = field(default_factory=lambda: defaultdict(set))
     billed_changes: set[int] = field(default_factory=set)
     taxes: dict[int, tuple[str, TaxIn | None]] = field(default_factory=dict)
+    currencies: dict[int, str] = field(default_factory=dict)  # by account: lines round to its minor unit
     one_offs: dict[int, list[OneOffIn]] = field(default_factory=lambda: defaultdict(list))
 
 
@@ -198,13 +181,15 @@ async def _load_one_offs(batch: models.BillingBatch, account_ids: Sequence[int],
                                                 signed, adj[6]))
 
 
-async def _load_taxes(account_ids: Iterable[int], inputs: Inputs) -> None:
-    accounts = await models.Account.filter(id__in=list(account_ids)).values_list("id", "tax_location")
-    locations = {loc for _, loc in accounts}
+async def _load_accounts(account_ids: Iterable[int], inputs: Inputs) -> None:
+    """Each account's currency, tax location and the location's rate."""
+    accounts = await models.Account.filter(id__in=list(account_ids)).values_list("id", "tax_location", "currency")
+    locations = {loc for _, loc, _ in accounts}
     rates = {loc: TaxIn(loc, rate, ledger) for loc, rate, ledger in await models.TaxRate.filter(
         location__in=list(locations)).values_list("location", "rate", "ledger_account_id")}
-    for account_id, location in accounts:
+    for account_id, location, currency in accounts:
         inputs.taxes[account_id] = (location, rates.get(location))
+        inputs.currencies[account_id] = currency
 
 
 async def load_inputs(batch: models.BillingBatch, *, contract_ids: Sequence[int] = (),
@@ -216,7 +201,7 @@ async def load_inputs(batch: models.BillingBatch, *, contract_ids: Sequence[int]
         accounts |= await _load_contracts(contract_ids, inputs)
     if account_ids:
         await _load_one_offs(batch, account_ids, inputs)
-    await _load_taxes(accounts, inputs)
+    await _load_accounts(accounts, inputs)
     return inputs
 
 
@@ -225,7 +210,8 @@ def price(batch: models.BillingBatch, inputs: Inputs) -> list[BillingDraft]:
     drafts: list[BillingDraft] = []
     for contract in inputs.contracts:
         location, tax = inputs.taxes[contract.account_id]
-        for draft in price_contract(contract, as_of=batch.as_of_date,
+        for draft in price_contract(contract, currency=inputs.currencies[contract.account_id],
+                                    as_of=batch.as_of_date,
                                     billed_starts=frozenset(inputs.billed_starts.get(contract.id, ())),
                                     tax=tax, tax_location=location):
             draft.lines = [line for line in draft.lines
@@ -233,7 +219,8 @@ def price(batch: models.BillingBatch, inputs: Inputs) -> list[BillingDraft]:
             drafts.append(draft)
     for account_id, items in inputs.one_offs.items():
         location, tax = inputs.taxes[account_id]
-        draft = price_one_offs(account_id, items, as_of=batch.as_of_date, tax=tax, tax_location=location)
+        draft = price_one_offs(account_id, items, currency=inputs.currencies[account_id], as_of=batch.as_of_date,
+                               tax=tax, tax_location=location)
         if draft is not None:
             drafts.append(draft)
     return drafts
@@ -242,8 +229,8 @@ def price(batch: models.BillingBatch, inputs: Inputs) -> list[BillingDraft]:
 # ---------------------------------------------------------------- one chunk, in a worker
 
 BILLING_COLUMNS = ("id", "batch_id", "contract_id", "account_id", "frequency", "period_start", "period_end",
-                   "as_of_date", "amount", "status", "tax_location", "internal_comment", "external_comment",
-                   "version", "created_at", "updated_at")
+                   "billing_start", "billing_end", "as_of_date", "amount", "status", "tax_location",
+                   "internal_comment", "external_comment", "version", "created_at", "updated_at")
 DETAIL_COLUMNS = ("id", "billing_id", "position", "kind", "description", "amount", "days_billed", "days_in_period",
                   "price_source", "charge_id", "dated_price_id", "source_type", "source_id", "revenue_account_id",
                   "trace", "created_at")
@@ -252,21 +239,11 @@ ITEM_TABLES = {"WorkOrder": "work_order", "ManualCharge": "manual_charge", "Serv
                "InvoiceAdjustment": "invoice_adjustment"}
 
 
-async def process_chunk(job_id: int, chunk_no: int) -> None:
-    """Bill one chunk; a no-op when it is done already or its job/batch no longer runs."""
-    async with in_transaction() as tx:
-        claimed = await jobs.claim_chunk(tx, job_id, chunk_no, BatchStatus.PROCESSING)
-        if claimed is None:
-            return
-        job, chunk = claimed
-        inputs = await load_inputs(job.batch, contract_ids=chunk.params.get("contract_ids", ()),
-                                   account_ids=chunk.params.get("account_ids", ()))
-        await write_drafts(tx, job.batch, price(job.batch, inputs))
-        finished = await jobs.finish_chunk(tx, job, chunk)
-        if finished:
-            await _finish_in_transaction(job_id, job.batch_id)
-    if finished:
-        await analysis.analyze(await models.BillingBatch.get(id=job.batch_id))
+async def _bill_chunk(tx: BaseDBAsyncClient, job: models.Job, chunk: models.JobChunk) -> None:
+    """The work of one chunk, inside its transaction: load, price and write its billings."""
+    inputs = await load_inputs(job.batch, contract_ids=chunk.params.get("contract_ids", ()),
+                               account_ids=chunk.params.get("account_ids", ()))
+    await write_drafts(tx, job.batch, price(job.batch, inputs))
 
 
 async def write_drafts(tx: BaseDBAsyncClient, batch: models.BillingBatch, drafts: list[BillingDraft]) -> int:
@@ -280,7 +257,8 @@ async def write_drafts(tx: BaseDBAsyncClient, batch: models.BillingBatch, drafts
     detail_ids = await allocate_ids(tx, "billing_detail", len(lines))
     await insert_rows(tx, "periodic_billing", BILLING_COLUMNS, [
         (bid, batch.id, d.contract_id, d.account_id, d.frequency.value if d.frequency else None, d.period_start,
-         d.period_end, d.as_of, d.amount, d.status.value, d.tax_location, "", "", 1, now, now)
+         d.period_end, d.billing_start, d.billing_end, d.as_of, d.amount, d.status.value, d.tax_location, "", "", 1,
+         now, now)
         for bid, d in zip(billing_ids, drafts, strict=True)])
     await insert_rows(tx, "billing_detail", DETAIL_COLUMNS, [
         (did, bid, pos, line.kind.value, line.description[:200], line.amount, line.days_billed, line.days_in_period,
@@ -310,21 +288,24 @@ async def _mark_items_billed(tx: BaseDBAsyncClient, lines: list) -> None:
             raise RuntimeError(f"{len(pairs) - changed} {table} row(s) were billed concurrently")
 
 
-async def _finish_in_transaction(job_id: int, batch_id: int) -> None:
-    now = clock.now()
-    await models.Job.filter(id=job_id).update(status=JobStatus.SUCCEEDED, finished_at=now)
-    await models.BillingBatch.filter(id=batch_id, status=BatchStatus.PROCESSING).update(
-        status=BatchStatus.PROCESSED, processed_at=now)
+# ---------------------------------------------------------------- finishing, in the last chunk's transaction
+
+
+async def _processed(tx: BaseDBAsyncClient, job: models.Job) -> list[models.Job]:
+    """The batch is PROCESSED (audited, announced) and its analysis runs again, as a job of its own queued
+    here, so a worker dying right after this commit cannot lose it."""
+    batch_id = job.batch_id
+    if not await models.BillingBatch.filter(id=batch_id, status=BatchStatus.PROCESSING).update(
+            status=BatchStatus.PROCESSED, processed_at=clock.now()):
+        return []  # not PROCESSING any more: nothing to finish here
     await audit.record(None, "BillingBatch", batch_id, {"status": (BatchStatus.PROCESSING, BatchStatus.PROCESSED)},
                        "PROCESS", batch_id=batch_id)
-    await events.record("BATCH_STATUS", batch_id=batch_id, job_id=job_id, status=BatchStatus.PROCESSED.value)
+    await events.record("BATCH_STATUS", batch_id=batch_id, job_id=job.id, status=BatchStatus.PROCESSED.value)
+    return [await jobs.follow_up(JobKind.ANALYZE, batch_id=batch_id, created_by=job.created_by_id)]
 
 
-async def _finish(job_id: int, batch_id: int) -> None:
-    async with in_transaction():
-        await models.Job.filter(id=job_id).update(status=JobStatus.RUNNING, started_at=clock.now())
-        await _finish_in_transaction(job_id, batch_id)
-    await analysis.analyze(await models.BillingBatch.get(id=batch_id))
+JOB = jobs.Chunked(JobKind.PROCESS, jobs.PROCESS_CHUNK, chunks=_chunks, work=_bill_chunk, finish=_processed,
+                   batch_status=BatchStatus.PROCESSING)
 
 
 # ---------------------------------------------------------------- preview
@@ -339,22 +320,30 @@ class AccountPreview:
 
 @dataclass
 class Preview:
+    """Counts and amounts of the accounts the viewer may see; the others only as `hidden_billing_count`."""
+
     billing_count: int = 0
     amount: Decimal = Decimal("0.00")
     rejected_count: int = 0
     accounts: list[AccountPreview] = field(default_factory=list)
+    hidden_billing_count: int = 0
 
 
-async def preview(batch: models.BillingBatch) -> Preview:
-    """What processing would create now, by the same loading and pricing, writing nothing."""
+async def preview(batch: models.BillingBatch, viewer: Viewer) -> Preview:
+    """What processing would create now, by the same loading and pricing, writing nothing. Billings of accounts
+    hidden from the viewer are priced all the same, and only counted."""
     size = get_settings().chunk_size
     contract_ids = sorted(await batches.contracts_in_scope(batch).values_list("id", flat=True))
     account_ids = sorted(await _accounts_with_one_offs(batch))
+    unseen = set(await hidden(viewer, models.Account).values_list("id", flat=True))  # restricted accounts: few
     result = Preview()
     per_account: dict[int, AccountPreview] = {}
     for i in range(0, max(len(contract_ids), len(account_ids)), size):
         inputs = await load_inputs(batch, contract_ids=contract_ids[i:i + size], account_ids=account_ids[i:i + size])
         for draft in price(batch, inputs):
+            if draft.account_id in unseen:
+                result.hidden_billing_count += 1
+                continue
             entry = per_account.setdefault(draft.account_id, AccountPreview(draft.account_id))
             entry.billing_count += 1
             entry.amount += draft.amount

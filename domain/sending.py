@@ -2,11 +2,12 @@
 account's billing address over SMTP, or written to the outbox folder as an `.eml` (with the PDF beside it)
 when no SMTP is configured, as on the embedded default.
 
-A SEND job is split into chunks of invoices. Each invoice is sent on its own (e-mail is outside any
-transaction): first claimed by a SENDING `Delivery` row (one in flight or sent per invoice, a unique index),
-then SENT, or FAILED with a notification on the batch. So a redelivered chunk, even running beside the
-first, never sends an invoice twice. A worker dying mid-send leaves the claim SENDING; the sweeper turns it
-into FAILED with a notification for a person to check, rather than risk a second e-mail (docs/POSTING.md).
+A SEND job is a chunked job (`domain.jobs`), a chunk being a few invoices. Each invoice is sent on its own,
+outside any transaction (e-mail cannot roll back): first claimed by a SENDING `Delivery` row (one in flight or
+sent per invoice, a unique index), then SENT, or FAILED with a notification on the batch. So a redelivered
+chunk, even running beside the first, never sends an invoice twice; the chunk is marked done once every
+invoice of it is settled. A worker dying mid-send leaves the claim SENDING; the sweeper turns it into FAILED
+with a notification for a person to check, rather than risk a second e-mail (docs/POSTING.md).
 """
 
 import asyncio
@@ -26,39 +27,28 @@ from domain import clock, events, jobs, mailer, notifications
 from domain.access import Viewer, get_visible, require
 from domain.errors import DomainError, ErrorCode
 from domain.invoice_pdf import InvoiceDocument, InvoiceLine, render_invoice_pdf
-from models.enums import DeliveryChannel, DeliveryStatus, JobStatus, Permission
+from models.enums import DeliveryChannel, DeliveryStatus, JobKind, Permission
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
-async def plan(job_id: int) -> None:
-    """Chunk the batch's invoices and send a message per chunk not done yet."""
-    job = await models.Job.get_or_none(id=job_id)
-    if job is None or job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
-        return
-    if not await models.JobChunk.exists(job_id=job.id):
-        size = get_settings().send_chunk_size
-        ids = await models.Invoice.filter(batch_id=job.batch_id).order_by("id").values_list("id", flat=True)
-        await models.JobChunk.bulk_create([
-            models.JobChunk(job_id=job.id, chunk_no=n, size=len(ids[i:i + size]),
-                            params={"invoice_ids": ids[i:i + size]})
-            for n, i in enumerate(range(0, len(ids), size))])
-        await jobs.mark_running(job, total=len(ids))
-    for chunk_no in await models.JobChunk.filter(job_id=job.id, done_at=None).values_list("chunk_no", flat=True):
-        jobs.send(jobs.SEND_CHUNK, job_id=job.id, chunk_no=chunk_no)
+async def _chunks(job: models.Job) -> list[jobs.Chunk]:
+    """The batch's invoices, BILLRUN_SEND_CHUNK_SIZE at a time."""
+    size = get_settings().send_chunk_size
+    ids = await models.Invoice.filter(batch_id=job.batch_id).order_by("id").values_list("id", flat=True)
+    return [jobs.Chunk(len(part), {"invoice_ids": part})
+            for part in (ids[i:i + size] for i in range(0, len(ids), size))]
 
 
-async def send_chunk(job_id: int, chunk_no: int) -> None:
-    chunk = await models.JobChunk.get_or_none(job_id=job_id, chunk_no=chunk_no)
-    if chunk is None or chunk.done_at is not None:
-        return
-    job = await models.Job.get(id=job_id)
-    sent_already = set(await models.Delivery.filter(
-        invoice_id__in=chunk.params["invoice_ids"], status__in=[DeliveryStatus.SENDING, DeliveryStatus.SENT]
-    ).values_list("invoice_id", flat=True))
-    for outgoing in await documents([i for i in chunk.params["invoice_ids"] if i not in sent_already]):
+async def _send_chunk(job: models.Job, chunk: models.JobChunk) -> bool:
+    """The work of one chunk, outside any transaction: every invoice of it with no delivery yet is claimed and
+    sent. Done when each has a settled delivery (SENT or FAILED); one still SENDING (another worker at it, or
+    one that died mid-send, which the sweeper reports) leaves the chunk open."""
+    invoice_ids = chunk.params["invoice_ids"]
+    attempted = set(await models.Delivery.filter(invoice_id__in=invoice_ids).values_list("invoice_id", flat=True))
+    for outgoing in await documents([i for i in invoice_ids if i not in attempted]):
         await deliver(job.batch_id, outgoing)
-    await jobs.add_progress(job_id, chunk.size, batch_id=job.batch_id, chunk_id=chunk.id)
+    return not await models.Delivery.exists(invoice_id__in=invoice_ids, status=DeliveryStatus.SENDING)
 
 
 @dataclass(frozen=True)
@@ -142,7 +132,7 @@ async def documents(invoice_ids: list[int]) -> list[Outgoing]:
             number=invoice.number, invoice_date=invoice.invoice_date, due_date=invoice.due_date,
             currency=invoice.currency, issuer=issuer, account_number=account.number,
             account_name=invoice.bill_to_name, billing_email=invoice.bill_to_email,
-            period_start=billing.period_start, period_end=billing.period_end,
+            period_start=billing.billing_start, period_end=billing.billing_end,  # the days billed
             lines=tuple(lines[billing.id]), tax_amount=invoice.tax_amount, total=invoice.amount,
             external_comment=billing.external_comment)  # the internal comment never leaves the house
         found.append(Outgoing(invoice.id, account.id, invoice.bill_to_email, doc))
@@ -166,6 +156,9 @@ async def resend(viewer: Viewer, invoice_id: int, recipient: str | None = None) 
                             dataclasses.replace(outgoing.doc, billing_email=address))
     await deliver(invoice.batch_id, outgoing)
     return await models.Delivery.filter(invoice_id=invoice.id).order_by("-id").first()  # type: ignore[return-value]
+
+
+JOB = jobs.Chunked(JobKind.SEND, jobs.SEND_CHUNK, chunks=_chunks, outside_work=_send_chunk)
 
 
 async def render(invoice_id: int) -> tuple[str, bytes] | None:

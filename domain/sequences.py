@@ -3,28 +3,22 @@
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from models.bulk import is_postgres
+from models import sql
 
 
 async def ensure(name: str) -> None:
     """Create sequence `name` at 0 unless it exists (safe when two callers race)."""
-    conn = connections.get("default")
-    await conn.execute_query(
-        "INSERT INTO number_sequence (name, last_value) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING"
-        if is_postgres(conn) else "INSERT OR IGNORE INTO number_sequence (name, last_value) VALUES (?, 0)", [name])
+    await sql.ensure_sequence(connections.get("default"), name)
 
 
 async def advance(conn: BaseDBAsyncClient, name: str, count: int) -> int:
     """Take `count` numbers of sequence `name` (which must exist); returns the last one taken. The row stays
     locked until the caller's transaction ends, so concurrent callers queue and a rollback returns the
     numbers: no gaps, no duplicates."""
-    mark = ("$1", "$2") if is_postgres(conn) else ("?", "?")
-    rows = await conn.execute_query_dict(
-        f"UPDATE number_sequence SET last_value = last_value + {mark[0]} WHERE name = {mark[1]} "
-        "RETURNING last_value", [count, name])
-    if not rows:
+    last = await sql.advance_sequence(conn, name, count)
+    if last is None:
         raise LookupError(f"Sequence {name!r} does not exist")
-    return int(rows[0]["last_value"])
+    return last
 
 
 async def next_value(name: str) -> int:

@@ -53,12 +53,16 @@ class AccessToken(Model):
 
 
 class LoginAttempt(Model):
-    """Every login attempt, so failures can be rate-limited per e-mail and per address."""
+    """Every password check (a sign-in or a password change), limited per e-mail and per client address.
+
+    A row is written before the password is checked (reserved, `succeeded` null) and then gets its verdict, so
+    parallel guesses count against the limit before any of them is evaluated.
+    """
 
     id = fields.IntField(primary_key=True)
     email = fields.CharField(max_length=254, db_index=True)
-    remote_addr = fields.CharField(max_length=64, default="")
-    succeeded = fields.BooleanField()
+    remote_addr = fields.CharField(max_length=64, default="", db_index=True)
+    succeeded = fields.BooleanField(null=True)  # null: reserved, still being checked (or its checker died)
     at = fields.DatetimeField(db_index=True)
 
     class Meta:

@@ -55,8 +55,10 @@ class PeriodicBilling(Model):
                                       on_delete=fields.RESTRICT)
     account = fields.ForeignKeyField("models.Account", related_name="billings", on_delete=fields.RESTRICT)
     frequency = fields.CharEnumField(BillingFrequency, max_length=16, null=True)
-    period_start = fields.DateField()
+    period_start = fields.DateField()  # the period's own bounds (the unique key is on the period start)
     period_end = fields.DateField()
+    billing_start = fields.DateField()  # the first and last day billed: a contract starting on the 16th
+    billing_end = fields.DateField()  # bills from the 16th, one ending on the 20th bills to the 20th
     as_of_date = fields.DateField()
     amount = money(default=0)
     status = fields.CharEnumField(BillingStatus, max_length=24, default=BillingStatus.NEW, db_index=True)

@@ -138,6 +138,7 @@ class NotificationStatus(StrEnum):
 
 class JobKind(StrEnum):
     PROCESS = "PROCESS"
+    ANALYZE = "ANALYZE"
     REVERSE = "REVERSE"
     POST = "POST"
     SEND = "SEND"

@@ -1,6 +1,7 @@
 """Operational records: jobs and their chunks, notifications, audits, the event outbox, idempotency keys."""
 
 from tortoise import fields
+from tortoise.fields.db_defaults import SqlDefault
 from tortoise.models import Model
 
 from models._fields import created_at
@@ -23,6 +24,10 @@ class Job(Model):
     created_at = created_at()
     started_at = fields.DatetimeField(null=True)
     finished_at = fields.DatetimeField(null=True)
+    # The heartbeat: touched by every chunk done; the sweeper sends a job again when it goes stale. Jobs from
+    # before heartbeats read as long stale (SQLite adds a column only with a constant default).
+    # (The sweeper finds stale jobs through the status index: unfinished jobs are few.)
+    updated_at = fields.DatetimeField(auto_now=True, db_default=SqlDefault("'1970-01-01 00:00:00+00:00'"))
 
     class Meta:
         table = "job"
@@ -80,6 +85,9 @@ class Audit(Model):
     actor_label = fields.CharField(max_length=254, default="system")
     batch_id = fields.IntField(null=True, db_index=True)
     billing_id = fields.IntField(null=True, db_index=True)
+    # The account the audited record belongs to (null: a batch or period row, about no account). An audit row is
+    # hidden with its account. A plain column, not a foreign key: audit rows outlive what they describe.
+    account_id = fields.IntField(null=True)
     at = fields.DatetimeField()
 
     class Meta:

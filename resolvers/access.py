@@ -1,15 +1,25 @@
 """Mutation resolvers for signing in and out, users and API tokens."""
 
+from datetime import datetime
 from typing import Any
 
 from domain import auth
+from domain.errors import DomainError, Problem
 from resolvers.inputs import decode_id, to_data
 from resolvers.mutations import perform
 from resolvers.relations import CtxInfo
 
 
-async def login(info: CtxInfo, input: Any) -> Any:
-    return await perform(lambda: auth.login(input.email, input.password, info.context.remote_addr))
+async def login(info: CtxInfo, input: Any) -> tuple[auth.Session | None, list[Problem], datetime | None]:
+    """The session, or the refusal and, when rate-limited, when to try again."""
+    try:
+        session = await auth.login(input.email, input.password, info.context.remote_addr)
+    except auth.LoginRateLimited as refusal:
+        return None, refusal.problems, refusal.retry_at
+    except DomainError as refusal:
+        return None, refusal.problems, None
+    info.context.signed_in_user_id = session.user.id
+    return session, [], None
 
 
 async def logout(info: CtxInfo) -> Any:
@@ -31,7 +41,8 @@ async def update_user(info: CtxInfo, input: Any) -> Any:
         data = to_data(input, skip=("id",))
         if "permissions" in data and data["permissions"] is not None:
             data["permissions"] = [p.value for p in data["permissions"]]
-        return await auth.update_user(info.context.viewer, decode_id(input.id, "User", "id"), **data)  # type: ignore[arg-type]
+        return await auth.update_user(info.context.viewer, decode_id(input.id, "User", "id"),  # type: ignore[arg-type]
+                                      remote_addr=info.context.remote_addr, **data)
     return await perform(run)
 
 

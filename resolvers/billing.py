@@ -19,7 +19,7 @@ async def analyze_billing_batch(info: CtxInfo, input: Any) -> Any:
     async def run() -> Any:
         batch, findings = await analysis.run(info.context.viewer, decode_id(input.batch_id, "BillingBatch",  # type: ignore[arg-type]
                                                                             "batchId"))
-        return batch, findings, await processing.preview(batch)
+        return batch, findings, await processing.preview(batch, info.context.viewer)  # type: ignore[arg-type]
     return await perform(run)
 
 

@@ -23,6 +23,7 @@ class Context:
     auth_problem: str | None = None  # why a presented token was refused
     connection: HTTPConnection | None = field(default=None, repr=False)
     connection_params: dict | None = None  # set by strawberry from a WebSocket's connection_init
+    signed_in_user_id: int | None = None  # who just signed in with `login`: may read their own user record
 
     async def authenticate_connection(self) -> None:
         """On a WebSocket the token comes in `connection_init` ({"Authorization": "Bearer …"}); only when it has

@@ -121,7 +121,8 @@ class Loaders:
 
     @property
     def person_by_id(self) -> DataLoader[int, Any]:
-        """Users named on records (created by, resolved by): colleagues see each other's names."""
+        """Users named on records (created by, resolved by, an audit's actor): colleagues see each other's names;
+        the `User` type shows their e-mail, permissions and active flag only to admins and to the user."""
         return self._get("person_by_id", lambda v: by_id_loader(v, models.User, scoped=False))
 
     @property
@@ -231,7 +232,7 @@ class Loaders:
         """Debits, credits and balance of each ledger account of a page, in one query."""
         def factory(viewer: Viewer) -> DataLoader[int, Any]:
             async def load(ids: Sequence[int]) -> list[Any]:
-                found = await ledger.balances(list(ids))
+                found = await ledger.balances(list(ids), viewer=viewer)
                 return [found.get(i) or ledger.Balance(i) for i in ids]
             return DataLoader(load_fn=load)
         return self._get("balance_by_ledger_account_id", factory)

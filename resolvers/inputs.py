@@ -34,6 +34,17 @@ def decode_id(value: relay.GlobalID, type_name: str | None, field: str) -> int:
         raise DomainError(ErrorCode.NOT_FOUND, "No record with this id.", camel(field)) from None
 
 
+def filter_id(value: relay.GlobalID, type_name: str) -> int | None:
+    """The database id a list filter names, or None when the global id names another type (or no integer): a
+    filter on a record that cannot exist matches nothing, like one on a hidden record."""
+    if value.type_name != type_name:
+        return None
+    try:
+        return int(value.node_id)
+    except ValueError:
+        return None
+
+
 def to_data(input_obj: Any, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     """The fields the client set, snake_case, with global ids replaced by database ids."""
     data: dict[str, Any] = {}

@@ -8,8 +8,10 @@ from tortoise.queryset import QuerySet
 import models
 from domain import batches
 from domain.access import visible
+from domain.errors import DomainError
 from models.enums import InvoiceStatus, TokenKind
-from resolvers.inputs import decode_id
+from resolvers.global_ids import audit_entities
+from resolvers.inputs import filter_id
 from resolvers.pagination import Page, paginate
 from resolvers.relations import CtxInfo
 
@@ -30,6 +32,12 @@ def scoped(info: CtxInfo, model: type) -> QuerySet:
     return visible(viewer, model)
 
 
+def by_id(query: QuerySet, name: str, value: Any, type_name: str) -> QuerySet:
+    """Narrow `query` to rows whose `name` is the record `value` names; nothing when it names another type."""
+    pk = filter_id(value, type_name)
+    return query.filter(**{name: pk}) if pk is not None else query.filter(id__in=[])
+
+
 async def accounts(info: CtxInfo, filter: Any, order: list[str], window: dict[str, Any]) -> Page:
     query = scoped(info, models.Account)
     if search := _set(filter, "search"):
@@ -43,7 +51,7 @@ async def accounts(info: CtxInfo, filter: Any, order: list[str], window: dict[st
 async def sales_contracts(info: CtxInfo, filter: Any, order: list[str], window: dict[str, Any]) -> Page:
     query = scoped(info, models.SalesContract)
     if account := _set(filter, "account_id"):
-        query = query.filter(account_id=decode_id(account, "Account", "accountId"))
+        query = by_id(query, "account_id", account, "Account")
     if search := _set(filter, "search"):
         query = query.filter(number__icontains=search)
     for name in ("frequency", "status"):
@@ -92,7 +100,11 @@ async def billings_of_batch(info: CtxInfo, batch_id: int, filter: Any, order: li
                             window: dict[str, Any]) -> Page:
     from resolvers.review import billing_filter
 
-    query = billing_filter(scoped(info, models.PeriodicBilling).filter(batch_id=batch_id), filter)
+    billings = scoped(info, models.PeriodicBilling).filter(batch_id=batch_id)
+    try:
+        query = billing_filter(billings, filter)
+    except DomainError:  # an account or contract id of another type: no billing matches
+        query = billings.filter(id__in=[])
     return await page_of(info, query, order, window)
 
 
@@ -103,9 +115,10 @@ async def audits(info: CtxInfo, filter: Any, window: dict[str, Any]) -> Page:
             query = query.filter(**{name: value})
     for name, type_name in (("batch_id", "BillingBatch"), ("billing_id", "PeriodicBilling")):
         if (value := _set(filter, name)) is not None:
-            query = query.filter(**{name: decode_id(value, type_name, name)})
+            query = by_id(query, name, value, type_name)
     if (value := _set(filter, "entity_id")) is not None:
-        query = query.filter(entity_id=value)
+        query = by_id(query.filter(entity__in=audit_entities(value.type_name)), "entity_id", value,
+                      value.type_name)
     return await page_of(info, query, ["-id"], window)
 
 
@@ -129,7 +142,7 @@ async def invoices(info: CtxInfo, filter: Any, order: list[str], window: dict[st
         query = query.filter(batch_id=batch_id)
     for name, type_name in (("batch_id", "BillingBatch"), ("account_id", "Account")):
         if (value := _set(filter, name)) is not None:
-            query = query.filter(**{name: decode_id(value, type_name, name)})
+            query = by_id(query, name, value, type_name)
     if statuses := _set(filter, "status"):
         query = query.filter(status__in=list(statuses))
     if search := _set(filter, "search"):
@@ -147,7 +160,7 @@ async def invoices(info: CtxInfo, filter: Any, order: list[str], window: dict[st
 async def notifications(info: CtxInfo, filter: Any, window: dict[str, Any]) -> Page:
     query = scoped(info, models.Notification)
     if (value := _set(filter, "batch_id")) is not None:
-        query = query.filter(batch_id=decode_id(value, "BillingBatch", "batchId"))
+        query = by_id(query, "batch_id", value, "BillingBatch")
     if (status := _set(filter, "status")) is not None:
         query = query.filter(status=status)
     return await page_of(info, query, ["-id"], window)

@@ -152,6 +152,13 @@ async def actor_of(root: Any, info: CtxInfo) -> Any:
     return await _maybe(info.context.loaders.person_by_id, root.actor_id)
 
 
+async def actor_label_of(root: Any, info: CtxInfo) -> str:
+    """The actor's current display name: rows written before labels were names hold an e-mail, and a rename
+    shows everywhere. Rows without a user keep their label (`system`)."""
+    person = await _maybe(info.context.loaders.person_by_id, root.actor_id)
+    return person.name if person is not None else root.actor_label
+
+
 async def invoice_of(root: Any, info: CtxInfo) -> Any:
     return await _maybe(info.context.loaders.invoice_by_id, root.invoice_id)
 
@@ -162,6 +169,10 @@ async def invoice_of_billing(root: Any, info: CtxInfo) -> Any:
 
 async def billing_of(root: Any, info: CtxInfo) -> Any:
     return await info.context.loaders.billing_by_id.load(root.billing_id)
+
+
+async def optional_billing_of(root: Any, info: CtxInfo) -> Any:
+    return await _maybe(info.context.loaders.billing_by_id, root.billing_id)
 
 
 async def journal_entry_of_invoice(root: Any, info: CtxInfo) -> Any:

@@ -17,18 +17,39 @@ Permission = strawberry.enum(enums.Permission, description="What a user or token
 TokenKind = strawberry.enum(enums.TokenKind, description="A sign-in session or a long-lived API token.")
 
 
-@strawberry.type(description="A person or system that signs in; an API token always acts as its user.")
+def _sees_account_of(info: CtxInfo, user: Any) -> bool:
+    """A user's sign-in e-mail, permissions and active flag are for admins and for that user only: colleagues
+    named on a record (created by, resolved by, an audit's actor) see a display name."""
+    if info.context.signed_in_user_id == user.id:
+        return True
+    viewer = info.context.viewer
+    return viewer is not None and (viewer.user_id == user.id or viewer.can(enums.Permission.ADMIN))
+
+
+@strawberry.type(description="A person or system that signs in; an API token always acts as its user. Other users "
+                 "see only the name: e-mail, permissions and active flag are null unless the viewer is ADMIN or "
+                 "this user.")
 class User(ModelNode):
     model = models.User
     id: relay.NodeID[int]
-    email: str = strawberry.field(description="Sign-in e-mail, unique.")
     name: str = strawberry.field(description="Display name.")
-    is_active: bool = strawberry.field(description="Inactive users cannot sign in and their sessions end.")
     created_at: datetime = strawberry.field(description="When the user was created (UTC).")
 
-    @strawberry.field(description="The permissions granted to the user.")
-    def permissions(self) -> list[Permission]:
+    @strawberry.field(description="Sign-in e-mail, unique (null unless the viewer is ADMIN or this user).")
+    def email(self, info: CtxInfo) -> str | None:
+        return self.email if _sees_account_of(info, self) else None  # type: ignore[attr-defined]
+
+    @strawberry.field(description="The permissions granted to the user (null unless the viewer is ADMIN or this "
+                      "user).")
+    def permissions(self, info: CtxInfo) -> list[Permission] | None:
+        if not _sees_account_of(info, self):
+            return None
         return [enums.Permission(p) for p in self.permissions]  # type: ignore[attr-defined]
+
+    @strawberry.field(description="Inactive users cannot sign in and their sessions end (null unless the viewer "
+                      "is ADMIN or this user).")
+    def is_active(self, info: CtxInfo) -> bool | None:
+        return self.is_active if _sees_account_of(info, self) else None  # type: ignore[attr-defined]
 
 
 @strawberry.type(description="An API token (the secret is shown once, at creation, and stored only hashed).")

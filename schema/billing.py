@@ -12,9 +12,10 @@ from strawberry import relay
 from strawberry.scalars import JSON
 
 import models
-from domain.money import to_money
+from billrun import downloads
+from domain.money import round_half_up
 from models import enums
-from resolvers import lists, relations
+from resolvers import global_ids, lists, relations
 from resolvers.relations import CtxInfo
 from schema.access import User
 from schema.accounts import Account, BillingFrequency, DatedPrice, RecurringCharge, SalesContract
@@ -52,7 +53,6 @@ class BillingDetail(ModelNode):
     days_in_period: int | None = strawberry.field(description="Days in the billing period (recurring lines).")
     price_source: PriceSource | None = strawberry.field(description="Dated price or the charge's own price.")
     source_type: str | None = strawberry.field(description="The billable item billed (WorkOrder, ManualCharge…).")
-    source_id: int | None = strawberry.field(description="Its database id.")
     position: int = strawberry.field(description="Order of the line in its billing.")
     charge: RecurringCharge | None = strawberry.field(resolver=relations.optional_charge_of,
                                                       description="The recurring charge billed, if any.")
@@ -67,10 +67,14 @@ class BillingDetail(ModelNode):
     def billing_amount(self) -> Decimal:
         return self.amount  # type: ignore[attr-defined]
 
+    @strawberry.field(description="The billable item's global id (of type `sourceType`).")
+    def source_id(self) -> relay.GlobalID | None:
+        return global_ids.global_id(self.source_type, self.source_id)  # type: ignore[attr-defined]
+
     @strawberry.field(description="Why this amount: price record and reason, period, days billed of days in "
-                      "period, the formula, tax rate and location, distribution.")
+                      "period, the formula, tax rate and location, distribution. Records are named by global id.")
     def trace(self) -> JSON:
-        return self.trace  # type: ignore[attr-defined]
+        return global_ids.trace_with_global_ids(self.trace)  # type: ignore[attr-defined]
 
 
 @strawberry.type(description="How a billing compares with the previous billing of its contract.")
@@ -87,13 +91,17 @@ class Finding(ModelNode):
     severity: Severity = strawberry.field(description="ERROR blocks processing until resolved.")
     message: str = strawberry.field(description="What was found, in words.")
     subject_type: str | None = strawberry.field(description="The record concerned (WorkOrder, …).")
-    subject_id: int | None = strawberry.field(description="Its database id.")
     resolved_at: datetime | None = strawberry.field(description="When it was resolved.")
     resolution_note: str | None = strawberry.field(description="How it was resolved.")
     created_at: datetime = strawberry.field(description="When it was found.")
     account: Account | None = strawberry.field(resolver=relations.optional_account_of,
                                                description="The account concerned.")
-    resolved_by: User | None = strawberry.field(resolver=relations.resolved_by_of, description="Who resolved it.")
+    resolved_by: User | None = strawberry.field(resolver=relations.resolved_by_of,
+                                                description="Who resolved it (a name only, to non-admins).")
+
+    @strawberry.field(description="The record concerned's global id (of type `subjectType`).")
+    def subject_id(self) -> relay.GlobalID | None:
+        return global_ids.global_id(self.subject_type, self.subject_id)  # type: ignore[attr-defined]
 
 
 @strawberry.type(description="Before and after of one key field of one record: written with the change, never "
@@ -102,16 +110,29 @@ class Audit(ModelNode):
     model = models.Audit
     id: relay.NodeID[int]
     entity: str = strawberry.field(description="The kind of record (BillingBatch, PeriodicBilling, …).")
-    entity_id: int = strawberry.field(description="Its database id.")
     field: str = strawberry.field(description="The field changed.")
-    before: str | None = strawberry.field(description="The value before (null: none).")
-    after: str | None = strawberry.field(description="The value after (null: deleted).")
     operation: str = strawberry.field(description="What changed it: DISPOSITION, MASS_DISPOSITION, REVERSE, …")
-    actor_label: str = strawberry.field(description="Who: a user's e-mail, or `system`.")
+    actor_label: str = strawberry.field(resolver=relations.actor_label_of,
+                                        description="Who: the user's current display name, or `system`.")
     at: datetime = strawberry.field(description="When (UTC).")
-    batch_id: int | None = strawberry.field(description="The batch concerned (database id).")
-    billing_id: int | None = strawberry.field(description="The billing concerned (database id).")
-    actor: User | None = strawberry.field(resolver=relations.actor_of, description="The user, if one did it.")
+    actor: User | None = strawberry.field(resolver=relations.actor_of,
+                                          description="The user, if one did it (a name only, to non-admins).")
+    batch: BillingBatch | None = strawberry.field(resolver=relations.batch_of, description="The batch concerned.")
+    billing: PeriodicBilling | None = strawberry.field(
+        resolver=relations.optional_billing_of, description="The billing concerned (null once it was deleted).")
+
+    @strawberry.field(description="The audited record's global id. A line's distributions are audited on the "
+                      "line: their rows name the BillingDetail.")
+    def entity_id(self) -> relay.GlobalID:
+        return global_ids.audited_record(self.entity, self.entity_id)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="The value before (null: none); a record is named by its global id.")
+    def before(self) -> str | None:
+        return global_ids.audited_value(self.field, self.before)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="The value after (null: deleted); a record is named by its global id.")
+    def after(self) -> str | None:
+        return global_ids.audited_value(self.field, self.after)  # type: ignore[attr-defined]
 
 
 @strawberry.type(description="One billing of one contract (or of an account's one-off items) for one period.")
@@ -149,12 +170,23 @@ class PeriodicBilling(ModelNode):
         resolver=relations.allowed_transitions_of,
         description="The statuses the viewer may move it to now (the server enforces exactly these).")
 
-    @strawberry.field(description="First day of the billing period.")
+    @strawberry.field(description="First day billed: the period's start, or the contract's start when it starts "
+                      "inside the period.")
     def billing_starting_date(self) -> date:
+        return self.billing_start  # type: ignore[attr-defined]
+
+    @strawberry.field(description="Last day billed (inclusive): the period's end, or the contract's end when it "
+                      "ends inside the period.")
+    def billing_ending_date(self) -> date:
+        return self.billing_end  # type: ignore[attr-defined]
+
+    @strawberry.field(description="First day of the billing period itself (its anchored bounds, whatever the "
+                      "contract's dates).")
+    def period_start_date(self) -> date:
         return self.period_start  # type: ignore[attr-defined]
 
-    @strawberry.field(description="Last day of the billing period (inclusive).")
-    def billing_ending_date(self) -> date:
+    @strawberry.field(description="Last day of the billing period itself (inclusive).")
+    def period_end_date(self) -> date:
         return self.period_end  # type: ignore[attr-defined]
 
     @strawberry.field(description="The total of the billing's lines.")
@@ -165,13 +197,17 @@ class PeriodicBilling(ModelNode):
     def billing_status(self) -> BillingStatus:
         return self.status  # type: ignore[attr-defined]
 
+    @strawberry.field(description="Where to GET its lines as CSV, with `Authorization: Bearer <token>`.")
+    def billing_details_csv_url(self) -> str:
+        return downloads.billing_details_csv_url(billing_id=self.id)  # type: ignore[attr-defined]
+
     @strawberry.field(description="The change from the previous billing of the contract (null for the first).")
     async def change(self, info: CtxInfo) -> BillingChange | None:
         previous = await relations.previous_billing_of(self, info)
         if previous is None:
             return None
         delta = self.amount - previous.amount  # type: ignore[attr-defined]
-        percent = to_money(delta * 100 / previous.amount) if previous.amount else None
+        percent = round_half_up(delta * 100 / previous.amount, 2) if previous.amount else None
         return BillingChange(amount=delta, percent=percent)
 
 
@@ -227,7 +263,8 @@ class Notification(ModelNode):
     created_at: datetime = strawberry.field(description="When it was raised (UTC).")
     resolved_at: datetime | None = strawberry.field(description="When it was resolved.")
     resolution_note: str | None = strawberry.field(description="How it was resolved.")
-    resolved_by: User | None = strawberry.field(resolver=relations.resolved_by_of, description="Who resolved it.")
+    resolved_by: User | None = strawberry.field(resolver=relations.resolved_by_of,
+                                                description="Who resolved it (a name only, to non-admins).")
     account: Account | None = strawberry.field(resolver=relations.optional_account_of,
                                                description="The account it is about, if one.")
     batch: BillingBatch | None = strawberry.field(resolver=relations.batch_of, description="Its batch.")
@@ -238,22 +275,25 @@ class AccountPreview:
     billing_count: int = strawberry.field(description="Billings processing would create.")
     amount: Decimal = strawberry.field(description="Their total.")
     account: Account | None = strawberry.field(resolver=relations.optional_account_of,
-                                               description="The account (null when hidden from the viewer).")
+                                               description="The account.")
 
 
 @strawberry.type(description="What processing would create now, computed by the processing code, writing "
-                 "nothing.")
+                 "nothing. Counts and amounts cover the accounts the viewer may see.")
 class BatchPreview:
     billing_count: int = strawberry.field(description="Billings processing would create.")
     amount: Decimal = strawberry.field(description="Their total.")
     rejected_count: int = strawberry.field(description="How many would be REJECTED_WITH_ERRORS.")
-    accounts: list[AccountPreview] = strawberry.field(description="Per account.")
+    accounts: list[AccountPreview] = strawberry.field(description="Per account the viewer may see.")
+    hidden_billing_count: int = strawberry.field(description="Billings processing would create for accounts hidden "
+                                                 "from the viewer: counted here only, in no other figure.")
 
 
 @strawberry.input(description="Narrow an audit trail.")
 class AuditFilter:
     entity: str | None = strawberry.field(default=None, description="The kind of record, e.g. PeriodicBilling.")
-    entity_id: int | None = strawberry.field(default=None, description="The record's database id.")
+    entity_id: relay.GlobalID | None = strawberry.field(default=None, description="Rows about this record "
+                                                        "(its global id).")
     field: str | None = strawberry.field(default=None, description="The field changed.")
     operation: str | None = strawberry.field(default=None, description="The operation.")
     batch_id: relay.GlobalID | None = strawberry.field(default=None, description="Rows of this batch.")
@@ -272,7 +312,7 @@ class PeriodicBillingFilter:
 class PeriodicBillingOrderField(Enum):
     ID = "id"
     AMOUNT = "amount"
-    BILLING_STARTING_DATE = "period_start"
+    BILLING_STARTING_DATE = "billing_start"
 
 
 @strawberry.input(description="The order of a billing list.")
@@ -299,13 +339,19 @@ class BillingBatch(ModelNode):
     posted_at: datetime | None = strawberry.field(description="Posted (UTC).")
     exported_at: datetime | None = strawberry.field(description="Last exported (UTC).")
     completed_at: datetime | None = strawberry.field(description="Completed (UTC).")
-    created_by: User | None = strawberry.field(resolver=relations.created_by_of, description="Who created it.")
+    created_by: User | None = strawberry.field(resolver=relations.created_by_of,
+                                               description="Who created it (a name only, to non-admins).")
     summary: BatchSummary = strawberry.field(resolver=relations.summary_of_batch, description="Its figures.")
     jobs: list[Job] = strawberry.field(resolver=relations.jobs_of_batch, description="Its jobs, newest first.")
     notifications: list[Notification] = strawberry.field(resolver=relations.notifications_of_batch,
                                                          description="Its notifications, newest first.")
     exports: list[Annotated[Export, strawberry.lazy("schema.ledger")]] = strawberry.field(
         resolver=relations.exports_of_batch, description="Its accounting exports, newest first.")
+
+    @strawberry.field(description="Where to GET the lines of its billings the viewer may see as CSV, with "
+                      "`Authorization: Bearer <token>`.")
+    def billing_details_csv_url(self) -> str:
+        return downloads.billing_details_csv_url(batch_id=self.id)  # type: ignore[attr-defined]
 
     @strawberry.field(description="Whether it can be completed now, and every blocker if not.")
     async def completion(self, info: CtxInfo) -> Annotated[Completion, strawberry.lazy("schema.ledger")]:

@@ -11,6 +11,7 @@ import strawberry
 from strawberry import relay
 
 import models
+from billrun import downloads
 from models import enums
 from resolvers import relations
 from resolvers.relations import CtxInfo
@@ -75,9 +76,13 @@ class Delivery:
     recipient: str = strawberry.field(description="The billing address it went to.")
     status: DeliveryStatus = strawberry.field(description="SENDING (a worker is on it), SENT or FAILED.")
     message_id: str | None = strawberry.field(description="The e-mail's Message-ID.")
-    path: str | None = strawberry.field(description="The .eml file written (outbox only).")
     error: str | None = strawberry.field(description="Why it failed.")
     created_at: datetime = strawberry.field(description="When (UTC).")
+
+    @strawberry.field(description="Where to GET the e-mail as sent (an .eml, with `Authorization: Bearer "
+                      "<token>`): outbox deliveries only, null for SMTP and failed ones.")
+    def download_url(self) -> str | None:
+        return downloads.delivered_message_url(self)  # type: ignore[arg-type]
 
 
 @strawberry.type(description="A posted billing: numbered from a gap-free sequence, with its journal entry.")
@@ -113,9 +118,9 @@ class Invoice(ModelNode):
     def amount_due(self) -> Decimal:
         return self.amount - self.amount_paid  # type: ignore[attr-defined]
 
-    @strawberry.field(description="The PDF, downloadable with the bearer token.")
+    @strawberry.field(description="Where to GET the PDF, with `Authorization: Bearer <token>`.")
     def pdf_url(self) -> str:
-        return f"/invoices/{relay.to_base64('Invoice', self.id)}.pdf"
+        return downloads.invoice_pdf_url(self.id)  # type: ignore[attr-defined]
 
 
 @strawberry.input(description="Narrow a list of invoices.")
@@ -162,7 +167,7 @@ class Export(ModelNode):
 
     @strawberry.field(description="Where to GET it, with `Authorization: Bearer <token>`.")
     def download_url(self) -> str:
-        return f"/exports/{relay.to_base64('Export', self.id)}"
+        return downloads.accounting_export_url(self.id)  # type: ignore[attr-defined]
 
 
 @strawberry.type(description="One reason a batch cannot be completed yet.")

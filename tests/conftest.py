@@ -22,7 +22,7 @@ from models import constraints  # noqa: E402
 from models.enums import Permission  # noqa: E402
 from tests.support import mailbox  # noqa: E402
 from tests.support.api import Api  # noqa: E402
-from tests.support.worker import WorkerProcess  # noqa: E402
+from tests.support.worker import WorkerProcess, others_paused  # noqa: E402
 
 ALL = [p.value for p in Permission]
 
@@ -84,6 +84,13 @@ async def clean_tables(database: None) -> None:
         await conn.execute_script(f"TRUNCATE {', '.join(_tables())} RESTART IDENTITY CASCADE")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_worker_left_behind() -> Iterator[None]:
+    """Whatever worker a test started and did not stop ends with the session."""
+    yield
+    WorkerProcess.stop_all()
+
+
 @pytest.fixture(scope="session")
 def worker() -> Iterator[WorkerProcess]:
     """A real Dramatiq worker process on the real Redis broker, for the whole session (PostgreSQL suite)."""
@@ -93,6 +100,17 @@ def worker() -> Iterator[WorkerProcess]:
     process.stop()
     if os.environ.get("BILLRUN_TEST_WORKER_LOG"):  # debugging aid: keep what the worker printed
         Path(os.environ["BILLRUN_TEST_WORKER_LOG"]).write_text("".join(process.log))
+
+
+@pytest.fixture
+def alone() -> Iterator[None]:
+    """The workers a test starts are the only ones on the queues: the session's worker (if started) pauses
+    meanwhile, and whatever a killed worker left queued is dropped afterwards."""
+    from workers.broker import broker
+
+    with others_paused():
+        yield
+        broker.flush_all()
 
 
 @pytest.fixture(scope="session")

@@ -155,3 +155,89 @@ async def test_updates_change_only_what_is_given(clerk: Api) -> None:
       updateSalesContract(input: $input) { salesContract { status endDate } errors { code } } }""",
                                  {"input": {"id": contract, "status": "ENDED", "endDate": "2026-12-31"}})
     assert payload["salesContract"] == {"status": "ENDED", "endDate": "2026-12-31"}
+    read = await clerk.ok("""query($id: ID!) { node(id: $id) { ... on Account { name paymentTermsDays
+      contracts { number status startDate endDate } } } }""", {"id": account})
+    assert read["node"] == {"name": "Renamed", "paymentTermsDays": 45, "contracts": [
+        {"number": "S-1", "status": "ENDED", "startDate": "2026-01-01", "endDate": "2026-12-31"}]}
+    before_start = await _errors(clerk, "updateSalesContract", """mutation($input: UpdateSalesContractInput!) {
+      updateSalesContract(input: $input) { salesContract { status } errors { code field } } }""",
+                                 {"input": {"id": contract, "endDate": "2025-12-31"}})
+    assert before_start == [{"code": "INVALID_INPUT", "field": "endDate"}]
+
+
+DATED_PRICES = "query($id: ID!) { node(id: $id) { ... on RecurringCharge { datedPrices { id firstEffectiveDate " \
+    "lastEffectiveDate periodicPrice } } } }"
+UPDATE_DATED_PRICE = """mutation($input: UpdateDatedPriceInput!) { updateDatedPrice(input: $input) {
+  datedPrice { id firstEffectiveDate lastEffectiveDate periodicPrice } errors { code field message } } }"""
+DELETE_DATED_PRICE = """mutation($id: ID!) { deleteDatedPrice(input: {id: $id}) { deletedId
+  errors { code field message } } }"""
+
+
+async def test_a_dated_price_is_corrected_and_deleted_and_its_window_freed(clerk: Api, admin: Api) -> None:
+    revenue = await builders.revenue_account(admin)
+    charge = await builders.charge(clerk, await builders.contract(clerk, await builders.account(clerk, "C"), "S"),
+                                   "20.00", revenue)
+    february = await builders.dated_price(clerk, charge, "2026-02-01", "2026-02-28", "30.00")
+    march = await builders.dated_price(clerk, charge, "2026-03-01", None, "40.00")
+    corrected = await clerk.mutate("updateDatedPrice", UPDATE_DATED_PRICE, {"input": {
+        "id": march, "lastEffectiveDate": "2026-03-31", "periodicPrice": "45.00"}})
+    assert corrected["datedPrice"] == {"id": march, "firstEffectiveDate": "2026-03-01",
+                                       "lastEffectiveDate": "2026-03-31", "periodicPrice": "45.00"}
+    assert (await clerk.mutate("deleteDatedPrice", DELETE_DATED_PRICE, {"id": february}))["deletedId"] == february
+    assert (await clerk.ok(DATED_PRICES, {"id": charge}))["node"]["datedPrices"] == [corrected["datedPrice"]]
+    assert (await clerk.ok("query($id: ID!) { node(id: $id) { id } }", {"id": february}))["node"] is None
+    # Both freed windows take new prices now; the deleted one is gone for good.
+    await builders.dated_price(clerk, charge, "2026-01-15", "2026-02-28", "35.00")
+    await builders.dated_price(clerk, charge, "2026-04-01", None, "50.00")
+    again = (await clerk.ok(DELETE_DATED_PRICE, {"id": february}))["deleteDatedPrice"]
+    assert again["deletedId"] is None and [e["code"] for e in again["errors"]] == ["NOT_FOUND"]
+    prices = (await clerk.ok(DATED_PRICES, {"id": charge}))["node"]["datedPrices"]
+    assert [(p["firstEffectiveDate"], p["periodicPrice"]) for p in prices] == [
+        ("2026-01-15", "35.00"), ("2026-03-01", "45.00"), ("2026-04-01", "50.00")]
+
+
+UPDATE_LEDGER = """mutation($input: UpdateLedgerAccountInput!) { updateLedgerAccount(input: $input) {
+  ledgerAccount { id code name kind active } errors { code field message } } }"""
+UPDATE_TAX = """mutation($input: UpdateTaxRateInput!) { updateTaxRate(input: $input) {
+  taxRate { id location name rate ledgerAccount { code } } errors { code field message } } }"""
+
+
+async def test_a_ledger_account_is_renamed_and_an_inactive_one_takes_no_new_charges(admin: Api, clerk: Api) -> None:
+    revenue = await builders.revenue_account(admin)
+    renamed = await admin.mutate("updateLedgerAccount", UPDATE_LEDGER, {"input": {
+        "id": revenue, "name": "Service revenue", "active": False}})
+    assert renamed["ledgerAccount"] == {"id": revenue, "code": "4000", "name": "Service revenue",
+                                        "kind": "REVENUE", "active": False}
+    listed = (await clerk.ok("{ ledgerAccounts { nodes { code name active } } }"))["ledgerAccounts"]["nodes"]
+    assert listed == [{"code": "4000", "name": "Service revenue", "active": False}]
+    contract = await builders.contract(clerk, await builders.account(clerk, "C-1"), "SC-1")
+    charge = {"input": {"contractId": contract, "description": "x", "periodicPrice": "1.00",
+                        "revenueAccountId": revenue}}
+    assert await _errors(clerk, "createRecurringCharge", builders.CREATE_CHARGE, charge) == [
+        {"code": "UNKNOWN_REVENUE_ACCOUNT", "field": "revenueAccountId"}]
+    await admin.mutate("updateLedgerAccount", UPDATE_LEDGER, {"input": {"id": revenue, "active": True}})
+    await clerk.mutate("createRecurringCharge", builders.CREATE_CHARGE, charge)
+    assert await _errors(admin, "updateLedgerAccount", UPDATE_LEDGER, {"input": {"id": revenue, "name": " "}}) == [
+        {"code": "INVALID_INPUT", "field": "name"}]
+    assert (await clerk.ok("{ ledgerAccounts { nodes { name } } }"))["ledgerAccounts"]["nodes"] == [
+        {"name": "Service revenue"}]
+
+
+async def test_a_tax_rate_is_corrected_and_moved_to_another_tax_payable_account(admin: Api) -> None:
+    first, second = [(await admin.mutate("createLedgerAccount", builders.CREATE_LEDGER, {"input": {
+        "code": code, "name": f"Tax {code}", "kind": "TAX_PAYABLE"}}))["ledgerAccount"]["id"]
+        for code in ("2200", "2210")]
+    rate = (await admin.mutate("createTaxRate", builders.CREATE_TAX, {"input": {
+        "location": "TX-AUSTIN", "name": "Austin", "rate": "0.0825", "ledgerAccountId": first}}))["taxRate"]["id"]
+    corrected = await admin.mutate("updateTaxRate", UPDATE_TAX, {"input": {
+        "id": rate, "name": "Austin sales tax", "rate": "0.08375", "ledgerAccountId": second}})
+    assert corrected["taxRate"] == {"id": rate, "location": "TX-AUSTIN", "name": "Austin sales tax",
+                                    "rate": "0.08375", "ledgerAccount": {"code": "2210"}}
+    revenue = await builders.revenue_account(admin)
+    for change, code, field in (({"rate": "1.5"}, "INVALID_INPUT", "rate"),
+                                ({"ledgerAccountId": revenue}, "UNKNOWN_LEDGER_ACCOUNT", "ledgerAccountId")):
+        assert await _errors(admin, "updateTaxRate", UPDATE_TAX, {"input": {"id": rate, **change}}) == [
+            {"code": code, "field": field}]
+    listed = (await admin.ok("{ taxRates { nodes { location name rate ledgerAccount { code } } } }"))
+    assert listed["taxRates"]["nodes"] == [{"location": "TX-AUSTIN", "name": "Austin sales tax", "rate": "0.08375",
+                                            "ledgerAccount": {"code": "2210"}}]

@@ -1,5 +1,7 @@
 """Permissions: a refused permission is a typed payload error and nothing changes (SPEC §6)."""
 
+from strawberry.relay import to_base64
+
 from tests.conftest import make_token
 from tests.support.api import Api
 
@@ -42,3 +44,43 @@ async def test_only_admins_manage_users(clerk: Api, admin: Api) -> None:
     assert created["user"] == {"email": "new@x.io", "permissions": ["BILLING_ACCESS"]}
     assert (await clerk.ok("{ users { totalCount nodes { email } } }"))["users"] == {
         "totalCount": 1, "nodes": [{"email": "clerk@example.com"}]}
+
+
+UPDATE_USER = """mutation($input: UpdateUserInput!) { updateUser(input: $input) {
+  user { id email name permissions isActive } errors { code field message } } }"""
+ME = "{ viewer { name permissions user { id name permissions } } }"
+
+
+async def test_admins_change_a_users_name_and_permissions_and_users_only_their_own_name(admin: Api,
+                                                                                       clerk: Api) -> None:
+    clerk_id = (await clerk.ok(ME))["viewer"]["user"]["id"]
+    changed = await admin.mutate("updateUser", UPDATE_USER, {"input": {
+        "id": clerk_id, "name": "Cleo Approver", "permissions": ["BILLING_ACCESS", "BILLING_APPROVE"]}})
+    assert changed["user"] == {"id": clerk_id, "email": "clerk@example.com", "name": "Cleo Approver",
+                               "permissions": ["BILLING_ACCESS", "BILLING_APPROVE"], "isActive": True}
+    # In force at once, for the token the clerk already holds.
+    assert (await clerk.ok(ME))["viewer"]["permissions"] == ["BILLING_ACCESS", "BILLING_APPROVE"]
+    renamed = await clerk.mutate("updateUser", UPDATE_USER, {"input": {"id": clerk_id, "name": " Cleo "}})
+    assert renamed["user"]["name"] == "Cleo"
+    refused = (await clerk.ok(UPDATE_USER, {"input": {"id": clerk_id, "permissions": ["BILLING_ACCESS", "ADMIN"]}}))
+    assert refused["updateUser"]["user"] is None
+    assert [e["code"] for e in refused["updateUser"]["errors"]] == ["PERMISSION_DENIED"]
+    admin_id = (await admin.ok(ME))["viewer"]["user"]["id"]
+    refused = await clerk.ok(UPDATE_USER, {"input": {"id": admin_id, "name": "Not Ada"}})
+    assert [e["code"] for e in refused["updateUser"]["errors"]] == ["PERMISSION_DENIED"]
+    users = (await admin.ok("{ users { nodes { email name permissions } } }"))["users"]["nodes"]
+    assert sorted((u["email"], u["name"], u["permissions"]) for u in users) == [
+        ("admin@example.com", "Ada Admin", ["BILLING_ACCESS", "BILLING_SEND_EXPORT", "BILLING_APPROVE", "ADMIN"]),
+        ("clerk@example.com", "Cleo", ["BILLING_ACCESS", "BILLING_APPROVE"])]
+
+
+async def test_update_user_refuses_bad_input_and_unknown_users(admin: Api, clerk: Api) -> None:
+    clerk_id = (await clerk.ok(ME))["viewer"]["user"]["id"]
+    for change, field in (({"name": "  "}, "name"), ({"permissions": ["BILLING_SEND_EXPORT"]}, "permissions")):
+        payload = (await admin.ok(UPDATE_USER, {"input": {"id": clerk_id, **change}}))["updateUser"]
+        assert [(e["code"], e["field"]) for e in payload["errors"]] == [("INVALID_INPUT", field)], change
+    payload = (await admin.ok(UPDATE_USER, {"input": {"id": to_base64("User", 999999), "name": "Nobody"}}))
+    assert [e["code"] for e in payload["updateUser"]["errors"]] == ["NOT_FOUND"]
+    assert (await clerk.ok(ME))["viewer"] == {"name": "Cleo Clerk", "permissions": ["BILLING_ACCESS"],
+                                              "user": {"id": clerk_id, "name": "Cleo Clerk",
+                                                       "permissions": ["BILLING_ACCESS"]}}

@@ -54,7 +54,7 @@ async def test_every_guard_refuses_before_anything_is_written(admin: Api, client
     await models.LedgerAccount.filter(kind="CASH").update(active=True)
 
     found = (await admin.ok(posting.BATCH, {"id": batch}))["billingBatch"]
-    assert found["status"] == "PROCESSED" and found["jobs"][0]["kind"] == "PROCESS"
+    assert found["status"] == "PROCESSED" and [j["kind"] for j in found["jobs"]] == ["ANALYZE", "PROCESS"]
     assert await models.Invoice.all().count() == 0 and await models.JournalEntry.all().count() == 0
     await posting.post(sender, batch)
     assert await _codes(sender, batch) == ["INVALID_STATUS"]
@@ -130,7 +130,7 @@ async def test_send_posts_invoices_ledger_and_emails_pdfs(admin: Api, smtp_serve
     assert taxed["number"] in text and "108.25" in text and "Thank you for your business" in text
     assert "secret margin" not in text
     assert taxed["deliveries"] == [{"channel": "SMTP", "recipient": "taxed@example.com", "status": "SENT",
-                                    "messageId": message["Message-ID"], "path": None, "error": None}]
+                                    "messageId": message["Message-ID"], "downloadUrl": None, "error": None}]
 
     # The HOLD billing left the posted batch (audited); the next batch for its account adopts it.
     waits = (await admin.ok("""query($id: ID!) { periodicBilling(id: $id) { billingStatus batch { id }

@@ -48,6 +48,7 @@ async def test_two_batches_posting_at_once_share_one_gap_free_sequence(admin: Ap
     assert await models.JournalEntry.filter(payment_id=None).count() == 240
 
 
+@pytest.mark.usefixtures("alone")
 async def test_worker_killed_mid_posting_and_restarted_duplicates_nothing(admin: Api, smtp_server: Mailbox) -> None:
     accounts = await posting.company(admin)
     await _customers(admin, accounts, "K", 300, "GK", autopayEnabled=True, paymentMethodToken="tok_ok")

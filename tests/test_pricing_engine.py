@@ -40,8 +40,13 @@ def contract(*charges: ChargeIn, start: date = date(2026, 1, 1), end: date | Non
 
 
 def price(c: ContractIn, as_of: date, *, billed: frozenset[date] = frozenset(), tax: TaxIn | None = NO_TAX,
-          ) -> list[BillingDraft]:
-    return price_contract(c, as_of=as_of, billed_starts=billed, tax=tax, tax_location="ZERO" if tax else "NOWHERE")
+          currency: str = "USD") -> list[BillingDraft]:
+    return price_contract(c, currency=currency, as_of=as_of, billed_starts=billed, tax=tax,
+                          tax_location="ZERO" if tax else "NOWHERE")
+
+
+def one_offs(items: list[OneOffIn], tax: TaxIn = NO_TAX, currency: str = "USD") -> BillingDraft | None:
+    return price_one_offs(7, items, currency=currency, as_of=date(2026, 4, 30), tax=tax, tax_location=tax.location)
 
 
 def kinds(draft: BillingDraft) -> list[str]:
@@ -176,6 +181,7 @@ def test_contract_starting_mid_period_is_prorated_from_its_start() -> None:
     first = price(c, date(2026, 1, 15))[0]
     line = first.lines[0]
     assert (first.period_start, first.period_end) == (date(2026, 1, 1), date(2026, 1, 31))
+    assert (first.billing_start, first.billing_end) == (date(2026, 1, 15), date(2026, 1, 31))  # the days billed
     assert (line.days_billed, line.days_in_period, line.amount) == (17, 31, D("17.00"))
     assert line.trace["billing_starting_date"] == "2026-01-15"
     assert line.trace["formula"] == "31.00 \u00d7 1 \u00d7 17/31 = 17.00"
@@ -185,6 +191,9 @@ def test_contract_ending_mid_period_is_prorated_to_its_end() -> None:
     c = contract(charge(price="100", quantity="2"), end=date(2026, 2, 10))
     drafts = price(c, date(2026, 6, 1))
     assert len(drafts) == 2
+    assert (drafts[1].period_start, drafts[1].period_end) == (date(2026, 2, 1), date(2026, 2, 28))
+    assert (drafts[1].billing_start, drafts[1].billing_end) == (date(2026, 2, 1), date(2026, 2, 10))
+    assert (drafts[0].billing_start, drafts[0].billing_end) == (drafts[0].period_start, drafts[0].period_end)
     line = drafts[1].lines[0]
     assert (line.days_billed, line.days_in_period, line.amount) == (10, 28, D("71.43"))  # 200 * 10/28 = 71.428...
 
@@ -267,7 +276,7 @@ def test_overlapping_dated_prices_are_rejected_but_priced_with_the_earliest_wind
 def test_big_credit_adjustment_gives_a_negative_total() -> None:
     items = [OneOffIn(DetailKind.MANUAL, "ManualCharge", 1, "Setup", date(2026, 4, 3), D("25"), 10),
              OneOffIn(DetailKind.ADJUSTMENT, "InvoiceAdjustment", 2, "Credit", date(2026, 4, 9), D("-100"), 10)]
-    draft = price_one_offs(7, items, as_of=date(2026, 4, 30), tax=NO_TAX, tax_location="ZERO")
+    draft = one_offs(items)
     assert draft is not None
     assert draft.amount == D("-75.00")
     assert kinds(draft) == ["NEGATIVE_TOTAL"]
@@ -281,20 +290,21 @@ def test_one_offs_make_one_draft_from_the_earliest_day_to_as_of() -> None:
     items = [OneOffIn(DetailKind.WORK_ORDER, "WorkOrder", 5, "Repair", date(2026, 4, 10), D("3") * D("25.125"), 10,
                       quantity=D(3), unit_price=D("25.125")),
              OneOffIn(DetailKind.MANUAL, "ManualCharge", 6, "Fee", date(2026, 3, 2), D("10"), 10)]
-    draft = price_one_offs(7, items, as_of=date(2026, 4, 30), tax=TaxIn("CA", D("0.0725"), 90), tax_location="CA")
+    draft = one_offs(items, tax=TaxIn("CA", D("0.0725"), 90))
     assert draft is not None
     assert (draft.contract_id, draft.frequency) == (None, None)
     assert (draft.period_start, draft.period_end) == (date(2026, 3, 2), date(2026, 4, 30))
+    assert (draft.billing_start, draft.billing_end) == (date(2026, 3, 2), date(2026, 4, 30))  # bills its period
     assert [(line.kind, line.amount) for line in draft.lines] == [
         (DetailKind.WORK_ORDER, D("75.38")), (DetailKind.MANUAL, D("10.00")), (DetailKind.TAX, D("6.19"))]
     assert draft.lines[0].trace["formula"] == "3 \u00d7 25.125 = 75.38"
     assert draft.status == BillingStatus.NEW
-    assert price_one_offs(7, [], as_of=date(2026, 4, 30), tax=NO_TAX, tax_location="ZERO") is None
+    assert one_offs([]) is None
 
 
 def test_one_off_day_after_as_of_keeps_the_period_start_at_as_of() -> None:
     items = [OneOffIn(DetailKind.MANUAL, "ManualCharge", 6, "Fee", date(2026, 5, 2), D("10"), 10)]
-    draft = price_one_offs(7, items, as_of=date(2026, 4, 30), tax=NO_TAX, tax_location="ZERO")
+    draft = one_offs(items)
     assert draft is not None and draft.period_start == draft.period_end == date(2026, 4, 30)
 
 
@@ -323,6 +333,50 @@ def test_tax_at_8_25_percent_rounds_half_up_at_the_half_cent() -> None:
 def test_zero_rate_adds_no_tax_line() -> None:
     draft = price(contract(charge()), date(2026, 1, 1))[0]
     assert [line.kind for line in draft.lines] == [DetailKind.RECURRING]
+
+
+# -------------------------------------------------------------------------------------------- currencies
+
+
+def test_yen_lines_round_half_up_to_whole_yen() -> None:
+    c = contract(charge(price="10000"), start=date(2026, 1, 15), anchor=date(2026, 1, 1))
+    draft = price(c, date(2026, 1, 15), tax=TaxIn("TX", D("0.0825"), 90), currency="JPY")[0]
+    recurring, tax = draft.lines
+    assert (recurring.days_billed, recurring.days_in_period, recurring.amount) == (17, 31, D("5484"))  # 5483.87
+    assert tax.amount == D("452")  # 5484 * 0.0825 = 452.43
+    assert draft.amount == D("5936") and draft.status == BillingStatus.NEW
+    assert recurring.trace["formula"] == "10000 \u00d7 1 \u00d7 17/31 = 5484"
+    assert recurring.trace["unit_price"] == "10000"
+    assert tax.trace["formula"] == "5484 \u00d7 0.0825 = 452"
+    half = price(contract(charge(price="1")), date(2026, 1, 1), tax=TaxIn("TX", D("0.5"), 90), currency="JPY")[0]
+    assert half.lines[-1].amount == D("1")  # 0.5 yen rounds up, never to even
+
+
+def test_yen_one_offs_and_service_changes_round_to_whole_yen() -> None:
+    items = [OneOffIn(DetailKind.WORK_ORDER, "WorkOrder", 5, "Repair", date(2026, 4, 10), D("1.5") * D("333"), 10,
+                      quantity=D("1.5"), unit_price=D("333")),
+             OneOffIn(DetailKind.MANUAL, "ManualCharge", 6, "Fee", date(2026, 4, 2), D("1000"), 10)]
+    draft = one_offs(items, tax=TaxIn("CA", D("0.0725"), 90), currency="JPY")
+    assert draft is not None
+    assert [line.amount for line in draft.lines] == [D("500"), D("1000"), D("109")]  # 499.5; 108.75
+    assert draft.lines[0].trace["formula"] == "1.5 \u00d7 333 = 500"
+    change = ServiceChangeIn(77, date(2026, 4, 11), D(5000))
+    april = price(contract(charge(price="2000", changes=(change,))), date(2026, 4, 1), currency="JPY")[3]
+    assert [line.amount for line in april.lines] == [D("2000"), D("2000")]  # 3000 * 20/30
+
+
+def test_usd_vector_is_unchanged_when_the_currency_is_named() -> None:
+    drafts = price(spec_contract(), date(2026, 5, 1), currency="USD")
+    assert [d.amount for d in drafts] == [D("120.00"), D("230.00"), D("340.00"), D("120.00"), D("450.00")]
+
+
+def test_a_currency_storage_cannot_hold_rejects_the_billing_with_errors() -> None:
+    for currency, reason in (("BHD", "3 decimals"), ("BGN", "not an ISO 4217 currency in circulation")):
+        draft = price(contract(charge(price="10.125")), date(2026, 1, 1), currency=currency)[0]
+        assert kinds(draft) == ["UNSUPPORTED_CURRENCY"], currency
+        assert reason in draft.problems[0].message
+        assert draft.status == BillingStatus.REJECTED_WITH_ERRORS
+        assert draft.amount == D("10.13")  # rounded to what storage holds, shown, never invoiced
 
 
 # ---------------------------------------------------------------------------------------- property tests
@@ -361,15 +415,19 @@ contracts = st.builds(
 
 
 @settings(max_examples=200, deadline=None)
-@given(c=contracts, as_of_offset=st.integers(min_value=0, max_value=600), rate=rates)
+@given(c=contracts, as_of_offset=st.integers(min_value=0, max_value=600), rate=rates,
+       currency=st.sampled_from([("USD", D("0.01")), ("JPY", D(1)), ("EUR", D("0.01")), ("KRW", D(1))]))
 def test_amount_is_the_sum_of_lines_and_distributions_sum_to_their_line(c: ContractIn, as_of_offset: int,
-                                                                        rate: Decimal) -> None:
-    drafts = price(c, c.start + timedelta(days=as_of_offset), tax=TaxIn("T", rate, 90))
+                                                                        rate: Decimal,
+                                                                        currency: tuple[str, Decimal]) -> None:
+    code, minor_unit = currency
+    drafts = price(c, c.start + timedelta(days=as_of_offset), tax=TaxIn("T", rate, 90), currency=code)
     for draft in drafts:
         assert draft.amount == sum((line.amount for line in draft.lines), D(0))
         assert (draft.status == BillingStatus.NEW) == (not draft.problems)
+        assert draft.period_start <= draft.billing_start <= draft.billing_end <= draft.period_end
         for line in draft.lines:
-            assert line.amount == line.amount.quantize(D("0.01"))
+            assert line.amount == line.amount.quantize(minor_unit)
             assert sum((amount for _, amount in line.distributions), D(0)) == line.amount
         assert [line.kind for line in draft.lines].count(DetailKind.TAX) == (1 if rate > 0 else 0)
 
@@ -387,7 +445,7 @@ def test_pricing_is_deterministic(c: ContractIn, as_of_offset: int, rate: Decima
 def test_one_off_drafts_sum_their_lines(amounts: list[Decimal], rate: Decimal) -> None:
     items = [OneOffIn(DetailKind.MANUAL, "ManualCharge", i, "x", date(2026, 4, 1 + i), amount, 10)
              for i, amount in enumerate(amounts)]
-    draft = price_one_offs(7, items, as_of=date(2026, 4, 30), tax=TaxIn("T", rate, 90), tax_location="T")
+    draft = one_offs(items, tax=TaxIn("T", rate, 90))
     assert draft is not None
     assert draft.amount == sum((line.amount for line in draft.lines), D(0))
     assert ("NEGATIVE_TOTAL" in kinds(draft)) == (draft.amount < 0)

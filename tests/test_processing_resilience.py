@@ -39,6 +39,7 @@ async def test_chunk_messages_delivered_twice_change_nothing(admin: Api) -> None
     assert (await models.Job.get(id=job_id)).progress_done == 120
 
 
+@pytest.mark.usefixtures("alone")
 async def test_worker_killed_mid_batch_and_restarted(admin: Api) -> None:
     await billing.bulk_contracts(admin, 1500)  # 30 chunks of 50
     victim = WorkerProcess(processes=1, threads=2).start()

@@ -9,7 +9,7 @@ from typing import Any
 import dramatiq
 
 from billrun.settings import get_settings
-from domain import accounting_export, housekeeping, jobs, payments, posting, processing, reversal, sending
+from domain import accounting_export, analysis, housekeeping, jobs, payments, posting, processing, reversal, sending
 from workers.broker import broker  # noqa: F401 - the broker must exist before actors are declared
 
 log = logging.getLogger("billrun.workers")
@@ -22,13 +22,19 @@ RETRY = {"max_retries": _settings.job_max_retries, "min_backoff": _settings.job_
 @dramatiq.actor(actor_name=jobs.PLAN_PROCESSING, queue_name=jobs.QUEUE, time_limit=600_000, **RETRY)
 async def plan_processing(*, job_id: int) -> None:
     """Split a processing job into chunk messages."""
-    await processing.plan(job_id)
+    await jobs.plan(processing.JOB, job_id)
 
 
 @dramatiq.actor(actor_name=jobs.PROCESS_CHUNK, queue_name=jobs.QUEUE, time_limit=600_000, **RETRY)
 async def process_chunk(*, job_id: int, chunk_no: int) -> None:
     """Price and write one chunk of a batch."""
-    await processing.process_chunk(job_id, chunk_no)
+    await jobs.run_chunk(processing.JOB, job_id, chunk_no)
+
+
+@dramatiq.actor(actor_name=jobs.ANALYZE_BATCH, queue_name=jobs.QUEUE, time_limit=600_000, **RETRY)
+async def analyze_batch(*, job_id: int) -> None:
+    """Bring a processed batch's findings up to date."""
+    await analysis.run_job(job_id)
 
 
 @dramatiq.actor(actor_name=jobs.REVERSE_BATCH, queue_name=jobs.QUEUE, time_limit=600_000, **RETRY)
@@ -40,45 +46,52 @@ async def reverse_batch(*, job_id: int) -> None:
 @dramatiq.actor(actor_name=jobs.PLAN_POSTING, queue_name=jobs.QUEUE, time_limit=600_000, **RETRY)
 async def plan_posting(*, job_id: int) -> None:
     """Split a posting job into chunk messages."""
-    await posting.plan(job_id)
+    await jobs.plan(posting.JOB, job_id)
 
 
 @dramatiq.actor(actor_name=jobs.POST_CHUNK, queue_name=jobs.QUEUE, time_limit=600_000, **RETRY)
 async def post_chunk(*, job_id: int, chunk_no: int) -> None:
     """Invoice one range of billings, with their journal entries."""
-    await posting.post_chunk(job_id, chunk_no)
+    await jobs.run_chunk(posting.JOB, job_id, chunk_no)
 
 
 @dramatiq.actor(actor_name=jobs.PLAN_SENDING, queue_name=jobs.QUEUE, time_limit=600_000, **RETRY)
 async def plan_sending(*, job_id: int) -> None:
     """Split the sending of a posted batch's invoices into chunk messages."""
-    await sending.plan(job_id)
+    await jobs.plan(sending.JOB, job_id)
 
 
 @dramatiq.actor(actor_name=jobs.SEND_CHUNK, queue_name=jobs.QUEUE, time_limit=600_000, **RETRY)
 async def send_chunk(*, job_id: int, chunk_no: int) -> None:
     """Render and e-mail (or write to the outbox) one chunk of invoices."""
-    await sending.send_chunk(job_id, chunk_no)
+    await jobs.run_chunk(sending.JOB, job_id, chunk_no)
 
 
-@dramatiq.actor(actor_name=jobs.RUN_EXPORT, queue_name=jobs.QUEUE, time_limit=600_000, **RETRY)
-async def run_export(*, job_id: int) -> None:
-    """Produce the accounting export files of an EXPORT-mode posting."""
-    await accounting_export.run_job(job_id)
+@dramatiq.actor(actor_name=jobs.PLAN_EXPORT, queue_name=jobs.QUEUE, time_limit=600_000, **RETRY)
+async def plan_export(*, job_id: int) -> None:
+    """Split the accounting export of an EXPORT-mode posting into a message per file."""
+    await jobs.plan(accounting_export.JOB, job_id)
+
+
+@dramatiq.actor(actor_name=jobs.EXPORT_FILE, queue_name=jobs.QUEUE, time_limit=600_000, **RETRY)
+async def export_file(*, job_id: int, chunk_no: int) -> None:
+    """Produce one accounting export file."""
+    await jobs.run_chunk(accounting_export.JOB, job_id, chunk_no)
 
 
 @dramatiq.actor(actor_name=jobs.PLAN_AUTOPAY, queue_name=jobs.QUEUE, time_limit=600_000, **RETRY)
 async def plan_autopay(*, job_id: int) -> None:
-    """Send a charge message per pending auto-pay payment of a batch."""
-    await payments.plan(job_id)
+    """Send a charge message per payment of an auto-pay job."""
+    await jobs.plan(payments.JOB, job_id)
 
 
 @dramatiq.actor(actor_name=jobs.CHARGE_PAYMENT, queue_name=jobs.QUEUE, time_limit=120_000,
                 max_retries=_settings.payment_max_attempts + 2, min_backoff=_settings.job_min_backoff_ms,
                 max_backoff=60_000)
-async def charge_payment(*, payment_id: int) -> None:
-    """One gateway attempt at one payment; a transient error raises, and the broker retries with backoff."""
-    await payments.charge(payment_id)
+async def charge_payment(*, job_id: int, chunk_no: int) -> None:
+    """One gateway attempt at one payment (a chunk of an auto-pay job); a transient error is retried by the
+    broker with backoff."""
+    await jobs.run_chunk(payments.JOB, job_id, chunk_no)
 
 
 @dramatiq.actor(actor_name=jobs.FAIL_JOB, queue_name=jobs.QUEUE, max_retries=10)
@@ -103,9 +116,10 @@ def _error_of(message_data: dict[str, Any]) -> str:
 @dramatiq.actor(actor_name=jobs.GIVE_UP_PAYMENT, queue_name=jobs.QUEUE, max_retries=10)
 async def give_up_payment(message_data: dict[str, Any], retry_data: dict[str, Any]) -> None:
     """Called by dramatiq when a charge message has exhausted its retries."""
-    payment_id = message_data.get("kwargs", {}).get("payment_id")
-    if payment_id is not None:
-        await payments.give_up(payment_id, f"{_error_of(message_data)} (after {retry_data.get('retries')} retries)")
+    kwargs = message_data.get("kwargs", {})
+    if kwargs.get("job_id") is not None and kwargs.get("chunk_no") is not None:
+        await payments.give_up(kwargs["job_id"], kwargs["chunk_no"],
+                               f"{_error_of(message_data)} (after {retry_data.get('retries')} retries)")
 
 
 @dramatiq.actor(queue_name="housekeeping", max_retries=3, min_backoff=1_000, max_backoff=30_000,
@@ -118,8 +132,8 @@ async def purge_expired() -> None:
 
 @dramatiq.actor(queue_name="housekeeping", max_retries=3, time_limit=60_000)
 async def sweep() -> None:
-    """Find what is stuck and move it on: jobs whose first message was lost, payments whose answer was lost
-    (settled by asking the gateway) or whose message was lost."""
+    """Find what is stuck and move it on: jobs nothing moved for a while (sent again), payments whose answer was
+    lost (settled by asking the gateway), e-mails whose worker died mid-send (reported)."""
     counts = await housekeeping.sweep()
     if any(counts.values()):
         log.warning("sweeper: %s", counts)

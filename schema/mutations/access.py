@@ -24,6 +24,8 @@ class LoginPayload:
     token: str | None = strawberry.field(description="The session's bearer token (shown only now).")
     expires_at: datetime | None = strawberry.field(description="When the session ends (UTC).")
     user: User | None = strawberry.field(description="The signed-in user.")
+    retry_at: datetime | None = strawberry.field(
+        description="With LOGIN_RATE_LIMITED: the earliest time (UTC) a further sign-in is evaluated.")
     errors: list[UserError] = strawberry.field(description="INVALID_CREDENTIALS or LOGIN_RATE_LIMITED.")
 
 
@@ -45,8 +47,14 @@ class CreateUserInput:
 class UpdateUserInput:
     id: relay.GlobalID = strawberry.field(description="The user.")
     name: str | None = strawberry.field(default=strawberry.UNSET, description="New display name.")
-    permissions: list[Permission] | None = strawberry.field(default=strawberry.UNSET, description="ADMIN only.")
-    password: str | None = strawberry.field(default=strawberry.UNSET, description="New password; ends sessions.")
+    permissions: list[Permission] | None = strawberry.field(
+        default=strawberry.UNSET, description="ADMIN only, and only permissions the caller holds itself.")
+    password: str | None = strawberry.field(
+        default=strawberry.UNSET, description="New password, from a signed-in session only (never an API token); "
+        "ends the user's other sessions.")
+    current_password: str | None = strawberry.field(
+        default=strawberry.UNSET, description="The current password: needed to change one's own (an admin "
+        "resetting another user's needs none). Wrong guesses count like failed sign-ins.")
     is_active: bool | None = strawberry.field(default=strawberry.UNSET, description="ADMIN only; false ends "
                                               "sessions.")
 
@@ -86,34 +94,40 @@ class RevokeApiTokenPayload:
 
 @strawberry.type
 class AccessMutations:
-    @strawberry.mutation(description="Sign in with e-mail and password; failed attempts are rate-limited.")
+    @strawberry.mutation(description="Sign in with e-mail and password; failed attempts are limited per e-mail and "
+                         "per client address, with a growing wait beyond the limit.")
     async def login(self, info: CtxInfo, input: LoginInput) -> LoginPayload:
-        result, errors = await access.login(info, input)
-        token, expires_at, user = result if result else (None, None, None)
-        return LoginPayload(token=token, expires_at=expires_at, user=user, errors=errors)
+        session, errors, retry_at = await access.login(info, input)
+        return LoginPayload(token=session.token if session else None,
+                            expires_at=session.expires_at if session else None,
+                            user=session.user if session else None, retry_at=retry_at, errors=errors)
 
     @strawberry.mutation(description="Revoke the token of this request.", permission_classes=AUTHENTICATED)
     async def logout(self, info: CtxInfo) -> LogoutPayload:
         ok, errors = await access.logout(info)
         return LogoutPayload(ok=bool(ok), errors=errors)
 
-    @strawberry.mutation(description="Create a user (ADMIN).", permission_classes=AUTHENTICATED)
+    @strawberry.mutation(description="Create a user (ADMIN; granting only permissions the caller holds).",
+                         permission_classes=AUTHENTICATED)
     async def create_user(self, info: CtxInfo, input: CreateUserInput) -> UserPayload:
         return payload(UserPayload, "user", await access.create_user(info, input))
 
-    @strawberry.mutation(description="Change a user (ADMIN; anyone their own name and password).",
+    @strawberry.mutation(description="Change a user (ADMIN, holding every permission of that user; anyone their "
+                         "own name, and their own password from a session with the current one).",
                          permission_classes=AUTHENTICATED)
     async def update_user(self, info: CtxInfo, input: UpdateUserInput) -> UserPayload:
         return payload(UserPayload, "user", await access.update_user(info, input))
 
-    @strawberry.mutation(description="Create an API token for a partner system (ADMIN).",
+    @strawberry.mutation(description="Create an API token for a partner system (ADMIN; the token's permissions "
+                         "must be held by the caller, and a token for another user needs all of theirs).",
                          permission_classes=AUTHENTICATED)
     async def create_api_token(self, info: CtxInfo, input: CreateApiTokenInput) -> CreateApiTokenPayload:
         result, errors = await access.create_api_token(info, input)
         token, row = result if result else (None, None)
         return CreateApiTokenPayload(token=token, api_token=row, errors=errors)
 
-    @strawberry.mutation(description="Revoke an API token (ADMIN, or its own user).",
+    @strawberry.mutation(description="Revoke an API token (its own user, or an ADMIN holding every permission of "
+                         "its user).",
                          permission_classes=AUTHENTICATED)
     async def revoke_api_token(self, info: CtxInfo, input: RevokeApiTokenInput) -> RevokeApiTokenPayload:
         return payload(RevokeApiTokenPayload, "api_token", await access.revoke_api_token(info, input))

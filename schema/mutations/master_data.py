@@ -91,7 +91,8 @@ class SalesContractPayload:
 class CreateRecurringChargeInput:
     contract_id: relay.GlobalID = strawberry.field(description="The contract.")
     description: str = strawberry.field(description="What is billed.")
-    periodic_price: Decimal = strawberry.field(description="Price per period (two decimals at most).")
+    periodic_price: Decimal = strawberry.field(description="Price per period, in the account's currency (at most "
+                                               "its decimals: 2 for USD, none for JPY).")
     revenue_account_id: relay.GlobalID | None = strawberry.field(default=None, description="Revenue account.")
     quantity: Decimal | None = strawberry.field(default=None, description="Units per period (default 1).")
 

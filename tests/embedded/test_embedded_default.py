@@ -181,7 +181,7 @@ def _post_and_complete_over_http(url: str, token: str, batch: str, outbox: Path)
     assert posted["errors"] == []
     state_query = """query($id: ID!) { billingBatch(id: $id) { status jobs { kind status }
       summary { invoiceCount amountPaid } notifications { id kind status }
-      invoices(first: 100) { nodes { number amount payments { status } } }
+      invoices(first: 100) { nodes { number amount payments { status } deliveries { channel downloadUrl } } }
       completion { ready blockers { kind } } } }"""
 
     def state() -> dict:
@@ -198,6 +198,13 @@ def _post_and_complete_over_http(url: str, token: str, batch: str, outbox: Path)
         text = PdfReader(outbox / f"{invoice['number']}.pdf").pages[0].extract_text()
         assert invoice["number"] in text and f"{float(invoice['amount']):,.2f}" in text
     assert {p["status"] for i in invoices for p in i["payments"]} == {"SUCCEEDED", "DECLINED"}
+    # The graph shows no server path: each outbox e-mail downloads from its delivery's URL, byte for byte.
+    for invoice in invoices[:2]:
+        [delivery] = invoice["deliveries"]
+        assert delivery["channel"] == "OUTBOX_FILE"
+        eml = httpx.get(url.removesuffix("/graphql") + delivery["downloadUrl"],
+                        headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        assert eml.status_code == 200 and eml.content == (outbox / f"{invoice['number']}.eml").read_bytes()
     exported = gql("""mutation($id: ID!) { exportBillingBatch(input: {batchId: $id, format: INVOICES_CSV}) {
       export { downloadUrl sha256 } errors { code } } }""", {"id": batch})["exportBillingBatch"]["export"]
     download = httpx.get(url.removesuffix("/graphql") + exported["downloadUrl"],

@@ -26,7 +26,7 @@ INVOICES = """query($id: ID!, $first: Int) { billingBatch(id: $id) { invoices(fi
   account { number } billing { id billingStatus externalComment }
   journalEntry { entryDate memo total lines { debit credit memo ledgerAccount { code kind } } }
   payments { status attempts idempotencyKey gatewayReference error }
-  deliveries { channel recipient status messageId path error } } } } }"""
+  deliveries { channel recipient status messageId downloadUrl error } } } } }"""
 
 
 async def company(admin: Api, month: str = "2026-05-01") -> dict[str, str]:

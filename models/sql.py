@@ -1,0 +1,107 @@
+"""Statements the domain needs that the ORM cannot say in one round trip, one function per need, each right for
+its dialect (PostgreSQL `$n` placeholders and arrays; SQLite `?` and parameter lists). Call them inside
+`in_transaction()` and pass its connection.
+"""
+
+from datetime import datetime
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from models.bulk import is_postgres
+
+
+def placeholders(conn: BaseDBAsyncClient, count: int) -> list[str]:
+    """`count` query parameter placeholders of the connection's dialect, in order."""
+    return [f"${i}" for i in range(1, count + 1)] if is_postgres(conn) else ["?"] * count
+
+
+# ---------------------------------------------------------------- jobs
+
+
+async def add_job_progress(tx: BaseDBAsyncClient, job_id: int, size: int, at: datetime) -> tuple[int, int]:
+    """Count `size` more units of a job done and touch its heartbeat; returns (done, total). The UPDATE
+    row-locks the job until commit, so chunks finishing at once count one after the other."""
+    size_mark, at_mark, id_mark = placeholders(tx, 3)
+    rows = await tx.execute_query_dict(
+        f"UPDATE job SET progress_done = progress_done + {size_mark}, updated_at = {at_mark} "
+        f"WHERE id = {id_mark} RETURNING progress_done, progress_total", [size, at, job_id])
+    return rows[0]["progress_done"], rows[0]["progress_total"]
+
+
+# ---------------------------------------------------------------- number sequences
+
+
+async def ensure_sequence(conn: BaseDBAsyncClient, name: str) -> None:
+    """Create sequence `name` at 0 unless it exists (safe when two callers race)."""
+    await conn.execute_query(
+        "INSERT INTO number_sequence (name, last_value) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING"
+        if is_postgres(conn) else "INSERT OR IGNORE INTO number_sequence (name, last_value) VALUES (?, 0)", [name])
+
+
+async def advance_sequence(conn: BaseDBAsyncClient, name: str, count: int) -> int | None:
+    """Take `count` numbers of sequence `name`; the last one taken, or None when there is no such sequence. The
+    row stays locked until the caller's transaction ends."""
+    count_mark, name_mark = placeholders(conn, 2)
+    rows = await conn.execute_query_dict(
+        f"UPDATE number_sequence SET last_value = last_value + {count_mark} WHERE name = {name_mark} "
+        "RETURNING last_value", [count, name])
+    return int(rows[0]["last_value"]) if rows else None
+
+
+# ---------------------------------------------------------------- billings
+
+
+async def invoice_approved_billings(tx: BaseDBAsyncClient, batch_id: int, first_id: int, last_id: int) -> set[int]:
+    """Turn the batch's APPROVED billings with ids in [first_id, last_id] INVOICED (version + 1); returns the
+    ids this statement changed."""
+    batch_mark, first_mark, last_mark = placeholders(tx, 3)
+    rows = await tx.execute_query_dict(
+        f"UPDATE periodic_billing SET status = 'INVOICED', version = version + 1 WHERE batch_id = {batch_mark} "
+        f"AND status = 'APPROVED' AND id >= {first_mark} AND id <= {last_mark} RETURNING id",
+        [batch_id, first_id, last_id])
+    return {row["id"] for row in rows}
+
+
+async def mass_disposition(tx: BaseDBAsyncClient, viewer_id: int | None, viewer_label: str, ids: list[int],
+                           target: str, now: datetime) -> None:
+    """One INSERT … SELECT of the audit rows, then one UPDATE (in id slices on SQLite, which caps parameters):
+    the billings `ids` take status `target`, version + 1."""
+    slices = [ids] if is_postgres(tx) else [ids[i:i + 500] for i in range(0, len(ids), 500)]
+    for part in slices:
+        if is_postgres(tx):
+            where, args = "id = ANY($5::int[])", [viewer_id, viewer_label, target, now, part]
+            marks = ("$1", "$2", "$3", "$4")
+        else:
+            where, args = f"id IN ({', '.join('?' for _ in part)})", [viewer_id, viewer_label, target, now, *part]
+            marks = ("?", "?", "?", "?")
+        await tx.execute_query(
+            "INSERT INTO audit (entity, entity_id, field, before, after, operation, actor_id, actor_label, batch_id, "
+            f"billing_id, account_id, at) SELECT 'PeriodicBilling', id, 'status', status, {marks[2]}, "
+            f"'MASS_DISPOSITION', {marks[0]}, {marks[1]}, batch_id, id, account_id, {marks[3]} FROM periodic_billing "
+            f"WHERE {where}",
+            _reorder(args, is_postgres(tx)))
+        update_args = [target, now, part] if is_postgres(tx) else [target, now, *part]
+        update_where = "id = ANY($3::int[])" if is_postgres(tx) else where
+        set_marks = ("$1", "$2") if is_postgres(tx) else ("?", "?")
+        await tx.execute_query(
+            f"UPDATE periodic_billing SET status = {set_marks[0]}, version = version + 1, updated_at = {set_marks[1]} "
+            f"WHERE {update_where}", update_args)
+
+
+def _reorder(args: list, postgres: bool) -> list:
+    """SQLite binds `?` in order of appearance: target, actor id, label, time, then the ids."""
+    if postgres:
+        return args
+    actor, label, target, now, *ids = args
+    return [target, actor, label, now, *ids]
+
+
+async def audit_reversed_billings(tx: BaseDBAsyncClient, batch_id: int, actor_id: int | None, label: str,
+                                  now: datetime) -> None:
+    """One audit row per billing of the batch (its status, before reversing deletes it), one INSERT … SELECT."""
+    a, b, c, d = placeholders(tx, 4)
+    await tx.execute_query(
+        "INSERT INTO audit (entity, entity_id, field, before, after, operation, actor_id, actor_label, "
+        "batch_id, billing_id, account_id, at) "
+        f"SELECT 'PeriodicBilling', id, 'status', status, NULL, 'REVERSE', {a}, {b}, {c}, id, account_id, {d} "
+        f"FROM periodic_billing WHERE batch_id = {int(batch_id)}", [actor_id, label, batch_id, now])
