@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -13,32 +14,97 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
+from strawberry.http.types import QueryParams
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from tortoise.contrib.starlette import RegisterTortoise
 from tortoise.warnings import TortoiseLoopSwitchWarning
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from billrun import db, downloads
+from billrun.edge import BodySizeLimitMiddleware, RequestIdMiddleware, problem
 from billrun.graphiql import GRAPHIQL_STATIC_DIR, GRAPHIQL_STATIC_PREFIX, offline_ide_response
+from billrun.graphql_ws import BoundedWebSocketAdapter, CheckedLegacyWSHandler, CheckedTransportWSHandler
 from billrun.settings import Settings, get_settings
-from resolvers.context import Context, build_context
+from billrun.strict_json import MalformedRequest, check_request_value, decode_request_json
+from resolvers.context import WS_AUTH_MESSAGE, Context, build_context
 from schema import schema
 from workers import actors  # noqa: F401 - declares the actors on the broker, so the API can send to them
 
 log = logging.getLogger("billrun.app")
 
 
+HTTP_ERROR_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "REQUEST_TOO_LARGE"}
+BODY_SHAPE = ('The request body must be one JSON object, such as {"query": "{ viewer { id } }"} '
+              "(batching is off).")
+
+
 class BillrunGraphQL(GraphQL):
-    """Strawberry's ASGI GraphQL app with billrun's context and an IDE that needs no internet."""
+    """Strawberry's ASGI GraphQL app with billrun's context, strict request decoding (one set of rules for
+    bodies, GET parameters and WebSocket messages: billrun/strict_json.py), WebSockets that need a token in
+    `connection_init`, and an IDE that needs no internet."""
+
+    websocket_adapter_class = BoundedWebSocketAdapter  # type: ignore[assignment]
+    graphql_transport_ws_handler_class = CheckedTransportWSHandler
+    graphql_ws_handler_class = CheckedLegacyWSHandler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """As strawberry's, but an HTTP refusal answers GraphQL-style JSON with a code, not plain text."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as error:
+            response = problem(error.status_code, HTTP_ERROR_CODES.get(error.status_code, "BAD_REQUEST"),
+                               error.reason)
+        await response(scope, receive, send)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return decode_request_json(data)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """A request body: one JSON object, strictly decoded."""
+        try:
+            value = decode_request_json(data)
+        except MalformedRequest as error:
+            raise HTTPException(400, str(error)) from None
+        if not isinstance(value, dict):
+            raise HTTPException(400, BODY_SHAPE)
+        return value
+
+    def parse_query_params(self, params: QueryParams) -> dict[str, Any]:
+        """GET parameters: the same string rules as a body; `variables`/`extensions` decoded strictly."""
+        values: dict[str, Any] = dict(params)
+        try:
+            check_request_value(values)
+            for key in ("variables", "extensions"):
+                if values.get(key):
+                    values[key] = decode_request_json(values[key])
+        except MalformedRequest as error:
+            raise HTTPException(400, str(error)) from None
+        return values
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list:
+        """Strawberry's, plus the check it lacks: `operationName` is a string (graphql-core assumes one)."""
+        data = await super().parse_http_body(request)
+        if isinstance(data, GraphQLRequestData) and not isinstance(data.operation_name, str | None):
+            raise HTTPException(400, "The GraphQL operation's `operationName` must be a string or null.")
+        return data
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         authorization = request.headers.get("authorization")
         return await build_context(request, authorization)
 
     async def on_ws_connect(self, context: Context) -> Any:
+        """A WebSocket is acknowledged only with a valid token (in `connection_init`, or on the handshake)."""
         await context.authenticate_connection()
+        if context.viewer is None:
+            raise ConnectionRejectionError({"message": context.auth_problem or WS_AUTH_MESSAGE})
         return await super().on_ws_connect(context)
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -92,8 +158,12 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
         # The client address (sign-in limits) and scheme come from X-Forwarded-* only when the TCP peer is one
         # of the configured proxies; anyone else could write those headers themselves.
         middleware.append(Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list))
+    # Then: every response carries the request id; CORS headers reach even a 413 of the body limit.
+    middleware.append(Middleware(RequestIdMiddleware))
     if settings.cors_origin_list:
         middleware.append(Middleware(CORSMiddleware, allow_origins=settings.cors_origin_list,
                                      allow_methods=["GET", "POST"], allow_headers=["authorization", "content-type",
-                                                                                   "x-request-id"]))
+                                                                                   "x-request-id"],
+                                     expose_headers=["x-request-id"]))
+    middleware.append(Middleware(BodySizeLimitMiddleware))
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from billrun.settings import get_settings
+from billrun.settings import Settings, get_settings
 
 app = typer.Typer(help="billrun: the billing-run engine (GraphQL API + Dramatiq workers).", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -44,9 +44,17 @@ def serve(
     _logging()
     if settings.embedded and workers != 1:
         raise typer.BadParameter("The embedded default runs one process; set REDIS_URL to scale out.")
-    uvicorn.run("billrun.asgi:app", host=host or settings.host, port=port or settings.port, workers=workers,
-                log_level=settings.log_level.lower(),
-                proxy_headers=False)  # the app applies them, from BILLRUN_TRUSTED_PROXIES only
+    uvicorn.run("billrun.asgi:app", **uvicorn_options(settings, host=host, port=port, workers=workers))
+
+
+def uvicorn_options(settings: Settings, *, host: str | None = None, port: int | None = None,
+                    workers: int = 1) -> dict[str, Any]:
+    """How `serve` runs uvicorn. Its WebSocket frame limit is BILLRUN_MAX_WS_MESSAGE_BYTES, so a larger
+    message is refused (1009) before it is even buffered; the app enforces the same limit again."""
+    return {"host": host or settings.host, "port": port or settings.port, "workers": workers,
+            "log_level": settings.log_level.lower(),
+            "proxy_headers": False,  # the app applies them, from BILLRUN_TRUSTED_PROXIES only
+            "ws_max_size": settings.max_ws_message_bytes}
 
 
 @app.command()

@@ -47,7 +47,11 @@ class Settings(BaseSettings):
     max_aliases: int = 30
     max_tokens: int = 2000
     max_query_cost: int = 50000
+    max_query_bytes: int = 32_768  # a document larger than this is refused before it is parsed
+    max_nodes: int = 100  # ids one `nodes(ids:)` may ask for
     max_page_size: int = 500
+    max_body_bytes: int = 1_048_576  # an HTTP request body beyond this is answered 413 without reading on
+    max_ws_message_bytes: int = 1_048_576  # a WebSocket message beyond this closes the socket (1009)
     chunk_size: int = 1000  # contracts (or accounts) per processing message
     job_max_retries: int = 5  # deliveries of a failing job message before the job is FAILED
     job_min_backoff_ms: int = 1000

@@ -1,13 +1,15 @@
 """The per-request context: who is asking, and the DataLoaders built fresh for this request."""
 
-import uuid
 from dataclasses import dataclass, field
 
 from starlette.requests import HTTPConnection
 
+from billrun.edge import request_id_of
 from domain import auth
 from domain.access import Viewer
 from resolvers.dataloaders import Loaders
+
+WS_AUTH_MESSAGE = 'A WebSocket needs a valid token in connection_init: {"Authorization": "Bearer <token>"}.'
 
 
 @dataclass
@@ -16,7 +18,7 @@ class Context:
 
     viewer: Viewer | None
     loaders: Loaders
-    request_id: str
+    request_id: str  # also in the X-Request-Id response header and in the log record of a bug
     remote_addr: str = ""
     auth_problem: str | None = None  # why a presented token was refused
     connection: HTTPConnection | None = field(default=None, repr=False)
@@ -24,11 +26,12 @@ class Context:
     signed_in_user_id: int | None = None  # who just signed in with `login`: may read their own user record
 
     async def authenticate_connection(self) -> None:
-        """On a WebSocket the token comes in `connection_init` ({"Authorization": "Bearer …"})."""
+        """On a WebSocket the token comes in `connection_init` ({"Authorization": "Bearer …"}); only when it has
+        none does the handshake's own Authorization header count."""
         params = self.connection_params if isinstance(self.connection_params, dict) else {}
-        header = params.get("Authorization") or params.get("authorization")
-        if self.viewer is None and isinstance(header, str):
-            fresh = await build_context(self.connection, header)
+        header = params.get("Authorization", params.get("authorization"))
+        if header is not None:
+            fresh = await build_context(self.connection, header if isinstance(header, str) else None)
             self.viewer, self.loaders, self.auth_problem = fresh.viewer, fresh.loaders, fresh.auth_problem
 
 
@@ -47,6 +50,5 @@ async def build_context(connection: HTTPConnection | None, authorization: str | 
     if token and viewer is None:
         problem = "The bearer token is unknown, revoked or expired."
     remote = connection.client.host if connection is not None and connection.client else ""
-    request_id = (connection.headers.get("x-request-id") if connection is not None else None) or uuid.uuid4().hex
-    return Context(viewer=viewer, loaders=Loaders(viewer), request_id=request_id[:64], remote_addr=remote,
+    return Context(viewer=viewer, loaders=Loaders(viewer), request_id=request_id_of(connection), remote_addr=remote,
                    auth_problem=problem, connection=connection)

@@ -1,125 +1,178 @@
-"""The hardened edge: depth, alias, token and cost limits, and which errors a client may see.
+"""The hardened edge: size, token, depth, alias, id-count and cost limits, and which errors a client may see.
 
-Each limit is a named setting (BILLRUN_MAX_QUERY_DEPTH, _MAX_ALIASES, _MAX_TOKENS, _MAX_QUERY_COST).
+Each limit is a named setting (BILLRUN_MAX_QUERY_BYTES, _MAX_TOKENS, _MAX_QUERY_DEPTH, _MAX_ALIASES, _MAX_NODES,
+_MAX_QUERY_COST). The order is the point: a document is refused by size before it is parsed, by tokens while
+it is parsed, and by one linear analysis (schema/query_analysis.py) before graphql-core's standard validation,
+so no costly rule ever walks a refused document. All of it runs before any resolver, so a caller without a
+token is refused exactly like one with a token.
 """
 
+import copy
+import logging
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
-    GraphQLNamedType,
     GraphQLSchema,
-    GraphQLType,
-    InlineFragmentNode,
-    IntValueNode,
+    NameNode,
     NoSchemaIntrospectionCustomRule,
     OperationDefinitionNode,
     SelectionSetNode,
-    ValidationRule,
-    VariableNode,
-    get_named_type,
-    get_nullable_type,
-    is_list_type,
+    VariableValues,
+    get_operation_ast,
+    get_variable_values,
+    parse,
+    validate,
 )
-from strawberry.extensions import SchemaExtension
+from graphql import OperationType as CoreOperationType
+from strawberry.exceptions import MissingQueryError
+from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.relay.types import GlobalIDValueError, InvalidGlobalIDError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
-from billrun.settings import get_settings
-from resolvers.pagination import DEFAULT_PAGE_SIZE, BadRequest
+from billrun.settings import Settings, get_settings
+from resolvers.pagination import BadRequest
+from schema.query_analysis import QueryAnalysis
 
+log = logging.getLogger("billrun.graphql")
 
-def _page_size(field: FieldNode, variables: dict[str, Any]) -> int | None:
-    for arg in field.arguments or ():
-        if arg.name.value in ("first", "last"):
-            if isinstance(arg.value, IntValueNode):
-                return int(arg.value.value)
-            if isinstance(arg.value, VariableNode):
-                value = variables.get(arg.value.name.value)
-                return int(value) if isinstance(value, int) else DEFAULT_PAGE_SIZE
-    return None
-
-
-# A plain list field (not a connection) is assumed to hold this many items when its subtree is costed.
-LIST_SIZE_ESTIMATE = 5
+MASKED_MESSAGE = "Unexpected error; it has been logged."
+LOG_TEXT_LIMIT = 500  # characters of an exception message or path kept in the log
+CEILING = 10**12  # measures are reported up to this; beyond it the exact figure says nothing more
 
 
-def _field_type(parent: GraphQLNamedType | None, name: str) -> GraphQLType | None:
-    fields = getattr(parent, "fields", None)
-    return fields[name].type if fields and name in fields else None
+def _shown(value: int) -> str:
+    return str(value) if value <= CEILING else f"more than {CEILING:,}"
 
 
-def selection_cost(selection_set: SelectionSetNode | None, parent: GraphQLNamedType | None,
-                   schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode], variables: dict[str, Any],
-                   seen: frozenset[str] = frozenset()) -> int:
-    """Each field costs 1; its subtree is multiplied by the page it asks for (`first`/`last`, else the default
-    page size on a connection) or, for a plain list, by LIST_SIZE_ESTIMATE."""
-    if selection_set is None:
-        return 0
-    total = 0
-    for node in selection_set.selections:
-        if isinstance(node, FieldNode):
-            field_type = _field_type(parent, node.name.value)
-            named = get_named_type(field_type) if field_type is not None else None
-            size = _page_size(node, variables)
-            if size is None and named is not None and named.name.endswith("Connection"):
-                size = DEFAULT_PAGE_SIZE
-            if size is None and field_type is not None and is_list_type(get_nullable_type(field_type)):
-                size = LIST_SIZE_ESTIMATE
-            children = selection_cost(node.selection_set, named, schema, fragments, variables, seen)
-            total += 1 + max(size or 1, 1) * children
-        elif isinstance(node, InlineFragmentNode):
-            narrowed = schema.get_type(node.type_condition.name.value) if node.type_condition else parent
-            total += selection_cost(node.selection_set, narrowed, schema, fragments, variables, seen)
-        elif isinstance(node, FragmentSpreadNode) and node.name.value not in seen:
-            fragment = fragments.get(node.name.value)
-            if fragment is not None:
-                narrowed = schema.get_type(fragment.type_condition.name.value)
-                total += selection_cost(fragment.selection_set, narrowed, schema, fragments, variables,
-                                        seen | {node.name.value})
-    return total
+@lru_cache(maxsize=256)
+def _parse(query: str, max_tokens: int | None) -> DocumentNode:
+    """Parsing is cached by text (documents are read-only); errors are not cached, they are raised again."""
+    return parse(query, max_tokens=max_tokens)
 
 
-def cost_rule(variables: dict[str, Any], limit: int) -> type[ValidationRule]:
-    class QueryCostRule(ValidationRule):
-        def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
-            schema = self.context.schema
-            fragments = {d.name.value: d for d in self.context.document.definitions
-                         if isinstance(d, FragmentDefinitionNode)}
-            root = schema.get_root_type(node.operation)
-            cost = selection_cost(node.selection_set, root, schema, fragments, variables)
-            if cost > limit:
-                self.report_error(GraphQLError(
-                    f"Query cost {cost} exceeds the limit of {limit}: ask for smaller pages or fewer fields.",
-                    node, extensions={"code": "QUERY_TOO_COSTLY"}))
-
-    return QueryCostRule
+def _placeholder(ctx: ExecutionContext) -> DocumentNode:
+    """A one-field document standing in for one that was refused before it could be parsed, so the refusal
+    travels strawberry's ordinary pre-execution error path on every transport. It carries the requested
+    operation name and an allowed operation type, so nothing else is reported in its place."""
+    kind = OperationType.QUERY if OperationType.QUERY in ctx.allowed_operations else next(iter(ctx.allowed_operations))
+    name = ctx.operation_name
+    return DocumentNode(definitions=(OperationDefinitionNode(
+        operation=CoreOperationType(kind.value), name=NameNode(value=name) if name else None, directives=(),
+        variable_definitions=(), selection_set=SelectionSetNode(selections=(FieldNode(
+            name=NameNode(value="__typename"), arguments=(), directives=()),))),))
 
 
-class QueryCostLimiter(SchemaExtension):
-    """Refuses, before execution, an operation whose estimated cost exceeds BILLRUN_MAX_QUERY_COST."""
+def _coerced_variables(schema: GraphQLSchema, operation: OperationDefinitionNode | None,
+                       raw: dict[str, Any] | None) -> VariableValues | None:
+    """The operation's variables as execution will see them (defaults applied, floats like 500.0 made Int);
+    None when they do not coerce, which execution reports before running anything."""
+    if operation is None:
+        return None
+    try:
+        coerced = get_variable_values(schema, operation.variable_definitions or (), raw or {}, max_errors=1)
+    except Exception:  # reported by execution, never a crash here
+        return None
+    return coerced if isinstance(coerced, VariableValues) else None
+
+
+def limit_errors(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None,
+                 raw_variables: dict[str, Any] | None, settings: Settings) -> list[GraphQLError]:
+    """Depth and aliases of every operation; id counts and cost of the one that will run (only its
+    variables are known, and only it is executed). Variables that do not coerce stop execution before any
+    resolver runs, so then only execution's own error is reported."""
+    operation = get_operation_ast(document, operation_name)
+    variables = _coerced_variables(schema, operation, raw_variables)
+    analysis = QueryAnalysis(schema, document, variables)
+    errors = []
+    for definition, measure in analysis.operations:
+        name = definition.name.value if definition.name else "anonymous"
+        if measure.depth > settings.max_query_depth:
+            errors.append(GraphQLError(f"'{name}' exceeds maximum operation depth of {settings.max_query_depth}",
+                                       definition, extensions={"code": "QUERY_TOO_DEEP"}))
+        if measure.aliases > settings.max_aliases:
+            errors.append(GraphQLError(f"{_shown(measure.aliases)} aliases found. Allowed: {settings.max_aliases}",
+                                       definition, extensions={"code": "TOO_MANY_ALIASES"}))
+    if variables is None:
+        return errors
+    for ids in analysis.ids_counts:
+        if ids.count > settings.max_nodes:
+            errors.append(GraphQLError(
+                f"`{ids.node.name.value}` takes at most {settings.max_nodes} ids (BILLRUN_MAX_NODES); "
+                f"{ids.count} given.", ids.node, extensions={"code": "TOO_MANY_NODES"}))
+    for definition, measure in analysis.operations:
+        if definition is operation and measure.cost > settings.max_query_cost:
+            errors.append(GraphQLError(
+                f"Query cost {_shown(measure.cost)} exceeds the limit of {settings.max_query_cost}: ask for "
+                "smaller pages or fewer fields.", definition, extensions={"code": "QUERY_TOO_COSTLY"}))
+    return errors
+
+
+class EdgeLimits(SchemaExtension):
+    """Parses (cached) and validates every operation with the limits first; standard validation runs only on
+    a document within them, with the strawberry rules, introspection refused and suggestions hidden in
+    production. It replaces strawberry's ParserCache, QueryDepthLimiter and MaxAliasesLimiter; the token
+    limit stays MaxTokensLimiter's parser option."""
+
+    def __init__(self) -> None:
+        self.refusal: GraphQLError | None = None
+
+    def on_parse(self) -> Iterator[None]:
+        ctx = self.execution_context
+        limit = get_settings().max_query_bytes
+        size = len((ctx.query or "").encode("utf-8", "surrogatepass"))
+        if size > limit:
+            self.refusal = GraphQLError(f"The document is {size} bytes, more than the limit of {limit} "
+                                        "(BILLRUN_MAX_QUERY_BYTES).", extensions={"code": "QUERY_TOO_LARGE"})
+        else:
+            try:
+                ctx.graphql_document = _parse(ctx.query or "", ctx.parse_options.get("max_tokens"))
+            except GraphQLError as error:  # syntax errors and the token limit
+                self.refusal = error
+        if self.refusal is not None:
+            ctx.graphql_document = _placeholder(ctx)
+        yield
 
     def on_validate(self) -> Iterator[None]:
         ctx = self.execution_context
-        rule = cost_rule(ctx.variables or {}, get_settings().max_query_cost)
-        ctx.validation_rules = (*ctx.validation_rules, rule)
+        if self.refusal is not None:
+            ctx.pre_execution_errors = [self.refusal]
+        else:
+            assert ctx.graphql_document is not None
+            settings = get_settings()
+            core_schema = ctx.schema._schema
+            errors = limit_errors(core_schema, ctx.graphql_document, ctx.operation_name, ctx.variables, settings)
+            if not errors:
+                rules = (*ctx.validation_rules, MaybeNullValidationRule, OneOfInputValidationRule)
+                if settings.production:
+                    rules = (*rules, NoSchemaIntrospectionCustomRule)
+                errors = validate(core_schema, ctx.graphql_document, rules, hide_suggestions=settings.production)
+            ctx.pre_execution_errors = errors  # set, even empty: strawberry then skips its own validation
         yield
 
 
-class IntrospectionOffInProduction(SchemaExtension):
-    """With BILLRUN_ENV=production, refuse introspection queries (GraphiQL is off there too)."""
+class SuggestionFreeExecutor(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's executor; in production its errors (variables, arguments, enums) carry no "Did you mean …"
+    suggestions, so the schema cannot be guessed from error messages once introspection is off."""
 
-    def on_validate(self) -> Iterator[None]:
-        if get_settings().production:
-            ctx = self.execution_context
-            ctx.validation_rules = (*ctx.validation_rules, NoSchemaIntrospectionCustomRule)
-        yield
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> Any:
+        kwargs["hide_suggestions"] = kwargs.get("hide_suggestions", False) or get_settings().production
+        return super().build(*args, **kwargs)
 
 
-CLIENT_ERRORS = (BadRequest, GlobalIDValueError, InvalidGlobalIDError)
+# Exceptions that describe the client's request, not a bug: shown as they are, never masked or logged.
+CLIENT_ERRORS = (BadRequest, GlobalIDValueError, InvalidGlobalIDError, InvalidOperationTypeError,
+                 CannotGetOperationTypeError, MissingQueryError)
 
 
 def is_unexpected(error: GraphQLError) -> bool:
@@ -131,3 +184,65 @@ def is_unexpected(error: GraphQLError) -> bool:
 def should_mask_error(error: GraphQLError) -> bool:
     """Mask only unexpected exceptions: validation, auth and bad-request errors reach the client as is."""
     return is_unexpected(error)
+
+
+def request_id(context: Any) -> str:
+    """The request id of a resolver context (resolvers/context.py); "-" outside a request."""
+    return str(getattr(context, "request_id", None) or "-")
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """Masks bugs as MASKED_MESSAGE with `extensions {code: INTERNAL_ERROR, requestId}`: the id that is in
+    the log record of the bug and in the response's X-Request-Id header, so a report can be matched."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=should_mask_error, error_message=MASKED_MESSAGE)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        return GraphQLError(message=self.error_message, nodes=error.nodes, source=error.source,
+                            positions=error.positions, path=error.path, original_error=None,
+                            extensions={"code": "INTERNAL_ERROR",
+                                        "requestId": request_id(self.execution_context.context)})
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= LOG_TEXT_LIMIT else f"{text[:LOG_TEXT_LIMIT]}… [{len(text)} characters]"
+
+
+def _copy(error: BaseException) -> BaseException:
+    try:
+        duplicate = copy.copy(error)
+    except Exception:  # an exception that cannot be copied is described instead
+        duplicate = RuntimeError(f"{type(error).__qualname__}: {_short(str(error))}")
+    return duplicate.with_traceback(error.__traceback__)
+
+
+def _shortened(error: BaseException, depth: int = 0) -> BaseException:
+    """The exception as it is logged: its message, and each chained one's, cut to LOG_TEXT_LIMIT, so a huge
+    input value quoted in a message is not written to the log again; tracebacks are kept."""
+    short = error
+    if len(text := str(error)) > LOG_TEXT_LIMIT:
+        short = _copy(error)
+        short.args = (_short(text),)
+        if len(str(short)) > LOG_TEXT_LIMIT + 40:  # its __str__ does not read args
+            short = RuntimeError(f"{type(error).__qualname__}: {_short(text)}").with_traceback(error.__traceback__)
+    cause, context = error.__cause__, error.__context__
+    if depth < 5 and (cause is not None or context is not None):
+        short = _copy(short) if short is error else short
+        short.__cause__ = _shortened(cause, depth + 1) if cause is not None else None
+        if context is None or context is cause:
+            short.__context__ = short.__cause__ if context is not None else None
+        else:
+            short.__context__ = _shortened(context, depth + 1)
+        short.__suppress_context__ = error.__suppress_context__
+    return short
+
+
+def log_unexpected(error: GraphQLError, context: Any) -> None:
+    """One log record per bug, with its traceback and the request id, input values cut short."""
+    original = error.original_error
+    assert original is not None
+    short = _shortened(original)
+    path = ".".join(str(key)[:64] for key in error.path or ())
+    log.error("Unexpected error (request %s) at %s: %s", request_id(context), _short(path) or "-",
+              _short(error.message), exc_info=(type(short), short, original.__traceback__))

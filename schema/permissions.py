@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from strawberry.exceptions import StrawberryGraphQLError
 from strawberry.permission import BasePermission
 
 from resolvers.relations import CtxInfo
@@ -10,7 +11,10 @@ AUTH_MESSAGE = "Authentication required: send `Authorization: Bearer <token>` (s
 
 
 class IsAuthenticated(BasePermission):
-    """Refuses the field with an UNAUTHENTICATED error when the request has no valid token."""
+    """Refuses the field with an UNAUTHENTICATED error when the request has no valid token.
+
+    One instance serves every request, so the error is built per request (saying why a presented token
+    was refused) and nothing about a request is ever stored on the permission."""
 
     message = AUTH_MESSAGE
     error_extensions = {"code": "UNAUTHENTICATED"}
@@ -18,9 +22,9 @@ class IsAuthenticated(BasePermission):
     def has_permission(self, source: Any, info: CtxInfo, **kwargs: Any) -> bool:
         if info.context.viewer is not None:
             return True
-        if info.context.auth_problem:
-            self.message = f"{info.context.auth_problem} {AUTH_MESSAGE}"
-        return False
+        problem = info.context.auth_problem
+        raise StrawberryGraphQLError(f"{problem} {AUTH_MESSAGE}" if problem else AUTH_MESSAGE,
+                                     extensions=dict(self.error_extensions))
 
 
 AUTHENTICATED = [IsAuthenticated]
