@@ -1,4 +1,4 @@
-"""Accounting export (SPEC §4 step 6): a posted batch as files an accounting system imports.
+"""Accounting export (docs/POSTING.md): a posted batch as files an accounting system imports.
 
 Two formats (docs/ACCOUNTING_EXPORT.md):
 - INVOICES_CSV — one row per invoice line, the columns of Xero's sales-invoice import template;
