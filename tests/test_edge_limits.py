@@ -188,7 +188,7 @@ async def test_malformed_ids_are_reported_not_crashed_on(admin: Api) -> None:
 
 
 async def test_a_field_repeated_in_one_selection_set_is_refused_before_standard_validation(anonymous: Api) -> None:
-    """Standard validation compares every two fields sharing a response key (quadratic: 490 × `viewer { id }`
+    """Standard validation compares every two fields sharing a response key (quadratic: 490 times `viewer { id }`
     held a process for 0.7 s without a token): the repeats are refused first, with a code of their own."""
     limit = get_settings().max_field_repeats
     repeated = "{ " + " ".join(["viewer { id }"] * 490) + " }"
