@@ -8,6 +8,8 @@ own event loop, which already holds the ORM (see `workers.embedded`).
 import asyncio
 import logging
 import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import dramatiq
 from dramatiq.asyncio import get_event_loop_thread
@@ -17,6 +19,8 @@ from dramatiq.middleware import AsyncIO
 
 from billrun import db
 from billrun.settings import Settings, get_settings
+
+T = TypeVar("T")
 
 log = logging.getLogger("billrun.workers")
 
@@ -70,7 +74,7 @@ class AppLoop:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
 
-    def run_coroutine(self, coro):
+    def run_coroutine(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
 
