@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import asyncpg
@@ -84,7 +85,8 @@ async def _seed(url: str, contracts: int, month: date) -> None:
             "id", "number", "account_id", "frequency", "start_date", "billing_anchor", "status", "created_at",
             "updated_at"], records=[(i, f"C{i:07}", i, "MONTHLY", month, month, "ACTIVE", stamp, stamp)
                                     for i in range(1, contracts + 1)])
-        charges, prices = [], []
+        charges: list[tuple[Any, ...]] = []
+        prices: list[tuple[Any, ...]] = []
         for contract_id in range(1, contracts + 1):
             for _ in range(rng.choice((2, 3))):
                 charge_id = len(charges) + 1
@@ -314,6 +316,8 @@ async def bench_dispositions(billings: int, workers: int) -> dict:
         token, _ = await auth.create_api_token(None, user_id=(await models.User.get(
             email="bench@billrun.local")).id, name="bench")
         viewer = await auth.authenticate(token)
+        if viewer is None:
+            raise SystemExit("The bench's API token does not authenticate.")
         started = time.perf_counter()
         result = await billing_review.mass_update(viewer, batch.id, BillingStatus.APPROVED,
                                                   visible(viewer, models.PeriodicBilling))

@@ -82,7 +82,7 @@ async def _chunks(job: models.Job) -> list[jobs.Chunk]:
     size = get_settings().chunk_size
     batch = jobs.batch_of(job)
     await _adopt_held_billings(batch)
-    contract_ids = sorted(await batches.contracts_in_scope(batch).values_list("id", flat=True))
+    contract_ids = sorted(cast(list[int], await batches.contracts_in_scope(batch).values_list("id", flat=True)))
     account_ids = sorted(await _accounts_with_one_offs(batch))
     return ([jobs.Chunk(len(part), {"contract_ids": part}) for part in _slices(contract_ids, size)]
             + [jobs.Chunk(len(part), {"account_ids": part}) for part in _slices(account_ids, size)])
@@ -336,9 +336,9 @@ async def preview(batch: models.BillingBatch, viewer: Viewer) -> Preview:
     """What processing would create now, by the same loading and pricing, writing nothing. Billings of accounts
     hidden from the viewer are priced all the same, and only counted."""
     size = get_settings().chunk_size
-    contract_ids = sorted(await batches.contracts_in_scope(batch).values_list("id", flat=True))
+    contract_ids = sorted(cast(list[int], await batches.contracts_in_scope(batch).values_list("id", flat=True)))
     account_ids = sorted(await _accounts_with_one_offs(batch))
-    unseen = set(await hidden(viewer, models.Account).values_list("id", flat=True))  # restricted accounts: few
+    unseen = set(cast(list[int], await hidden(viewer, models.Account).values_list("id", flat=True)))  # few
     result = Preview()
     per_account: dict[int, AccountPreview] = {}
     for i in range(0, max(len(contract_ids), len(account_ids)), size):
