@@ -25,6 +25,14 @@ class Context:
     connection_params: dict | None = None  # set by strawberry from a WebSocket's connection_init
     signed_in_user_id: int | None = None  # who just signed in with `login`: may read their own user record
 
+    @property
+    def authenticated_viewer(self) -> Viewer:
+        """The viewer of a field guarded by `AUTHENTICATED`, which refuses a request without one before any
+        resolver runs: reaching here without a viewer is a field left unguarded, a bug."""
+        if self.viewer is None:
+            raise RuntimeError("A field that needs a signed-in viewer is not guarded by AUTHENTICATED")
+        return self.viewer
+
     async def authenticate_connection(self) -> None:
         """On a WebSocket the token comes in `connection_init` ({"Authorization": "Bearer …"}); only when it has
         none does the handshake's own Authorization header count."""

@@ -13,8 +13,12 @@ from models import enums
 from resolvers.relations import CtxInfo
 from schema.node import ModelNode
 
-Permission = strawberry.enum(enums.Permission, description="What a user or token may do (see docs/ACCESS.md).")
-TokenKind = strawberry.enum(enums.TokenKind, description="A sign-in session or a long-lived API token.")
+# The stored enumerations are the GraphQL enums: `strawberry.enum` registers the class itself (and returns
+# it), so each name stays a type the checker knows.
+Permission = enums.Permission
+strawberry.enum(Permission, description="What a user or token may do (see docs/ACCESS.md).")
+TokenKind = enums.TokenKind
+strawberry.enum(TokenKind, description="A sign-in session or a long-lived API token.")
 
 
 def _sees_account_of(info: CtxInfo, user: Any) -> bool:

@@ -20,8 +20,12 @@ if TYPE_CHECKING:
     from schema.billing import PeriodicBilling
     from schema.items import InvoiceAdjustment, ManualCharge, ServiceChange, WorkOrder
 
-BillingFrequency = strawberry.enum(enums.BillingFrequency, description="How often a contract is billed.")
-ContractStatus = strawberry.enum(enums.ContractStatus, description="Whether a contract is billed.")
+# The stored enumerations are the GraphQL enums: `strawberry.enum` registers the class itself (and returns
+# it), so each name stays a type the checker knows.
+BillingFrequency = enums.BillingFrequency
+strawberry.enum(BillingFrequency, description="How often a contract is billed.")
+ContractStatus = enums.ContractStatus
+strawberry.enum(ContractStatus, description="Whether a contract is billed.")
 
 
 @strawberry.type(description="A date-effective price of a recurring charge: used when the billing period "

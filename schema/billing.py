@@ -26,14 +26,24 @@ from schema.node import ModelNode
 if TYPE_CHECKING:
     from schema.ledger import Completion, Export, Invoice, InvoiceFilter, InvoiceOrder
 
-BatchStatus = strawberry.enum(enums.BatchStatus, description="Where a batch is in its lifecycle (docs/BILLING.md).")
-BillingStatus = strawberry.enum(enums.BillingStatus, description="The disposition of a periodic billing.")
-PostMode = strawberry.enum(enums.PostMode, description="How a batch is posted: invoices sent, or exported.")
-DetailKind = strawberry.enum(enums.DetailKind, description="What a billing line bills.")
-PriceSource = strawberry.enum(enums.PriceSource, description="Which record priced a recurring line.")
-Severity = strawberry.enum(enums.Severity, description="ERROR findings block processing; WARNING ones inform.")
-JobKind = strawberry.enum(enums.JobKind, description="What a background job does.")
-JobStatus = strawberry.enum(enums.JobStatus, description="Where a background job is.")
+# The stored enumerations are the GraphQL enums: `strawberry.enum` registers the class itself (and returns
+# it), so each name stays a type the checker knows.
+BatchStatus = enums.BatchStatus
+strawberry.enum(BatchStatus, description="Where a batch is in its lifecycle (docs/BILLING.md).")
+BillingStatus = enums.BillingStatus
+strawberry.enum(BillingStatus, description="The disposition of a periodic billing.")
+PostMode = enums.PostMode
+strawberry.enum(PostMode, description="How a batch is posted: invoices sent, or exported.")
+DetailKind = enums.DetailKind
+strawberry.enum(DetailKind, description="What a billing line bills.")
+PriceSource = enums.PriceSource
+strawberry.enum(PriceSource, description="Which record priced a recurring line.")
+Severity = enums.Severity
+strawberry.enum(Severity, description="ERROR findings block processing; WARNING ones inform.")
+JobKind = enums.JobKind
+strawberry.enum(JobKind, description="What a background job does.")
+JobStatus = enums.JobStatus
+strawberry.enum(JobStatus, description="Where a background job is.")
 
 
 @strawberry.type(description="A split of a line's revenue to one revenue account; a line's splits sum to it.")
@@ -191,6 +201,7 @@ class PeriodicBilling(ModelNode):
 
     @strawberry.field(description="The total of the billing's lines.")
     def periodic_billing_amount(self) -> Decimal:
+
         return self.amount  # type: ignore[attr-defined]
 
     @strawberry.field(description="The billing's disposition.")
@@ -249,7 +260,8 @@ class Job(ModelNode):
     batch: BillingBatch | None = strawberry.field(resolver=relations.batch_of, description="The batch it works on.")
 
 
-NotificationStatus = strawberry.enum(enums.NotificationStatus, description="Open until a user resolves it.")
+NotificationStatus = enums.NotificationStatus
+strawberry.enum(NotificationStatus, description="Open until a user resolves it.")
 
 
 @strawberry.type(description="A system notification on a batch (a failed job, a declined payment…), open until a "

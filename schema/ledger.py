@@ -23,12 +23,18 @@ from schema.node import ModelNode
 if TYPE_CHECKING:
     from schema.billing import BillingBatch, PeriodicBilling
 
-InvoiceStatus = strawberry.enum(enums.InvoiceStatus, description="How much of an invoice is paid.")
-PaymentStatus = strawberry.enum(enums.PaymentStatus, description="Where an auto-pay charge is.")
-DeliveryChannel = strawberry.enum(enums.DeliveryChannel, description="How an invoice was sent.")
-DeliveryStatus = strawberry.enum(enums.DeliveryStatus, description="Whether it was sent.")
-ExportFormat = strawberry.enum(enums.ExportFormat, description="Accounting export file formats "
-                               "(docs/ACCOUNTING_EXPORT.md).")
+# The stored enumerations are the GraphQL enums: `strawberry.enum` registers the class itself (and returns
+# it), so each name stays a type the checker knows.
+InvoiceStatus = enums.InvoiceStatus
+strawberry.enum(InvoiceStatus, description="How much of an invoice is paid.")
+PaymentStatus = enums.PaymentStatus
+strawberry.enum(PaymentStatus, description="Where an auto-pay charge is.")
+DeliveryChannel = enums.DeliveryChannel
+strawberry.enum(DeliveryChannel, description="How an invoice was sent.")
+DeliveryStatus = enums.DeliveryStatus
+strawberry.enum(DeliveryStatus, description="Whether it was sent.")
+ExportFormat = enums.ExportFormat
+strawberry.enum(ExportFormat, description="Accounting export file formats (docs/ACCOUNTING_EXPORT.md).")
 
 LazyBatch = Annotated["BillingBatch", strawberry.lazy("schema.billing")]
 LazyBilling = Annotated["PeriodicBilling", strawberry.lazy("schema.billing")]
