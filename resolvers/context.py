@@ -1,8 +1,10 @@
 """The per-request context: who is asking, and the DataLoaders built fresh for this request."""
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.requests import HTTPConnection
+from strawberry import Info
 
 from billrun.edge import request_id_of
 from domain import auth
@@ -25,14 +27,6 @@ class Context:
     connection_params: dict | None = None  # set by strawberry from a WebSocket's connection_init
     signed_in_user_id: int | None = None  # who just signed in with `login`: may read their own user record
 
-    @property
-    def authenticated_viewer(self) -> Viewer:
-        """The viewer of a field guarded by `AUTHENTICATED`, which refuses a request without one before any
-        resolver runs: reaching here without a viewer is a field left unguarded, a bug."""
-        if self.viewer is None:
-            raise RuntimeError("A field that needs a signed-in viewer is not guarded by AUTHENTICATED")
-        return self.viewer
-
     async def authenticate_connection(self) -> None:
         """On a WebSocket the token comes in `connection_init` ({"Authorization": "Bearer …"}); only when it has
         none does the handshake's own Authorization header count."""
@@ -41,6 +35,15 @@ class Context:
         if header is not None:
             fresh = await build_context(self.connection, header if isinstance(header, str) else None)
             self.viewer, self.loaders, self.auth_problem = fresh.viewer, fresh.loaders, fresh.auth_problem
+
+
+def authenticated_viewer(info: Info[Context, Any]) -> Viewer:
+    """The viewer of a root field guarded by `AUTHENTICATED` (and of the fields below it): that guard refuses a
+    request without one before any resolver runs, so reaching here without a viewer is an unguarded field, a bug."""
+    viewer = info.context.viewer
+    if viewer is None:
+        raise RuntimeError("A field that needs a signed-in viewer is not guarded by AUTHENTICATED")
+    return viewer
 
 
 def bearer_token(header: str | None) -> str | None:
