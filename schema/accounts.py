@@ -99,8 +99,9 @@ class Account(ModelNode):
         resolver=relations.adjustments_of_account, description="Credit and debit adjustments, newest first.")
 
     @strawberry.field(description="Whether a payment-method token is on file (the token itself is never shown).")
-    def has_payment_method(self) -> bool:
-        return bool(self.payment_method_token)  # type: ignore[attr-defined]
+    @staticmethod
+    def has_payment_method(row: strawberry.Parent[models.Account]) -> bool:
+        return bool(row.payment_method_token)
 
     @strawberry.field(description="The users granted access when the account is restricted.")
     async def granted_users(self, info: relations.CtxInfo) -> list[User]:
