@@ -20,10 +20,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import asyncpg
+
+if TYPE_CHECKING:
+    from domain.access import Viewer
 
 ROOT = Path(__file__).resolve().parent.parent
 # One message at a time per worker process: "1 worker" is one chunk in flight; W workers are W in flight.
@@ -162,13 +165,16 @@ def _stop(proc: subprocess.Popen, children: list[int]) -> None:
         proc.wait(30)
 
 
-async def _bench_viewer(name: str):
+async def _bench_viewer(name: str) -> "Viewer":
     import models
     from domain import auth
 
     user = await models.User.get(email="bench@billrun.local")
     token, _ = await auth.create_api_token(None, user_id=user.id, name=name)
-    return await auth.authenticate(token)
+    viewer = await auth.authenticate(token)
+    if viewer is None:
+        raise SystemExit("The bench's API token does not authenticate.")
+    return viewer
 
 
 async def _process_once(env: dict[str, str], workers: int, name: str) -> Run:

@@ -5,7 +5,7 @@ id go through `domain.access.visible` like every other lookup.
 """
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from strawberry.dataloader import DataLoader
@@ -72,7 +72,7 @@ class Loaders:
         self._viewer = viewer
         self._cache: dict[str, DataLoader] = {}
 
-    def _get(self, name: str, factory) -> DataLoader:
+    def _get(self, name: str, factory: Callable[[Viewer], DataLoader[Any, Any]]) -> DataLoader[Any, Any]:
         if name not in self._cache:
             if self._viewer is None:
                 raise PermissionError("Loaders need an authenticated viewer")

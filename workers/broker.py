@@ -30,7 +30,7 @@ class AsyncOrm(AsyncIO):
     before the loop stops (one middleware, so the order of the two can never be wrong)."""
 
     def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        super().before_worker_boot(broker, worker)
+        super().before_worker_boot(broker, worker)  # type: ignore[no-untyped-call]  # dramatiq: unannotated
         loop_thread = get_event_loop_thread()
         assert loop_thread is not None
         loop_thread.run_coroutine(db.init())
@@ -40,7 +40,7 @@ class AsyncOrm(AsyncIO):
         loop_thread = get_event_loop_thread()
         if loop_thread is not None and loop_thread.loop.is_running():
             loop_thread.run_coroutine(db.close())
-        super().after_worker_shutdown(broker, worker)
+        super().after_worker_shutdown(broker, worker)  # type: ignore[no-untyped-call]  # dramatiq: unannotated
 
 
 class Sweeper(dramatiq.Middleware):
