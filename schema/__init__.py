@@ -45,7 +45,7 @@ def build_schema() -> strawberry.Schema:
         lambda: MaxTokensLimiter(max_token_count=get_settings().max_tokens),
         EdgeLimits,
         MaskUnexpectedErrors,
-        Idempotency,  # after MaskUnexpectedErrors: sees a bug's error unmasked, and then stores nothing
+        Idempotency,  # its on_execute ends before masking (at on_operation's end): it sees a bug and stores nothing
     ]
     return BillrunSchema(query=Query, mutation=Mutation, extensions=extensions,
                          execution_context_class=SuggestionFreeExecutor, config=StrawberryConfig(auto_camel_case=True))
