@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import httpx
 import pytest
+import websockets
 from graphql import GraphQLInputObjectType, GraphQLNonNull, GraphQLObjectType, get_named_type
 from strawberry.relay import to_base64
 
@@ -21,6 +22,7 @@ from schema.idempotency import refusal_payload
 from tests.conftest import ALL, make_token
 from tests.support import billing, environment, posting
 from tests.support.api import Api
+from tests.support.live_server import live_server
 from tests.support.mailbox import Mailbox
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -193,6 +195,26 @@ async def test_a_retry_of_a_running_request_waits_for_it_then_answers_in_progres
     await billing.wait_for_job(admin, payload["job"]["id"])
     await posting.follow_ups_done(admin, batch)
     assert (await admin.raw(POST, variables)).content == answered.content
+
+
+async def test_a_retry_over_websocket_gets_the_http_response(admin: Api) -> None:
+    """The key is the token's whatever the transport: a mutation sent over HTTP, retried over
+    graphql-transport-ws (token in connection_init) against `billrun serve`, is answered the stored response."""
+    request = {"input": {"code": "4100", "name": "Consulting", "kind": "REVENUE", "idempotencyKey": "ws-1"}}
+    first = (await admin.raw(LEDGER, request)).json()
+    assert first["data"]["createLedgerAccount"]["errors"] == []
+    with live_server() as port:
+        async with websockets.connect(f"ws://127.0.0.1:{port}/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+            init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {admin.token}"}}
+            await ws.send(json.dumps(init))
+            async with asyncio.timeout(30):
+                assert json.loads(await ws.recv())["type"] == "connection_ack"
+                await ws.send(json.dumps({"id": "1", "type": "subscribe",
+                                          "payload": {"query": LEDGER, "variables": request}}))
+                while (message := json.loads(await ws.recv()))["type"] == "ping":
+                    pass
+    assert message["type"] == "next" and message["payload"] == first
+    assert await models.LedgerAccount.filter(code="4100").count() == 1
 
 
 # ------------------------------------------------------------------ who may replay what
