@@ -5,7 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     broker_heartbeat_timeout_ms: int = 60_000
     broker_maintenance_chance: int = 1000
     log_level: str = "INFO"
+    # Safe retries: a mutation's response is kept per token and idempotency key this long; a retry of one
+    # still running waits for it this long; a claim whose request died unfinished frees its key after the lease.
+    idempotency_ttl_hours: int = Field(default=24, ge=24)
+    idempotency_wait_seconds: float = Field(default=10.0, ge=0)
+    idempotency_lease_seconds: int = Field(default=300, ge=1)
     send_chunk_size: int = 50  # invoices per sending message (each rendered and e-mailed on its own)
     payment_max_attempts: int = 4  # gateway calls for one payment before it FAILS with a notification
     payment_settle_after_seconds: int = 60  # the sweeper asks the gateway about an UNKNOWN payment after this
@@ -102,6 +107,13 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"BILLRUN_TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR network") from None
         return value
+
+    @model_validator(mode="after")
+    def _lease_outlasts_wait(self) -> "Settings":
+        """A retry waiting for a running request must never take its key over as if that request had died."""
+        if self.idempotency_lease_seconds <= self.idempotency_wait_seconds:
+            raise ValueError("BILLRUN_IDEMPOTENCY_LEASE_SECONDS must be longer than BILLRUN_IDEMPOTENCY_WAIT_SECONDS")
+        return self
 
     @property
     def trusted_proxy_list(self) -> list[str]:

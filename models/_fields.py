@@ -29,6 +29,12 @@ def nullable_enum(enum_type: type[E], **kwargs: Any) -> fields.Field[E | None]:
     return cast("fields.Field[E | None]", fields.CharEnumField(enum_type, null=True, **kwargs))
 
 
+def nullable_text(**kwargs: Any) -> fields.Field[str | None]:
+    """`TextField(null=True)`, typed as the optional text it reads as (Tortoise types every `TextField` as
+    non-null)."""
+    return cast("fields.Field[str | None]", fields.TextField(null=True, **kwargs))
+
+
 def created_at() -> fields.DatetimeField[datetime]:
     return fields.DatetimeField(auto_now_add=True)
 

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any
 from tortoise import fields
 from tortoise.models import Model
 
-from models._fields import created_at, money, nullable_enum, updated_at
+from models._fields import created_at, money, nullable_enum, nullable_text, updated_at
 from models.enums import (
     BatchStatus,
     BillingFrequency,
@@ -160,7 +160,7 @@ class Finding(Model):
         "models.User", related_name="resolved_findings", null=True, on_delete=fields.SET_NULL)
     resolved_by_id: int | None
     resolved_at = fields.DatetimeField(null=True)
-    resolution_note = fields.TextField(null=True)
+    resolution_note = nullable_text()
     created_at = created_at()
 
     class Meta:

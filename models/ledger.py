@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 from tortoise import fields
 from tortoise.models import Model
 
-from models._fields import created_at, money, updated_at
+from models._fields import created_at, money, nullable_text, updated_at
 from models.enums import DeliveryChannel, DeliveryStatus, ExportFormat, InvoiceStatus, PaymentStatus
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ class Payment(Model):
     status = fields.CharEnumField(PaymentStatus, max_length=16, default=PaymentStatus.PENDING)
     gateway_reference = fields.CharField(max_length=64, null=True)
     attempts = fields.IntField(default=0)
-    error = fields.TextField(null=True)
+    error = nullable_text()
     settled_at = fields.DatetimeField(null=True)
     created_at = created_at()
     updated_at = updated_at()
@@ -145,7 +145,7 @@ class Delivery(Model):
     status = fields.CharEnumField(DeliveryStatus, max_length=8)
     message_id = fields.CharField(max_length=200, null=True)
     path = fields.CharField(max_length=500, null=True)
-    error = fields.TextField(null=True)
+    error = nullable_text()
     created_at = created_at()
 
     class Meta:

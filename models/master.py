@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 from tortoise import fields
 from tortoise.models import Model
 
-from models._fields import created_at, money, updated_at
+from models._fields import created_at, money, nullable_text, updated_at
 from models.enums import (
     AdjustmentKind,
     BillingFrequency,
@@ -231,7 +231,7 @@ class AccountingPeriod(Model):
     id = fields.IntField(primary_key=True)
     month = fields.DateField(unique=True)  # always the first day of the month
     status = fields.CharEnumField(PeriodStatus, max_length=8, default=PeriodStatus.OPEN)
-    reopen_reason = fields.TextField(null=True)
+    reopen_reason = nullable_text()
     closed_at = fields.DatetimeField(null=True)
     closed_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
         "models.User", related_name="closed_periods", null=True, on_delete=fields.SET_NULL)

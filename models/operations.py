@@ -6,7 +6,7 @@ from tortoise import fields
 from tortoise.fields.db_defaults import SqlDefault
 from tortoise.models import Model
 
-from models._fields import created_at
+from models._fields import created_at, nullable_text
 from models.enums import JobKind, JobStatus, NotificationStatus
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ class Job(Model):
     params: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     progress_done = fields.IntField(default=0)
     progress_total = fields.IntField(default=0)
-    error = fields.TextField(null=True)
+    error = nullable_text()
     created_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
         "models.User", related_name="jobs", null=True, on_delete=fields.SET_NULL)
     created_by_id: int | None
@@ -79,7 +79,7 @@ class Notification(Model):
         "models.User", related_name="resolved_notifications", null=True, on_delete=fields.SET_NULL)
     resolved_by_id: int | None
     resolved_at = fields.DatetimeField(null=True)
-    resolution_note = fields.TextField(null=True)
+    resolution_note = nullable_text()
     created_at = created_at()
 
     class Meta:
@@ -93,8 +93,8 @@ class Audit(Model):
     entity = fields.CharField(max_length=32)
     entity_id = fields.IntField()
     field = fields.CharField(max_length=64)
-    before = fields.TextField(null=True)
-    after = fields.TextField(null=True)
+    before = nullable_text()
+    after = nullable_text()
     operation = fields.CharField(max_length=32)
     actor: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
         "models.User", related_name="audits", null=True, on_delete=fields.RESTRICT)
@@ -131,16 +131,20 @@ class BatchEvent(Model):
 
 
 class IdempotencyRecord(Model):
-    """A mutation's stored response per caller and key (Stripe semantics, kept 24 h at least)."""
+    """A mutation's response per caller (a bearer token) and idempotency key: a claim while its request runs
+    (no response yet), then the response as sent, replayed to retries (kept 24 h at least)."""
 
     id = fields.IntField(primary_key=True)
     caller = fields.CharField(max_length=64)
     key = fields.CharField(max_length=200)
-    operation = fields.CharField(max_length=64)
-    request_hash = fields.CharField(max_length=64)
-    response: fields.JSONField[dict[str, Any] | None] = fields.JSONField(null=True)
+    operation = fields.CharField(max_length=64)  # the mutation field, for the mismatch message
+    request_hash = fields.CharField(max_length=64)  # HMAC of the request, keyed by the caller's token
+    # The response's JSON text exactly as sent (text, not JSON: PostgreSQL's jsonb would reorder its keys).
+    response = nullable_text()
     created_at = created_at()
-    expires_at = fields.DatetimeField()
+    # While running: the end of the claim's lease (a request that died frees its key then); once answered,
+    # the end of the replay window. Past it the record no longer holds its key and the purge deletes it.
+    expires_at = fields.DatetimeField(db_index=True)
 
     class Meta:
         table = "idempotency_record"

@@ -7,6 +7,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from billrun.settings import get_settings
+from schema.idempotency import Idempotency
 from schema.limits import EdgeLimits, MaskUnexpectedErrors, SuggestionFreeExecutor, is_unexpected, log_unexpected
 from schema.mutations.access import AccessMutations
 from schema.mutations.billing import BillingMutations
@@ -39,11 +40,12 @@ def build_schema() -> strawberry.Schema:
     """Build the schema once per process (relay fields cannot be bound twice); limits read settings per request.
 
     EdgeLimits parses (cached) and validates, limits first (schema/limits.py); MaxTokensLimiter only sets the
-    parser's token limit it applies."""
+    parser's token limit it applies. Idempotency wraps execution (schema/idempotency.py)."""
     extensions: list = [
         lambda: MaxTokensLimiter(max_token_count=get_settings().max_tokens),
         EdgeLimits,
         MaskUnexpectedErrors,
+        Idempotency,  # its on_execute ends before masking (at on_operation's end): it sees a bug and stores nothing
     ]
     return BillrunSchema(query=Query, mutation=Mutation, extensions=extensions,
                          execution_context_class=SuggestionFreeExecutor, config=StrawberryConfig(auto_camel_case=True))
