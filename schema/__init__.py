@@ -15,6 +15,7 @@ from schema.mutations.items import ItemMutations
 from schema.mutations.master_data import MasterDataMutations
 from schema.mutations.posting import PostingMutations
 from schema.mutations.review import ReviewMutations
+from schema.operation_metrics import OperationMetrics
 from schema.query import Query
 
 
@@ -44,6 +45,7 @@ def build_schema() -> strawberry.Schema:
         lambda: MaxTokensLimiter(max_token_count=get_settings().max_tokens),
         EdgeLimits,
         MaskUnexpectedErrors,
+        OperationMetrics,  # last: it sees each error before MaskUnexpectedErrors rewrites it
     ]
     return BillrunSchema(query=Query, mutation=Mutation, extensions=extensions,
                          execution_context_class=SuggestionFreeExecutor, config=StrawberryConfig(auto_camel_case=True))
