@@ -48,10 +48,7 @@ def serve(
     if settings.embedded and workers != 1:
         raise typer.BadParameter("The embedded default runs one process; set REDIS_URL to scale out.")
     if directory := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        # Multiprocess metrics: the directory is this server's alone and starts empty (prometheus-client's rule).
-        from billrun import metrics
-
-        metrics.clear_directory(directory)
+        _empty_metrics_directory(directory)  # this server's alone; each start begins from zero
     uvicorn.run("billrun.asgi:app", **uvicorn_options(settings, host=host, port=port, workers=workers))
 
 
@@ -87,9 +84,7 @@ def worker(
     if not (directory := os.environ.get("PROMETHEUS_MULTIPROC_DIR")):
         own_directory = directory = tempfile.mkdtemp(prefix="billrun-worker-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
-    for name in os.listdir(directory):
-        if name.endswith(".db"):
-            os.remove(os.path.join(directory, name))
+    _empty_metrics_directory(directory)
     # Dramatiq's own command, in this process: its logging is left to billrun's (each worker process applies
     # the same format to dramatiq's log pipe when it boots).
     argv = ["workers.actors", "--processes", str(processes), "--threads", str(threads), "--skip-logging"]
@@ -236,6 +231,15 @@ def _run_bench(benchmark: Coroutine[Any, Any, dict], output: str) -> None:
     write_result(result, Path(output))
     typer.echo("\n".join(f"{k:<16}{v}" for k, v in result.items()))
     typer.echo(f"Wrote {output}")
+
+
+def _empty_metrics_directory(path: str) -> None:
+    """prometheus-client's multiprocess rule: the directory starts empty. Done before anything imports
+    billrun.metrics, whose series open their files there as soon as they exist."""
+    os.makedirs(path, exist_ok=True)
+    for name in os.listdir(path):
+        if name.endswith(".db"):
+            os.remove(os.path.join(path, name))
 
 
 def _safe_url(url: str) -> str:

@@ -204,11 +204,3 @@ def forget_process(pid: int | None = None) -> None:
     scrape no longer counts them."""
     if MULTIPROCESS_DIR:
         prometheus_multiprocess.mark_process_dead(pid or os.getpid(), MULTIPROCESS_DIR)
-
-
-def clear_directory(path: str) -> None:
-    """Empty a multiprocess directory of the values a previous run left (prometheus-client requires it)."""
-    os.makedirs(path, exist_ok=True)
-    for name in os.listdir(path):
-        if name.endswith(".db"):
-            os.remove(os.path.join(path, name))

@@ -149,12 +149,13 @@ class WorkerMetrics(dramatiq.Middleware):
 
 class MessageLogContext(dramatiq.Middleware):
     """Every line a worker logs while it runs a message carries the message id, the actor and, for a job's
-    message, the job id (billrun/logs.py). Async actors inherit it: dramatiq hands their coroutine to the event
-    loop thread with the calling thread's context. In a worker process it also sets up the log format."""
+    message, the job id (billrun/logs.py), and each message ends with one line saying how it went and how long
+    it took. Async actors inherit the context: dramatiq hands their coroutine to the event loop thread with the
+    calling thread's context. In a worker process it also sets up the log format."""
 
     def __init__(self, configure_logging: bool) -> None:
         self.configure_logging = configure_logging
-        self.tokens: dict[str, contextvars.Token] = {}
+        self.running: dict[str, tuple[contextvars.Token, int]] = {}
 
     def after_process_boot(self, broker: dramatiq.Broker) -> None:
         if self.configure_logging:
@@ -164,13 +165,17 @@ class MessageLogContext(dramatiq.Middleware):
         context = {"message_id": message.message_id, "actor": message.actor_name}
         if (job_id := message.kwargs.get("job_id")) is not None:
             context["job_id"] = job_id
-        self.tokens[message.message_id] = logs.message.set(context)
+        self.running[message.message_id] = (logs.message.set(context), current_millis())
 
     def after_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message, *, result: object = None,
                               exception: BaseException | None = None) -> None:
-        token = self.tokens.pop(message.message_id, None)
-        if token is not None:
-            logs.message.reset(token)
+        running = self.running.pop(message.message_id, None)
+        if running is None:  # skipped before it started
+            return
+        token, started = running
+        outcome = "done" if exception is None else f"failed ({type(exception).__name__})"
+        log.info("%s %s in %d ms", message.actor_name, outcome, current_millis() - started)
+        logs.message.reset(token)
 
     after_skip_message = after_process_message
 
