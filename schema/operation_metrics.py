@@ -21,15 +21,22 @@ class OperationMetrics(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
         self._counted = False
+        self._streamed = False
         refusals = metrics.collect_refusals()
+        refused: Exception | None = None
         try:
             yield
+        except Exception as error:  # refused before running (no query, a mutation over GET): HTTP 400/405
+            refused = error
+            raise
         finally:
             name, kind = self._count()
+            if refused is not None:
+                metrics.graphql_errors.labels(name, "graphql", type(refused).__name__).inc()
             if kind != "subscription":
                 metrics.graphql_duration.labels(name).observe(time.perf_counter() - started)
             result = self.execution_context.result
-            if not getattr(self, "_streamed", False):
+            if not self._streamed:
                 self._count_errors(name, getattr(result, "errors", None))
             for code in refusals:
                 metrics.graphql_errors.labels(name, "payload", code).inc()
