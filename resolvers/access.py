@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from billrun import metrics
 from domain import auth
 from domain.errors import DomainError, Problem
 from resolvers.context import authenticated_viewer
@@ -27,8 +28,10 @@ async def login(info: CtxInfo, input: LoginInput) -> tuple[auth.Session | None, 
     try:
         session = await auth.login(input.email, input.password, info.context.remote_addr)
     except auth.LoginRateLimited as refusal:
+        metrics.record_refusals(problem.code for problem in refusal.problems)
         return None, refusal.problems, refusal.retry_at
     except DomainError as refusal:
+        metrics.record_refusals(problem.code for problem in refusal.problems)
         return None, refusal.problems, None
     info.context.signed_in_user_id = session.user.id
     return session, [], None

@@ -16,6 +16,7 @@ from schema.mutations.items import ItemMutations
 from schema.mutations.master_data import MasterDataMutations
 from schema.mutations.posting import PostingMutations
 from schema.mutations.review import ReviewMutations
+from schema.operation_metrics import OperationMetrics
 from schema.query import Query
 
 
@@ -46,6 +47,7 @@ def build_schema() -> strawberry.Schema:
         EdgeLimits,
         MaskUnexpectedErrors,
         Idempotency,  # its on_execute ends before masking (at on_operation's end): it sees a bug and stores nothing
+        OperationMetrics,  # last: it sees each error before MaskUnexpectedErrors rewrites it
     ]
     return BillrunSchema(query=Query, mutation=Mutation, extensions=extensions,
                          execution_context_class=SuggestionFreeExecutor, config=StrawberryConfig(auto_camel_case=True))
