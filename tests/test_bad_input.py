@@ -439,3 +439,242 @@ async def test_an_over_long_sign_in_email_is_wrong_credentials(anonymous: Api) -
     result = await send(anonymous, "mutation($e: String!) { login(input: {email: $e, password: \"p\"}) { errors "
                         "{ code field } } }", {"e": "a" * 10_000 + "@example.com"})
     assert result.data["login"]["errors"] == [{"code": "INVALID_CREDENTIALS", "field": "password"}]
+
+
+# ---- nulls -----------------------------------------------------------------------------------------------------
+
+
+def _nullable_by_omission(input_type: GraphQLInputObjectType) -> list[str]:
+    """Fields that may be left out and have no default of their own (null is not their default)."""
+    from graphql.pyutils import Undefined
+
+    return [name for name, f in input_type.fields.items()
+            if not isinstance(f.type, GraphQLNonNull) and f.default_value is Undefined]
+
+
+def test_null_meanings_name_real_fields() -> None:
+    """NULL_MEANS (the one place that says where null means something) names only fields that may be left out."""
+    inputs = {_input_type(m).name: _input_type(m) for m in MUTATIONS if "input" in MUTATIONS[m].args}
+    for input_name, fields in NULL_MEANS.items():
+        assert {camel(f) for f in fields} <= set(_nullable_by_omission(inputs[input_name])), input_name
+
+
+async def test_null_is_refused_where_it_means_nothing(admin: Api) -> None:
+    """Every field that may be left out but has no meaning for null, given null: INVALID_INPUT "… must not be
+    null" naming it, before anything is looked up or written."""
+    checked, wrong = 0, []
+    for mutation in MUTATIONS:
+        if "input" not in MUTATIONS[mutation].args:
+            continue
+        input_type = _input_type(mutation)
+        meaningful = {camel(f) for f in NULL_MEANS.get(input_type.name, {})}
+        for field in _nullable_by_omission(input_type):
+            if field in meaningful:
+                continue
+            result, errors = await mutate(admin, mutation, {**dummy(input_type, input_type.name), field: None})
+            checked += 1
+            if result.errors or errors[:1] != [{"code": "INVALID_INPUT", "field": field,
+                                                "message": f"{field} must not be null."}]:
+                wrong.append((mutation, field, result.errors or errors))
+    assert checked > 40
+    assert wrong == []
+
+
+async def test_null_keeps_its_meaning_where_it_has_one(admin: Api) -> None:
+    accounts = await billing.books(admin)
+    account = await builders.account(admin, "N-1", paymentMethodToken="tok_ok")
+    contract = await builders.contract(admin, account, "SC-N-1", endDate="2026-12-31")
+    charge = await builders.charge(admin, contract, "10.00", accounts["revenue"])
+    _, errors = await mutate(admin, "createAccount", {"number": "N-2", "name": "n", "billGroup": "G1",
+                                                      "division": "D1", "taxLocation": "ZERO",
+                                                      "billingEmail": "n2@example.com", "paymentTermsDays": None})
+    assert errors == [{"code": "INVALID_INPUT", "field": "paymentTermsDays",
+                       "message": "paymentTermsDays must not be null."}]
+    for mutation, data in (("updateAccount", {"id": account, "name": None}),
+                           ("updateRecurringCharge", {"id": charge, "periodicPrice": None})):
+        _, errors = await mutate(admin, mutation, data)
+        assert [e["code"] for e in errors] == ["INVALID_INPUT"], errors
+    # Null as "open-ended", "no revenue account", "no token":
+    for mutation, data in (("updateSalesContract", {"id": contract, "endDate": None}),
+                           ("updateRecurringCharge", {"id": charge, "revenueAccountId": None}),
+                           ("updateAccount", {"id": account, "paymentMethodToken": None})):
+        _, errors = await mutate(admin, mutation, data)
+        assert errors == [], (mutation, errors)
+    contract_row = await models.SalesContract.get(number="SC-N-1")
+    charge_row = await models.RecurringCharge.get(contract_id=contract_row.id)
+    assert contract_row.end_date is None and charge_row.revenue_account_id is None
+    assert (await models.Account.get(number="N-1")).payment_method_token is None
+
+
+# ---- numbers ---------------------------------------------------------------------------------------------------
+
+
+async def test_numbers_out_of_range_are_refused_naming_the_field(admin: Api) -> None:
+    accounts = await billing.books(admin)
+    account = await builders.account(admin, "R-1")
+    contract = await builders.contract(admin, account, "SC-R-1")
+    charge = await builders.charge(admin, contract, "10.00", accounts["revenue"])
+    base = {"number": "R-2", "name": "n", "billGroup": "G1", "division": "D1", "taxLocation": "ZERO",
+            "billingEmail": "r2@example.com"}
+    cases = [
+        ("createAccount", {**base, "paymentTermsDays": -1}, "paymentTermsDays"),
+        ("createAccount", {**base, "paymentTermsDays": 366}, "paymentTermsDays"),
+        ("updateAccount", {"id": account, "paymentTermsDays": 2**31 - 1}, "paymentTermsDays"),
+        ("updateRecurringCharge", {"id": charge, "quantity": "10000000000"}, "quantity"),  # NUMERIC(14,4)
+        ("updateRecurringCharge", {"id": charge, "quantity": "1.00001"}, "quantity"),
+        ("updateRecurringCharge", {"id": charge, "quantity": "0"}, "quantity"),
+        ("updateRecurringCharge", {"id": charge, "quantity": "-1"}, "quantity"),
+        ("createRecurringCharge", {"contractId": contract, "description": "d", "periodicPrice": "1.00",
+                                   "quantity": "99999999999999"}, "quantity"),
+        ("createWorkOrder", {"accountId": account, "description": "d", "performedOn": "2026-05-01",
+                             "quantity": "10000000000"}, "quantity"),
+        ("updateRecurringCharge", {"id": charge, "periodicPrice": "1000000000000.00"}, "periodicPrice"),
+        ("createManualCharge", {"accountId": account, "description": "d", "chargeDate": "2026-05-01",
+                                "amount": "-1000000000000"}, "amount"),
+        ("createManualCharge", {"accountId": account, "description": "d", "chargeDate": "2026-05-01",
+                                "amount": "0.001"}, "amount"),
+        ("createTaxRate", {"location": "L", "name": "n", "rate": "1"}, "rate"),
+        ("createTaxRate", {"location": "L", "name": "n", "rate": "0.000001"}, "rate"),
+        ("createTaxRate", {"location": "L", "name": "n", "rate": "-0.1"}, "rate"),
+        ("updateBillingStatus", {"billingId": to_base64("PeriodicBilling", 1), "status": "HOLD",
+                                 "expectedVersion": 0}, "expectedVersion"),
+        ("updateBillingStatus", {"billingId": to_base64("PeriodicBilling", 1), "status": "HOLD",
+                                 "expectedVersion": 2**31 - 1}, "expectedVersion"),
+    ]
+    for mutation, data, field in cases:
+        result, errors = await mutate(admin, mutation, data)
+        assert result.errors == [] and [e["field"] for e in errors] == [field], (mutation, data, result)
+        assert errors[0]["code"] == "INVALID_INPUT" and field in errors[0]["message"], errors
+    assert await models.Account.filter(number="R-2").count() == 0
+    # GraphQL's Int is 32-bit: beyond it is a GraphQL error, whatever the field.
+    result, _ = await mutate(admin, "updateAccount", {"id": account, "paymentTermsDays": 2**31})
+    assert result.errors and "Int cannot represent" in result.errors[0]["message"]
+    for first in (-1, 501, 2**31 - 1):
+        result = await send(admin, "query($n: Int) { accounts(first: $n) { totalCount } }", {"n": first})
+        assert [e["extensions"]["code"] for e in result.errors] in (["BAD_REQUEST"], ["QUERY_TOO_COSTLY"]), result
+
+
+@pytest.mark.usefixtures("worker")
+async def test_days_billed_are_bounded(admin: Api) -> None:
+    ids = await world.build(admin, post=False)
+    for days in (-1, 32, 2**31 - 1):
+        _, errors = await mutate(admin, "updateBillingDetail", {"id": ids["detail"], "daysBilled": days})
+        assert [(e["code"], e["field"]) for e in errors] == [("INVALID_INPUT", "daysBilled")], (days, errors)
+    _, errors = await mutate(admin, "updateBillingDetail", {"id": ids["detail"], "revenueAccountId": None})
+    assert errors == [{"code": "INVALID_INPUT", "field": "revenueAccountId",
+                       "message": "revenueAccountId must not be null."}]
+    _, errors = await mutate(admin, "updatePeriodicBilling", {"id": ids["billing"], "internalComment": None})
+    assert errors == []  # null clears a comment
+
+
+# ---- money, dates and datetimes --------------------------------------------------------------------------------
+
+PRICE = """mutation($id: ID!, $p: Decimal) { updateRecurringCharge(input: {id: $id, periodicPrice: $p}) {
+  recurringCharge { periodicPrice } errors { code field message } } }"""
+LOOSE_DECIMALS = ["1_000", "\u0661\u0662\u0663", "\uff11\uff12", " 12", "12 ", "\t12", "12\n", "1e2", "1E2",
+                  "NaN", "nan", "Infinity", "-Infinity", "sNaN", "+12", ".5", "5.", "0x10", "1,5", "", "-", "1.2.3",
+                  "1" * 33, 1e20, 1.0e-7, 0.1 + 0.2, True, False, [], {}, "12.50 USD"]
+
+
+async def _charge(admin: Api) -> str:
+    accounts = await billing.books(admin)
+    account = await builders.account(admin, "M-1")
+    contract = await builders.contract(admin, account, "SC-M-1")
+    return await builders.charge(admin, contract, "10.00", accounts["revenue"])
+
+
+async def test_money_is_a_plain_decimal(admin: Api) -> None:
+    """No digit grouping, non-ASCII digits, padding, exponent, NaN/Infinity, sign other than a leading minus,
+    or more than 32 characters; a JSON number only when a float holds it exactly (at most 15 digits)."""
+    charge = await _charge(admin)
+    for value in LOOSE_DECIMALS:
+        result = await send(admin, PRICE, {"id": charge, "p": value})
+        assert result.data is None and "Decimal must be a plain decimal number" in result.errors[0]["message"], \
+            (value, result)
+    for literal in ("1e2", "1E+2", "0.5e1", '"1_000"', '"NaN"', "true", "[1]", "{a: 1}", "ENUM"):
+        result = await send(admin, f"mutation($id: ID!) {{ updateRecurringCharge(input: {{id: $id, periodicPrice: "
+                            f"{literal}}}) {{ errors {{ code }} }} }}", {"id": charge})
+        assert result.data is None and result.errors, (literal, result)
+    assert (await models.RecurringCharge.get()).periodic_price == 10
+    for value, stored in (("12.50", "12.50"), (12.5, "12.50"), (12, "12.00"), ("0012.5", "12.50")):
+        result = await send(admin, PRICE, {"id": charge, "p": value})
+        assert result.data["updateRecurringCharge"]["errors"] == [], (value, result)
+        assert str((await models.RecurringCharge.get()).periodic_price) == stored, value
+    for literal, stored in (("13.25", "13.25"), ("14", "14.00"), ('"15.75"', "15.75")):
+        result = await send(admin, f"mutation($id: ID!) {{ updateRecurringCharge(input: {{id: $id, periodicPrice: "
+                            f"{literal}}}) {{ errors {{ code }} }} }}", {"id": charge})
+        assert result.data["updateRecurringCharge"]["errors"] == [], (literal, result)
+        assert str((await models.RecurringCharge.get()).periodic_price) == stored, literal
+    result = await send(admin, PRICE, {"id": charge, "p": "-0.01"})  # well formed: a business refusal
+    assert result.data["updateRecurringCharge"]["errors"][0]["code"] == "INVALID_INPUT"
+
+
+CONTRACT_END = """mutation($id: ID!, $d: Date) { updateSalesContract(input: {id: $id, endDate: $d}) {
+  salesContract { endDate } errors { code field message } } }"""
+
+
+async def test_dates_are_iso_calendar_dates_in_a_sane_range(admin: Api) -> None:
+    """YYYY-MM-DD with ASCII digits from 1900-01-01 to 2999-12-31: no basic or week format, no time, no padding,
+    no year 1 (which PostgreSQL would store as -infinity)."""
+    await billing.books(admin)
+    account = await builders.account(admin, "D-1")
+    contract = await builders.contract(admin, account, "SC-D-1", start="1900-01-01")
+    for value in ("20270101", "2027-W01-1", "2027-001", "2027-1-1", "2027-01-01T00:00:00", "2027-01-01 ",
+                  " 2027-01-01", "\uff12\uff10\uff12\uff17-01-01", "2027-02-30", "0001-01-01", "1899-12-31",
+                  "3000-01-01", "9999-12-31", "+2027-01-01", 20270101, "", "2027-13-01"):
+        result = await send(admin, CONTRACT_END, {"id": contract, "d": value})
+        assert result.data is None and "Date must be an ISO date YYYY-MM-DD" in result.errors[0]["message"], \
+            (value, result)
+    result = await send(admin, 'query { invoices(filter: {invoiceDateFrom: "2026-W01-1"}) { totalCount } }')
+    assert result.data is None and "Date must be" in result.errors[0]["message"]
+    for value in ("2999-12-31", "1900-01-01"):
+        result = await send(admin, CONTRACT_END, {"id": contract, "d": value})
+        assert result.data["updateSalesContract"]["salesContract"]["endDate"] == value, result
+
+
+TOKEN = """mutation($user: ID!, $at: DateTime) { createApiToken(input: {userId: $user, name: "t", expiresAt: $at}) {
+  apiToken { expiresAt } errors { code field message } } }"""
+
+
+async def test_a_datetime_needs_an_offset(admin: Api) -> None:
+    user = (await admin.ok("{ viewer { user { id } } }"))["viewer"]["user"]["id"]
+    result = await send(admin, 'mutation($user: ID!) { createApiToken(input: {userId: $user, name: "t", '
+                        'expiresAt: "2027-01-01T00:00:00"}) { errors { code } } }', {"user": user})
+    assert result.data is None and "DateTime needs a UTC offset" in result.errors[0]["message"], result
+    for value in ("2027-01-01T00:00:00", "2027-01-01", "2027-01-01 00:00:00Z", "2027-01-01t00:00:00z",
+                  "20270101T000000Z", "2027-01-01T00:00:00+0100", "0001-01-01T00:00:00Z", "3000-01-01T00:00:00Z",
+                  "2027-01-01T25:00:00Z", "2027-01-01T00:00:00+24:00", 1798761600, ""):
+        result = await send(admin, TOKEN, {"user": user, "at": value})
+        assert result.data is None and "DateTime" in result.errors[0]["message"], (value, result)
+    for value in ("2027-01-01T00:00:00Z", "2027-01-01T01:00:00+01:00", "2027-01-01T00:00:00.5-05:30"):
+        result = await send(admin, TOKEN, {"user": user, "at": value})
+        assert result.data["createApiToken"]["errors"] == [], (value, result)
+
+
+# ---- e-mail addresses ------------------------------------------------------------------------------------------
+
+BAD_EMAILS = ["a@b.co\r\nBcc: x@example.com", "a@b.co\nx", "a\tb@b.co", "a b@b.co", "no-at-sign", "a@", "@b.co",
+              "A <a@b.co>", "a@localhost", "a@host.local", "a@x.invalid", "a@[127.0.0.1]", '"a b"@b.co',
+              "\u00fc@b.co", "a@b..co", "a@" + "b" * 250 + ".co", "a@b.co,c@d.co"]
+
+
+@pytest.mark.usefixtures("worker")
+async def test_email_addresses_are_validated_everywhere(admin: Api) -> None:
+    """Billing e-mails, user e-mails and resend recipients: email-validator's syntax, no DNS look-up."""
+    ids = await world.build(admin)
+    for value in BAD_EMAILS:
+        for mutation, data, field in (
+                ("createAccount", {**valid_inputs(ids)["createAccount"], "billingEmail": value}, "billingEmail"),
+                ("updateAccount", {"id": ids["account"], "billingEmail": value}, "billingEmail"),
+                ("createUser", {"email": value.strip(), "name": "n", "permissions": []}, "email"),  # sign-in names
+                # are trimmed and lower-cased, here as at sign-in
+                ("resendInvoice", {"invoiceId": ids["invoice"], "recipient": value}, "recipient")):
+            _, errors = await mutate(admin, mutation, data)
+            assert {(e["code"], e["field"]) for e in errors} == {("INVALID_INPUT", field)}, (mutation, value, errors)
+            assert "is not an e-mail address" in errors[0]["message"]
+    assert await models.Account.filter(number="N-1").count() == 0
+    _, errors = await mutate(admin, "updateAccount", {"id": ids["account"], "billingEmail": " a@b.co"})
+    assert [e["field"] for e in errors] == ["billingEmail"]  # an invoice address is taken as given, not trimmed
+    _, errors = await mutate(admin, "updateAccount", {"id": ids["account"], "billingEmail": "Billing@Example.COM"})
+    assert errors == []
+    assert (await models.Account.get(number="W-1")).billing_email == "Billing@example.com"  # the domain normalized
