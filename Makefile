@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test test-postgres test-embedded install lint schema migrations vendor-graphiql screenshot bench clean
+.PHONY: run test test-postgres test-embedded test-rabbitmq install lint schema migrations vendor-graphiql screenshot bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,13 +21,21 @@ run: install  ## the embedded default: SQLite, in-process workers, demo data, AP
 	$(BIN)/billrun demo
 	$(BIN)/billrun serve
 
-test: install test-postgres test-embedded  ## the whole suite on PostgreSQL + Redis + Dramatiq, then on SQLite
+test: install test-postgres test-embedded test-rabbitmq  ## the whole suite on PostgreSQL + Redis + Dramatiq, then on SQLite, then the job tests on RabbitMQ
 
 test-postgres: install
 	$(BIN)/pytest -q
 
 test-embedded: install
 	BILLRUN_TEST_MODE=embedded $(BIN)/pytest -q tests/embedded
+
+# The jobs' tests again with RabbitMQ as Dramatiq's broker (a virtual host per run; Redis stays for the rest):
+# processing, posting, retries with backoff (delayed messages), a killed worker's messages delivered again.
+RABBITMQ_TESTS := tests/test_broker_choice.py tests/test_processing.py tests/test_posting.py tests/test_workers.py \
+                  tests/test_processing_resilience.py
+
+test-rabbitmq: install
+	BILLRUN_TEST_BROKER=rabbitmq $(BIN)/pytest -q $(RABBITMQ_TESTS)
 
 lint: install
 	$(BIN)/ruff check .

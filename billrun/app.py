@@ -1,4 +1,4 @@
-"""The ASGI application: GraphQL (HTTP and WebSocket) at /graphql, offline GraphiQL, health, CORS."""
+"""The ASGI application: GraphQL (HTTP and WebSocket) at /graphql, offline GraphiQL, probes, metrics, CORS."""
 
 import logging
 import warnings
@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
@@ -25,10 +25,11 @@ from tortoise.contrib.starlette import RegisterTortoise
 from tortoise.warnings import TortoiseLoopSwitchWarning
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from billrun import db, downloads
+from billrun import db, downloads, metrics, observability
 from billrun.edge import BodySizeLimitMiddleware, RequestIdMiddleware, problem
 from billrun.graphiql import GRAPHIQL_STATIC_DIR, GRAPHIQL_STATIC_PREFIX, offline_ide_response
 from billrun.graphql_ws import BoundedWebSocketAdapter, CheckedLegacyWSHandler, CheckedTransportWSHandler
+from billrun.logs import LogContextMiddleware
 from billrun.settings import Settings, get_settings
 from billrun.strict_json import MalformedRequest, check_request_value, decode_request_json
 from resolvers.context import WS_AUTH_MESSAGE, Context, build_context
@@ -111,10 +112,6 @@ class BillrunGraphQL(GraphQL):
         return offline_ide_response(self.graphql_ide_html)
 
 
-async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
 def create_app(settings: Settings | None = None, *, run_workers: bool | None = None) -> Starlette:
     """Build the app. On the embedded default the in-process worker runs inside the lifespan."""
     settings = settings or get_settings()
@@ -139,17 +136,24 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
                 from workers.embedded import in_process_worker
 
                 await stack.enter_async_context(in_process_worker())
-            yield
+            try:
+                yield
+            finally:
+                metrics.forget_process()  # its open subscriptions no longer count
 
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
-        Route("/health", health),
+        Route("/healthz", observability.healthz, methods=["GET"]),
+        Route("/health", observability.healthz, methods=["GET"]),  # the older name, kept for existing probes
+        Route("/readyz", observability.readyz, methods=["GET"]),
         Route(downloads.BILLING_DETAILS_CSV, downloads.billing_details_csv, methods=["GET"]),
         Route(downloads.ACCOUNTING_EXPORT, downloads.accounting_export, methods=["GET"]),
         Route(downloads.INVOICE_PDF, downloads.invoice_pdf, methods=["GET"]),
         Route(downloads.DELIVERED_MESSAGE, downloads.delivered_message, methods=["GET"]),
     ]
+    if settings.metrics_enabled:
+        routes.append(Route("/metrics", observability.metrics_endpoint, methods=["GET"]))
     if not settings.production:
         routes.append(Mount(GRAPHIQL_STATIC_PREFIX, StaticFiles(directory=GRAPHIQL_STATIC_DIR),
                             name="graphiql-static"))
@@ -158,8 +162,11 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
         # The client address (sign-in limits) and scheme come from X-Forwarded-* only when the TCP peer is one
         # of the configured proxies; anyone else could write those headers themselves.
         middleware.append(Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list))
-    # Then: every response carries the request id; CORS headers reach even a 413 of the body limit.
+    # Then: every response carries the request id, which every log line of the request carries too; every
+    # answer is counted (a 413 of the body limit included); CORS headers reach even that 413.
     middleware.append(Middleware(RequestIdMiddleware))
+    middleware.append(Middleware(LogContextMiddleware))
+    middleware.append(Middleware(observability.HttpMetricsMiddleware, routes=routes))
     if settings.cors_origin_list:
         middleware.append(Middleware(CORSMiddleware, allow_origins=settings.cors_origin_list,
                                      allow_methods=["GET", "POST"], allow_headers=["authorization", "content-type",

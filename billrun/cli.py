@@ -1,9 +1,9 @@
 """The `billrun` command: serve, worker, migrate, demo, token create."""
 
 import asyncio
-import logging
 import os
-import sys
+import shutil
+import tempfile
 from collections.abc import Coroutine
 from typing import Annotated, Any
 
@@ -18,7 +18,10 @@ app.add_typer(token_app, name="token")
 
 
 def _logging() -> None:
-    logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """One line per record, JSON or text (BILLRUN_LOG_FORMAT), on stderr."""
+    from billrun import logs
+
+    logs.configure(get_settings())
 
 
 @app.command()
@@ -44,15 +47,20 @@ def serve(
     _logging()
     if settings.embedded and workers != 1:
         raise typer.BadParameter("The embedded default runs one process; set REDIS_URL to scale out.")
+    if directory := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        _empty_metrics_directory(directory)  # this server's alone; each start begins from zero
     uvicorn.run("billrun.asgi:app", **uvicorn_options(settings, host=host, port=port, workers=workers))
 
 
 def uvicorn_options(settings: Settings, *, host: str | None = None, port: int | None = None,
                     workers: int = 1) -> dict[str, Any]:
     """How `serve` runs uvicorn. Its WebSocket frame limit is BILLRUN_MAX_WS_MESSAGE_BYTES, so a larger
-    message is refused (1009) before it is even buffered; the app enforces the same limit again."""
+    message is refused (1009) before it is even buffered; the app enforces the same limit again. Its log
+    set-up is billrun's (each uvicorn worker process applies it), so its lines share the format."""
+    from billrun import logs
+
     return {"host": host or settings.host, "port": port or settings.port, "workers": workers,
-            "log_level": settings.log_level.lower(),
+            "log_level": settings.log_level.lower(), "log_config": logs.uvicorn_log_config(settings),
             "proxy_headers": False,  # the app applies them, from BILLRUN_TRUSTED_PROXIES only
             "ws_max_size": settings.max_ws_message_bytes}
 
@@ -62,14 +70,35 @@ def worker(
     processes: Annotated[int, typer.Option(help="Worker processes.")] = 2,
     threads: Annotated[int, typer.Option(help="Threads per process.")] = 4,
 ) -> None:
-    """Run Dramatiq worker processes consuming the Redis broker (REDIS_URL); each also enqueues the sweeper
-    every BILLRUN_SWEEP_INTERVAL_SECONDS."""
-    if get_settings().embedded:
+    """Run Dramatiq worker processes on the broker (REDIS_URL, or BILLRUN_BROKER_URL for RabbitMQ), the
+    sweeper once per BILLRUN_SWEEP_INTERVAL_SECONDS across all hosts, and this host's metrics endpoint
+    (BILLRUN_WORKER_METRICS_HOST:PORT)."""
+    settings = get_settings()
+    if settings.embedded:
         typer.echo("REDIS_URL is not set: on the embedded default, `billrun serve` runs the workers.", err=True)
         raise typer.Exit(2)
-    argv = [sys.executable, "-m", "dramatiq", "workers.actors", "--processes", str(processes),
-            "--threads", str(threads)]
-    os.execv(sys.executable, argv)
+    _logging()
+    # Every worker process writes its series into one directory that the metrics process reads: the operator's
+    # PROMETHEUS_MULTIPROC_DIR (emptied now), or a private one. Set before any worker process starts.
+    own_directory = None
+    if not (directory := os.environ.get("PROMETHEUS_MULTIPROC_DIR")):
+        own_directory = directory = tempfile.mkdtemp(prefix="billrun-worker-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    _empty_metrics_directory(directory)
+    # Dramatiq's own command, in this process: its logging is left to billrun's (each worker process applies
+    # the same format to dramatiq's log pipe when it boots).
+    argv = ["workers.actors", "--processes", str(processes), "--threads", str(threads), "--skip-logging"]
+    if settings.worker_metrics_port:
+        argv += ["--fork-function", "billrun.worker_metrics:serve"]
+    from dramatiq.cli import main as dramatiq_main
+    from dramatiq.cli import make_argument_parser
+
+    try:
+        code = dramatiq_main(make_argument_parser().parse_args(argv))
+    finally:
+        if own_directory:
+            shutil.rmtree(own_directory, ignore_errors=True)
+    raise typer.Exit(code or 0)
 
 
 @app.command()
@@ -202,6 +231,15 @@ def _run_bench(benchmark: Coroutine[Any, Any, dict], output: str) -> None:
     write_result(result, Path(output))
     typer.echo("\n".join(f"{k:<16}{v}" for k, v in result.items()))
     typer.echo(f"Wrote {output}")
+
+
+def _empty_metrics_directory(path: str) -> None:
+    """prometheus-client's multiprocess rule: the directory starts empty. Done before anything imports
+    billrun.metrics, whose series open their files there as soon as they exist."""
+    os.makedirs(path, exist_ok=True)
+    for name in os.listdir(path):
+        if name.endswith(".db"):
+            os.remove(os.path.join(path, name))
 
 
 def _safe_url(url: str) -> str:

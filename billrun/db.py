@@ -1,5 +1,6 @@
 """Tortoise ORM configuration, migrations and connection lifecycle for the API, workers and CLI."""
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -7,6 +8,7 @@ from typing import Any
 
 from tortoise import Tortoise, connections
 from tortoise.migrations.api.migrate import migrate as run_migrations
+from tortoise.utils import get_schema_sql
 
 from billrun.settings import get_settings
 
@@ -48,6 +50,27 @@ async def _check_foreign_keys() -> None:
             raise RuntimeError(f"migrations left rows whose foreign keys point nowhere: {broken[:5]}")
 
 
+INDEX = re.compile(r'CREATE INDEX IF NOT EXISTS "(?P<name>\w+)" ON "(?P<table>\w+)" \((?P<columns>[^)]*)\)')
+
+
+async def _restore_sqlite_indexes() -> None:
+    """Tortoise rebuilds an SQLite table to alter it and leaves its non-unique indexes behind: create every index
+    the models declare whose columns no index of the table covers any more (PostgreSQL keeps them)."""
+    conn = connections.get("default")
+    if conn.capabilities.dialect != "sqlite":
+        return
+    for statement in get_schema_sql(conn, safe=True).split(";"):
+        found = INDEX.search(statement)
+        if found is None:
+            continue
+        table, wanted = found["table"], [c.strip().strip('"') for c in found["columns"].split(",")]
+        existing = [[row["name"] for row in await conn.execute_query_dict(f"PRAGMA index_info(\"{index['name']}\")")]
+                    for index in await conn.execute_query_dict(f"PRAGMA index_list(\"{table}\")")
+                    if not index["partial"]]  # a partial index serves only its own rows
+        if wanted not in existing:
+            await conn.execute_script(found.group(0))
+
+
 async def migrate(database_url: str | None = None, target: str | None = None) -> None:
     """Apply every pending migration (or up to `target`, e.g. `models.0008_ledger_indexes`; idempotent), then close
     the connections it opened."""
@@ -57,6 +80,9 @@ async def migrate(database_url: str | None = None, target: str | None = None) ->
     try:
         await run_migrations(config=config, target=target)
         await _check_foreign_keys()
+        if target is None:  # up to date: the models' indexes must all be there
+            await Tortoise.init(config=config)
+            await _restore_sqlite_indexes()
     finally:
         await connections.close_all()
 

@@ -5,7 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,8 +20,10 @@ class Settings(BaseSettings):
         default=f"sqlite://{ROOT / 'var' / 'billrun.sqlite3'}",
         validation_alias=AliasChoices("DATABASE_URL", "BILLRUN_DATABASE_URL"),
     )
-    # No Redis URL means the embedded default: in-process broker and workers.
+    # No Redis URL (and no broker URL) means the embedded default: in-process broker and workers.
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "BILLRUN_REDIS_URL"))
+    # Dramatiq's broker: amqp(s)://… selects RabbitMQ, redis://… a Redis of its own; unset = the Redis of redis_url.
+    broker_url: str | None = None
     env: Literal["development", "test", "production"] = "development"
     timezone: str = "UTC"
     base_currency: str = "USD"
@@ -49,6 +51,7 @@ class Settings(BaseSettings):
     max_query_cost: int = 50000
     max_query_bytes: int = 32_768  # a document larger than this is refused before it is parsed
     max_nodes: int = 100  # ids one `nodes(ids:)` may ask for
+    max_field_repeats: int = 20  # times one response key may be selected in one selection set
     max_page_size: int = 500
     max_text_length: int = Field(default=10_000, ge=1)  # characters of a free-text value (comments, notes)
     max_body_bytes: int = 1_048_576  # an HTTP request body beyond this is answered 413 without reading on
@@ -61,10 +64,27 @@ class Settings(BaseSettings):
     broker_heartbeat_timeout_ms: int = 60_000
     broker_maintenance_chance: int = 1000
     log_level: str = "INFO"
+    # Safe retries: a mutation's response is kept per token and idempotency key this long; a retry of one
+    # still running waits for it this long; a claim whose request died unfinished frees its key after the lease.
+    idempotency_ttl_hours: int = Field(default=24, ge=24)
+    idempotency_wait_seconds: float = Field(default=10.0, ge=0)
+    idempotency_lease_seconds: int = Field(default=300, ge=1)
+    # One line per record: `json` (the default in production) or `text` (the default elsewhere).
+    log_format: Literal["json", "text"] | None = None
+    # Prometheus: /metrics on every API process, and `billrun worker` serving its processes' series on
+    # worker_metrics_host:worker_metrics_port (0: not served). With a token, /metrics wants `Bearer <token>`.
+    metrics_enabled: bool = True
+    metrics_token: str | None = None
+    metrics_max_operation_names: int = Field(default=200, ge=1)  # more distinct names count as `_other`
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(default=9191, ge=0, le=65535)
+    ready_timeout_seconds: float = Field(default=2.0, gt=0)  # each /readyz check gives up after this
     send_chunk_size: int = 50  # invoices per sending message (each rendered and e-mailed on its own)
     payment_max_attempts: int = 4  # gateway calls for one payment before it FAILS with a notification
     payment_settle_after_seconds: int = 60  # the sweeper asks the gateway about an UNKNOWN payment after this
-    sweep_interval_seconds: int = 60  # `billrun worker` and the embedded default run the sweeper this often
+    # The sweeper runs once per interval across every worker host (a Redis lock per tick), and on the
+    # embedded default in its one process.
+    sweep_interval_seconds: int = 60
     # The sweeper sends a job again when nothing moved it for this long: QUEUED (its first message was lost) or
     # RUNNING with a stale heartbeat (every chunk touches it), in which case only its pending chunks are re-sent.
     job_stale_after_seconds: int = 120
@@ -81,8 +101,20 @@ class Settings(BaseSettings):
 
     @property
     def embedded(self) -> bool:
-        """True on the embedded default: no Redis, workers run inside the API process."""
-        return not self.redis_url
+        """True on the embedded default: no Redis nor broker, workers run inside the API process."""
+        return not self.redis_url and not self.broker_url
+
+    @property
+    def broker_kind(self) -> Literal["rabbitmq", "redis", "stub"]:
+        """Which Dramatiq broker carries the jobs: RabbitMQ, Redis, or the in-process one (embedded)."""
+        url = self.broker_url or self.redis_url
+        if url is None:
+            return "stub"
+        return "rabbitmq" if url.startswith(("amqp://", "amqps://")) else "redis"
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_format == "json" if self.log_format else self.production
 
     @property
     def production(self) -> bool:
@@ -91,6 +123,13 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_url_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("amqp://", "amqps://", "redis://", "rediss://", "unix://")):
+            raise ValueError("BILLRUN_BROKER_URL: use amqp://, amqps:// (RabbitMQ) or redis://, rediss:// (Redis)")
+        return value or None
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -102,6 +141,13 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"BILLRUN_TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR network") from None
         return value
+
+    @model_validator(mode="after")
+    def _lease_outlasts_wait(self) -> "Settings":
+        """A retry waiting for a running request must never take its key over as if that request had died."""
+        if self.idempotency_lease_seconds <= self.idempotency_wait_seconds:
+            raise ValueError("BILLRUN_IDEMPOTENCY_LEASE_SECONDS must be longer than BILLRUN_IDEMPOTENCY_WAIT_SECONDS")
+        return self
 
     @property
     def trusted_proxy_list(self) -> list[str]:

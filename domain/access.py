@@ -1,4 +1,4 @@
-"""Who may do what, and who may see which accounts: the only two questions of access (SPEC §6).
+"""Who may do what, and who may see which accounts: the only two questions of access (docs/ACCESS.md).
 
 `require` answers "may this viewer do X"; `visible` answers "which rows of a model may this viewer see".
 Every query and every lookup by id goes through `visible`, so a hidden record and an absent one read the same.
@@ -17,7 +17,7 @@ from models.enums import Permission, TokenKind
 
 M = TypeVar("M", bound=Model)
 
-# Permissions that only make sense together with another one (SPEC §6).
+# Permissions that only make sense together with another one (docs/ACCESS.md).
 REQUIRES = {Permission.BILLING_SEND_EXPORT: Permission.BILLING_ACCESS}
 
 

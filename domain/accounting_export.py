@@ -1,4 +1,4 @@
-"""Accounting export (SPEC §4 step 6): a posted batch as files an accounting system imports.
+"""Accounting export (docs/POSTING.md): a posted batch as files an accounting system imports.
 
 Two formats (docs/ACCOUNTING_EXPORT.md):
 - INVOICES_CSV — one row per invoice line, the columns of Xero's sales-invoice import template;
@@ -10,7 +10,6 @@ always give the same bytes; each export is stored with its SHA-256 and downloade
 token. Exporting needs BILLING_SEND_EXPORT and sight of every invoice of the batch.
 """
 
-import csv
 import hashlib
 import io
 from collections import defaultdict
@@ -19,7 +18,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 import models
-from domain import audit, clock, events, jobs
+from domain import audit, clock, events, jobs, spreadsheet_csv
 from domain.access import Viewer, account_visibility, get_visible, require, sees_all_accounts
 from domain.errors import DomainError, ErrorCode
 from models.enums import BatchStatus, ExportFormat, JobKind, Permission
@@ -71,7 +70,7 @@ async def write_export(batch: models.BillingBatch, fmt: ExportFormat, viewer: Vi
 
 async def render(batch_id: int, fmt: ExportFormat) -> bytes:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = spreadsheet_csv.writer(buffer)
     if fmt == ExportFormat.INVOICES_CSV:
         writer.writerow(INVOICE_COLUMNS)
         await _invoice_rows(batch_id, writer)
@@ -81,7 +80,7 @@ async def render(batch_id: int, fmt: ExportFormat) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-async def _invoice_rows(batch_id: int, writer) -> None:
+async def _invoice_rows(batch_id: int, writer: spreadsheet_csv.SafeWriter) -> None:
     invoices = models.Invoice.filter(batch_id=batch_id)
     last = ""
     while page := await invoices.filter(number__gt=last).order_by("number").limit(PAGE).values(
@@ -101,7 +100,7 @@ async def _invoice_rows(batch_id: int, writer) -> None:
         last = page[-1]["number"]
 
 
-async def _journal_rows(batch_id: int, writer) -> None:
+async def _journal_rows(batch_id: int, writer: spreadsheet_csv.SafeWriter) -> None:
     lines = models.JournalLine.filter(entry__batch_id=batch_id, entry__payment_id=None)
     last = 0
     while page := await lines.filter(id__gt=last).order_by("id").limit(PAGE).values(

@@ -1,4 +1,4 @@
-"""Pre-billing analysis (SPEC §4 step 2): findings on the billable items a batch would pick up.
+"""Pre-billing analysis (docs/BILLING.md): findings on the billable items a batch would pick up.
 
 ERROR findings block processing until a user resolves them with a note. Findings are keyed by kind and
 subject, so running analysis again keeps their ids and resolutions. Findings of processing itself (the reasons

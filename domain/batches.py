@@ -1,4 +1,4 @@
-"""Billing batches: creation, scope and the summary a billing team reads (SPEC §2, §4 step 1)."""
+"""Billing batches: creation, scope and the summary a billing team reads (docs/DATA_MODEL.md)."""
 
 from dataclasses import dataclass, field
 from datetime import date

@@ -1,4 +1,4 @@
-"""Detail maintenance, the "grid" (SPEC §5): billing lines, their revenue distributions, misc charges,
+"""Detail maintenance, the "grid" (docs/REVIEW.md): billing lines, their revenue distributions, misc charges,
 comments and the invoice-date override — while the billing is not approved or final.
 
 Amounts are amounts of the billing's account currency (a JPY line has no decimals). Every edit recalculates

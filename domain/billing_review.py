@@ -1,4 +1,4 @@
-"""Reviewing billings (SPEC §5): dispositions one by one and in mass, delete (undo), move to another batch.
+"""Reviewing billings (docs/REVIEW.md): dispositions one by one and in mass, delete (undo), move to another batch.
 
 Every change writes its audit rows and a batch event in the same transaction. The rules are in
 `domain.dispositions`; this module applies them.

@@ -1,4 +1,4 @@
-"""Billing periods of a contract: anchored, calendar-aware, pure (SPEC §2-§3).
+"""Billing periods of a contract: anchored, calendar-aware, pure (docs/DATA_MODEL.md).
 
 Period k of a contract is `[anchor + k*step, anchor + (k+1)*step - 1 day]` for any integer k (negative
 allowed). Every boundary is computed from the anchor in one step, never by adding steps one after another, so

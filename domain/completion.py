@@ -1,4 +1,4 @@
-"""Completing a batch (SPEC §4 step 7): final, and only once nothing about it is left open.
+"""Completing a batch (docs/POSTING.md): final, and only once nothing about it is left open.
 
 `blockers` lists everything that stands in the way, one entry each, so the SPA can show the list and
 `completeBillingBatch` refuses with the same list: the batch is not POSTED, a notification is open, a

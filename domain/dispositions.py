@@ -1,4 +1,4 @@
-"""Billing dispositions (SPEC §5): the one place that says which status a billing may move to, and why not.
+"""Billing dispositions (docs/REVIEW.md): the one place that says which status a billing may move to, and why not.
 
 `refusal()` is the rule; `allowed_transitions()` asks it for every target, so what the API offers and what it
 enforces can never disagree. Single updates and mass updates both go through `refusal()`.

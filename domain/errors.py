@@ -63,7 +63,7 @@ class DomainError(Exception):
 
 
 def not_found(what: str, field: str | None = "id") -> DomainError:
-    """Hidden and absent records get the same answer (SPEC §6)."""
+    """Hidden and absent records get the same answer (docs/ACCESS.md)."""
     return DomainError(ErrorCode.NOT_FOUND, f"{what} not found.", field)
 
 

@@ -6,12 +6,12 @@ bounds. Dates are ISO, amounts plain decimals, text UTF-8, so the file opens cle
 back exactly.
 """
 
-import csv
 import io
 from collections import defaultdict
 from collections.abc import AsyncIterator
 
 import models
+from domain import spreadsheet_csv
 from domain.access import Viewer, require, visible
 from models.enums import Permission
 
@@ -63,7 +63,7 @@ async def billing_detail_csv(viewer: Viewer, *, batch_id: int | None = None,
     details = details.filter(billing__batch_id=batch_id) if batch_id is not None else details.filter(
         billing_id=billing_id)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = spreadsheet_csv.writer(buffer)
     writer.writerow(COLUMNS)
     yield buffer.getvalue()
     last_id = 0

@@ -1,4 +1,4 @@
-"""Payment gateways: the interface auto-pay charges through, and the built-in sandbox (SPEC §4).
+"""Payment gateways: the interface auto-pay charges through, and the built-in sandbox (docs/BILLING.md).
 
 A gateway takes an idempotency key with every charge and must answer a repeated key with the first charge's
 outcome, never charging twice (as Stripe, Adyen and Braintree do). It can also be asked afterwards what

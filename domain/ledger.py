@@ -1,4 +1,4 @@
-"""The double-entry ledger (SPEC §2, §4 step 5): which journal lines an invoice or a payment makes, and the
+"""The double-entry ledger (docs/DATA_MODEL.md): which journal lines an invoice or a payment makes, and the
 balances they add up to.
 
 An invoice's entry debits receivables with the invoice total and credits each revenue account with its share

@@ -1,4 +1,4 @@
-"""Notifications on a batch (SPEC §2): raised by the system (a failed job, a declined payment, an e-mail that
+"""Notifications on a batch (docs/DATA_MODEL.md): raised by the system (a failed job, a declined payment, an e-mail that
 could not be sent…), open until a user resolves them with a note. An open one blocks completing its batch."""
 
 from tortoise.transactions import in_transaction

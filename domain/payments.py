@@ -1,4 +1,4 @@
-"""Auto-pay (SPEC §4 step 5): a charge per invoice of an auto-pay account, through the `PaymentGateway`.
+"""Auto-pay (docs/POSTING.md): a charge per invoice of an auto-pay account, through the `PaymentGateway`.
 
 Posting creates one PENDING `Payment` per payable invoice, its idempotency key derived from the invoice, and
 an AUTO_PAY job (a chunked job, `domain.jobs`: a chunk per payment) whose messages charge them one by one,

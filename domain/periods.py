@@ -1,4 +1,4 @@
-"""Accounting periods: calendar months of the books, open or closed (SPEC §4)."""
+"""Accounting periods: calendar months of the books, open or closed (docs/BILLING.md)."""
 
 from datetime import date
 

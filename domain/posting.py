@@ -1,4 +1,4 @@
-"""Posting a batch (SPEC §4 step 5): every APPROVED billing becomes a numbered invoice with its journal entry.
+"""Posting a batch (docs/POSTING.md): every APPROVED billing becomes a numbered invoice with its journal entry.
 
 `start_posting` checks every guard before anything is written and reports them all at once. The work is a
 chunked job (`domain.jobs`), a chunk being a range of billing ids. A chunk, in its transaction:
@@ -90,7 +90,7 @@ async def start_posting(viewer: Viewer, batch_id: int, mode: PostMode) -> models
 
 
 async def _guard_problems(viewer: Viewer, batch: models.BillingBatch) -> list[Problem]:
-    """SPEC §4.5: every billing dispositioned, the invoice dates in open periods, every posted billing
+    """The guards of posting: every billing dispositioned, the invoice dates in open periods, every posted billing
     visible to the viewer."""
     problems = []
     billings = models.PeriodicBilling.filter(batch_id=batch.id)

@@ -1,4 +1,4 @@
-"""The pricing engine: contracts and one-off items in, billing drafts with traced lines out (SPEC §3).
+"""The pricing engine: contracts and one-off items in, billing drafts with traced lines out (docs/BILLING.md).
 
 Pure: no database, no I/O, no clock. The same input always gives the same drafts. Money is Decimal, rounded
 half-up at the line to the minor unit of the account's currency (USD cents, whole yen: `domain.money`); a draft's
@@ -304,7 +304,7 @@ def _undated_choice(charge: ChargeIn, day: date, places: int) -> PriceChoice:
 
 
 def choose_price(charge: ChargeIn, billing_starting_date: date, places: int) -> PriceChoice:
-    """The price of `charge` for a period billed from `billing_starting_date` (SPEC §3, rule 2); `places`, the
+    """The price of `charge` for a period billed from `billing_starting_date` (docs/BILLING.md); `places`, the
     currency's decimals, only formats the price in the explanation."""
     windows = _containing_windows(charge, billing_starting_date)
     if windows:

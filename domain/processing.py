@@ -1,4 +1,4 @@
-"""Processing a batch (SPEC §4 step 3): the billings due up to the as-of date, priced and written set-based.
+"""Processing a batch (docs/BILLING.md): the billings due up to the as-of date, priced and written set-based.
 
 The work is a chunked job (`domain.jobs`): a chunk is a slice of contracts, or of accounts with one-off items.
 A chunk reads its inputs in a fixed number of queries, prices them with `domain.pricing` and writes billings,
@@ -92,7 +92,7 @@ def _slices(ids: list[int], size: int) -> list[list[int]]:
 
 
 async def _adopt_held_billings(batch: models.BillingBatch) -> None:
-    """HOLD billings that left a posted batch join the next batch processed for their account (SPEC §4.5)."""
+    """HOLD billings that left a posted batch join the next batch processed for their account (docs/POSTING.md)."""
     held = models.PeriodicBilling.filter(batch_id=None, account_id__in=Subquery(
         batches.accounts_in_scope(batch).values("id")))
     for billing_id, account_id in await held.values_list("id", "account_id"):

@@ -1,4 +1,4 @@
-"""Reversing a processed batch (SPEC §4 step 4): what processing generated goes, audited, and the batch is
+"""Reversing a processed batch (docs/BILLING.md): what processing generated goes, audited, and the batch is
 NOT_STARTED again. Deleting a billing returns its source items to unbilled (their foreign key is SET NULL).
 
 Reversal deletes every billing of the batch, so like posting it needs sight of all of them (HIDDEN_BILLINGS):

@@ -1,4 +1,4 @@
-"""Sending a posted batch's invoices (SPEC §4 step 5, mode SEND): each rendered to PDF and e-mailed to its
+"""Sending a posted batch's invoices (docs/POSTING.md): each rendered to PDF and e-mailed to its
 account's billing address over SMTP, or written to the outbox folder as an `.eml` (with the PDF beside it)
 when no SMTP is configured, as on the embedded default.
 

@@ -1,4 +1,4 @@
-"""Users, bearer tokens and account restrictions (SPEC §6)."""
+"""Users, bearer tokens and account restrictions (docs/ACCESS.md)."""
 
 from tortoise import fields
 from tortoise.models import Model
@@ -21,7 +21,7 @@ class User(Model):
 
 
 class AccountGrant(Model):
-    """One user allowed to see a restricted account (SPEC §6)."""
+    """One user allowed to see a restricted account (docs/ACCESS.md)."""
 
     id = fields.IntField(primary_key=True)
     account = fields.ForeignKeyField("models.Account", related_name="grants", on_delete=fields.CASCADE)

@@ -1,4 +1,4 @@
-"""Billing records: batches, periodic billings, their detail lines and distributions, findings (SPEC §2)."""
+"""Billing records: batches, periodic billings, their detail lines and distributions, findings (docs/DATA_MODEL.md)."""
 
 from tortoise import fields
 from tortoise.models import Model
@@ -46,7 +46,7 @@ class PeriodicBilling(Model):
     """One billing of one contract (or of an account's one-off items) for one period."""
 
     id = fields.IntField(primary_key=True)
-    # Null while a HOLD billing waits between batches: it left its batch at posting (SPEC §4 step 5) and the
+    # Null while a HOLD billing waits between batches: it left its batch at posting (docs/POSTING.md) and the
     # next batch processed for its account adopts it.
     batch = fields.ForeignKeyField("models.BillingBatch", related_name="billings", null=True,
                                    on_delete=fields.RESTRICT)

@@ -50,7 +50,7 @@ CHECKS = (
 RETIRED_CHECKS = (Check("invoice", "invoice_paid_within_amount", ""),)
 
 PARTIAL_UNIQUES = (
-    # A contract period is billed once unless its billing was rejected (re-billing, SPEC §5).
+    # A contract period is billed once unless its billing was rejected (re-billing, docs/REVIEW.md).
     PartialUnique("periodic_billing", "billing_once_per_contract_period", ("contract_id", "period_start"),
                   "status <> 'REJECTED' AND contract_id IS NOT NULL"),
     # One successful charge per invoice: a second success is refused by the database.
@@ -64,7 +64,7 @@ PARTIAL_UNIQUES = (
 RETIRED_INDEXES = ("delivery_one_sent_per_invoice",)
 
 
-# Tables whose rows are never updated or deleted (SPEC §2: audits, the journal), enforced below the ORM.
+# Tables whose rows are never updated or deleted (docs/DATA_MODEL.md), enforced below the ORM.
 APPEND_ONLY = ("audit", "journal_entry", "journal_line")
 
 # Debits equal credits in every journal entry (PostgreSQL): the lines each statement adds must balance per entry.

@@ -4,7 +4,7 @@ from enum import StrEnum
 
 
 class Permission(StrEnum):
-    """What a user or token may do (SPEC §6)."""
+    """What a user or token may do (docs/ACCESS.md)."""
 
     BILLING_ACCESS = "BILLING_ACCESS"
     BILLING_SEND_EXPORT = "BILLING_SEND_EXPORT"

@@ -1,4 +1,4 @@
-"""Master data: customers, contracts, prices, billable items, periods, chart of accounts, tax (SPEC §2)."""
+"""Master data: customers, contracts, prices, billable items, periods, chart of accounts, tax (docs/DATA_MODEL.md)."""
 
 from tortoise import fields
 from tortoise.models import Model

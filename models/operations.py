@@ -111,16 +111,20 @@ class BatchEvent(Model):
 
 
 class IdempotencyRecord(Model):
-    """A mutation's stored response per caller and key (Stripe semantics, kept 24 h at least)."""
+    """A mutation's response per caller (a bearer token) and idempotency key: a claim while its request runs
+    (no response yet), then the response as sent, replayed to retries (kept 24 h at least)."""
 
     id = fields.IntField(primary_key=True)
     caller = fields.CharField(max_length=64)
     key = fields.CharField(max_length=200)
-    operation = fields.CharField(max_length=64)
-    request_hash = fields.CharField(max_length=64)
-    response = fields.JSONField(null=True)
+    operation = fields.CharField(max_length=64)  # the mutation field, for the mismatch message
+    request_hash = fields.CharField(max_length=64)  # HMAC of the request, keyed by the caller's token
+    # The response's JSON text exactly as sent (text, not JSON: PostgreSQL's jsonb would reorder its keys).
+    response = fields.TextField(null=True)
     created_at = created_at()
-    expires_at = fields.DatetimeField()
+    # While running: the end of the claim's lease (a request that died frees its key then); once answered,
+    # the end of the replay window. Past it the record no longer holds its key and the purge deletes it.
+    expires_at = fields.DatetimeField(db_index=True)
 
     class Meta:
         table = "idempotency_record"

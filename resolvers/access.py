@@ -3,6 +3,7 @@
 from datetime import datetime
 from typing import Any
 
+from billrun import metrics
 from domain import auth
 from domain.errors import DomainError, Problem
 from resolvers.inputs import decode_id, to_data
@@ -15,8 +16,10 @@ async def login(info: CtxInfo, input: Any) -> tuple[auth.Session | None, list[Pr
     try:
         session = await auth.login(input.email, input.password, info.context.remote_addr)
     except auth.LoginRateLimited as refusal:
+        metrics.record_refusals(problem.code for problem in refusal.problems)
         return None, refusal.problems, refusal.retry_at
     except DomainError as refusal:
+        metrics.record_refusals(problem.code for problem in refusal.problems)
         return None, refusal.problems, None
     info.context.signed_in_user_id = session.user.id
     return session, [], None

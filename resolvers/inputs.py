@@ -95,6 +95,10 @@ def check_nulls(input_obj: Any) -> None:
               for name in null_problems(input_obj)])
 
 
+# Fields of every mutation input that are about the request, not its data (read by schema/idempotency.py).
+ENVELOPE = ("idempotency_key",)
+
+
 def to_data(input_obj: Any, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     """The fields the client set, snake_case, with global ids replaced by database ids. A null where the field
     has no meaning for it (see NULL_MEANS) is refused, skipped fields included."""
@@ -102,7 +106,7 @@ def to_data(input_obj: Any, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for f in dataclasses.fields(input_obj):
         value = getattr(input_obj, f.name)
-        if value is UNSET or f.name in skip:
+        if value is UNSET or f.name in skip or f.name in ENVELOPE:
             continue
         if isinstance(value, relay.GlobalID):
             value = decode_id(value, ID_TYPES.get(f.name), f.name)

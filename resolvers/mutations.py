@@ -3,6 +3,7 @@
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from billrun import metrics
 from domain.errors import DomainError, Problem
 
 T = TypeVar("T")
@@ -13,6 +14,7 @@ async def perform(action: Callable[[], Awaitable[T]]) -> tuple[T | None, list[Pr
     try:
         return await action(), []
     except DomainError as error:
+        metrics.record_refusals(problem.code for problem in error.problems)
         return None, error.problems
 
 

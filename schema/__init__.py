@@ -7,6 +7,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from billrun.settings import get_settings
+from schema.idempotency import Idempotency
 from schema.limits import EdgeLimits, MaskUnexpectedErrors, SuggestionFreeExecutor, is_unexpected, log_unexpected
 from schema.mutations.access import AccessMutations
 from schema.mutations.billing import BillingMutations
@@ -15,6 +16,7 @@ from schema.mutations.items import ItemMutations
 from schema.mutations.master_data import MasterDataMutations
 from schema.mutations.posting import PostingMutations
 from schema.mutations.review import ReviewMutations
+from schema.operation_metrics import OperationMetrics
 from schema.query import Query
 from schema.scalars import STRICT_SCALARS, NoNulInStrings
 
@@ -40,12 +42,14 @@ def build_schema() -> strawberry.Schema:
     """Build the schema once per process (relay fields cannot be bound twice); limits read settings per request.
 
     EdgeLimits parses (cached) and validates, limits first (schema/limits.py); MaxTokensLimiter only sets the
-    parser's token limit it applies."""
+    parser's token limit it applies. Idempotency wraps execution (schema/idempotency.py)."""
     extensions: list = [
         lambda: MaxTokensLimiter(max_token_count=get_settings().max_tokens),
         EdgeLimits,
         MaskUnexpectedErrors,
         lambda: AddValidationRules([NoNulInStrings]),  # string literals as strict as strings in variables
+        Idempotency,  # its on_execute ends before masking (at on_operation's end): it sees a bug and stores nothing
+        OperationMetrics,  # last: it sees each error before MaskUnexpectedErrors rewrites it
     ]
     # Strict Decimal, Date and DateTime schema-wide (schema/scalars.py), in place of strawberry's lenient ones.
     config = StrawberryConfig(auto_camel_case=True, scalar_map=STRICT_SCALARS)

@@ -26,7 +26,7 @@ from schema.node import ModelNode
 if TYPE_CHECKING:
     from schema.ledger import Completion, Export, Invoice, InvoiceFilter, InvoiceOrder
 
-BatchStatus = strawberry.enum(enums.BatchStatus, description="Where a batch is in its lifecycle (SPEC §4).")
+BatchStatus = strawberry.enum(enums.BatchStatus, description="Where a batch is in its lifecycle (docs/BILLING.md).")
 BillingStatus = strawberry.enum(enums.BillingStatus, description="The disposition of a periodic billing.")
 PostMode = strawberry.enum(enums.PostMode, description="How a batch is posted: invoices sent, or exported.")
 DetailKind = strawberry.enum(enums.DetailKind, description="What a billing line bills.")

@@ -102,6 +102,12 @@ def limit_errors(schema: GraphQLSchema, document: DocumentNode, operation_name: 
         if measure.aliases > settings.max_aliases:
             errors.append(GraphQLError(f"{_shown(measure.aliases)} aliases found. Allowed: {settings.max_aliases}",
                                        definition, extensions={"code": "TOO_MANY_ALIASES"}))
+    repeated = analysis.most_repeated
+    if repeated is not None and repeated.count > settings.max_field_repeats:
+        errors.append(GraphQLError(
+            f"`{repeated.key}` is selected {_shown(repeated.count)} times in one selection set; at most "
+            f"{settings.max_field_repeats} (BILLRUN_MAX_FIELD_REPEATS): select it once.", repeated.node,
+            extensions={"code": "TOO_MANY_REPEATS"}))
     if variables is None:
         return errors
     for ids in analysis.ids_counts:

@@ -7,6 +7,7 @@ fragment's measure. The measure of a fragment does not depend on where it is spr
 its own type condition, and the variables are those of the one operation being run.
 """
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +66,15 @@ class IdsCount:
     count: int
 
 
+@dataclass(frozen=True, slots=True)
+class RepeatedField:
+    """The response key selected most often in one selection set (fragments expanded), and where."""
+
+    key: str
+    count: int
+    node: SelectionSetNode
+
+
 @dataclass
 class QueryAnalysis:
     """Measures every operation of `document`; page sizes and id lists come from `variables`, the coerced
@@ -77,6 +87,10 @@ class QueryAnalysis:
     ids_counts: list[IdsCount] = field(default_factory=list)
     fragment_evaluations: int = 0  # how many times a fragment's selections were walked (once each)
     selections_visited: int = 0  # selection nodes walked in all (each node of the document once)
+    # Standard validation compares every two fields of one selection set that share a response key
+    # (OverlappingFieldsCanBeMerged): quadratic in the repeats, so their count is a limit of its own. Each
+    # selection node is counted once per selection set it is written in, so this stays linear too.
+    most_repeated: RepeatedField | None = None
 
     def __post_init__(self) -> None:
         self._fragments = {d.name.value: d for d in self.document.definitions if isinstance(d, FragmentDefinitionNode)}
@@ -122,7 +136,25 @@ class QueryAnalysis:
             elif node.selection_set is not None:
                 yield from self._spreads(node.selection_set)
 
+    def _top_level_keys(self, selection_set: SelectionSetNode) -> Counter[str]:
+        """How often each response key is written at this level (inline fragments' fields included). Fields
+        reached through named fragments are not counted: a fragment costs tokens of its own, so the token limit
+        already bounds them, and composed fragments selecting `id` side by side stay allowed."""
+        keys: Counter[str] = Counter()
+        for node in selection_set.selections:
+            if isinstance(node, FieldNode):
+                keys[(node.alias or node.name).value] += 1
+            elif isinstance(node, InlineFragmentNode):
+                keys.update(self._top_level_keys(node.selection_set))
+        return keys
+
+    def _note_repeats(self, selection_set: SelectionSetNode) -> None:
+        found = self._top_level_keys(selection_set).most_common(1)
+        if found and (self.most_repeated is None or found[0][1] > self.most_repeated.count):
+            self.most_repeated = RepeatedField(found[0][0], found[0][1], selection_set)
+
     def _selection_set(self, selection_set: SelectionSetNode, parent: GraphQLNamedType | None) -> Measure:
+        self._note_repeats(selection_set)
         depth = aliases = cost = 0
         for node in selection_set.selections:
             self.selections_visited += 1

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start PostgreSQL and Redis on 127.0.0.1 when they are down (CI and the development machines run both).
+# Start PostgreSQL, Redis and RabbitMQ on 127.0.0.1 when they are down (CI and the development machines run all three).
 set -euo pipefail
 
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then
@@ -17,3 +17,10 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
 fi
 echo "Redis: $(redis-cli -h 127.0.0.1 -p 6379 ping)"
+
+if ! rabbitmqctl -q status >/dev/null 2>&1; then
+  echo "Starting RabbitMQ..."
+  rabbitmq-server -detached
+  for _ in $(seq 1 60); do rabbitmqctl -q await_startup >/dev/null 2>&1 && break; sleep 1; done
+fi
+rabbitmqctl -q await_startup --timeout 60 && echo "RabbitMQ: running"

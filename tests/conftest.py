@@ -20,7 +20,7 @@ from billrun.app import create_app  # noqa: E402
 from domain import auth, ledger  # noqa: E402
 from models import constraints  # noqa: E402
 from models.enums import Permission  # noqa: E402
-from tests.support import mailbox  # noqa: E402
+from tests.support import mailbox, rabbitmq  # noqa: E402
 from tests.support.api import Api  # noqa: E402
 from tests.support.worker import WorkerProcess, others_paused  # noqa: E402
 
@@ -48,7 +48,18 @@ async def _drop_postgres_database() -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-async def database() -> AsyncIterator[None]:
+def rabbitmq_vhost() -> Iterator[None]:
+    """On the RabbitMQ run, the session's own virtual host, there before any worker or message."""
+    if environment.BROKER != "rabbitmq" or environment.MODE == "embedded":
+        yield
+        return
+    rabbitmq.recreate_vhost(environment.RABBITMQ_VHOST)
+    yield
+    rabbitmq.drop_vhost(environment.RABBITMQ_VHOST)
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def database(rabbitmq_vhost: None) -> AsyncIterator[None]:
     """A fresh database, migrated, for the whole session; the ORM open on the session's loop."""
     if environment.MODE == "embedded":
         environment.SQLITE_PATH.unlink(missing_ok=True)

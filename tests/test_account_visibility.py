@@ -1,4 +1,4 @@
-"""A restricted account, and everything under it, is invisible to users it is not granted to (SPEC §6)."""
+"""A restricted account, and everything under it, is invisible to users it is not granted to."""
 
 from strawberry.relay import to_base64
 

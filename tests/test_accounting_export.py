@@ -1,4 +1,4 @@
-"""Accounting export (SPEC §4 step 6) and the Karbon views of posted batches: same batch and format, same bytes;
+"""Accounting export and the Karbon views of posted batches: same batch and format, same bytes;
 downloads with the bearer token; DRAFT/POSTED tabs with their figures; the invoices connection and its filters."""
 
 import csv

@@ -1,4 +1,4 @@
-"""Auto-pay through the sandbox gateway, notifications and completion (SPEC §4 steps 5 and 7)."""
+"""Auto-pay through the sandbox gateway, notifications and completion."""
 
 import asyncio
 from decimal import Decimal

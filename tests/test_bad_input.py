@@ -339,7 +339,10 @@ def valid_inputs(ids: dict[str, str]) -> dict[str, dict]:
 
 
 def _string_fields(mutation: str) -> list[str]:
-    return [name for name, f in _input_type(mutation).fields.items() if _unwrap(f.type).name == "String"]
+    """The text fields of a mutation's input (the idempotency key is the request's envelope: bounded by the
+    idempotency rules, tests/test_idempotency.py)."""
+    return [name for name, f in _input_type(mutation).fields.items()
+            if _unwrap(f.type).name == "String" and name != "idempotencyKey"]
 
 
 @pytest.mark.usefixtures("worker")

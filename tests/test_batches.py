@@ -1,4 +1,4 @@
-"""Batches, accounting periods and billable items through the API (SPEC §2, §4 step 1)."""
+"""Batches, accounting periods and billable items through the API."""
 
 from datetime import UTC, datetime
 

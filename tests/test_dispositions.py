@@ -1,4 +1,4 @@
-"""Billing dispositions (SPEC §5) through the API: the state machine, ordering rules, concurrency, mass updates."""
+"""Billing dispositions through the API: the state machine, ordering rules, concurrency, mass updates."""
 
 import asyncio
 import itertools

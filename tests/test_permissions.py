@@ -1,4 +1,4 @@
-"""Permissions: a refused permission is a typed payload error and nothing changes (SPEC §6)."""
+"""Permissions: a refused permission is a typed payload error and nothing changes."""
 
 from strawberry.relay import to_base64
 

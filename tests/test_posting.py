@@ -1,4 +1,4 @@
-"""Posting (SPEC §4 step 5) through the API and a real worker: guards, invoices, ledger, sending, HOLD billings."""
+"""Posting through the API and a real worker: guards, invoices, ledger, sending, HOLD billings."""
 
 import io
 from decimal import Decimal

@@ -120,7 +120,7 @@ def test_periods_due_far_from_the_anchor_is_direct() -> None:
     assert periods == [(date(2026, 2, 28), date(2026, 3, 30)), (date(2026, 3, 31), date(2026, 4, 29))]
 
 
-# ----------------------------------------------------------------------------------------- SPEC test vector
+# ----------------------------------------------------------------------------------------- the reference test vector
 
 
 def spec_contract() -> ContractIn:

@@ -1,4 +1,4 @@
-"""Processing batches through the API with a real Dramatiq worker (SPEC §3, §4 steps 2-4)."""
+"""Processing batches through the API with a real Dramatiq worker."""
 
 import pytest
 

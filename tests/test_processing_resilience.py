@@ -9,7 +9,7 @@ from strawberry.relay import from_base64
 
 import models
 from domain import jobs
-from tests.support import billing
+from tests.support import billing, broker
 from tests.support.api import Api
 from tests.support.worker import WorkerProcess
 
@@ -34,7 +34,7 @@ async def test_chunk_messages_delivered_twice_change_nothing(admin: Api) -> None
     for chunk_no in chunk_numbers:  # the broker delivers every chunk once more
         jobs.send(jobs.PROCESS_CHUNK, job_id=job_id, chunk_no=chunk_no)
     jobs.send(jobs.PLAN_PROCESSING, job_id=job_id)
-    await asyncio.sleep(2)
+    await broker.wait_until_handled()  # every duplicate was delivered and handled
     await _one_billing_per_contract_period(batch, 120, 3)
     assert (await models.Job.get(id=job_id)).progress_done == 120
 

@@ -16,13 +16,15 @@ log = logging.getLogger("billrun.workers")
 
 
 async def _sweep_every(seconds: int) -> None:
-    """The embedded default's sweeper: on the API's loop, every `seconds` (0: never)."""
+    """The embedded default's sweeper and purge, as `billrun worker` schedules them: on the API's loop, every
+    `seconds` (0: never)."""
     while seconds > 0:
         await asyncio.sleep(seconds)
-        try:
-            await housekeeping.sweep()
-        except Exception:  # logged; the next tick tries again
-            log.exception("sweep failed")
+        for task in (housekeeping.sweep, housekeeping.purge_expired):
+            try:
+                await task()
+            except Exception:  # logged; the next tick tries again
+                log.exception("%s failed", task.__name__)
 
 
 @asynccontextmanager

@@ -179,7 +179,7 @@ class Migration(migrations.Migration):
                 ('account', fields.ForeignKeyField('models.Account', source_field='account_id', db_constraint=True, to_field='id', related_name='grants', on_delete=OnDelete.CASCADE)),
                 ('user', fields.ForeignKeyField('models.User', source_field='user_id', db_constraint=True, to_field='id', related_name='account_grants', on_delete=OnDelete.CASCADE)),
             ],
-            options={'table': 'account_grant', 'app': 'models', 'unique_together': (('account', 'user'),), 'pk_attr': 'id', 'table_description': 'One user allowed to see a restricted account (SPEC §6).'},
+            options={'table': 'account_grant', 'app': 'models', 'unique_together': (('account', 'user'),), 'pk_attr': 'id', 'table_description': 'One user allowed to see a restricted account (docs/ACCESS.md).'},
             bases=['Model'],
         ),
         ops.CreateModel(

@@ -10,6 +10,7 @@ from resolvers.mutations import payload
 from resolvers.relations import CtxInfo
 from schema.access import ApiToken, Permission, User
 from schema.common import UserError
+from schema.idempotency import SECRET, IdempotentInput
 from schema.permissions import AUTHENTICATED
 
 
@@ -21,12 +22,17 @@ class LoginInput:
 
 @strawberry.type(description="A new session: send `token` as `Authorization: Bearer <token>` until `expiresAt`.")
 class LoginPayload:
-    token: str | None = strawberry.field(description="The session's bearer token (shown only now).")
+    token: str | None = strawberry.field(description="The session's bearer token (shown only now).", metadata=SECRET)
     expires_at: datetime | None = strawberry.field(description="When the session ends (UTC).")
     user: User | None = strawberry.field(description="The signed-in user.")
     retry_at: datetime | None = strawberry.field(
         description="With LOGIN_RATE_LIMITED: the earliest time (UTC) a further sign-in is evaluated.")
     errors: list[UserError] = strawberry.field(description="INVALID_CREDENTIALS or LOGIN_RATE_LIMITED.")
+
+
+@strawberry.input(description="Signing out takes nothing but the idempotency key every mutation accepts.")
+class LogoutInput(IdempotentInput):
+    pass
 
 
 @strawberry.type(description="The result of signing out.")
@@ -36,7 +42,7 @@ class LogoutPayload:
 
 
 @strawberry.input(description="A new user (ADMIN).")
-class CreateUserInput:
+class CreateUserInput(IdempotentInput):
     email: str = strawberry.field(description="Sign-in e-mail, unique.")
     name: str = strawberry.field(description="Display name.")
     permissions: list[Permission] = strawberry.field(description="Permissions granted.")
@@ -44,7 +50,7 @@ class CreateUserInput:
 
 
 @strawberry.input(description="Changes to a user; fields left out stay as they are.")
-class UpdateUserInput:
+class UpdateUserInput(IdempotentInput):
     id: relay.GlobalID = strawberry.field(description="The user.")
     name: str | None = strawberry.field(default=strawberry.UNSET, description="New display name.")
     permissions: list[Permission] | None = strawberry.field(
@@ -66,7 +72,7 @@ class UserPayload:
 
 
 @strawberry.input(description="A new API token for a partner system (ADMIN).")
-class CreateApiTokenInput:
+class CreateApiTokenInput(IdempotentInput):
     user_id: relay.GlobalID = strawberry.field(description="The user the token acts as.")
     name: str = strawberry.field(description="What uses the token.")
     permissions: list[Permission] | None = strawberry.field(
@@ -76,13 +82,14 @@ class CreateApiTokenInput:
 
 @strawberry.type(description="A new API token: `token` is shown only in this payload.")
 class CreateApiTokenPayload:
-    token: str | None = strawberry.field(description="The bearer token. Store it now: it is not kept.")
+    token: str | None = strawberry.field(description="The bearer token. Store it now: it is not kept (a retry "
+                                         "with the same idempotency key answers null here).", metadata=SECRET)
     api_token: ApiToken | None = strawberry.field(description="The token's record.")
     errors: list[UserError] = strawberry.field(description="Why no token was created.")
 
 
 @strawberry.input(description="The token to revoke.")
-class RevokeApiTokenInput:
+class RevokeApiTokenInput(IdempotentInput):
     id: relay.GlobalID = strawberry.field(description="The API token.")
 
 
@@ -103,7 +110,7 @@ class AccessMutations:
                             user=session.user if session else None, retry_at=retry_at, errors=errors)
 
     @strawberry.mutation(description="Revoke the token of this request.", permission_classes=AUTHENTICATED)
-    async def logout(self, info: CtxInfo) -> LogoutPayload:
+    async def logout(self, info: CtxInfo, input: LogoutInput | None = None) -> LogoutPayload:
         ok, errors = await access.logout(info)
         return LogoutPayload(ok=bool(ok), errors=errors)
 

@@ -10,12 +10,13 @@ from resolvers.mutations import payload
 from resolvers.relations import CtxInfo
 from schema.billing import BatchPreview, BillingBatch, Finding, Job
 from schema.common import UserError
+from schema.idempotency import IdempotentInput
 from schema.mutations.books import AccountingPeriodPayload
 from schema.permissions import AUTHENTICATED
 
 
 @strawberry.input(description="A new billing batch.")
-class CreateBillingBatchInput:
+class CreateBillingBatchInput(IdempotentInput):
     name: str = strawberry.field(description="Unique name.")
     bill_group: str | None = strawberry.field(default=None, description="Bill group; null or ALL: every group.")
     division: str | None = strawberry.field(default=None, description="Division; null or ALL: every division.")
@@ -32,7 +33,7 @@ class BillingBatchPayload:
 
 
 @strawberry.input(description="The batch to act on.")
-class BillingBatchInput:
+class BillingBatchInput(IdempotentInput):
     batch_id: relay.GlobalID = strawberry.field(description="The billing batch.")
 
 
@@ -45,7 +46,7 @@ class AnalyzeBillingBatchPayload:
 
 
 @strawberry.input(description="Resolve a finding with a note.")
-class ResolveFindingInput:
+class ResolveFindingInput(IdempotentInput):
     id: relay.GlobalID = strawberry.field(description="The finding.")
     note: str = strawberry.field(description="How it was resolved.")
 
@@ -63,12 +64,12 @@ class JobPayload:
 
 
 @strawberry.input(description="The accounting period to close.")
-class CloseAccountingPeriodInput:
+class CloseAccountingPeriodInput(IdempotentInput):
     id: relay.GlobalID = strawberry.field(description="The accounting period.")
 
 
 @strawberry.input(description="The accounting period to reopen, and why.")
-class ReopenAccountingPeriodInput:
+class ReopenAccountingPeriodInput(IdempotentInput):
     id: relay.GlobalID = strawberry.field(description="The accounting period.")
     reason: str = strawberry.field(description="Why it is reopened (audited).")
 

@@ -11,18 +11,19 @@ from resolvers.mutations import payload
 from resolvers.relations import CtxInfo
 from schema.books import AccountingPeriod, LedgerAccount, LedgerAccountKind, TaxRate
 from schema.common import UserError
+from schema.idempotency import IdempotentInput
 from schema.permissions import AUTHENTICATED
 
 
 @strawberry.input(description="A new ledger account.")
-class CreateLedgerAccountInput:
+class CreateLedgerAccountInput(IdempotentInput):
     code: str = strawberry.field(description="Account code, unique.")
     name: str = strawberry.field(description="Account name.")
     kind: LedgerAccountKind = strawberry.field(description="What it holds.")
 
 
 @strawberry.input(description="Changes to a ledger account.")
-class UpdateLedgerAccountInput:
+class UpdateLedgerAccountInput(IdempotentInput):
     id: relay.GlobalID = strawberry.field(description="The ledger account.")
     name: str | None = strawberry.field(default=UNSET, description="Account name.")
     active: bool | None = strawberry.field(default=UNSET, description="Inactive accounts take no new charges.")
@@ -35,7 +36,7 @@ class LedgerAccountPayload:
 
 
 @strawberry.input(description="A tax rate for a location.")
-class CreateTaxRateInput:
+class CreateTaxRateInput(IdempotentInput):
     location: str = strawberry.field(description="Tax location, unique.")
     name: str = strawberry.field(description="Label on invoices.")
     rate: Decimal = strawberry.field(description="Fraction from 0 to below 1, e.g. 0.0825.")
@@ -44,7 +45,7 @@ class CreateTaxRateInput:
 
 
 @strawberry.input(description="Changes to a tax rate.")
-class UpdateTaxRateInput:
+class UpdateTaxRateInput(IdempotentInput):
     id: relay.GlobalID = strawberry.field(description="The tax rate.")
     name: str | None = strawberry.field(default=UNSET, description="Label on invoices.")
     rate: Decimal | None = strawberry.field(default=UNSET, description="Fraction from 0 to below 1.")
@@ -58,7 +59,7 @@ class TaxRatePayload:
 
 
 @strawberry.input(description="Open the books for a month.")
-class CreateAccountingPeriodInput:
+class CreateAccountingPeriodInput(IdempotentInput):
     month: date = strawberry.field(description="Any day of the month.")
 
 

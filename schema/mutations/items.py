@@ -10,12 +10,13 @@ from resolvers import items
 from resolvers.mutations import payload
 from resolvers.relations import CtxInfo
 from schema.common import UserError
+from schema.idempotency import IdempotentInput
 from schema.items import AdjustmentKind, InvoiceAdjustment, ManualCharge, ServiceChange, WorkOrder, WorkOrderStatus
 from schema.permissions import AUTHENTICATED
 
 
 @strawberry.input(description="A work order for an account.")
-class CreateWorkOrderInput:
+class CreateWorkOrderInput(IdempotentInput):
     account_id: relay.GlobalID = strawberry.field(description="The account.")
     description: str = strawberry.field(description="What was done.")
     performed_on: date = strawberry.field(description="When.")
@@ -27,7 +28,7 @@ class CreateWorkOrderInput:
 
 
 @strawberry.input(description="Changes to an unbilled work order.")
-class UpdateWorkOrderInput:
+class UpdateWorkOrderInput(IdempotentInput):
     id: relay.GlobalID = strawberry.field(description="The work order.")
     description: str | None = strawberry.field(default=UNSET, description="What was done.")
     quantity: Decimal | None = strawberry.field(default=UNSET, description="Units.")
@@ -43,7 +44,7 @@ class WorkOrderPayload:
 
 
 @strawberry.input(description="A one-off charge.")
-class CreateManualChargeInput:
+class CreateManualChargeInput(IdempotentInput):
     account_id: relay.GlobalID = strawberry.field(description="The account.")
     description: str = strawberry.field(description="What is charged.")
     charge_date: date = strawberry.field(description="Its date.")
@@ -52,7 +53,7 @@ class CreateManualChargeInput:
 
 
 @strawberry.input(description="Changes to an unbilled manual charge.")
-class UpdateManualChargeInput:
+class UpdateManualChargeInput(IdempotentInput):
     id: relay.GlobalID = strawberry.field(description="The manual charge.")
     description: str | None = strawberry.field(default=UNSET, description="What is charged.")
     charge_date: date | None = strawberry.field(default=UNSET, description="Its date.")
@@ -67,7 +68,7 @@ class ManualChargePayload:
 
 
 @strawberry.input(description="A rate change on a recurring charge from a date.")
-class CreateServiceChangeInput:
+class CreateServiceChangeInput(IdempotentInput):
     charge_id: relay.GlobalID = strawberry.field(description="The recurring charge.")
     effective_date: date = strawberry.field(description="First day of the new rate.")
     new_price: Decimal = strawberry.field(description="The new periodic price.")
@@ -75,7 +76,7 @@ class CreateServiceChangeInput:
 
 
 @strawberry.input(description="Changes to an unbilled service change.")
-class UpdateServiceChangeInput:
+class UpdateServiceChangeInput(IdempotentInput):
     id: relay.GlobalID = strawberry.field(description="The service change.")
     effective_date: date | None = strawberry.field(default=UNSET, description="First day of the new rate.")
     new_price: Decimal | None = strawberry.field(default=UNSET, description="The new periodic price.")
@@ -89,7 +90,7 @@ class ServiceChangePayload:
 
 
 @strawberry.input(description="A credit or debit against an account.")
-class CreateInvoiceAdjustmentInput:
+class CreateInvoiceAdjustmentInput(IdempotentInput):
     account_id: relay.GlobalID = strawberry.field(description="The account.")
     kind: AdjustmentKind = strawberry.field(description="CREDIT or DEBIT.")
     description: str = strawberry.field(description="Why.")
@@ -98,7 +99,7 @@ class CreateInvoiceAdjustmentInput:
 
 
 @strawberry.input(description="The adjustment to approve.")
-class ApproveInvoiceAdjustmentInput:
+class ApproveInvoiceAdjustmentInput(IdempotentInput):
     id: relay.GlobalID = strawberry.field(description="The invoice adjustment.")
 
 

@@ -18,11 +18,12 @@ from schema.accounts import (
     SalesContract,
 )
 from schema.common import UserError
+from schema.idempotency import IdempotentInput
 from schema.permissions import AUTHENTICATED
 
 
 @strawberry.input(description="A new service customer.")
-class CreateAccountInput:
+class CreateAccountInput(IdempotentInput):
     number: str = strawberry.field(description="Account number, unique.")
     name: str = strawberry.field(description="Customer name.")
     bill_group: str = strawberry.field(description="Bill group.")
@@ -37,7 +38,7 @@ class CreateAccountInput:
 
 
 @strawberry.input(description="Changes to an account; fields left out stay as they are.")
-class UpdateAccountInput:
+class UpdateAccountInput(IdempotentInput):
     id: relay.GlobalID = strawberry.field(description="The account.")
     name: str | None = strawberry.field(default=UNSET, description="Customer name.")
     bill_group: str | None = strawberry.field(default=UNSET, description="Bill group.")
@@ -57,14 +58,14 @@ class AccountPayload:
 
 
 @strawberry.input(description="Who may see an account (ADMIN).")
-class RestrictAccountInput:
+class RestrictAccountInput(IdempotentInput):
     account_id: relay.GlobalID = strawberry.field(description="The account.")
     restricted: bool = strawberry.field(description="True: only the listed users (and admins) see it.")
     user_ids: list[relay.GlobalID] = strawberry.field(default_factory=list, description="Users granted access.")
 
 
 @strawberry.input(description="A new sales contract.")
-class CreateSalesContractInput:
+class CreateSalesContractInput(IdempotentInput):
     account_id: relay.GlobalID = strawberry.field(description="The service customer.")
     number: str = strawberry.field(description="Contract number, unique.")
     frequency: BillingFrequency = strawberry.field(description="How often it is billed.")
@@ -74,7 +75,7 @@ class CreateSalesContractInput:
 
 
 @strawberry.input(description="Changes to a sales contract.")
-class UpdateSalesContractInput:
+class UpdateSalesContractInput(IdempotentInput):
     id: relay.GlobalID = strawberry.field(description="The contract.")
     end_date: date | None = strawberry.field(default=UNSET, description="Last day of service; null: open.")
     status: ContractStatus | None = strawberry.field(default=UNSET, description="Contract status.")
@@ -88,7 +89,7 @@ class SalesContractPayload:
 
 
 @strawberry.input(description="A new recurring charge on a contract.")
-class CreateRecurringChargeInput:
+class CreateRecurringChargeInput(IdempotentInput):
     contract_id: relay.GlobalID = strawberry.field(description="The contract.")
     description: str = strawberry.field(description="What is billed.")
     periodic_price: Decimal = strawberry.field(description="Price per period, in the account's currency (at most "
@@ -98,7 +99,7 @@ class CreateRecurringChargeInput:
 
 
 @strawberry.input(description="Changes to a recurring charge.")
-class UpdateRecurringChargeInput:
+class UpdateRecurringChargeInput(IdempotentInput):
     id: relay.GlobalID = strawberry.field(description="The charge.")
     description: str | None = strawberry.field(default=UNSET, description="What is billed.")
     periodic_price: Decimal | None = strawberry.field(default=UNSET, description="Price per period.")
@@ -113,7 +114,7 @@ class RecurringChargePayload:
 
 
 @strawberry.input(description="A date-effective price; its window must not overlap another of the charge.")
-class CreateDatedPriceInput:
+class CreateDatedPriceInput(IdempotentInput):
     charge_id: relay.GlobalID = strawberry.field(description="The recurring charge.")
     first_effective_date: date = strawberry.field(description="First day it applies.")
     last_effective_date: date | None = strawberry.field(default=None, description="Last day; null: open.")
@@ -121,7 +122,7 @@ class CreateDatedPriceInput:
 
 
 @strawberry.input(description="Changes to a dated price.")
-class UpdateDatedPriceInput:
+class UpdateDatedPriceInput(IdempotentInput):
     id: relay.GlobalID = strawberry.field(description="The dated price.")
     first_effective_date: date | None = strawberry.field(default=UNSET, description="First day it applies.")
     last_effective_date: date | None = strawberry.field(default=UNSET, description="Last day; null: open.")
@@ -135,7 +136,7 @@ class DatedPricePayload:
 
 
 @strawberry.input(description="The dated price to delete.")
-class DeleteDatedPriceInput:
+class DeleteDatedPriceInput(IdempotentInput):
     id: relay.GlobalID = strawberry.field(description="The dated price.")
 
 

@@ -8,13 +8,14 @@ from resolvers.mutations import payload
 from resolvers.relations import CtxInfo
 from schema.billing import Notification, PostMode
 from schema.common import UserError
+from schema.idempotency import IdempotentInput
 from schema.ledger import Delivery, Export, ExportFormat, Payment
 from schema.mutations.billing import BillingBatchPayload, JobPayload
 from schema.permissions import AUTHENTICATED
 
 
 @strawberry.input(description="The batch to post, and how.")
-class PostBillingBatchInput:
+class PostBillingBatchInput(IdempotentInput):
     batch_id: relay.GlobalID = strawberry.field(description="A PROCESSED batch (or a POSTING one whose job failed, "
                                                 "to resume it).")
     mode: PostMode = strawberry.field(description="SEND: e-mail each invoice as a PDF; EXPORT: produce the "
@@ -22,7 +23,7 @@ class PostBillingBatchInput:
 
 
 @strawberry.input(description="The batch to export, and the file format.")
-class ExportBillingBatchInput:
+class ExportBillingBatchInput(IdempotentInput):
     batch_id: relay.GlobalID = strawberry.field(description="A POSTED or COMPLETED batch.")
     format: ExportFormat = strawberry.field(description="INVOICES_CSV or JOURNAL_CSV.")
 
@@ -34,7 +35,7 @@ class ExportPayload:
 
 
 @strawberry.input(description="Resolve a notification with a note.")
-class ResolveNotificationInput:
+class ResolveNotificationInput(IdempotentInput):
     id: relay.GlobalID = strawberry.field(description="The notification.")
     note: str = strawberry.field(description="What was done about it.")
 
@@ -46,7 +47,7 @@ class NotificationPayload:
 
 
 @strawberry.input(description="An invoice to send again, and where.")
-class ResendInvoiceInput:
+class ResendInvoiceInput(IdempotentInput):
     invoice_id: relay.GlobalID = strawberry.field(description="An invoice whose delivery failed.")
     recipient: str | None = strawberry.field(default=None, description="A corrected address; default: the "
                                              "invoice's bill-to e-mail.")
@@ -59,7 +60,7 @@ class ResendInvoicePayload:
 
 
 @strawberry.input(description="An invoice to charge again.")
-class RetryPaymentInput:
+class RetryPaymentInput(IdempotentInput):
     invoice_id: relay.GlobalID = strawberry.field(description="An invoice whose auto-pay was declined or failed.")
 
 
@@ -71,7 +72,7 @@ class RetryPaymentPayload:
 
 
 @strawberry.input(description="The batch to complete.")
-class CompleteBillingBatchInput:
+class CompleteBillingBatchInput(IdempotentInput):
     batch_id: relay.GlobalID = strawberry.field(description="A POSTED batch with nothing left open.")
 
 

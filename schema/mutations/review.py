@@ -11,11 +11,12 @@ from resolvers.mutations import payload
 from resolvers.relations import CtxInfo
 from schema.billing import BillingBatch, BillingDetail, BillingStatus, PeriodicBilling, PeriodicBillingFilter
 from schema.common import ErrorCode, UserError
+from schema.idempotency import IdempotentInput
 from schema.permissions import AUTHENTICATED
 
 
 @strawberry.input(description="A disposition for one billing.")
-class UpdateBillingStatusInput:
+class UpdateBillingStatusInput(IdempotentInput):
     billing_id: relay.GlobalID = strawberry.field(description="The billing.")
     status: BillingStatus = strawberry.field(description="The new status (see `allowedTransitions`).")
     expected_version: int | None = strawberry.field(
@@ -29,7 +30,7 @@ class PeriodicBillingPayload:
 
 
 @strawberry.input(description="One disposition for every billing of a batch matching the filter.")
-class MassUpdateBillingStatusInput:
+class MassUpdateBillingStatusInput(IdempotentInput):
     batch_id: relay.GlobalID = strawberry.field(description="The batch.")
     status: BillingStatus = strawberry.field(description="The new status.")
     filter: PeriodicBillingFilter | None = strawberry.field(default=None, description="Which billings (all: none).")
@@ -51,7 +52,7 @@ class MassUpdateBillingStatusPayload:
 
 
 @strawberry.input(description="The billing to delete (undo).")
-class DeletePeriodicBillingInput:
+class DeletePeriodicBillingInput(IdempotentInput):
     id: relay.GlobalID = strawberry.field(description="The billing (NEW, CANCELLED or REJECTED).")
 
 
@@ -62,7 +63,7 @@ class DeletePeriodicBillingPayload:
 
 
 @strawberry.input(description="Billings to move to another batch that is not posted.")
-class MoveBillingsInput:
+class MoveBillingsInput(IdempotentInput):
     billing_ids: list[relay.GlobalID] = strawberry.field(description="The billings (visible to the viewer).")
     to_batch_id: relay.GlobalID = strawberry.field(description="The batch they go to.")
 
@@ -81,7 +82,7 @@ class DistributionInput:
 
 
 @strawberry.input(description="Changes to a billing line; fields left out stay as they are.")
-class UpdateBillingDetailInput:
+class UpdateBillingDetailInput(IdempotentInput):
     id: relay.GlobalID = strawberry.field(description="The billing detail.")
     billing_amount: Decimal | None = strawberry.field(default=UNSET, description="The line's amount.")
     days_billed: int | None = strawberry.field(default=UNSET, description="Days the amount is based on.")
@@ -98,7 +99,7 @@ class BillingDetailPayload:
 
 
 @strawberry.input(description="A miscellaneous charge to add to a billing.")
-class AddMiscChargeInput:
+class AddMiscChargeInput(IdempotentInput):
     billing_id: relay.GlobalID = strawberry.field(description="The billing.")
     description: str = strawberry.field(description="What is charged.")
     amount: Decimal = strawberry.field(description="The amount.")
@@ -106,7 +107,7 @@ class AddMiscChargeInput:
 
 
 @strawberry.input(description="The miscellaneous charge to remove.")
-class RemoveMiscChargeInput:
+class RemoveMiscChargeInput(IdempotentInput):
     id: relay.GlobalID = strawberry.field(description="The billing detail (kind MISC).")
 
 
@@ -118,7 +119,7 @@ class RemoveMiscChargePayload:
 
 
 @strawberry.input(description="Comments and invoice-date override of a billing.")
-class UpdatePeriodicBillingInput:
+class UpdatePeriodicBillingInput(IdempotentInput):
     id: relay.GlobalID = strawberry.field(description="The billing.")
     internal_comment: str | None = strawberry.field(default=UNSET, description="Never printed for the customer.")
     external_comment: str | None = strawberry.field(default=UNSET, description="Printed on the invoice.")

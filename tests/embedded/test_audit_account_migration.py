@@ -24,3 +24,21 @@ async def test_existing_audit_rows_get_their_account_and_stay_append_only(tmp_pa
                 conn.execute(statement)
     finally:
         conn.close()
+
+
+async def test_migrating_keeps_every_index_the_models_declare(tmp_path: Path) -> None:
+    """Tortoise rebuilds an SQLite table to alter it and drops its plain indexes; billrun.db.migrate puts them
+    back, so the embedded default looks up jobs by status and attempts by e-mail without scanning."""
+    path = tmp_path / "fresh.sqlite3"
+    await asyncio.to_thread(audit_backfill.migrate_to, f"sqlite://{path}")
+    conn = sqlite3.connect(path)
+    try:
+        indexed = {(table, tuple(r[2] for r in conn.execute(f'PRAGMA index_info("{index}")')))
+                   for table, index in conn.execute("SELECT tbl_name, name FROM sqlite_master WHERE type = 'index' "
+                                                    "AND sql NOT LIKE '%WHERE%' OR (type = 'index' AND sql IS NULL)")}
+    finally:
+        conn.close()
+    for wanted in [("job", ("status",)), ("login_attempt", ("email",)), ("login_attempt", ("at",)),
+                   ("periodic_billing", ("batch_id", "status")), ("journal_line", ("entry_id",)),
+                   ("payment", ("invoice_id",))]:
+        assert wanted in indexed, wanted

@@ -71,7 +71,7 @@ async def billings(api: Api, batch_id: str, first: int = 50) -> list[dict]:
 
 
 async def vector_contract(admin: Api, accounts: dict[str, str], number: str = "V-1") -> str:
-    """The SPEC's 004 vector: monthly from 2026-01-01, A=20, B=100, dated prices for months 2, 3 and 5+."""
+    """The reference pricing vector: monthly from 2026-01-01, A=20, B=100, dated prices for months 2, 3 and 5+."""
     account = await builders.account(admin, number, taxLocation="ZERO")
     contract = await builders.contract(admin, account, f"SC-{number}", start="2026-01-01")
     a = await builders.charge(admin, contract, "20.00", accounts["revenue"], "A")

@@ -2,6 +2,8 @@
 
 `BILLRUN_TEST_MODE=postgres` (default): a fresh PostgreSQL database per session, Redis db 15, a real Dramatiq
 worker process. `BILLRUN_TEST_MODE=embedded`: SQLite and the in-process broker, as `make run` uses them.
+`BILLRUN_TEST_BROKER=rabbitmq` (PostgreSQL mode): the jobs go through RabbitMQ instead of Redis, in a virtual
+host of the session's own (named after the test database), Redis staying for everything else.
 """
 
 import os
@@ -13,6 +15,9 @@ MODE = os.environ.get("BILLRUN_TEST_MODE", "postgres")
 PG_ADMIN_URL = os.environ.get("BILLRUN_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 TEST_DB_NAME = os.environ.get("BILLRUN_TEST_DB_NAME", "billrun_test")
 REDIS_TEST_URL = os.environ.get("BILLRUN_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+BROKER = os.environ.get("BILLRUN_TEST_BROKER", "redis")
+RABBITMQ_URL = os.environ.get("BILLRUN_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672")
+RABBITMQ_VHOST = TEST_DB_NAME  # one per session, like the database: runs never share a queue
 SQLITE_PATH = Path(tempfile.gettempdir()) / f"billrun-test-{os.getpid()}.sqlite3"
 OUTBOX_DIR = Path(tempfile.gettempdir()) / f"billrun-test-outbox-{os.getpid()}"
 
@@ -41,6 +46,10 @@ def configure() -> None:
     os.environ["BILLRUN_SEND_CHUNK_SIZE"] = "3"  # several sending chunks even for small test batches
     os.environ["BILLRUN_OUTBOX_DIR"] = str(OUTBOX_DIR)
     os.environ.pop("BILLRUN_SMTP_URL", None)
+    os.environ.pop("BILLRUN_BROKER_URL", None)
+    os.environ.pop("BILLRUN_LOG_FORMAT", None)  # text, unless a test asks for JSON
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    os.environ["BILLRUN_WORKER_METRICS_PORT"] = "0"  # a test that scrapes a worker gives it a free port
     if MODE == "embedded":
         os.environ["DATABASE_URL"] = f"sqlite://{SQLITE_PATH}"
         os.environ.pop("REDIS_URL", None)
@@ -49,3 +58,5 @@ def configure() -> None:
         base = PG_ADMIN_URL.rsplit("/", 1)[0]
         os.environ["DATABASE_URL"] = f"{base}/{TEST_DB_NAME}"
         os.environ["REDIS_URL"] = REDIS_TEST_URL
+        if BROKER == "rabbitmq":
+            os.environ["BILLRUN_BROKER_URL"] = f"{RABBITMQ_URL}/{RABBITMQ_VHOST}"

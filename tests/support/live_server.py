@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import IO
 
 from tests.support.worker import ROOT
 
@@ -19,11 +20,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(**env: str) -> Iterator[int]:
-    """`python -m billrun serve` on a free port (yielded) with extra environment, stopped afterwards."""
+def live_server(*, workers: int = 1, output: IO[str] | None = None, **env: str) -> Iterator[int]:
+    """`python -m billrun serve` on a free port (yielded) with extra environment, stopped afterwards; `workers`
+    uvicorn processes; what it prints goes to `output` when given."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "billrun", "serve", "--port", str(port)], cwd=ROOT,
-                            env=dict(os.environ, BILLRUN_LOG_LEVEL="WARNING", **env))
+    proc = subprocess.Popen([sys.executable, "-m", "billrun", "serve", "--port", str(port), "--workers",
+                             str(workers)], cwd=ROOT, env={**os.environ, "BILLRUN_LOG_LEVEL": "WARNING", **env},
+                            stdout=output, stderr=subprocess.STDOUT if output is not None else None)
     try:
         deadline = time.monotonic() + 30
         while True:

@@ -17,13 +17,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 class WorkerProcess:
     """`python -m dramatiq workers.actors`, its output collected by a thread (and kept for failure reports).
-    `env` adds to (or overrides) this process's environment for the worker, e.g. settings or fault points."""
+    `env` adds to (or overrides) this process's environment for the worker, e.g. settings or fault points.
+    `cli=True` starts it as production does, `billrun worker` (billrun's log set-up, the metrics endpoint)."""
 
     running: ClassVar[list["WorkerProcess"]] = []  # started and not stopped, so a test can run its own alone
 
-    def __init__(self, processes: int = 1, threads: int = 2, env: dict[str, str] | None = None) -> None:
-        self.args = [sys.executable, "-m", "dramatiq", "workers.actors", "--processes", str(processes),
-                     "--threads", str(threads)]
+    def __init__(self, processes: int = 1, threads: int = 2, env: dict[str, str] | None = None,
+                 cli: bool = False) -> None:
+        command = ["billrun", "worker"] if cli else ["dramatiq", "workers.actors"]
+        self.args = [sys.executable, "-m", *command, "--processes", str(processes), "--threads", str(threads)]
         self.env = env or {}
         self.proc: subprocess.Popen | None = None
         self.log: list[str] = []
