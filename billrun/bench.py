@@ -169,7 +169,7 @@ async def _bench_viewer(name: str) -> "Viewer":
     import models
     from domain import auth
 
-    user = await models.User.get(email="bench@billrun.local")
+    user = await models.User.get(email="bench@billrun.example")
     token, _ = await auth.create_api_token(None, user_id=user.id, name=name)
     viewer = await auth.authenticate(token)
     if viewer is None:
@@ -264,7 +264,7 @@ async def bench_process(contracts: int, workers: int) -> dict:
     url = settings.database_url
     env = await _prepare(url, contracts)
     try:
-        await auth.create_user(None, email="bench@billrun.local", name="Bench", permissions=["BILLING_ACCESS"])
+        await auth.create_user(None, email="bench@billrun.example", name="Bench", permissions=["BILLING_ACCESS"])
         one = await _process_once(env, 1, "bench-1-worker")
         rows, floor = await _copy_floor(url)
         await _reset_billings(url)
@@ -314,13 +314,13 @@ async def bench_dispositions(billings: int, workers: int) -> dict:
     url = get_settings().database_url
     env = await _prepare(url, billings)
     try:
-        await auth.create_user(None, email="bench@billrun.local", name="Bench",
+        await auth.create_user(None, email="bench@billrun.example", name="Bench",
                                permissions=["BILLING_ACCESS", "BILLING_APPROVE"])
         await _process_once(env, workers, "bench-dispositions")
         batch = await models.BillingBatch.get(name="bench-dispositions")
         await _vacuum(url)
         token, _ = await auth.create_api_token(None, user_id=(await models.User.get(
-            email="bench@billrun.local")).id, name="bench")
+            email="bench@billrun.example")).id, name="bench")
         viewer = await auth.authenticate(token)
         if viewer is None:
             raise SystemExit("The bench's API token does not authenticate.")
@@ -388,7 +388,7 @@ async def bench_posting(billings: int, workers: int) -> dict:
     url = get_settings().database_url
     env = await _prepare(url, billings)
     try:
-        await auth.create_user(None, email="bench@billrun.local", name="Bench",
+        await auth.create_user(None, email="bench@billrun.example", name="Bench",
                                permissions=["BILLING_ACCESS", "BILLING_APPROVE", "BILLING_SEND_EXPORT"])
         await _process_once(env, workers, "bench-posting")
         batch = await models.BillingBatch.get(name="bench-posting")

@@ -13,7 +13,7 @@ from domain import accounts, auth, chart, clock, contracts, periods
 from domain.access import Viewer
 from models.enums import BillingFrequency, LedgerAccountKind, Permission
 
-DEMO_EMAIL = "demo@billrun.local"
+DEMO_EMAIL = "demo@billrun.example"
 DEMO_PASSWORD = "billrun-demo-password"
 ALL_PERMISSIONS = [p.value for p in Permission]
 

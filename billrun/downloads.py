@@ -16,6 +16,7 @@ from domain import exports, sending
 from domain.access import Viewer, visible
 from models.enums import DeliveryChannel, DeliveryStatus, Permission
 from resolvers.context import build_context
+from resolvers.inputs import global_pk
 
 BILLING_DETAILS_CSV = "/exports/billing-details.csv"
 ACCOUNTING_EXPORT = "/exports/{export_id}"
@@ -55,12 +56,12 @@ def _problem(status: int, code: str, message: str) -> JSONResponse:
 
 
 def _id(value: str | None, type_name: str) -> int | None:
+    """The database id a global id in a URL names, or None (malformed, another type, out of range: 404)."""
     if not value:
         return None
     try:
-        gid = relay.GlobalID.from_id(value)
-        return int(gid.node_id) if gid.type_name == type_name else None
-    except (ValueError, TypeError):
+        return global_pk(relay.GlobalID.from_id(value), type_name)
+    except ValueError:
         return None
 
 

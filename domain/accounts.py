@@ -7,6 +7,7 @@ from tortoise.transactions import in_transaction
 
 import models
 from billrun.settings import get_settings
+from domain import validation
 from domain.access import Viewer, get_visible, require
 from domain.currencies import currency_problem, decimals_text, minor_unit
 from domain.errors import DomainError, ErrorCode, Problem, not_found, raise_if
@@ -23,11 +24,9 @@ def _problems(data: dict) -> list[Problem]:
             problems.append(Problem(ErrorCode.INVALID_INPUT, f"{key} must not be empty.", key))
     if "currency" in data and (problem := currency_problem(data["currency"])) is not None:
         problems.append(problem)
-    if "billing_email" in data and "@" not in data["billing_email"]:
-        problems.append(Problem(ErrorCode.INVALID_INPUT, "Not an e-mail address.", "billingEmail"))
-    if data.get("payment_terms_days", 0) < 0 or data.get("payment_terms_days", 0) > 365:
-        problems.append(Problem(ErrorCode.INVALID_INPUT, "Payment terms are 0 to 365 days.", "paymentTermsDays"))
-    return problems
+    problems += validation.email_problems(data.get("billing_email"), "billingEmail")
+    problems += validation.int_problems(data.get("payment_terms_days"), "paymentTermsDays", 0, 365)
+    return problems + validation.text_problems(models.Account, data)
 
 
 def _check_autopay(account: models.Account) -> None:
@@ -40,6 +39,7 @@ async def create_account(viewer: Viewer, data: dict) -> models.Account:
     require(viewer, Permission.BILLING_ACCESS)
     data = {"currency": get_settings().base_currency, **data}
     raise_if(_problems(data))
+    data["billing_email"] = validation.email_address(data["billing_email"], "billingEmail")
     account = models.Account(**data)
     _check_autopay(account)
     if await models.Account.exists(number=account.number):
@@ -77,6 +77,8 @@ async def update_account(viewer: Viewer, account_id: int, changes: dict) -> mode
     require(viewer, Permission.BILLING_ACCESS)
     account = await get_visible(viewer, models.Account, account_id, "Account")
     raise_if(_problems(changes))
+    if "billing_email" in changes:
+        changes["billing_email"] = validation.email_address(changes["billing_email"], "billingEmail")
     if changes.get("currency", account.currency) != account.currency:
         await _prices_fit(account, changes["currency"])
     for key, value in changes.items():

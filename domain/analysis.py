@@ -12,7 +12,7 @@ from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
 import models
-from domain import batches, clock, jobs
+from domain import batches, clock, jobs, validation
 from domain.access import Viewer, get_visible, require, visible
 from domain.errors import DomainError, ErrorCode
 from models.enums import BatchStatus, Permission, Severity, WorkOrderStatus
@@ -179,6 +179,7 @@ async def resolve_finding(viewer: Viewer, finding_id: int, note: str) -> models.
     finding = await get_visible(viewer, models.Finding, finding_id, "Finding")
     if not note.strip():
         raise DomainError(ErrorCode.INVALID_INPUT, "Say how the finding was resolved.", "note")
+    validation.check_text(models.Finding, {"resolution_note": note}, {"resolution_note": "note"})
     if finding.resolved_at is not None:
         raise DomainError(ErrorCode.INVALID_STATUS, "The finding is already resolved.", "id")
     finding.resolved_at = clock.now()

@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 
 import models
 from billrun.settings import get_settings
-from domain import clock, events, periods, sequences
+from domain import clock, events, periods, sequences, validation
 from domain.access import Viewer, hidden, require, sees_all_accounts, visible
 from domain.currencies import currency_problem
 from domain.errors import DomainError, ErrorCode, Problem, raise_if
@@ -39,7 +39,7 @@ async def create_batch(viewer: Viewer, data: dict) -> models.BillingBatch:
         problems.append(Problem(ErrorCode.INVALID_INPUT, "Name the batch.", "name"))
     if (problem := currency_problem(currency)) is not None:
         problems.append(problem)
-    raise_if(problems)
+    raise_if(problems + validation.text_problems(models.BillingBatch, data))
     if not await periods.is_open(invoice_date):
         raise DomainError(ErrorCode.PERIOD_CLOSED,
                           f"The invoice date {invoice_date} is not in an open accounting period.", "invoiceDate")

@@ -18,7 +18,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 import models
-from domain import audit, batches, clock, events, periods
+from domain import audit, batches, clock, events, periods, validation
 from domain.access import Viewer, get_visible, require
 from domain.accounts import currency_of
 from domain.contracts import revenue_account
@@ -30,6 +30,7 @@ from models import locks
 from models.enums import BillingStatus, DetailKind, Permission
 
 EDITABLE = (BillingStatus.NEW, BillingStatus.HOLD, BillingStatus.APPROVAL_IN_PROCESS)
+MAX_DAYS_BILLED = 366  # a line without a period of its own (a misc charge) still bills at most a year
 
 
 @dataclass(frozen=True)
@@ -116,9 +117,7 @@ async def update_detail(viewer: Viewer, detail_id: int, changes: dict) -> models
     currency = await currency_of(billing.account_id)
     problems = money_problems(amount, currency, "billingAmount")
     days = changes.get("days_billed", detail.days_billed)
-    if days is not None and (days < 0 or (detail.days_in_period is not None and days > detail.days_in_period)):
-        problems.append(Problem(ErrorCode.INVALID_INPUT, f"Days billed are 0 to {detail.days_in_period}.",
-                                "daysBilled"))
+    problems += validation.int_problems(days, "daysBilled", 0, detail.days_in_period or MAX_DAYS_BILLED)
     raise_if(problems)
     splits = [Split(**s) for s in changes["distributions"]] if changes.get("distributions") is not None else None
     account = detail.revenue_account_id
@@ -157,7 +156,7 @@ async def add_misc_charge(viewer: Viewer, billing_id: int, description: str, amo
     problems = money_problems(amount, await currency_of(billing.account_id), "amount")
     if not description.strip():
         problems.append(Problem(ErrorCode.INVALID_INPUT, "Describe the charge.", "description"))
-    raise_if(problems)
+    raise_if(problems + validation.text_problems(models.BillingDetail, {"description": description}))
     account = await revenue_account(revenue_account_id)
     async with in_transaction() as tx:
         billing = await _lock_editable(tx, billing, "billingId")
@@ -194,6 +193,7 @@ async def remove_misc_charge(viewer: Viewer, detail_id: int) -> int:
 async def update_billing(viewer: Viewer, billing_id: int, changes: dict) -> models.PeriodicBilling:
     """Comments (internal, external) and the invoice-date override (in an open period, or null)."""
     billing = await _editable_billing(viewer, billing_id, "id")
+    validation.check_text(models.PeriodicBilling, changes)
     override: date | None = changes.get("invoice_date_override", billing.invoice_date_override)
     if "invoice_date_override" in changes and override is not None and not await periods.is_open(override):
         raise DomainError(ErrorCode.PERIOD_CLOSED, f"{override} is not in an open accounting period.",

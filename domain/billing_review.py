@@ -11,10 +11,10 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 import models
-from domain import audit, batches, clock, events
+from domain import audit, batches, clock, events, validation
 from domain.access import Viewer, get_visible, require, visible
 from domain.dispositions import Subject, deletion_refusal, refusal, subjects
-from domain.errors import DomainError, ErrorCode, Problem
+from domain.errors import DomainError, ErrorCode, Problem, raise_if
 from models import locks, sql
 from models.enums import BatchStatus, BillingStatus, Permission
 
@@ -27,6 +27,7 @@ async def update_status(viewer: Viewer, billing_id: int, target: BillingStatus,
                         expected_version: int | None = None) -> models.PeriodicBilling:
     """Disposition one billing. With `expected_version`, a billing changed meanwhile is CONCURRENT_UPDATE."""
     require(viewer, Permission.BILLING_ACCESS)
+    raise_if(validation.int_problems(expected_version, "expectedVersion", 1, validation.INTEGER_MAX - 1))
     billing = await get_visible(viewer, models.PeriodicBilling, billing_id, "Billing", "billingId")
     if (problem := refusal(viewer, await _subject(billing.id), target)) is not None:
         raise DomainError(problem.code, problem.message, problem.field)

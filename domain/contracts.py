@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import cast, overload
 
 import models
+from domain import validation
 from domain.access import Viewer, get_visible, require
 from domain.errors import DomainError, ErrorCode, Problem, raise_if
 from domain.money import money_problems
@@ -52,7 +53,7 @@ async def create_contract(viewer: Viewer, data: dict) -> models.SalesContract:
     problems = _check_dates(data["start_date"], data.get("end_date"), "startDate", "endDate")
     if not data["number"].strip():
         problems.append(Problem(ErrorCode.INVALID_INPUT, "number must not be empty.", "number"))
-    raise_if(problems)
+    raise_if(problems + validation.text_problems(models.SalesContract, data))
     if await models.SalesContract.exists(number=data["number"]):
         raise DomainError(ErrorCode.DUPLICATE, f"Contract number {data['number']} is taken.", "number")
     return await models.SalesContract.create(account=account, **data)
@@ -73,11 +74,10 @@ async def create_charge(viewer: Viewer, data: dict) -> models.RecurringCharge:
     contract = await get_visible(viewer, models.SalesContract, data.pop("contract_id"), "Sales contract",
                                  "contractId")
     problems = _price_problems(data["periodic_price"], await contract_currency(contract.id))
-    if data.get("quantity") is not None and data["quantity"] <= 0:
-        problems.append(Problem(ErrorCode.INVALID_INPUT, "Quantity must be positive.", "quantity"))
+    problems += validation.decimal_problems(models.RecurringCharge, "quantity", data.get("quantity"))
     if not data["description"].strip():
         problems.append(Problem(ErrorCode.INVALID_INPUT, "description must not be empty.", "description"))
-    raise_if(problems)
+    raise_if(problems + validation.text_problems(models.RecurringCharge, data))
     data["revenue_account"] = await revenue_account(data.pop("revenue_account_id", None))
     if data.get("quantity") is None:
         data.pop("quantity", None)
@@ -87,11 +87,11 @@ async def create_charge(viewer: Viewer, data: dict) -> models.RecurringCharge:
 async def update_charge(viewer: Viewer, charge_id: int, changes: dict) -> models.RecurringCharge:
     require(viewer, Permission.BILLING_ACCESS)
     charge = await get_visible(viewer, models.RecurringCharge, charge_id, "Recurring charge")
-    raise_if(_price_problems(changes.get("periodic_price"), await contract_currency(charge.contract_id)))
+    raise_if(_price_problems(changes.get("periodic_price"), await contract_currency(charge.contract_id))
+             + validation.decimal_problems(models.RecurringCharge, "quantity", changes.get("quantity"))
+             + validation.text_problems(models.RecurringCharge, changes))
     if "revenue_account_id" in changes:
         charge.revenue_account = await revenue_account(changes.pop("revenue_account_id"))
-    if changes.get("quantity") is not None and changes["quantity"] <= 0:
-        raise DomainError(ErrorCode.INVALID_INPUT, "Quantity must be positive.", "quantity")
     for key, value in changes.items():
         setattr(charge, key, value)
     await charge.save()

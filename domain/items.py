@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 import models
-from domain import clock
+from domain import clock, validation
 from domain.access import Viewer, get_visible, require
 from domain.accounts import currency_of
 from domain.contracts import contract_currency, revenue_account
@@ -43,9 +43,9 @@ def _unbilled(item: BillableItem, what: str) -> None:
 async def create_work_order(viewer: Viewer, data: dict) -> models.WorkOrder:
     require(viewer, Permission.BILLING_ACCESS)
     account = await get_visible(viewer, models.Account, data.pop("account_id"), "Account", "accountId")
-    raise_if(_amount_problems(data.get("rate"), account.currency, "rate", allow_negative=False))
-    if data.get("quantity") is not None and data["quantity"] <= 0:
-        raise DomainError(ErrorCode.INVALID_INPUT, "Quantity must be positive.", "quantity")
+    raise_if(_amount_problems(data.get("rate"), account.currency, "rate", allow_negative=False)
+             + validation.decimal_problems(models.WorkOrder, "quantity", data.get("quantity"))
+             + validation.text_problems(models.WorkOrder, data))
     if (charge_id := data.pop("charge_id", None)) is not None:
         charge = await get_visible(viewer, models.RecurringCharge, charge_id, "Recurring charge", "chargeId")
         if (await charge.contract).account_id != account.id:
@@ -64,6 +64,8 @@ async def _update_unbilled(viewer: Viewer, model: type[M], item_id: int, what: s
     require(viewer, Permission.BILLING_ACCESS)
     item = await get_visible(viewer, model, item_id, what.capitalize())
     _unbilled(item, what)
+    raise_if(validation.text_problems(model, changes)
+             + validation.decimal_problems(model, "quantity", changes.get("quantity")))
     if amount_field is not None:
         name, field = amount_field
         if changes.get(name) is not None:
@@ -86,7 +88,8 @@ async def update_work_order(viewer: Viewer, work_order_id: int, changes: dict) -
 async def create_manual_charge(viewer: Viewer, data: dict) -> models.ManualCharge:
     require(viewer, Permission.BILLING_ACCESS)
     account = await get_visible(viewer, models.Account, data.pop("account_id"), "Account", "accountId")
-    raise_if(_amount_problems(data["amount"], account.currency, "amount"))
+    raise_if(_amount_problems(data["amount"], account.currency, "amount")
+             + validation.text_problems(models.ManualCharge, data))
     data["revenue_account"] = await revenue_account(data.pop("revenue_account_id", None))
     return await models.ManualCharge.create(account=account, created_by_id=viewer.user_id, **data)
 
@@ -102,7 +105,7 @@ async def create_service_change(viewer: Viewer, data: dict) -> models.ServiceCha
     charge = await get_visible(viewer, models.RecurringCharge, data.pop("charge_id"), "Recurring charge",
                                "chargeId")
     raise_if(_amount_problems(data["new_price"], await contract_currency(charge.contract_id), "newPrice",
-                              allow_negative=False))
+                              allow_negative=False) + validation.text_problems(models.ServiceChange, data))
     return await models.ServiceChange.create(charge=charge, created_by_id=viewer.user_id, **data)
 
 
@@ -115,7 +118,8 @@ async def create_adjustment(viewer: Viewer, data: dict) -> models.InvoiceAdjustm
     """A credit or debit against an account, billed once approved."""
     require(viewer, Permission.BILLING_ACCESS)
     account = await get_visible(viewer, models.Account, data.pop("account_id"), "Account", "accountId")
-    raise_if(_amount_problems(data["amount"], account.currency, "amount", allow_zero=False, allow_negative=False))
+    raise_if(_amount_problems(data["amount"], account.currency, "amount", allow_zero=False, allow_negative=False)
+             + validation.text_problems(models.InvoiceAdjustment, data))
     data["revenue_account"] = await revenue_account(data.pop("revenue_account_id", None))
     return await models.InvoiceAdjustment.create(account=account, **data)
 

@@ -4,7 +4,7 @@ could not be sent…), open until a user resolves them with a note. An open one 
 from tortoise.transactions import in_transaction
 
 import models
-from domain import audit, clock, events
+from domain import audit, clock, events, validation
 from domain.access import Viewer, get_visible, require
 from domain.errors import DomainError, ErrorCode
 from models.enums import NotificationStatus, Permission
@@ -27,6 +27,7 @@ async def resolve(viewer: Viewer, notification_id: int, note: str) -> models.Not
     notification = await get_visible(viewer, models.Notification, notification_id, "Notification")
     if not note.strip():
         raise DomainError(ErrorCode.INVALID_INPUT, "Say how it was resolved.", "note")
+    validation.check_text(models.Notification, {"resolution_note": note}, {"resolution_note": "note"})
     async with in_transaction():
         updated = await models.Notification.filter(id=notification.id, status=NotificationStatus.OPEN).update(
             status=NotificationStatus.RESOLVED, resolved_by_id=viewer.user_id, resolved_at=clock.now(),

@@ -7,7 +7,7 @@ from dateutil.relativedelta import relativedelta
 from tortoise.transactions import in_transaction
 
 import models
-from domain import audit, clock
+from domain import audit, clock, validation
 from domain.access import Viewer, require
 from domain.errors import DomainError, ErrorCode, not_found
 from models.enums import BatchStatus, PeriodStatus, Permission
@@ -62,6 +62,7 @@ async def reopen_period(viewer: Viewer, period_id: int, reason: str) -> models.A
         raise not_found("Accounting period")
     if not reason.strip():
         raise DomainError(ErrorCode.INVALID_INPUT, "Say why the period is reopened.", "reason")
+    validation.check_text(models.AccountingPeriod, {"reopen_reason": reason}, {"reopen_reason": "reason"})
     if period.status == PeriodStatus.OPEN:
         raise DomainError(ErrorCode.INVALID_STATUS, "The period is open already.", "id")
     async with in_transaction():

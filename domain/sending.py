@@ -13,7 +13,6 @@ with a notification for a person to check, rather than risk a second e-mail (doc
 import asyncio
 import dataclasses
 import os
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,13 +22,11 @@ from tortoise.exceptions import IntegrityError
 
 import models
 from billrun.settings import get_settings
-from domain import clock, events, jobs, mailer, notifications
+from domain import clock, events, jobs, mailer, notifications, validation
 from domain.access import Viewer, get_visible, require
 from domain.errors import DomainError, ErrorCode
 from domain.invoice_pdf import InvoiceDocument, InvoiceLine, render_invoice_pdf
 from models.enums import DeliveryChannel, DeliveryStatus, JobKind, Permission
-
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 async def _chunks(job: models.Job) -> list[jobs.Chunk]:
@@ -145,13 +142,12 @@ async def resend(viewer: Viewer, invoice_id: int, recipient: str | None = None) 
     require(viewer, Permission.BILLING_ACCESS)
     invoice = await get_visible(viewer, models.Invoice, invoice_id, "Invoice", "invoiceId")
     require(viewer, Permission.BILLING_SEND_EXPORT)
-    if recipient is not None and not EMAIL.fullmatch(recipient.strip()):
-        raise DomainError(ErrorCode.INVALID_INPUT, f"{recipient!r} is not an e-mail address.", "recipient")
+    recipient = validation.email_address(recipient, "recipient") if recipient is not None else None
     if await models.Delivery.exists(invoice_id=invoice.id, status__in=[DeliveryStatus.SENDING, DeliveryStatus.SENT]):
         raise DomainError(ErrorCode.INVALID_STATUS, f"Invoice {invoice.number} is sent or being sent.", "invoiceId")
     [outgoing] = await documents([invoice.id])
     if recipient is not None:
-        address = recipient.strip()
+        address = recipient
         outgoing = Outgoing(outgoing.invoice_id, outgoing.account_id, address,
                             dataclasses.replace(outgoing.doc, billing_email=address))
     await deliver(invoice.batch_id, outgoing)

@@ -9,10 +9,11 @@ import models
 from domain import batches
 from domain.access import visible
 from domain.errors import DomainError
+from domain.validation import SEARCH_MAX_LENGTH, camel, max_length
 from models.enums import InvoiceStatus, TokenKind
 from resolvers.global_ids import audit_entities
 from resolvers.inputs import filter_id
-from resolvers.pagination import Page, paginate
+from resolvers.pagination import BadRequest, Page, paginate
 from resolvers.relations import CtxInfo
 
 
@@ -24,6 +25,16 @@ async def page_of(info: CtxInfo, query: QuerySet, order: list[str], window: dict
 def _set(obj: Any, name: str) -> Any:
     value = getattr(obj, name, None) if obj is not None else None
     return None if value is None or value.__class__.__name__ == "UnsetType" else value
+
+
+def text(filter: Any, name: str, model: type | None = None) -> str | None:
+    """A text condition of a filter, bounded: an exact value by its column (`model`'s field `name`), a search by
+    SEARCH_MAX_LENGTH. Longer is a GraphQL error (BAD_REQUEST), never a query."""
+    value = _set(filter, name)
+    limit = (max_length(model, name) if model is not None else None) or SEARCH_MAX_LENGTH
+    if isinstance(value, str) and len(value) > limit:
+        raise BadRequest(f"filter.{camel(name)} is at most {limit} characters.")
+    return value
 
 
 def scoped(info: CtxInfo, model: type) -> QuerySet:
@@ -40,11 +51,13 @@ def by_id(query: QuerySet, name: str, value: Any, type_name: str) -> QuerySet:
 
 async def accounts(info: CtxInfo, filter: Any, order: list[str], window: dict[str, Any]) -> Page:
     query = scoped(info, models.Account)
-    if search := _set(filter, "search"):
+    if search := text(filter, "search"):
         query = query.filter(Q(number__icontains=search) | Q(name__icontains=search))
-    for name in ("bill_group", "division", "currency", "restricted"):
-        if (value := _set(filter, name)) is not None:
+    for name in ("bill_group", "division", "currency"):
+        if (value := text(filter, name, models.Account)) is not None:
             query = query.filter(**{name: value})
+    if (restricted := _set(filter, "restricted")) is not None:
+        query = query.filter(restricted=restricted)
     return await page_of(info, query, order, window)
 
 
@@ -52,7 +65,7 @@ async def sales_contracts(info: CtxInfo, filter: Any, order: list[str], window: 
     query = scoped(info, models.SalesContract)
     if account := _set(filter, "account_id"):
         query = by_id(query, "account_id", account, "Account")
-    if search := _set(filter, "search"):
+    if search := text(filter, "search"):
         query = query.filter(number__icontains=search)
     for name in ("frequency", "status"):
         if (value := _set(filter, name)) is not None:
@@ -111,7 +124,7 @@ async def billings_of_batch(info: CtxInfo, batch_id: int, filter: Any, order: li
 async def audits(info: CtxInfo, filter: Any, window: dict[str, Any]) -> Page:
     query = scoped(info, models.Audit)
     for name in ("entity", "field", "operation"):
-        if (value := _set(filter, name)) is not None:
+        if (value := text(filter, name, models.Audit)) is not None:
             query = query.filter(**{name: value})
     for name, type_name in (("batch_id", "BillingBatch"), ("billing_id", "PeriodicBilling")):
         if (value := _set(filter, name)) is not None:
@@ -128,9 +141,9 @@ async def billing_batches(info: CtxInfo, filter: Any, window: dict[str, Any]) ->
     if statuses := _set(filter, "status"):
         query = query.filter(status__in=list(statuses))
     for name in ("bill_group", "division"):
-        if (value := _set(filter, name)) is not None:
+        if (value := text(filter, name, models.BillingBatch)) is not None:
             query = query.filter(**{name: value})
-    if search := _set(filter, "search"):
+    if search := text(filter, "search"):
         query = query.filter(Q(name__icontains=search) | Q(code__icontains=search))
     return await page_of(info, query, ["-created_at"], window)
 
@@ -145,7 +158,7 @@ async def invoices(info: CtxInfo, filter: Any, order: list[str], window: dict[st
             query = by_id(query, name, value, type_name)
     if statuses := _set(filter, "status"):
         query = query.filter(status__in=list(statuses))
-    if search := _set(filter, "search"):
+    if search := text(filter, "search"):
         query = query.filter(Q(number__icontains=search) | Q(account__number__icontains=search)
                              | Q(account__name__icontains=search))
     for name, lookup in (("invoice_date_from", "invoice_date__gte"), ("invoice_date_to", "invoice_date__lte"),

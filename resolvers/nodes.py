@@ -6,18 +6,16 @@ from typing import Any
 from tortoise.models import Model
 
 from domain.access import visible
+from resolvers.inputs import node_pk
 from resolvers.relations import CtxInfo
 
 
 async def load_nodes(info: CtxInfo, model: type[Model], node_ids: Iterable[str]) -> list[Any]:
-    """Rows for these ids in order, None where absent or hidden (both read as not found)."""
+    """Rows for these ids in order, None where absent or hidden (both read as not found), and where the id is
+    no id of this model's key (a node id out of its range never reaches the database)."""
     viewer = info.context.viewer
-    ids: list[int | None] = []
-    for raw in node_ids:
-        try:
-            ids.append(int(raw))
-        except ValueError:
-            ids.append(None)
+    maximum = model._meta.pk.constraints.get("le", 2**31 - 1)
+    ids = [node_pk(raw, maximum) for raw in node_ids]
     if viewer is None:
         return [None] * len(ids)
     wanted = [i for i in ids if i is not None]

@@ -49,19 +49,32 @@ def _decode(cursor: str, model_fields: dict, keys: list[str]) -> list[Any]:
         if not isinstance(raw, list) or len(raw) != len(keys):
             raise ValueError
         return [_parse(model_fields[k], v) for k, v in zip(keys, raw, strict=True)]
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+    except (ValueError, TypeError, ArithmeticError, binascii.Error, json.JSONDecodeError) as exc:
         raise BadRequest(f"Invalid cursor {cursor!r}: pass a cursor from this connection's edges.") from exc
 
 
 def _parse(field: fields.Field, value: Any) -> Any:
+    """A sort-key value of a cursor as its column holds it; ValueError for anything that column cannot hold (a
+    cursor is client input: an id out of range or a string too long must not reach the database)."""
     if value is None:
         return None
+    if isinstance(field, fields.DatetimeField | fields.DateField | fields.DecimalField | fields.CharField):
+        if not isinstance(value, str) or "\x00" in value:
+            raise ValueError("not a string")
     if isinstance(field, fields.DatetimeField):
         return datetime.fromisoformat(value)
     if isinstance(field, fields.DateField):
         return date.fromisoformat(value)
     if isinstance(field, fields.DecimalField):
-        return Decimal(value)
+        if not (number := Decimal(value)).is_finite():
+            raise ValueError("not a number")
+        return number
+    if isinstance(field, fields.IntField):
+        low, high = field.constraints["ge"], field.constraints["le"]
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ValueError("not an id")
+    if isinstance(field, fields.CharField) and len(value) > field.max_length:
+        raise ValueError("too long")
     return value
 
 

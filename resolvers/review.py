@@ -11,7 +11,7 @@ from domain import billing_details, billing_review
 from domain.access import visible
 from resolvers.context import authenticated_viewer
 from resolvers.inputs import decode_id, to_data
-from resolvers.lists import _set
+from resolvers.lists import _set, text
 from resolvers.mutations import perform
 from resolvers.relations import CtxInfo
 
@@ -48,7 +48,7 @@ def billing_filter(query: Any, filter: Any) -> Any:
     return billing_review.billing_filter(
         query, list(_set(filter, "status") or []),
         decode_id(account, "Account", "accountId") if account else None,
-        decode_id(contract, "SalesContract", "contractId") if contract else None, _set(filter, "search"))
+        decode_id(contract, "SalesContract", "contractId") if contract else None, text(filter, "search"))
 
 
 async def delete_periodic_billing(info: CtxInfo, input: DeletePeriodicBillingInput) -> Any:

@@ -2,7 +2,7 @@
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxTokensLimiter
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -18,6 +18,7 @@ from schema.mutations.posting import PostingMutations
 from schema.mutations.review import ReviewMutations
 from schema.operation_metrics import OperationMetrics
 from schema.query import Query
+from schema.scalars import STRICT_SCALARS, NoNulInStrings
 
 
 @strawberry.type(description="Everything a client can change. Each mutation takes one `input` and answers a "
@@ -46,11 +47,14 @@ def build_schema() -> strawberry.Schema:
         lambda: MaxTokensLimiter(max_token_count=get_settings().max_tokens),
         EdgeLimits,
         MaskUnexpectedErrors,
+        lambda: AddValidationRules([NoNulInStrings]),  # string literals as strict as strings in variables
         Idempotency,  # its on_execute ends before masking (at on_operation's end): it sees a bug and stores nothing
         OperationMetrics,  # last: it sees each error before MaskUnexpectedErrors rewrites it
     ]
+    # Strict Decimal, Date and DateTime schema-wide (schema/scalars.py), in place of strawberry's lenient ones.
+    config = StrawberryConfig(auto_camel_case=True, scalar_map=STRICT_SCALARS)
     return BillrunSchema(query=Query, mutation=Mutation, extensions=extensions,
-                         execution_context_class=SuggestionFreeExecutor, config=StrawberryConfig(auto_camel_case=True))
+                         execution_context_class=SuggestionFreeExecutor, config=config)
 
 
 schema = build_schema()
