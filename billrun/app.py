@@ -44,12 +44,12 @@ BODY_SHAPE = ('The request body must be one JSON object, such as {"query": "{ vi
               "(batching is off).")
 
 
-class BillrunGraphQL(GraphQL):
+class BillrunGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI GraphQL app with billrun's context, strict request decoding (one set of rules for
     bodies, GET parameters and WebSocket messages: billrun/strict_json.py), WebSockets that need a token in
     `connection_init`, and an IDE that needs no internet."""
 
-    websocket_adapter_class = BoundedWebSocketAdapter  # type: ignore[assignment]
+    websocket_adapter_class = BoundedWebSocketAdapter
     graphql_transport_ws_handler_class = CheckedTransportWSHandler
     graphql_ws_handler_class = CheckedLegacyWSHandler
 

@@ -20,9 +20,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import asyncpg
+
+if TYPE_CHECKING:
+    from domain.access import Viewer
 
 ROOT = Path(__file__).resolve().parent.parent
 # One message at a time per worker process: "1 worker" is one chunk in flight; W workers are W in flight.
@@ -84,7 +88,8 @@ async def _seed(url: str, contracts: int, month: date) -> None:
             "id", "number", "account_id", "frequency", "start_date", "billing_anchor", "status", "created_at",
             "updated_at"], records=[(i, f"C{i:07}", i, "MONTHLY", month, month, "ACTIVE", stamp, stamp)
                                     for i in range(1, contracts + 1)])
-        charges, prices = [], []
+        charges: list[tuple[Any, ...]] = []
+        prices: list[tuple[Any, ...]] = []
         for contract_id in range(1, contracts + 1):
             for _ in range(rng.choice((2, 3))):
                 charge_id = len(charges) + 1
@@ -160,13 +165,16 @@ def _stop(proc: subprocess.Popen, children: list[int]) -> None:
         proc.wait(30)
 
 
-async def _bench_viewer(name: str):
+async def _bench_viewer(name: str) -> "Viewer":
     import models
     from domain import auth
 
     user = await models.User.get(email="bench@billrun.example")
     token, _ = await auth.create_api_token(None, user_id=user.id, name=name)
-    return await auth.authenticate(token)
+    viewer = await auth.authenticate(token)
+    if viewer is None:
+        raise SystemExit("The bench's API token does not authenticate.")
+    return viewer
 
 
 async def _process_once(env: dict[str, str], workers: int, name: str) -> Run:
@@ -314,6 +322,8 @@ async def bench_dispositions(billings: int, workers: int) -> dict:
         token, _ = await auth.create_api_token(None, user_id=(await models.User.get(
             email="bench@billrun.example")).id, name="bench")
         viewer = await auth.authenticate(token)
+        if viewer is None:
+            raise SystemExit("The bench's API token does not authenticate.")
         started = time.perf_counter()
         result = await billing_review.mass_update(viewer, batch.id, BillingStatus.APPROVED,
                                                   visible(viewer, models.PeriodicBilling))

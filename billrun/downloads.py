@@ -31,7 +31,9 @@ def _gid(type_name: str, pk: int) -> str:
 def billing_details_csv_url(*, batch_id: int | None = None, billing_id: int | None = None) -> str:
     if batch_id is not None:
         return f"{BILLING_DETAILS_CSV}?batchId={_gid('BillingBatch', batch_id)}"
-    return f"{BILLING_DETAILS_CSV}?billingId={_gid('PeriodicBilling', billing_id)}"  # type: ignore[arg-type]
+    if billing_id is None:
+        raise ValueError("The CSV of what? Give a batch id or a billing id.")
+    return f"{BILLING_DETAILS_CSV}?billingId={_gid('PeriodicBilling', billing_id)}"
 
 
 def accounting_export_url(export_id: int) -> str:
@@ -119,7 +121,10 @@ async def invoice_pdf(request: Request) -> Response:
     invoice_id = _id(request.path_params["invoice_id"], "Invoice")
     if invoice_id is None or not await visible(viewer, models.Invoice).filter(id=invoice_id).exists():
         return _problem(404, "NOT_FOUND", "No invoice with this global id that you may see.")
-    name, pdf = await sending.render(invoice_id)  # type: ignore[misc]
+    rendered = await sending.render(invoice_id)
+    if rendered is None:  # deleted since the check above
+        return _problem(404, "NOT_FOUND", "No invoice with this global id that you may see.")
+    name, pdf = rendered
     return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'})
 
 
@@ -133,9 +138,9 @@ async def delivered_message(request: Request) -> Response:
     delivery = (await visible(viewer, models.Delivery).get_or_none(id=delivery_id)
                 if delivery_id is not None else None)
     url = delivered_message_url(delivery) if delivery is not None else None
-    if delivery is None or url is None:
+    if delivery is None or url is None or delivery.path is None:
         return _problem(404, "NOT_FOUND", "No delivered message with this global id that you may see.")
-    path = Path(delivery.path)  # type: ignore[arg-type]  # written by the sender, never by a client
+    path = Path(delivery.path)  # written by the sender, never by a client
     if path.suffix != ".eml" or not await asyncio.to_thread(path.is_file):
         return _problem(404, "NOT_FOUND", "The message is no longer in the outbox folder of this server.")
     content = await asyncio.to_thread(path.read_bytes)

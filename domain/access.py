@@ -5,7 +5,7 @@ Every query and every lookup by id goes through `visible`, so a hidden record an
 """
 
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tortoise.expressions import Q, Subquery
 from tortoise.models import Model
@@ -102,7 +102,9 @@ def granted_visibility(user_id: int, path: str = "") -> Q:
     re-check with it what the user who started them may see at the time they run.)"""
     prefix = f"{path}__" if path else ""
     granted = Subquery(models.AccountGrant.filter(user_id=user_id).values("account_id"))
-    return Q(**{f"{prefix}restricted": False}) | Q(**{f"{prefix}id__in": granted})
+    open_accounts: dict[str, Any] = {f"{prefix}restricted": False}
+    granted_accounts: dict[str, Any] = {f"{prefix}id__in": granted}
+    return Q(**open_accounts) | Q(**granted_accounts)
 
 
 def visible(viewer: Viewer, model: type[M]) -> QuerySet[M]:

@@ -118,7 +118,7 @@ async def _chunks(job: models.Job) -> list[jobs.Chunk]:
 
 async def _export_chunk(tx: BaseDBAsyncClient, job: models.Job, chunk: models.JobChunk) -> None:
     """The work of one chunk, inside its transaction: one file, written once (a redelivered chunk is done)."""
-    await write_export(job.batch, ExportFormat(chunk.params["format"]), None, created_by=job.created_by_id)
+    await write_export(jobs.batch_of(job), ExportFormat(chunk.params["format"]), None, created_by=job.created_by_id)
 
 
 JOB = jobs.Chunked(JobKind.EXPORT, jobs.EXPORT_FILE, chunks=_chunks, work=_export_chunk)

@@ -1,6 +1,7 @@
 """Service customers (accounts) and their access restriction."""
 
 from decimal import Decimal
+from typing import cast
 
 from tortoise.transactions import in_transaction
 
@@ -49,7 +50,7 @@ async def create_account(viewer: Viewer, data: dict) -> models.Account:
 
 async def currency_of(account_id: int) -> str:
     """The currency an account is billed in: its amounts are validated and rounded by its minor unit."""
-    return await models.Account.get(id=account_id).values_list("currency", flat=True)  # type: ignore[return-value]
+    return cast(str, await models.Account.get(id=account_id).values_list("currency", flat=True))
 
 
 async def _prices_fit(account: models.Account, currency: str) -> None:
@@ -65,7 +66,7 @@ async def _prices_fit(account: models.Account, currency: str) -> None:
         (models.InvoiceAdjustment.filter(account_id=account.id, billed_on_id=None), "amount", "adjustment"),
     )
     for query, column, what in sources:
-        for value in await query.values_list(column, flat=True):
+        for value in cast(list[Decimal], await query.values_list(column, flat=True)):
             if value != value.quantize(places):
                 raise DomainError(ErrorCode.INVALID_CURRENCY,
                                   f"A {what} of this account is {value}, but {decimals_text(currency)}: change "

@@ -5,7 +5,7 @@ with that account (`domain.access.visible`). Set-based writers (mass updates, re
 the billing in the same statement.
 """
 
-from typing import Any
+from typing import Any, cast
 
 import models
 from domain import clock
@@ -33,7 +33,8 @@ async def record(actor: Viewer | None, entity: str, entity_id: int, changes: dic
     if not rows:
         return
     if account_id is None and billing_id is not None:
-        owner = await models.PeriodicBilling.filter(id=billing_id).first().values_list("account_id", flat=True)
+        owner = cast(int | None, await models.PeriodicBilling.filter(id=billing_id).first().values_list(
+            "account_id", flat=True))
         for row in rows:
-            row.account_id = owner  # type: ignore[assignment]
+            row.account_id = owner
     await models.Audit.bulk_create(rows)

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -194,13 +195,13 @@ async def _reserve_attempt(email: str, address: str, field: str | None) -> int:
         since = now - timedelta(seconds=settings.login_window_seconds)
         last_success = await models.LoginAttempt.filter(email=email, succeeded=True).order_by("-id").limit(
             1).values_list("id", flat=True)
-        by_email = await models.LoginAttempt.filter(
+        by_email = cast(list[datetime], await models.LoginAttempt.filter(
             unresolved, email=email, at__gte=since, id__gt=last_success[0] if last_success else 0,
-        ).values_list("at", flat=True)
+        ).values_list("at", flat=True))
         next_tries = [_next_try(list(by_email), settings.login_max_failures)]
         if address:  # a success does not reset the address: spraying between one's own sign-ins is limited too
-            by_address = await models.LoginAttempt.filter(unresolved, remote_addr=address, at__gte=since).values_list(
-                "at", flat=True)
+            by_address = cast(list[datetime], await models.LoginAttempt.filter(
+                unresolved, remote_addr=address, at__gte=since).values_list("at", flat=True))
             next_tries.append(_next_try(list(by_address), settings.login_max_failures_per_address))
         retry_at = max((t for t in next_tries if t is not None), default=None)
         if retry_at is not None and retry_at > now:

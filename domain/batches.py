@@ -7,6 +7,7 @@ from decimal import Decimal
 from tortoise import connections
 from tortoise.expressions import Q
 from tortoise.functions import Count
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 import models
@@ -71,7 +72,7 @@ async def hold_open(batch_id: int | None, field: str = "id") -> None:
         raise DomainError(ErrorCode.BATCH_LOCKED, f"{where}: its billings cannot change now.", field)
 
 
-def accounts_in_scope(batch: models.BillingBatch):
+def accounts_in_scope(batch: models.BillingBatch) -> QuerySet[models.Account]:
     """The accounts a batch bills: its currency, its bill group and division (or all)."""
     query = models.Account.filter(currency=batch.currency)
     if batch.bill_group is not None:
@@ -81,7 +82,7 @@ def accounts_in_scope(batch: models.BillingBatch):
     return query
 
 
-def contracts_in_scope(batch: models.BillingBatch):
+def contracts_in_scope(batch: models.BillingBatch) -> QuerySet[models.SalesContract]:
     query = models.SalesContract.filter(status__in=BILLED_CONTRACT_STATUSES, start_date__lte=batch.as_of_date,
                                         account__currency=batch.currency)
     if batch.bill_group is not None:

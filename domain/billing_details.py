@@ -122,7 +122,10 @@ async def update_detail(viewer: Viewer, detail_id: int, changes: dict) -> models
     splits = [Split(**s) for s in changes["distributions"]] if changes.get("distributions") is not None else None
     account = detail.revenue_account_id
     if "revenue_account_id" in changes:
-        account = (await revenue_account(changes["revenue_account_id"])).id  # type: ignore[union-attr]
+        if changes["revenue_account_id"] is None:
+            raise DomainError(ErrorCode.INVALID_INPUT, "A line keeps a revenue account: give one, or leave the "
+                              "field out.", "revenueAccountId")
+        account = (await revenue_account(changes["revenue_account_id"])).id
     current = await models.RevenueDistribution.filter(detail_id=detail.id).values_list("revenue_account_id", "amount")
     if splits is None and (amount != detail.amount or account != detail.revenue_account_id):
         if len(current) > 1:
@@ -163,7 +166,7 @@ async def add_misc_charge(viewer: Viewer, billing_id: int, description: str, amo
             billing_id=billing.id, position=position, kind=DetailKind.MISC, description=description.strip(),
             amount=amount, revenue_account=account,
             trace={"price_source": None, "why": f"Miscellaneous charge added by {viewer.label}",
-                   "formula": f"{amount}", "distribution": [{"revenue_account_id": account.id,  # type: ignore[union-attr]
+                   "formula": f"{amount}", "distribution": [{"revenue_account_id": account.id,
                                                              "amount": str(amount)}]})
         await models.RevenueDistribution.create(detail_id=detail.id, revenue_account=account, amount=amount)
         await audit.record(viewer, "BillingDetail", detail.id, {"amount": (None, amount),

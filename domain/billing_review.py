@@ -13,13 +13,13 @@ from tortoise.transactions import in_transaction
 import models
 from domain import audit, batches, clock, events, validation
 from domain.access import Viewer, get_visible, require, visible
-from domain.dispositions import deletion_refusal, refusal, subjects
+from domain.dispositions import Subject, deletion_refusal, refusal, subjects
 from domain.errors import DomainError, ErrorCode, Problem, raise_if
 from models import locks, sql
 from models.enums import BatchStatus, BillingStatus, Permission
 
 
-async def _subject(billing_id: int):
+async def _subject(billing_id: int) -> Subject:
     return (await subjects(models.PeriodicBilling.filter(id=billing_id)))[billing_id]
 
 

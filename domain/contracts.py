@@ -2,6 +2,7 @@
 
 from datetime import date
 from decimal import Decimal
+from typing import cast, overload
 
 import models
 from domain import validation
@@ -18,8 +19,15 @@ def _price_problems(price: Decimal | None, currency: str, field: str = "periodic
 
 async def contract_currency(contract_id: int) -> str:
     """The currency a contract bills in: its account's."""
-    return await models.SalesContract.get(id=contract_id).values_list(  # type: ignore[return-value]
-        "account__currency", flat=True)
+    return cast(str, await models.SalesContract.get(id=contract_id).values_list("account__currency", flat=True))
+
+
+@overload
+async def revenue_account(account_id: int, field: str = ...) -> models.LedgerAccount: ...
+
+
+@overload
+async def revenue_account(account_id: int | None, field: str = ...) -> models.LedgerAccount | None: ...
 
 
 async def revenue_account(account_id: int | None, field: str = "revenueAccountId") -> models.LedgerAccount | None:

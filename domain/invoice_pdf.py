@@ -110,8 +110,8 @@ def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
     pdf.ln(4)
 
     totals = (("Subtotal", doc.total - doc.tax_amount, ""), ("Tax", doc.tax_amount, ""), ("Total", doc.total, "B"))
-    for label, amount, style in totals:
-        pdf.set_font(FONT, style=style, size=11 if style else 10)
+    for label, amount, emphasis in totals:
+        pdf.set_font(FONT, style=emphasis, size=11 if emphasis else 10)
         pdf.cell(width * 0.75, 6, label, align="R")
         pdf.cell(width * 0.25, 6, _text(format_money(amount, doc.currency)), align="R",
                  new_x=XPos.LMARGIN, new_y=YPos.NEXT)

@@ -7,8 +7,6 @@ batch, or deleting the billing, returns it to unbilled).
 from decimal import Decimal
 from typing import TypeVar
 
-from tortoise.models import Model
-
 import models
 from domain import clock, validation
 from domain.access import Viewer, get_visible, require
@@ -18,7 +16,8 @@ from domain.errors import DomainError, ErrorCode, Problem, raise_if
 from domain.money import money_problems
 from models.enums import Permission
 
-M = TypeVar("M", bound=Model)
+BillableItem = models.WorkOrder | models.ManualCharge | models.ServiceChange | models.InvoiceAdjustment
+M = TypeVar("M", bound=BillableItem)
 
 
 def _amount_problems(value: Decimal | None, currency: str, field: str, *, allow_zero: bool = True,
@@ -28,16 +27,16 @@ def _amount_problems(value: Decimal | None, currency: str, field: str, *, allow_
     return money_problems(value, currency, field, allow_zero=allow_zero, allow_negative=allow_negative)
 
 
-async def _item_currency(item: Model) -> str:
+async def _item_currency(item: BillableItem) -> str:
     """The currency an item is billed in: its account's (a service change's through its charge's contract)."""
     if isinstance(item, models.ServiceChange):
         charge = await models.RecurringCharge.get(id=item.charge_id)
         return await contract_currency(charge.contract_id)
-    return await currency_of(item.account_id)  # type: ignore[attr-defined]
+    return await currency_of(item.account_id)
 
 
-def _unbilled(item: Model, what: str) -> None:
-    if item.billed_on_id is not None:  # type: ignore[attr-defined]
+def _unbilled(item: BillableItem, what: str) -> None:
+    if item.billed_on_id is not None:
         raise DomainError(ErrorCode.INVALID_STATUS, f"The {what} is billed already and can no longer change.", "id")
 
 
@@ -73,7 +72,7 @@ async def _update_unbilled(viewer: Viewer, model: type[M], item_id: int, what: s
             raise_if(_amount_problems(changes[name], await _item_currency(item), field,
                                       allow_negative=allow_negative))
     if "revenue_account_id" in changes:
-        item.revenue_account = await revenue_account(changes.pop("revenue_account_id"))  # type: ignore[attr-defined]
+        item.revenue_account = await revenue_account(changes.pop("revenue_account_id"))
     for key, value in changes.items():
         setattr(item, key, value)
     await item.save()

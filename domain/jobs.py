@@ -29,7 +29,7 @@ done) is older than `BILLRUN_JOB_STALE_AFTER_SECONDS`. Each step is a fault poin
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import dramatiq
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -84,7 +84,7 @@ def send(actor_name: str, *, on_exhausted: str = FAIL_JOB, **kwargs: Any) -> Non
     if QUEUE not in broker.get_declared_queues():
         # Without `workers.actors` imported, dramatiq builds a default broker and the message goes astray.
         raise RuntimeError("The billing actors are not declared in this process: import workers.actors first.")
-    message = dramatiq.Message(queue_name=QUEUE, actor_name=actor_name, args=(), kwargs=kwargs,
+    message: dramatiq.Message[Any] = dramatiq.Message(queue_name=QUEUE, actor_name=actor_name, args=(), kwargs=kwargs,
                                options={"on_retry_exhausted": on_exhausted})
     broker.enqueue(message)
 
@@ -107,6 +107,13 @@ async def follow_up(kind: JobKind, *, batch_id: int | None, created_by: int | No
     job = await create(kind, batch_id=batch_id, created_by=created_by, **params)
     await events.record("JOB_QUEUED", batch_id=batch_id, job_id=job.id, job_kind=kind.value)
     return job
+
+
+def batch_of(job: models.Job) -> models.BillingBatch:
+    """The batch of a job loaded with it (`select_related("batch")`): every chunked kind works on one batch."""
+    if job.batch is None:
+        raise RuntimeError(f"Job #{job.id} ({job.kind.value}) has no batch")
+    return job.batch
 
 
 def start(job: models.Job) -> None:
@@ -170,8 +177,8 @@ async def plan(kind: Chunked, job_id: int) -> None:
             await _create_chunks(tx, kind, job)
         else:
             await models.Job.filter(id=job.id).update(updated_at=clock.now())  # planned again: a sign of life
-        pending = await models.JobChunk.filter(job_id=job.id, done_at=None).order_by("chunk_no").values_list(
-            "chunk_no", flat=True)
+        pending = cast(list[int], await models.JobChunk.filter(job_id=job.id, done_at=None).order_by(
+            "chunk_no").values_list("chunk_no", flat=True))
         if not pending:
             finished = await _finish(tx, kind, job)
     kind.checkpoint("plan.committed")

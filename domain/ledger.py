@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import cast
 
 import models
 from domain.access import Viewer, require, visible
@@ -78,10 +79,10 @@ async def posting_accounts() -> PostingAccounts:
     naming what is missing."""
     found: dict[LedgerAccountKind, int] = {}
     for kind in (LedgerAccountKind.RECEIVABLE, LedgerAccountKind.CASH):
-        row = await models.LedgerAccount.filter(kind=kind, active=True).order_by("code").first().values_list(
-            "id", flat=True)
+        row = cast(int | None, await models.LedgerAccount.filter(kind=kind, active=True).order_by(
+            "code").first().values_list("id", flat=True))
         if row is not None:
-            found[kind] = row  # type: ignore[assignment]
+            found[kind] = row
     missing = [k.value for k in (LedgerAccountKind.RECEIVABLE, LedgerAccountKind.CASH) if k not in found]
     if missing:
         raise DomainError(ErrorCode.LEDGER_NOT_CONFIGURED,

@@ -12,6 +12,7 @@ invoice. A success pays the invoice and posts Dr cash / Cr receivables.
 
 import logging
 from datetime import timedelta
+from typing import cast
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
@@ -34,8 +35,9 @@ UNSETTLED = (PaymentStatus.PENDING, PaymentStatus.UNKNOWN)
 
 async def _chunks(job: models.Job) -> list[jobs.Chunk]:
     """A chunk per payment of the job (its id range within the batch), numbered by the payment's id."""
-    ids = await models.Payment.filter(invoice__batch_id=job.batch_id, id__gte=job.params["first_payment_id"],
-                                      id__lte=job.params["last_payment_id"]).order_by("id").values_list("id", flat=True)
+    ids = cast(list[int], await models.Payment.filter(
+        invoice__batch_id=job.batch_id, id__gte=job.params["first_payment_id"],
+        id__lte=job.params["last_payment_id"]).order_by("id").values_list("id", flat=True))
     return [jobs.Chunk(1, number=payment_id) for payment_id in ids]
 
 
@@ -178,8 +180,8 @@ async def settle_unknown(older_than: timedelta | None = None) -> int:
 
 async def _job_of(payment_id: int) -> int | None:
     """The AUTO_PAY job charging this payment (its chunk is numbered by the payment's id)."""
-    return await models.JobChunk.filter(chunk_no=payment_id, job__kind=JobKind.AUTO_PAY).order_by(
-        "-id").first().values_list("job_id", flat=True)
+    return cast(int | None, await models.JobChunk.filter(chunk_no=payment_id, job__kind=JobKind.AUTO_PAY).order_by(
+        "-id").first().values_list("job_id", flat=True))
 
 
 async def give_up(job_id: int, chunk_no: int, error: str) -> None:

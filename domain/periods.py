@@ -1,6 +1,7 @@
 """Accounting periods: calendar months of the books, open or closed (docs/BILLING.md)."""
 
 from datetime import date
+from typing import cast
 
 from dateutil.relativedelta import relativedelta
 from tortoise.transactions import in_transaction
@@ -39,9 +40,9 @@ async def close_period(viewer: Viewer, period_id: int) -> models.AccountingPerio
     if period.status == PeriodStatus.CLOSED:
         raise DomainError(ErrorCode.INVALID_STATUS, "The period is closed already.", "id")
     end = period.month + relativedelta(months=1)
-    open_batches = await models.BillingBatch.filter(
+    open_batches = cast(list[str], await models.BillingBatch.filter(
         invoice_date__gte=period.month, invoice_date__lt=end).exclude(
-        status__in=[BatchStatus.POSTED, BatchStatus.COMPLETED]).values_list("code", flat=True)
+        status__in=[BatchStatus.POSTED, BatchStatus.COMPLETED]).values_list("code", flat=True))
     if open_batches:
         raise DomainError(ErrorCode.INVALID_STATUS, "Batches dated in this period are not posted yet: "
                           + ", ".join(sorted(open_batches)), "id")

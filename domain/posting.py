@@ -15,8 +15,9 @@ auto-pay, sent to the broker after commit (a job whose message was lost is sent 
 """
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
+from typing import cast
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F, Subquery
@@ -99,8 +100,8 @@ async def _guard_problems(viewer: Viewer, batch: models.BillingBatch) -> list[Pr
         problems.append(Problem(ErrorCode.BILLINGS_NOT_DISPOSITIONED,
                                 f"{undecided} billing(s) are still NEW or APPROVAL_IN_PROCESS: disposition every "
                                 "billing before posting.", "batchId"))
-    dates = {batch.invoice_date} | set(await billings.filter(status=BillingStatus.APPROVED).exclude(
-        invoice_date_override=None).distinct().values_list("invoice_date_override", flat=True))
+    dates = {batch.invoice_date} | set(cast(list[date], await billings.filter(status=BillingStatus.APPROVED).exclude(
+        invoice_date_override=None).distinct().values_list("invoice_date_override", flat=True)))
     closed = sorted([d for d in dates if not await periods.is_open(d)])
     if closed:
         problems.append(Problem(ErrorCode.PERIOD_CLOSED, "Invoice date(s) " + ", ".join(map(str, closed))
@@ -145,7 +146,7 @@ async def _invoice_chunk(tx: BaseDBAsyncClient, job: models.Job, chunk: models.J
 
 async def write_invoices(tx: BaseDBAsyncClient, job: models.Job, first_id: int, last_id: int) -> int:
     """Invoices, journal entries and lines for the APPROVED billings of the batch in [first_id, last_id]."""
-    batch = job.batch
+    batch = jobs.batch_of(job)
     in_range = models.PeriodicBilling.filter(batch_id=batch.id, status=BillingStatus.APPROVED, id__gte=first_id,
                                              id__lte=last_id)
     billings = await in_range.order_by("id").values_list("id", "account_id", "amount", "invoice_date_override",
@@ -200,7 +201,7 @@ async def write_invoices(tx: BaseDBAsyncClient, job: models.Job, first_id: int, 
 async def _posted(tx: BaseDBAsyncClient, job: models.Job) -> list[models.Job]:
     """HOLD billings leave, the batch is POSTED, the follow-up jobs are queued (and returned, to be sent after
     commit)."""
-    batch = job.batch
+    batch = jobs.batch_of(job)
     now = clock.now()
     posted = await models.BillingBatch.filter(id=batch.id, status=BatchStatus.POSTING).update(
         status=BatchStatus.POSTED, posted_at=now, version=F("version") + 1)
@@ -221,7 +222,7 @@ async def _posted(tx: BaseDBAsyncClient, job: models.Job) -> list[models.Job]:
 async def _follow_ups(job: models.Job) -> list[models.Job]:
     """Sending (SEND) or the accounting export (EXPORT), and auto-pay: a PENDING payment per payable invoice of
     an auto-pay account, charged by an AUTO_PAY job."""
-    batch = job.batch
+    batch = jobs.batch_of(job)
     invoice_count = await models.Invoice.filter(batch_id=batch.id).count()
     queued = []
     if batch.post_mode == PostMode.SEND and invoice_count:

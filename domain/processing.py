@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import cast
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Subquery
@@ -79,9 +80,9 @@ async def _chunks(job: models.Job) -> list[jobs.Chunk]:
     """Contracts in scope, then accounts with one-off items, in slices of BILLRUN_CHUNK_SIZE; HOLD billings
     waiting for an account of the batch join it first (in the same planning transaction)."""
     size = get_settings().chunk_size
-    batch = job.batch
+    batch = jobs.batch_of(job)
     await _adopt_held_billings(batch)
-    contract_ids = sorted(await batches.contracts_in_scope(batch).values_list("id", flat=True))
+    contract_ids = sorted(cast(list[int], await batches.contracts_in_scope(batch).values_list("id", flat=True)))
     account_ids = sorted(await _accounts_with_one_offs(batch))
     return ([jobs.Chunk(len(part), {"contract_ids": part}) for part in _slices(contract_ids, size)]
             + [jobs.Chunk(len(part), {"account_ids": part}) for part in _slices(account_ids, size)])
@@ -107,7 +108,8 @@ async def _accounts_with_one_offs(batch: models.BillingBatch) -> set[int]:
     for query in (models.WorkOrder.filter(**_pending_work_orders(batch)),
                   models.ManualCharge.filter(billed_on_id=None, charge_date__lte=batch.as_of_date),
                   models.InvoiceAdjustment.filter(billed_on_id=None, approved=True)):
-        found |= set(await query.filter(account_id__in=in_scope).distinct().values_list("account_id", flat=True))
+        found |= set(cast(list[int], await query.filter(account_id__in=in_scope).distinct().values_list(
+            "account_id", flat=True)))
     return found
 
 
@@ -219,10 +221,10 @@ def price(batch: models.BillingBatch, inputs: Inputs) -> list[BillingDraft]:
             drafts.append(draft)
     for account_id, items in inputs.one_offs.items():
         location, tax = inputs.taxes[account_id]
-        draft = price_one_offs(account_id, items, currency=inputs.currencies[account_id], as_of=batch.as_of_date,
-                               tax=tax, tax_location=location)
-        if draft is not None:
-            drafts.append(draft)
+        one_offs = price_one_offs(account_id, items, currency=inputs.currencies[account_id], as_of=batch.as_of_date,
+                                  tax=tax, tax_location=location)
+        if one_offs is not None:
+            drafts.append(one_offs)
     return drafts
 
 
@@ -241,9 +243,10 @@ ITEM_TABLES = {"WorkOrder": "work_order", "ManualCharge": "manual_charge", "Serv
 
 async def _bill_chunk(tx: BaseDBAsyncClient, job: models.Job, chunk: models.JobChunk) -> None:
     """The work of one chunk, inside its transaction: load, price and write its billings."""
-    inputs = await load_inputs(job.batch, contract_ids=chunk.params.get("contract_ids", ()),
+    batch = jobs.batch_of(job)
+    inputs = await load_inputs(batch, contract_ids=chunk.params.get("contract_ids", ()),
                                account_ids=chunk.params.get("account_ids", ()))
-    await write_drafts(tx, job.batch, price(job.batch, inputs))
+    await write_drafts(tx, batch, price(batch, inputs))
 
 
 async def write_drafts(tx: BaseDBAsyncClient, batch: models.BillingBatch, drafts: list[BillingDraft]) -> int:
@@ -294,7 +297,7 @@ async def _mark_items_billed(tx: BaseDBAsyncClient, lines: list) -> None:
 async def _processed(tx: BaseDBAsyncClient, job: models.Job) -> list[models.Job]:
     """The batch is PROCESSED (audited, announced) and its analysis runs again, as a job of its own queued
     here, so a worker dying right after this commit cannot lose it."""
-    batch_id = job.batch_id
+    batch_id = jobs.batch_of(job).id
     if not await models.BillingBatch.filter(id=batch_id, status=BatchStatus.PROCESSING).update(
             status=BatchStatus.PROCESSED, processed_at=clock.now()):
         return []  # not PROCESSING any more: nothing to finish here
@@ -333,9 +336,9 @@ async def preview(batch: models.BillingBatch, viewer: Viewer) -> Preview:
     """What processing would create now, by the same loading and pricing, writing nothing. Billings of accounts
     hidden from the viewer are priced all the same, and only counted."""
     size = get_settings().chunk_size
-    contract_ids = sorted(await batches.contracts_in_scope(batch).values_list("id", flat=True))
+    contract_ids = sorted(cast(list[int], await batches.contracts_in_scope(batch).values_list("id", flat=True)))
     account_ids = sorted(await _accounts_with_one_offs(batch))
-    unseen = set(await hidden(viewer, models.Account).values_list("id", flat=True))  # restricted accounts: few
+    unseen = set(cast(list[int], await hidden(viewer, models.Account).values_list("id", flat=True)))  # few
     result = Preview()
     per_account: dict[int, AccountPreview] = {}
     for i in range(0, max(len(contract_ids), len(account_ids)), size):

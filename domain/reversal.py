@@ -59,7 +59,7 @@ async def reverse(job_id: int) -> None:
         job = await locks.job(tx, job_id)
         if job is None or job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
             return
-        batch = job.batch
+        batch = jobs.batch_of(job)
         actor_id = job.params.get("actor")
         label = job.params.get("actor_label", SYSTEM_LABEL)
         if batch.status not in REVERSIBLE:

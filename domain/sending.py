@@ -151,7 +151,10 @@ async def resend(viewer: Viewer, invoice_id: int, recipient: str | None = None) 
         outgoing = Outgoing(outgoing.invoice_id, outgoing.account_id, address,
                             dataclasses.replace(outgoing.doc, billing_email=address))
     await deliver(invoice.batch_id, outgoing)
-    return await models.Delivery.filter(invoice_id=invoice.id).order_by("-id").first()  # type: ignore[return-value]
+    delivery = await models.Delivery.filter(invoice_id=invoice.id).order_by("-id").first()
+    if delivery is None:  # `deliver` records every attempt, sent or failed
+        raise RuntimeError(f"Invoice {invoice.number} was delivered without a delivery row")
+    return delivery
 
 
 JOB = jobs.Chunked(JobKind.SEND, jobs.SEND_CHUNK, chunks=_chunks, outside_work=_send_chunk)

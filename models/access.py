@@ -1,10 +1,15 @@
 """Users, bearer tokens and account restrictions (docs/ACCESS.md)."""
 
+from typing import TYPE_CHECKING
+
 from tortoise import fields
 from tortoise.models import Model
 
 from models._fields import created_at
 from models.enums import TokenKind
+
+if TYPE_CHECKING:
+    from models.master import Account
 
 
 class User(Model):
@@ -12,7 +17,7 @@ class User(Model):
     email = fields.CharField(max_length=254, unique=True)
     name = fields.CharField(max_length=200)
     password_hash = fields.CharField(max_length=255, null=True)
-    permissions = fields.JSONField(default=list)
+    permissions: fields.JSONField[list[str]] = fields.JSONField(default=list)  # Permission values
     is_active = fields.BooleanField(default=True)
     created_at = created_at()
 
@@ -24,8 +29,12 @@ class AccountGrant(Model):
     """One user allowed to see a restricted account (docs/ACCESS.md)."""
 
     id = fields.IntField(primary_key=True)
-    account = fields.ForeignKeyField("models.Account", related_name="grants", on_delete=fields.CASCADE)
-    user = fields.ForeignKeyField("models.User", related_name="account_grants", on_delete=fields.CASCADE)
+    account: fields.ForeignKeyRelation["Account"] = fields.ForeignKeyField(
+        "models.Account", related_name="grants", on_delete=fields.CASCADE)
+    account_id: int
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="account_grants", on_delete=fields.CASCADE)
+    user_id: int
 
     class Meta:
         table = "account_grant"
@@ -37,12 +46,14 @@ class AccessToken(Model):
 
     id = fields.IntField(primary_key=True)
     kind = fields.CharEnumField(TokenKind, max_length=16)
-    user = fields.ForeignKeyField("models.User", related_name="tokens", on_delete=fields.CASCADE)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="tokens", on_delete=fields.CASCADE)
+    user_id: int
     name = fields.CharField(max_length=100, default="")
     token_hash = fields.CharField(max_length=64, unique=True)
     token_prefix = fields.CharField(max_length=16)
     # API tokens carry their own permissions (intersected with the user's); sessions use the user's.
-    permissions = fields.JSONField(null=True)
+    permissions: fields.JSONField[list[str] | None] = fields.JSONField(null=True)
     expires_at = fields.DatetimeField(null=True)
     revoked_at = fields.DatetimeField(null=True)
     last_used_at = fields.DatetimeField(null=True)

@@ -1,9 +1,11 @@
 """Billing records: batches, periodic billings, their detail lines and distributions, findings (docs/DATA_MODEL.md)."""
 
+from typing import TYPE_CHECKING, Any
+
 from tortoise import fields
 from tortoise.models import Model
 
-from models._fields import created_at, money, updated_at
+from models._fields import created_at, money, nullable_enum, nullable_text, updated_at
 from models.enums import (
     BatchStatus,
     BillingFrequency,
@@ -13,6 +15,10 @@ from models.enums import (
     PriceSource,
     Severity,
 )
+
+if TYPE_CHECKING:
+    from models.access import User
+    from models.master import Account, DatedPrice, LedgerAccount, RecurringCharge, SalesContract
 
 
 class BillingBatch(Model):
@@ -27,9 +33,10 @@ class BillingBatch(Model):
     invoice_date = fields.DateField()
     as_of_date = fields.DateField()
     status = fields.CharEnumField(BatchStatus, max_length=16, default=BatchStatus.NOT_STARTED, db_index=True)
-    post_mode = fields.CharEnumField(PostMode, max_length=8, null=True)
-    created_by = fields.ForeignKeyField("models.User", related_name="batches", null=True,
-                                        on_delete=fields.SET_NULL)
+    post_mode = nullable_enum(PostMode, max_length=8)
+    created_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="batches", null=True, on_delete=fields.SET_NULL)
+    created_by_id: int | None
     created_at = created_at()
     updated_at = updated_at()
     processed_at = fields.DatetimeField(null=True)
@@ -48,13 +55,17 @@ class PeriodicBilling(Model):
     id = fields.IntField(primary_key=True)
     # Null while a HOLD billing waits between batches: it left its batch at posting (docs/POSTING.md) and the
     # next batch processed for its account adopts it.
-    batch = fields.ForeignKeyField("models.BillingBatch", related_name="billings", null=True,
-                                   on_delete=fields.RESTRICT)
+    batch: fields.ForeignKeyNullableRelation[BillingBatch] = fields.ForeignKeyField(
+        "models.BillingBatch", related_name="billings", null=True, on_delete=fields.RESTRICT)
+    batch_id: int | None
     held_from_batch_id = fields.IntField(null=True)  # the batch a HOLD billing left at posting
-    contract = fields.ForeignKeyField("models.SalesContract", related_name="billings", null=True,
-                                      on_delete=fields.RESTRICT)
-    account = fields.ForeignKeyField("models.Account", related_name="billings", on_delete=fields.RESTRICT)
-    frequency = fields.CharEnumField(BillingFrequency, max_length=16, null=True)
+    contract: fields.ForeignKeyNullableRelation["SalesContract"] = fields.ForeignKeyField(
+        "models.SalesContract", related_name="billings", null=True, on_delete=fields.RESTRICT)
+    contract_id: int | None
+    account: fields.ForeignKeyRelation["Account"] = fields.ForeignKeyField(
+        "models.Account", related_name="billings", on_delete=fields.RESTRICT)
+    account_id: int
+    frequency = nullable_enum(BillingFrequency, max_length=16)
     period_start = fields.DateField()  # the period's own bounds (the unique key is on the period start)
     period_end = fields.DateField()
     billing_start = fields.DateField()  # the first and last day billed: a contract starting on the 16th
@@ -79,23 +90,28 @@ class BillingDetail(Model):
     """A line of a billing, with the trace of how its amount was computed."""
 
     id = fields.IntField(primary_key=True)
-    billing = fields.ForeignKeyField("models.PeriodicBilling", related_name="details", on_delete=fields.CASCADE)
+    billing: fields.ForeignKeyRelation[PeriodicBilling] = fields.ForeignKeyField(
+        "models.PeriodicBilling", related_name="details", on_delete=fields.CASCADE)
+    billing_id: int
     position = fields.IntField(default=0)
     kind = fields.CharEnumField(DetailKind, max_length=16)
     description = fields.CharField(max_length=200)
     amount = money()
     days_billed = fields.IntField(null=True)
     days_in_period = fields.IntField(null=True)
-    price_source = fields.CharEnumField(PriceSource, max_length=16, null=True)
-    charge = fields.ForeignKeyField("models.RecurringCharge", related_name="billing_details", null=True,
-                                    on_delete=fields.SET_NULL)
-    dated_price = fields.ForeignKeyField("models.DatedPrice", related_name="billing_details", null=True,
-                                         on_delete=fields.SET_NULL)
+    price_source = nullable_enum(PriceSource, max_length=16)
+    charge: fields.ForeignKeyNullableRelation["RecurringCharge"] = fields.ForeignKeyField(
+        "models.RecurringCharge", related_name="billing_details", null=True, on_delete=fields.SET_NULL)
+    charge_id: int | None
+    dated_price: fields.ForeignKeyNullableRelation["DatedPrice"] = fields.ForeignKeyField(
+        "models.DatedPrice", related_name="billing_details", null=True, on_delete=fields.SET_NULL)
+    dated_price_id: int | None
     source_type = fields.CharField(max_length=32, null=True)  # WorkOrder, ManualCharge, ServiceChange, ...
     source_id = fields.IntField(null=True)
-    revenue_account = fields.ForeignKeyField("models.LedgerAccount", related_name="billing_details",
-                                             null=True, on_delete=fields.RESTRICT)
-    trace = fields.JSONField(default=dict)
+    revenue_account: fields.ForeignKeyNullableRelation["LedgerAccount"] = fields.ForeignKeyField(
+        "models.LedgerAccount", related_name="billing_details", null=True, on_delete=fields.RESTRICT)
+    revenue_account_id: int | None
+    trace: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     created_at = created_at()
 
     class Meta:
@@ -107,10 +123,12 @@ class RevenueDistribution(Model):
     """A split of one detail line's revenue, the rows of a line always sum to the line."""
 
     id = fields.IntField(primary_key=True)
-    detail = fields.ForeignKeyField("models.BillingDetail", related_name="distributions",
-                                    on_delete=fields.CASCADE)
-    revenue_account = fields.ForeignKeyField("models.LedgerAccount", related_name="distributions",
-                                             on_delete=fields.RESTRICT)
+    detail: fields.ForeignKeyRelation[BillingDetail] = fields.ForeignKeyField(
+        "models.BillingDetail", related_name="distributions", on_delete=fields.CASCADE)
+    detail_id: int
+    revenue_account: fields.ForeignKeyRelation["LedgerAccount"] = fields.ForeignKeyField(
+        "models.LedgerAccount", related_name="distributions", on_delete=fields.RESTRICT)
+    revenue_account_id: int
     amount = money()
 
     class Meta:
@@ -122,22 +140,27 @@ class Finding(Model):
     """A pre-billing analysis result, ERROR findings block processing until resolved."""
 
     id = fields.IntField(primary_key=True)
-    batch = fields.ForeignKeyField("models.BillingBatch", related_name="findings", on_delete=fields.CASCADE)
+    batch: fields.ForeignKeyRelation[BillingBatch] = fields.ForeignKeyField(
+        "models.BillingBatch", related_name="findings", on_delete=fields.CASCADE)
+    batch_id: int
     kind = fields.CharField(max_length=64)
     severity = fields.CharEnumField(Severity, max_length=8)
-    account = fields.ForeignKeyField("models.Account", related_name="findings", null=True,
-                                     on_delete=fields.CASCADE)
-    billing = fields.ForeignKeyField("models.PeriodicBilling", related_name="findings", null=True,
-                                     on_delete=fields.CASCADE)
+    account: fields.ForeignKeyNullableRelation["Account"] = fields.ForeignKeyField(
+        "models.Account", related_name="findings", null=True, on_delete=fields.CASCADE)
+    account_id: int | None
+    billing: fields.ForeignKeyNullableRelation[PeriodicBilling] = fields.ForeignKeyField(
+        "models.PeriodicBilling", related_name="findings", null=True, on_delete=fields.CASCADE)
+    billing_id: int | None
     subject_type = fields.CharField(max_length=32, null=True)
     subject_id = fields.IntField(null=True)
     # kind + subject: re-running analysis keeps a resolved finding resolved instead of raising it again
     key = fields.CharField(max_length=128, db_default="")
     message = fields.TextField()
-    resolved_by = fields.ForeignKeyField("models.User", related_name="resolved_findings", null=True,
-                                         on_delete=fields.SET_NULL)
+    resolved_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="resolved_findings", null=True, on_delete=fields.SET_NULL)
+    resolved_by_id: int | None
     resolved_at = fields.DatetimeField(null=True)
-    resolution_note = fields.TextField(null=True)
+    resolution_note = nullable_text()
     created_at = created_at()
 
     class Meta:

@@ -78,7 +78,7 @@ async def set_where_null(conn: BaseDBAsyncClient, table: str, column: str, pairs
     return changed
 
 
-async def money_sums(query: QuerySet, key: str, *columns: str) -> dict[Any, tuple[int, ...]]:
+async def money_sums(query: QuerySet[Any], key: str, *columns: str) -> dict[Any, tuple[Any, ...]]:
     """Per value of `key`: (row count, exact sum of each money column). PostgreSQL sums in SQL (exact NUMERIC);
     SQLite sums decimals as floats, so there the rows are summed in Python (the embedded default's data is
     small). Missing groups are simply absent."""
@@ -87,7 +87,7 @@ async def money_sums(query: QuerySet, key: str, *columns: str) -> dict[Any, tupl
         rows = await query.group_by(key).annotate(n=Count("id"), **sums).values_list(key, "n", *sums)
         return {group: (n, *(Decimal("0.00") if v is None else Decimal(v) for v in values))
                 for group, n, *values in rows}
-    totals: dict[Any, list] = {}
+    totals: dict[Any, list[Any]] = {}  # [count, *sums]
     for group, *values in await query.values_list(key, *columns):
         entry = totals.setdefault(group, [0] + [Decimal("0.00")] * len(columns))
         entry[0] += 1

@@ -11,6 +11,8 @@ indexes are written the same way on both. The statements are idempotent: Tortois
 import re
 from dataclasses import dataclass
 
+from tortoise.migrations.schema_editor.base import BaseSchemaEditor
+
 
 @dataclass(frozen=True)
 class Check:
@@ -150,7 +152,7 @@ def _qualify(condition: str) -> str:
     return re.sub(r"\b([a-z_]+)\b", column, condition)
 
 
-async def apply_constraints(apps: object, schema_editor) -> None:
+async def apply_constraints(apps: object, schema_editor: BaseSchemaEditor) -> None:
     """Create every rule above that is missing (RunPython callable for migrations)."""
     statements = sqlite_sql() if schema_editor.DIALECT == "sqlite" else postgres_sql()
     for statement in statements:

@@ -1,10 +1,17 @@
 """Invoices, their gap-free numbering, the double-entry ledger, payments, deliveries and exports."""
 
+from typing import TYPE_CHECKING
+
 from tortoise import fields
 from tortoise.models import Model
 
-from models._fields import created_at, money, updated_at
+from models._fields import created_at, money, nullable_text, updated_at
 from models.enums import DeliveryChannel, DeliveryStatus, ExportFormat, InvoiceStatus, PaymentStatus
+
+if TYPE_CHECKING:
+    from models.access import User
+    from models.billing import BillingBatch, PeriodicBilling
+    from models.master import Account, LedgerAccount
 
 
 class NumberSequence(Model):
@@ -23,14 +30,18 @@ class Invoice(Model):
 
     id = fields.IntField(primary_key=True)
     number = fields.CharField(max_length=32, unique=True)
-    billing = fields.OneToOneField("models.PeriodicBilling", related_name="invoice", on_delete=fields.RESTRICT)
-    account = fields.ForeignKeyField("models.Account", related_name="invoices", on_delete=fields.RESTRICT,
-                                      db_index=True)
+    billing: fields.OneToOneRelation["PeriodicBilling"] = fields.OneToOneField(
+        "models.PeriodicBilling", related_name="invoice", on_delete=fields.RESTRICT)
+    billing_id: int
+    account: fields.ForeignKeyRelation["Account"] = fields.ForeignKeyField(
+        "models.Account", related_name="invoices", on_delete=fields.RESTRICT, db_index=True)
+    account_id: int
     # The bill-to as it was at posting: an invoice is a document, renaming the account later does not change it.
     bill_to_name = fields.CharField(max_length=200, default="")
     bill_to_email = fields.CharField(max_length=254, default="")
-    batch = fields.ForeignKeyField("models.BillingBatch", related_name="invoices", on_delete=fields.RESTRICT,
-                                    db_index=True)
+    batch: fields.ForeignKeyRelation["BillingBatch"] = fields.ForeignKeyField(
+        "models.BillingBatch", related_name="invoices", on_delete=fields.RESTRICT, db_index=True)
+    batch_id: int
     currency = fields.CharField(max_length=3)
     invoice_date = fields.DateField()
     due_date = fields.DateField()
@@ -50,12 +61,15 @@ class JournalEntry(Model):
     id = fields.IntField(primary_key=True)
     entry_date = fields.DateField()
     memo = fields.CharField(max_length=200)
-    invoice = fields.ForeignKeyField("models.Invoice", related_name="journal_entries", null=True, db_index=True,
-                                     on_delete=fields.RESTRICT)
-    payment = fields.ForeignKeyField("models.Payment", related_name="journal_entries", null=True,
-                                     on_delete=fields.RESTRICT)
-    batch = fields.ForeignKeyField("models.BillingBatch", related_name="journal_entries", null=True, db_index=True,
-                                   on_delete=fields.RESTRICT)
+    invoice: fields.ForeignKeyNullableRelation[Invoice] = fields.ForeignKeyField(
+        "models.Invoice", related_name="journal_entries", null=True, db_index=True, on_delete=fields.RESTRICT)
+    invoice_id: int | None
+    payment: fields.ForeignKeyNullableRelation["Payment"] = fields.ForeignKeyField(
+        "models.Payment", related_name="journal_entries", null=True, on_delete=fields.RESTRICT)
+    payment_id: int | None
+    batch: fields.ForeignKeyNullableRelation["BillingBatch"] = fields.ForeignKeyField(
+        "models.BillingBatch", related_name="journal_entries", null=True, db_index=True, on_delete=fields.RESTRICT)
+    batch_id: int | None
     created_at = created_at()
 
     class Meta:
@@ -66,10 +80,12 @@ class JournalLine(Model):
     """One side of a journal entry: a debit or a credit to one ledger account, never both, never changed."""
 
     id = fields.IntField(primary_key=True)
-    entry = fields.ForeignKeyField("models.JournalEntry", related_name="lines", on_delete=fields.RESTRICT,
-                                    db_index=True)
-    ledger_account = fields.ForeignKeyField("models.LedgerAccount", related_name="journal_lines", db_index=True,
-                                            on_delete=fields.RESTRICT)
+    entry: fields.ForeignKeyRelation[JournalEntry] = fields.ForeignKeyField(
+        "models.JournalEntry", related_name="lines", on_delete=fields.RESTRICT, db_index=True)
+    entry_id: int
+    ledger_account: fields.ForeignKeyRelation["LedgerAccount"] = fields.ForeignKeyField(
+        "models.LedgerAccount", related_name="journal_lines", db_index=True, on_delete=fields.RESTRICT)
+    ledger_account_id: int
     debit = money(default=0)
     credit = money(default=0)
     memo = fields.CharField(max_length=200, default="")
@@ -82,14 +98,15 @@ class Payment(Model):
     """An auto-pay attempt, one idempotency key per invoice, one successful charge per invoice."""
 
     id = fields.IntField(primary_key=True)
-    invoice = fields.ForeignKeyField("models.Invoice", related_name="payments", on_delete=fields.RESTRICT,
-                                      db_index=True)
+    invoice: fields.ForeignKeyRelation[Invoice] = fields.ForeignKeyField(
+        "models.Invoice", related_name="payments", on_delete=fields.RESTRICT, db_index=True)
+    invoice_id: int
     idempotency_key = fields.CharField(max_length=64, unique=True)
     amount = money()
     status = fields.CharEnumField(PaymentStatus, max_length=16, default=PaymentStatus.PENDING)
     gateway_reference = fields.CharField(max_length=64, null=True)
     attempts = fields.IntField(default=0)
-    error = fields.TextField(null=True)
+    error = nullable_text()
     settled_at = fields.DatetimeField(null=True)
     created_at = created_at()
     updated_at = updated_at()
@@ -120,14 +137,15 @@ class Delivery(Model):
     """An invoice sent: by SMTP, or written to the outbox folder."""
 
     id = fields.IntField(primary_key=True)
-    invoice = fields.ForeignKeyField("models.Invoice", related_name="deliveries", on_delete=fields.RESTRICT,
-                                      db_index=True)
+    invoice: fields.ForeignKeyRelation[Invoice] = fields.ForeignKeyField(
+        "models.Invoice", related_name="deliveries", on_delete=fields.RESTRICT, db_index=True)
+    invoice_id: int
     channel = fields.CharEnumField(DeliveryChannel, max_length=16)
     recipient = fields.CharField(max_length=254)
     status = fields.CharEnumField(DeliveryStatus, max_length=8)
     message_id = fields.CharField(max_length=200, null=True)
     path = fields.CharField(max_length=500, null=True)
-    error = fields.TextField(null=True)
+    error = nullable_text()
     created_at = created_at()
 
     class Meta:
@@ -138,15 +156,17 @@ class Export(Model):
     """A file produced for an external accounting system, downloadable over HTTP."""
 
     id = fields.IntField(primary_key=True)
-    batch = fields.ForeignKeyField("models.BillingBatch", related_name="exports", on_delete=fields.RESTRICT,
-                                    db_index=True)
+    batch: fields.ForeignKeyRelation["BillingBatch"] = fields.ForeignKeyField(
+        "models.BillingBatch", related_name="exports", on_delete=fields.RESTRICT, db_index=True)
+    batch_id: int
     format = fields.CharEnumField(ExportFormat, max_length=32)
     filename = fields.CharField(max_length=200)
     content_type = fields.CharField(max_length=100)
     content = fields.BinaryField()
     sha256 = fields.CharField(max_length=64)
-    created_by = fields.ForeignKeyField("models.User", related_name="exports", null=True,
-                                        on_delete=fields.SET_NULL)
+    created_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="exports", null=True, on_delete=fields.SET_NULL)
+    created_by_id: int | None
     created_at = created_at()
 
     class Meta:

@@ -1,9 +1,11 @@
 """Master data: customers, contracts, prices, billable items, periods, chart of accounts, tax (docs/DATA_MODEL.md)."""
 
+from typing import TYPE_CHECKING
+
 from tortoise import fields
 from tortoise.models import Model
 
-from models._fields import created_at, money, updated_at
+from models._fields import created_at, money, nullable_text, updated_at
 from models.enums import (
     AdjustmentKind,
     BillingFrequency,
@@ -12,6 +14,10 @@ from models.enums import (
     PeriodStatus,
     WorkOrderStatus,
 )
+
+if TYPE_CHECKING:
+    from models.access import User
+    from models.billing import PeriodicBilling
 
 
 class Account(Model):
@@ -39,7 +45,9 @@ class Account(Model):
 class SalesContract(Model):
     id = fields.IntField(primary_key=True)
     number = fields.CharField(max_length=32, unique=True)
-    account = fields.ForeignKeyField("models.Account", related_name="contracts", on_delete=fields.RESTRICT)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="contracts", on_delete=fields.RESTRICT)
+    account_id: int
     frequency = fields.CharEnumField(BillingFrequency, max_length=16)
     start_date = fields.DateField()
     end_date = fields.DateField(null=True)
@@ -68,11 +76,14 @@ class LedgerAccount(Model):
 
 class RecurringCharge(Model):
     id = fields.IntField(primary_key=True)
-    contract = fields.ForeignKeyField("models.SalesContract", related_name="charges", on_delete=fields.CASCADE)
+    contract: fields.ForeignKeyRelation[SalesContract] = fields.ForeignKeyField(
+        "models.SalesContract", related_name="charges", on_delete=fields.CASCADE)
+    contract_id: int
     description = fields.CharField(max_length=200)
     periodic_price = money()
-    revenue_account = fields.ForeignKeyField("models.LedgerAccount", related_name="recurring_charges",
-                                             null=True, on_delete=fields.RESTRICT)
+    revenue_account: fields.ForeignKeyNullableRelation[LedgerAccount] = fields.ForeignKeyField(
+        "models.LedgerAccount", related_name="recurring_charges", null=True, on_delete=fields.RESTRICT)
+    revenue_account_id: int | None
     quantity = fields.DecimalField(max_digits=14, decimal_places=4, default=1)
     created_at = created_at()
     updated_at = updated_at()
@@ -85,8 +96,9 @@ class DatedPrice(Model):
     """A date-effective price of a recurring charge, windows of one charge never overlap (domain rule)."""
 
     id = fields.IntField(primary_key=True)
-    charge = fields.ForeignKeyField("models.RecurringCharge", related_name="dated_prices",
-                                    on_delete=fields.CASCADE)
+    charge: fields.ForeignKeyRelation[RecurringCharge] = fields.ForeignKeyField(
+        "models.RecurringCharge", related_name="dated_prices", on_delete=fields.CASCADE)
+    charge_id: int
     first_effective_date = fields.DateField()
     last_effective_date = fields.DateField(null=True)
     periodic_price = money()
@@ -98,26 +110,32 @@ class DatedPrice(Model):
 
 class WorkOrder(Model):
     id = fields.IntField(primary_key=True)
-    account = fields.ForeignKeyField("models.Account", related_name="work_orders", on_delete=fields.RESTRICT)
-    contract = fields.ForeignKeyField("models.SalesContract", related_name="work_orders", null=True,
-                                      on_delete=fields.SET_NULL)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="work_orders", on_delete=fields.RESTRICT)
+    account_id: int
+    contract: fields.ForeignKeyNullableRelation[SalesContract] = fields.ForeignKeyField(
+        "models.SalesContract", related_name="work_orders", null=True, on_delete=fields.SET_NULL)
+    contract_id: int | None
     # The recurring charge whose price the work order's rate is expected to match (analysis compares them).
-    charge = fields.ForeignKeyField("models.RecurringCharge", related_name="work_orders", null=True,
-                                    on_delete=fields.SET_NULL)
+    charge: fields.ForeignKeyNullableRelation[RecurringCharge] = fields.ForeignKeyField(
+        "models.RecurringCharge", related_name="work_orders", null=True, on_delete=fields.SET_NULL)
+    charge_id: int | None
     description = fields.CharField(max_length=200)
     performed_on = fields.DateField()
     quantity = fields.DecimalField(max_digits=14, decimal_places=4, default=1)
     rate = money(null=True)
     status = fields.CharEnumField(WorkOrderStatus, max_length=16, default=WorkOrderStatus.OPEN)
-    revenue_account = fields.ForeignKeyField("models.LedgerAccount", related_name="work_orders", null=True,
-                                             on_delete=fields.RESTRICT)
-    billed_on = fields.ForeignKeyField("models.PeriodicBilling", related_name="work_orders", null=True,
-                                       on_delete=fields.SET_NULL)
+    revenue_account: fields.ForeignKeyNullableRelation[LedgerAccount] = fields.ForeignKeyField(
+        "models.LedgerAccount", related_name="work_orders", null=True, on_delete=fields.RESTRICT)
+    revenue_account_id: int | None
+    billed_on: fields.ForeignKeyNullableRelation["PeriodicBilling"] = fields.ForeignKeyField(
+        "models.PeriodicBilling", related_name="work_orders", null=True, on_delete=fields.SET_NULL)
+    billed_on_id: int | None
     created_at = created_at()
 
     @property
     def billed(self) -> bool:
-        return self.billed_on_id is not None  # type: ignore[attr-defined]
+        return self.billed_on_id is not None
 
     class Meta:
         table = "work_order"
@@ -125,21 +143,26 @@ class WorkOrder(Model):
 
 class ManualCharge(Model):
     id = fields.IntField(primary_key=True)
-    account = fields.ForeignKeyField("models.Account", related_name="manual_charges", on_delete=fields.RESTRICT)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="manual_charges", on_delete=fields.RESTRICT)
+    account_id: int
     description = fields.CharField(max_length=200)
     charge_date = fields.DateField()
     amount = money()
-    revenue_account = fields.ForeignKeyField("models.LedgerAccount", related_name="manual_charges", null=True,
-                                             on_delete=fields.RESTRICT)
-    billed_on = fields.ForeignKeyField("models.PeriodicBilling", related_name="manual_charges", null=True,
-                                       on_delete=fields.SET_NULL)
-    created_by = fields.ForeignKeyField("models.User", related_name="manual_charges", null=True,
-                                        on_delete=fields.SET_NULL)
+    revenue_account: fields.ForeignKeyNullableRelation[LedgerAccount] = fields.ForeignKeyField(
+        "models.LedgerAccount", related_name="manual_charges", null=True, on_delete=fields.RESTRICT)
+    revenue_account_id: int | None
+    billed_on: fields.ForeignKeyNullableRelation["PeriodicBilling"] = fields.ForeignKeyField(
+        "models.PeriodicBilling", related_name="manual_charges", null=True, on_delete=fields.SET_NULL)
+    billed_on_id: int | None
+    created_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="manual_charges", null=True, on_delete=fields.SET_NULL)
+    created_by_id: int | None
     created_at = created_at()
 
     @property
     def billed(self) -> bool:
-        return self.billed_on_id is not None  # type: ignore[attr-defined]
+        return self.billed_on_id is not None
 
     class Meta:
         table = "manual_charge"
@@ -149,20 +172,23 @@ class ServiceChange(Model):
     """A rate change on a recurring charge from a date, billed as a prorated difference."""
 
     id = fields.IntField(primary_key=True)
-    charge = fields.ForeignKeyField("models.RecurringCharge", related_name="service_changes",
-                                    on_delete=fields.CASCADE)
+    charge: fields.ForeignKeyRelation[RecurringCharge] = fields.ForeignKeyField(
+        "models.RecurringCharge", related_name="service_changes", on_delete=fields.CASCADE)
+    charge_id: int
     effective_date = fields.DateField()
     new_price = money()
     note = fields.CharField(max_length=200, default="")
-    created_by = fields.ForeignKeyField("models.User", related_name="service_changes", null=True,
-                                        on_delete=fields.SET_NULL)
-    billed_on = fields.ForeignKeyField("models.PeriodicBilling", related_name="service_changes", null=True,
-                                       on_delete=fields.SET_NULL)
+    created_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="service_changes", null=True, on_delete=fields.SET_NULL)
+    created_by_id: int | None
+    billed_on: fields.ForeignKeyNullableRelation["PeriodicBilling"] = fields.ForeignKeyField(
+        "models.PeriodicBilling", related_name="service_changes", null=True, on_delete=fields.SET_NULL)
+    billed_on_id: int | None
     created_at = created_at()
 
     @property
     def billed(self) -> bool:
-        return self.billed_on_id is not None  # type: ignore[attr-defined]
+        return self.billed_on_id is not None
 
     class Meta:
         table = "service_change"
@@ -172,23 +198,28 @@ class InvoiceAdjustment(Model):
     """A credit or debit against an account, billed only once approved."""
 
     id = fields.IntField(primary_key=True)
-    account = fields.ForeignKeyField("models.Account", related_name="adjustments", on_delete=fields.RESTRICT)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="adjustments", on_delete=fields.RESTRICT)
+    account_id: int
     kind = fields.CharEnumField(AdjustmentKind, max_length=8)
     description = fields.CharField(max_length=200)
     amount = money()
-    revenue_account = fields.ForeignKeyField("models.LedgerAccount", related_name="adjustments", null=True,
-                                             on_delete=fields.RESTRICT)
+    revenue_account: fields.ForeignKeyNullableRelation[LedgerAccount] = fields.ForeignKeyField(
+        "models.LedgerAccount", related_name="adjustments", null=True, on_delete=fields.RESTRICT)
+    revenue_account_id: int | None
     approved = fields.BooleanField(default=False)
-    approved_by = fields.ForeignKeyField("models.User", related_name="approved_adjustments", null=True,
-                                         on_delete=fields.SET_NULL)
+    approved_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="approved_adjustments", null=True, on_delete=fields.SET_NULL)
+    approved_by_id: int | None
     approved_at = fields.DatetimeField(null=True)
-    billed_on = fields.ForeignKeyField("models.PeriodicBilling", related_name="adjustments", null=True,
-                                       on_delete=fields.SET_NULL)
+    billed_on: fields.ForeignKeyNullableRelation["PeriodicBilling"] = fields.ForeignKeyField(
+        "models.PeriodicBilling", related_name="adjustments", null=True, on_delete=fields.SET_NULL)
+    billed_on_id: int | None
     created_at = created_at()
 
     @property
     def billed(self) -> bool:
-        return self.billed_on_id is not None  # type: ignore[attr-defined]
+        return self.billed_on_id is not None
 
     class Meta:
         table = "invoice_adjustment"
@@ -200,10 +231,11 @@ class AccountingPeriod(Model):
     id = fields.IntField(primary_key=True)
     month = fields.DateField(unique=True)  # always the first day of the month
     status = fields.CharEnumField(PeriodStatus, max_length=8, default=PeriodStatus.OPEN)
-    reopen_reason = fields.TextField(null=True)
+    reopen_reason = nullable_text()
     closed_at = fields.DatetimeField(null=True)
-    closed_by = fields.ForeignKeyField("models.User", related_name="closed_periods", null=True,
-                                       on_delete=fields.SET_NULL)
+    closed_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="closed_periods", null=True, on_delete=fields.SET_NULL)
+    closed_by_id: int | None
     created_at = created_at()
 
     class Meta:
@@ -217,8 +249,9 @@ class TaxRate(Model):
     location = fields.CharField(max_length=64, unique=True)
     name = fields.CharField(max_length=100)
     rate = fields.DecimalField(max_digits=7, decimal_places=5)
-    ledger_account = fields.ForeignKeyField("models.LedgerAccount", related_name="tax_rates", null=True,
-                                            on_delete=fields.RESTRICT)
+    ledger_account: fields.ForeignKeyNullableRelation[LedgerAccount] = fields.ForeignKeyField(
+        "models.LedgerAccount", related_name="tax_rates", null=True, on_delete=fields.RESTRICT)
+    ledger_account_id: int | None
     created_at = created_at()
 
     class Meta:

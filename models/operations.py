@@ -1,11 +1,18 @@
 """Operational records: jobs and their chunks, notifications, audits, the event outbox, idempotency keys."""
 
+from typing import TYPE_CHECKING, Any
+
 from tortoise import fields
 from tortoise.fields.db_defaults import SqlDefault
 from tortoise.models import Model
 
-from models._fields import created_at
+from models._fields import created_at, nullable_text
 from models.enums import JobKind, JobStatus, NotificationStatus
+
+if TYPE_CHECKING:
+    from models.access import User
+    from models.billing import BillingBatch
+    from models.master import Account
 
 
 class Job(Model):
@@ -14,13 +21,16 @@ class Job(Model):
     id = fields.IntField(primary_key=True)
     kind = fields.CharEnumField(JobKind, max_length=16)
     status = fields.CharEnumField(JobStatus, max_length=16, default=JobStatus.QUEUED, db_index=True)
-    batch = fields.ForeignKeyField("models.BillingBatch", related_name="jobs", null=True,
-                                   on_delete=fields.CASCADE)
-    params = fields.JSONField(default=dict)
+    batch: fields.ForeignKeyNullableRelation["BillingBatch"] = fields.ForeignKeyField(
+        "models.BillingBatch", related_name="jobs", null=True, on_delete=fields.CASCADE)
+    batch_id: int | None
+    params: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     progress_done = fields.IntField(default=0)
     progress_total = fields.IntField(default=0)
-    error = fields.TextField(null=True)
-    created_by = fields.ForeignKeyField("models.User", related_name="jobs", null=True, on_delete=fields.SET_NULL)
+    error = nullable_text()
+    created_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="jobs", null=True, on_delete=fields.SET_NULL)
+    created_by_id: int | None
     created_at = created_at()
     started_at = fields.DatetimeField(null=True)
     finished_at = fields.DatetimeField(null=True)
@@ -37,10 +47,12 @@ class JobChunk(Model):
     """One idempotent slice of a job, its key makes a redelivered message a no-op."""
 
     id = fields.IntField(primary_key=True)
-    job = fields.ForeignKeyField("models.Job", related_name="chunks", on_delete=fields.CASCADE)
+    job: fields.ForeignKeyRelation[Job] = fields.ForeignKeyField(
+        "models.Job", related_name="chunks", on_delete=fields.CASCADE)
+    job_id: int
     chunk_no = fields.IntField()
     size = fields.IntField(default=0)
-    params = fields.JSONField(default=dict)
+    params: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     done_at = fields.DatetimeField(null=True)
 
     class Meta:
@@ -52,19 +64,22 @@ class Notification(Model):
     """A system notification on a batch, open until a user resolves it with a note."""
 
     id = fields.IntField(primary_key=True)
-    batch = fields.ForeignKeyField("models.BillingBatch", related_name="notifications", null=True, db_index=True,
-                                   on_delete=fields.CASCADE)
+    batch: fields.ForeignKeyNullableRelation["BillingBatch"] = fields.ForeignKeyField(
+        "models.BillingBatch", related_name="notifications", null=True, db_index=True, on_delete=fields.CASCADE)
+    batch_id: int | None
     # The account it is about, if one: a notification about a restricted account is hidden like the account.
-    account = fields.ForeignKeyField("models.Account", related_name="notifications", null=True,
-                                     on_delete=fields.CASCADE)
+    account: fields.ForeignKeyNullableRelation["Account"] = fields.ForeignKeyField(
+        "models.Account", related_name="notifications", null=True, on_delete=fields.CASCADE)
+    account_id: int | None
     kind = fields.CharField(max_length=64)
     message = fields.TextField()
     status = fields.CharEnumField(NotificationStatus, max_length=8, default=NotificationStatus.OPEN)
     dedupe_key = fields.CharField(max_length=200, null=True, unique=True)
-    resolved_by = fields.ForeignKeyField("models.User", related_name="resolved_notifications", null=True,
-                                         on_delete=fields.SET_NULL)
+    resolved_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="resolved_notifications", null=True, on_delete=fields.SET_NULL)
+    resolved_by_id: int | None
     resolved_at = fields.DatetimeField(null=True)
-    resolution_note = fields.TextField(null=True)
+    resolution_note = nullable_text()
     created_at = created_at()
 
     class Meta:
@@ -78,10 +93,12 @@ class Audit(Model):
     entity = fields.CharField(max_length=32)
     entity_id = fields.IntField()
     field = fields.CharField(max_length=64)
-    before = fields.TextField(null=True)
-    after = fields.TextField(null=True)
+    before = nullable_text()
+    after = nullable_text()
     operation = fields.CharField(max_length=32)
-    actor = fields.ForeignKeyField("models.User", related_name="audits", null=True, on_delete=fields.RESTRICT)
+    actor: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="audits", null=True, on_delete=fields.RESTRICT)
+    actor_id: int | None
     actor_label = fields.CharField(max_length=254, default="system")
     batch_id = fields.IntField(null=True, db_index=True)
     billing_id = fields.IntField(null=True, db_index=True)
@@ -99,11 +116,14 @@ class BatchEvent(Model):
     """The outbox: an event written with the change that caused it, subscribers read from a cursor."""
 
     id = fields.BigIntField(primary_key=True)
-    batch = fields.ForeignKeyField("models.BillingBatch", related_name="events", null=True,
-                                   on_delete=fields.CASCADE)
-    job = fields.ForeignKeyField("models.Job", related_name="events", null=True, on_delete=fields.CASCADE)
+    batch: fields.ForeignKeyNullableRelation["BillingBatch"] = fields.ForeignKeyField(
+        "models.BillingBatch", related_name="events", null=True, on_delete=fields.CASCADE)
+    batch_id: int | None
+    job: fields.ForeignKeyNullableRelation[Job] = fields.ForeignKeyField(
+        "models.Job", related_name="events", null=True, on_delete=fields.CASCADE)
+    job_id: int | None
     kind = fields.CharField(max_length=32)
-    payload = fields.JSONField(default=dict)
+    payload: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     created_at = created_at()
 
     class Meta:
@@ -120,7 +140,7 @@ class IdempotencyRecord(Model):
     operation = fields.CharField(max_length=64)  # the mutation field, for the mismatch message
     request_hash = fields.CharField(max_length=64)  # HMAC of the request, keyed by the caller's token
     # The response's JSON text exactly as sent (text, not JSON: PostgreSQL's jsonb would reorder its keys).
-    response = fields.TextField(null=True)
+    response = nullable_text()
     created_at = created_at()
     # While running: the end of the claim's lease (a request that died frees its key then); once answered,
     # the end of the replay window. Past it the record no longer holds its key and the purge deletes it.

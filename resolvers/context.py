@@ -1,8 +1,10 @@
 """The per-request context: who is asking, and the DataLoaders built fresh for this request."""
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.requests import HTTPConnection
+from strawberry import Info
 
 from billrun.edge import request_id_of
 from domain import auth
@@ -33,6 +35,15 @@ class Context:
         if header is not None:
             fresh = await build_context(self.connection, header if isinstance(header, str) else None)
             self.viewer, self.loaders, self.auth_problem = fresh.viewer, fresh.loaders, fresh.auth_problem
+
+
+def authenticated_viewer(info: Info[Context, Any]) -> Viewer:
+    """The viewer of a root field guarded by `AUTHENTICATED` (and of the fields below it): that guard refuses a
+    request without one before any resolver runs, so reaching here without a viewer is an unguarded field, a bug."""
+    viewer = info.context.viewer
+    if viewer is None:
+        raise RuntimeError("A field that needs a signed-in viewer is not guarded by AUTHENTICATED")
+    return viewer
 
 
 def bearer_token(header: str | None) -> str | None:

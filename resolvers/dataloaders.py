@@ -5,7 +5,7 @@ id go through `domain.access.visible` like every other lookup.
 """
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from strawberry.dataloader import DataLoader
@@ -19,7 +19,7 @@ from models.enums import BillingStatus
 
 def by_id_loader(viewer: Viewer, model: type[Model], scoped: bool = True) -> DataLoader[int, Any]:
     async def load(ids: Sequence[int]) -> list[Any]:
-        rows = {row.id: row for row in await (visible(viewer, model) if scoped else model.all()).filter(
+        rows = {row.pk: row for row in await (visible(viewer, model) if scoped else model.all()).filter(
             id__in=list(ids))}
         return [rows.get(i) for i in ids]
 
@@ -54,7 +54,7 @@ async def previous_billings(viewer: Viewer, billing_ids: list[int]) -> list[Any]
     queries for any number of billings."""
     rows = await models.PeriodicBilling.filter(id__in=billing_ids).values_list("id", "contract_id", "period_start")
     contract_ids = {c for _, c, _ in rows if c is not None}
-    history: dict[int, list[Any]] = defaultdict(list)
+    history: dict[int | None, list[Any]] = defaultdict(list)
     for billing in await visible(viewer, models.PeriodicBilling).filter(contract_id__in=list(contract_ids)).exclude(
             status=BillingStatus.REJECTED).order_by("period_start", "id"):
         history[billing.contract_id].append(billing)
@@ -72,7 +72,7 @@ class Loaders:
         self._viewer = viewer
         self._cache: dict[str, DataLoader] = {}
 
-    def _get(self, name: str, factory) -> DataLoader:
+    def _get(self, name: str, factory: Callable[[Viewer], DataLoader[Any, Any]]) -> DataLoader[Any, Any]:
         if name not in self._cache:
             if self._viewer is None:
                 raise PermissionError("Loaders need an authenticated viewer")

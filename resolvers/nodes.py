@@ -19,5 +19,5 @@ async def load_nodes(info: CtxInfo, model: type[Model], node_ids: Iterable[str])
     if viewer is None:
         return [None] * len(ids)
     wanted = [i for i in ids if i is not None]
-    rows = {row.id: row for row in await visible(viewer, model).filter(id__in=wanted)} if wanted else {}
+    rows = {row.pk: row for row in await visible(viewer, model).filter(id__in=wanted)} if wanted else {}
     return [rows.get(i) if i is not None else None for i in ids]

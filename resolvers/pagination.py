@@ -109,7 +109,7 @@ async def paginate(query: QuerySet, order: list[str], *, first: int | None, afte
     total = await query.count()
 
     backward = last is not None and first is None
-    size = last if backward else (first if first is not None else DEFAULT_PAGE_SIZE)
+    size = first if first is not None else (last if last is not None else DEFAULT_PAGE_SIZE)
     page = query
     if after:
         page = page.filter(_beyond(keys, descending, _decode(after, model_fields, keys), True))

@@ -7,7 +7,7 @@ from strawberry.dataloader import DataLoader
 
 import models
 from domain import dispositions
-from resolvers.context import Context
+from resolvers.context import Context, authenticated_viewer
 
 CtxInfo = Info[Context, Any]
 
@@ -141,7 +141,7 @@ async def notifications_of_batch(root: Any, info: CtxInfo) -> list[Any]:
 
 async def allowed_transitions_of(root: Any, info: CtxInfo) -> list[Any]:
     subject = await info.context.loaders.subject_by_billing_id.load(root.id)
-    return [] if subject is None else dispositions.allowed_transitions(info.context.viewer, subject)  # type: ignore[arg-type]
+    return [] if subject is None else dispositions.allowed_transitions(authenticated_viewer(info), subject)
 
 
 async def audits_of_billing(root: Any, info: CtxInfo) -> list[Any]:

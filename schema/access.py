@@ -13,8 +13,12 @@ from models import enums
 from resolvers.relations import CtxInfo
 from schema.node import ModelNode
 
-Permission = strawberry.enum(enums.Permission, description="What a user or token may do (see docs/ACCESS.md).")
-TokenKind = strawberry.enum(enums.TokenKind, description="A sign-in session or a long-lived API token.")
+# The stored enumerations are the GraphQL enums: `strawberry.enum` registers the class itself (and returns
+# it), so each name stays a type the checker knows.
+Permission = enums.Permission
+strawberry.enum(Permission, description="What a user or token may do (see docs/ACCESS.md).")
+TokenKind = enums.TokenKind
+strawberry.enum(TokenKind, description="A sign-in session or a long-lived API token.")
 
 
 def _sees_account_of(info: CtxInfo, user: Any) -> bool:
@@ -36,20 +40,23 @@ class User(ModelNode):
     created_at: datetime = strawberry.field(description="When the user was created (UTC).")
 
     @strawberry.field(description="Sign-in e-mail, unique (null unless the viewer is ADMIN or this user).")
-    def email(self, info: CtxInfo) -> str | None:
-        return self.email if _sees_account_of(info, self) else None  # type: ignore[attr-defined]
+    @staticmethod
+    def email(row: strawberry.Parent[models.User], info: CtxInfo) -> str | None:
+        return row.email if _sees_account_of(info, row) else None
 
     @strawberry.field(description="The permissions granted to the user (null unless the viewer is ADMIN or this "
                       "user).")
-    def permissions(self, info: CtxInfo) -> list[Permission] | None:
-        if not _sees_account_of(info, self):
+    @staticmethod
+    def permissions(row: strawberry.Parent[models.User], info: CtxInfo) -> list[Permission] | None:
+        if not _sees_account_of(info, row):
             return None
-        return [enums.Permission(p) for p in self.permissions]  # type: ignore[attr-defined]
+        return [enums.Permission(p) for p in row.permissions]
 
     @strawberry.field(description="Inactive users cannot sign in and their sessions end (null unless the viewer "
                       "is ADMIN or this user).")
-    def is_active(self, info: CtxInfo) -> bool | None:
-        return self.is_active if _sees_account_of(info, self) else None  # type: ignore[attr-defined]
+    @staticmethod
+    def is_active(row: strawberry.Parent[models.User], info: CtxInfo) -> bool | None:
+        return row.is_active if _sees_account_of(info, row) else None
 
 
 @strawberry.type(description="An API token (the secret is shown once, at creation, and stored only hashed).")
@@ -65,8 +72,9 @@ class ApiToken(ModelNode):
     created_at: datetime = strawberry.field(description="When it was created (UTC).")
 
     @strawberry.field(description="The permissions the token is limited to; null: all of its user's.")
-    def permissions(self) -> list[Permission] | None:
-        raw = self.permissions  # type: ignore[attr-defined]
+    @staticmethod
+    def permissions(row: strawberry.Parent[models.AccessToken]) -> list[Permission] | None:
+        raw = row.permissions
         return None if raw is None else [enums.Permission(p) for p in raw]
 
 
@@ -91,9 +99,11 @@ class Viewer(relay.Node):
         return [viewer if viewer is not None and raw == str(viewer.user_id) else None for raw in node_ids]
 
     @strawberry.field(description="The permissions in force for this request (the token's, within the user's).")
-    def permissions(self) -> list[Permission]:
-        return sorted(self.permissions, key=lambda p: p.value)  # type: ignore[attr-defined]
+    @staticmethod
+    def permissions(row: strawberry.Parent[access.Viewer]) -> list[Permission]:
+        return sorted(row.permissions, key=lambda p: p.value)
 
     @strawberry.field(description="The viewer's user record.")
-    async def user(self, info: CtxInfo) -> User | None:
-        return await info.context.loaders.user_by_id.load(self.user_id)  # type: ignore[attr-defined]
+    @staticmethod
+    async def user(row: strawberry.Parent[access.Viewer], info: CtxInfo) -> User | None:
+        return await info.context.loaders.user_by_id.load(row.user_id)

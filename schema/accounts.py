@@ -20,8 +20,12 @@ if TYPE_CHECKING:
     from schema.billing import PeriodicBilling
     from schema.items import InvoiceAdjustment, ManualCharge, ServiceChange, WorkOrder
 
-BillingFrequency = strawberry.enum(enums.BillingFrequency, description="How often a contract is billed.")
-ContractStatus = strawberry.enum(enums.ContractStatus, description="Whether a contract is billed.")
+# The stored enumerations are the GraphQL enums: `strawberry.enum` registers the class itself (and returns
+# it), so each name stays a type the checker knows.
+BillingFrequency = enums.BillingFrequency
+strawberry.enum(BillingFrequency, description="How often a contract is billed.")
+ContractStatus = enums.ContractStatus
+strawberry.enum(ContractStatus, description="Whether a contract is billed.")
 
 
 @strawberry.type(description="A date-effective price of a recurring charge: used when the billing period "
@@ -95,8 +99,9 @@ class Account(ModelNode):
         resolver=relations.adjustments_of_account, description="Credit and debit adjustments, newest first.")
 
     @strawberry.field(description="Whether a payment-method token is on file (the token itself is never shown).")
-    def has_payment_method(self) -> bool:
-        return bool(self.payment_method_token)  # type: ignore[attr-defined]
+    @staticmethod
+    def has_payment_method(row: strawberry.Parent[models.Account]) -> bool:
+        return bool(row.payment_method_token)
 
     @strawberry.field(description="The users granted access when the account is restricted.")
     async def granted_users(self, info: relations.CtxInfo) -> list[User]:

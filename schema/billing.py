@@ -13,6 +13,7 @@ from strawberry.scalars import JSON
 
 import models
 from billrun import downloads
+from domain import batches
 from domain.money import round_half_up
 from models import enums
 from resolvers import global_ids, lists, relations
@@ -26,14 +27,24 @@ from schema.node import ModelNode
 if TYPE_CHECKING:
     from schema.ledger import Completion, Export, Invoice, InvoiceFilter, InvoiceOrder
 
-BatchStatus = strawberry.enum(enums.BatchStatus, description="Where a batch is in its lifecycle (docs/BILLING.md).")
-BillingStatus = strawberry.enum(enums.BillingStatus, description="The disposition of a periodic billing.")
-PostMode = strawberry.enum(enums.PostMode, description="How a batch is posted: invoices sent, or exported.")
-DetailKind = strawberry.enum(enums.DetailKind, description="What a billing line bills.")
-PriceSource = strawberry.enum(enums.PriceSource, description="Which record priced a recurring line.")
-Severity = strawberry.enum(enums.Severity, description="ERROR findings block processing; WARNING ones inform.")
-JobKind = strawberry.enum(enums.JobKind, description="What a background job does.")
-JobStatus = strawberry.enum(enums.JobStatus, description="Where a background job is.")
+# The stored enumerations are the GraphQL enums: `strawberry.enum` registers the class itself (and returns
+# it), so each name stays a type the checker knows.
+BatchStatus = enums.BatchStatus
+strawberry.enum(BatchStatus, description="Where a batch is in its lifecycle (docs/BILLING.md).")
+BillingStatus = enums.BillingStatus
+strawberry.enum(BillingStatus, description="The disposition of a periodic billing.")
+PostMode = enums.PostMode
+strawberry.enum(PostMode, description="How a batch is posted: invoices sent, or exported.")
+DetailKind = enums.DetailKind
+strawberry.enum(DetailKind, description="What a billing line bills.")
+PriceSource = enums.PriceSource
+strawberry.enum(PriceSource, description="Which record priced a recurring line.")
+Severity = enums.Severity
+strawberry.enum(Severity, description="ERROR findings block processing; WARNING ones inform.")
+JobKind = enums.JobKind
+strawberry.enum(JobKind, description="What a background job does.")
+JobStatus = enums.JobStatus
+strawberry.enum(JobStatus, description="Where a background job is.")
 
 
 @strawberry.type(description="A split of a line's revenue to one revenue account; a line's splits sum to it.")
@@ -64,17 +75,20 @@ class BillingDetail(ModelNode):
         resolver=relations.distributions_of_detail, description="How the line's revenue is split.")
 
     @strawberry.field(description="The amount billed on this line.")
-    def billing_amount(self) -> Decimal:
-        return self.amount  # type: ignore[attr-defined]
+    @staticmethod
+    def billing_amount(row: strawberry.Parent[models.BillingDetail]) -> Decimal:
+        return row.amount
 
     @strawberry.field(description="The billable item's global id (of type `sourceType`).")
-    def source_id(self) -> relay.GlobalID | None:
-        return global_ids.global_id(self.source_type, self.source_id)  # type: ignore[attr-defined]
+    @staticmethod
+    def source_id(row: strawberry.Parent[models.BillingDetail]) -> relay.GlobalID | None:
+        return global_ids.global_id(row.source_type, row.source_id)
 
     @strawberry.field(description="Why this amount: price record and reason, period, days billed of days in "
                       "period, the formula, tax rate and location, distribution. Records are named by global id.")
-    def trace(self) -> JSON:
-        return global_ids.trace_with_global_ids(self.trace)  # type: ignore[attr-defined]
+    @staticmethod
+    def trace(row: strawberry.Parent[models.BillingDetail]) -> JSON:
+        return global_ids.trace_with_global_ids(row.trace)
 
 
 @strawberry.type(description="How a billing compares with the previous billing of its contract.")
@@ -100,8 +114,9 @@ class Finding(ModelNode):
                                                 description="Who resolved it (a name only, to non-admins).")
 
     @strawberry.field(description="The record concerned's global id (of type `subjectType`).")
-    def subject_id(self) -> relay.GlobalID | None:
-        return global_ids.global_id(self.subject_type, self.subject_id)  # type: ignore[attr-defined]
+    @staticmethod
+    def subject_id(row: strawberry.Parent[models.Finding]) -> relay.GlobalID | None:
+        return global_ids.global_id(row.subject_type, row.subject_id)
 
 
 @strawberry.type(description="Before and after of one key field of one record: written with the change, never "
@@ -123,16 +138,19 @@ class Audit(ModelNode):
 
     @strawberry.field(description="The audited record's global id. A line's distributions are audited on the "
                       "line: their rows name the BillingDetail.")
-    def entity_id(self) -> relay.GlobalID:
-        return global_ids.audited_record(self.entity, self.entity_id)  # type: ignore[attr-defined]
+    @staticmethod
+    def entity_id(row: strawberry.Parent[models.Audit]) -> relay.GlobalID:
+        return global_ids.audited_record(row.entity, row.entity_id)
 
     @strawberry.field(description="The value before (null: none); a record is named by its global id.")
-    def before(self) -> str | None:
-        return global_ids.audited_value(self.field, self.before)  # type: ignore[attr-defined]
+    @staticmethod
+    def before(row: strawberry.Parent[models.Audit]) -> str | None:
+        return global_ids.audited_value(row.field, row.before)
 
     @strawberry.field(description="The value after (null: deleted); a record is named by its global id.")
-    def after(self) -> str | None:
-        return global_ids.audited_value(self.field, self.after)  # type: ignore[attr-defined]
+    @staticmethod
+    def after(row: strawberry.Parent[models.Audit]) -> str | None:
+        return global_ids.audited_value(row.field, row.after)
 
 
 @strawberry.type(description="One billing of one contract (or of an account's one-off items) for one period.")
@@ -172,41 +190,48 @@ class PeriodicBilling(ModelNode):
 
     @strawberry.field(description="First day billed: the period's start, or the contract's start when it starts "
                       "inside the period.")
-    def billing_starting_date(self) -> date:
-        return self.billing_start  # type: ignore[attr-defined]
+    @staticmethod
+    def billing_starting_date(row: strawberry.Parent[models.PeriodicBilling]) -> date:
+        return row.billing_start
 
     @strawberry.field(description="Last day billed (inclusive): the period's end, or the contract's end when it "
                       "ends inside the period.")
-    def billing_ending_date(self) -> date:
-        return self.billing_end  # type: ignore[attr-defined]
+    @staticmethod
+    def billing_ending_date(row: strawberry.Parent[models.PeriodicBilling]) -> date:
+        return row.billing_end
 
     @strawberry.field(description="First day of the billing period itself (its anchored bounds, whatever the "
                       "contract's dates).")
-    def period_start_date(self) -> date:
-        return self.period_start  # type: ignore[attr-defined]
+    @staticmethod
+    def period_start_date(row: strawberry.Parent[models.PeriodicBilling]) -> date:
+        return row.period_start
 
     @strawberry.field(description="Last day of the billing period itself (inclusive).")
-    def period_end_date(self) -> date:
-        return self.period_end  # type: ignore[attr-defined]
+    @staticmethod
+    def period_end_date(row: strawberry.Parent[models.PeriodicBilling]) -> date:
+        return row.period_end
 
     @strawberry.field(description="The total of the billing's lines.")
-    def periodic_billing_amount(self) -> Decimal:
-        return self.amount  # type: ignore[attr-defined]
+    @staticmethod
+    def periodic_billing_amount(row: strawberry.Parent[models.PeriodicBilling]) -> Decimal:
+        return row.amount
 
     @strawberry.field(description="The billing's disposition.")
-    def billing_status(self) -> BillingStatus:
-        return self.status  # type: ignore[attr-defined]
+    @staticmethod
+    def billing_status(row: strawberry.Parent[models.PeriodicBilling]) -> BillingStatus:
+        return row.status
 
     @strawberry.field(description="Where to GET its lines as CSV, with `Authorization: Bearer <token>`.")
     def billing_details_csv_url(self) -> str:
-        return downloads.billing_details_csv_url(billing_id=self.id)  # type: ignore[attr-defined]
+        return downloads.billing_details_csv_url(billing_id=self.id)
 
     @strawberry.field(description="The change from the previous billing of the contract (null for the first).")
-    async def change(self, info: CtxInfo) -> BillingChange | None:
-        previous = await relations.previous_billing_of(self, info)
+    @staticmethod
+    async def change(row: strawberry.Parent[models.PeriodicBilling], info: CtxInfo) -> BillingChange | None:
+        previous = await relations.previous_billing_of(row, info)
         if previous is None:
             return None
-        delta = self.amount - previous.amount  # type: ignore[attr-defined]
+        delta = row.amount - previous.amount
         percent = round_half_up(delta * 100 / previous.amount, 2) if previous.amount else None
         return BillingChange(amount=delta, percent=percent)
 
@@ -229,8 +254,9 @@ class BatchSummary:
     hidden_invoice_count: int = strawberry.field(description="Invoices of accounts hidden from the viewer.")
 
     @strawberry.field(description="Billings per status.")
-    def billing_counts(self) -> list[BillingStatusCount]:
-        counts = self.counts_by_status  # type: ignore[attr-defined]
+    @staticmethod
+    def billing_counts(row: strawberry.Parent[batches.Summary]) -> list[BillingStatusCount]:
+        counts = row.counts_by_status
         return [BillingStatusCount(status=s, count=counts[s]) for s in enums.BillingStatus if s in counts]
 
 
@@ -249,7 +275,8 @@ class Job(ModelNode):
     batch: BillingBatch | None = strawberry.field(resolver=relations.batch_of, description="The batch it works on.")
 
 
-NotificationStatus = strawberry.enum(enums.NotificationStatus, description="Open until a user resolves it.")
+NotificationStatus = enums.NotificationStatus
+strawberry.enum(NotificationStatus, description="Open until a user resolves it.")
 
 
 @strawberry.type(description="A system notification on a batch (a failed job, a declined payment…), open until a "
@@ -351,12 +378,14 @@ class BillingBatch(ModelNode):
     @strawberry.field(description="Where to GET the lines of its billings the viewer may see as CSV, with "
                       "`Authorization: Bearer <token>`.")
     def billing_details_csv_url(self) -> str:
-        return downloads.billing_details_csv_url(batch_id=self.id)  # type: ignore[attr-defined]
+        return downloads.billing_details_csv_url(batch_id=self.id)
 
     @strawberry.field(description="Whether it can be completed now, and every blocker if not.")
-    async def completion(self, info: CtxInfo) -> Annotated[Completion, strawberry.lazy("schema.ledger")]:
+    @staticmethod
+    async def completion(row: strawberry.Parent[models.BillingBatch],
+                         info: CtxInfo) -> Annotated[Completion, strawberry.lazy("schema.ledger")]:
         from resolvers.ledger import completion_of
-        return await completion_of(info, self)  # type: ignore[arg-type]
+        return await completion_of(info, row)
 
     @strawberry.field(description="The invoices it posted that the viewer may see. Relay pagination.")
     async def invoices(self, info: CtxInfo,
@@ -367,16 +396,16 @@ class BillingBatch(ModelNode):
         from resolvers.ledger import invoices_page
         return Connection.of(await invoices_page(info, filter, order_by, {"first": first, "after": after,
                                                                           "last": last, "before": before},
-                                                 batch_id=self.id))  # type: ignore[attr-defined]
+                                                 batch_id=self.id))
 
     @strawberry.field(description="Pre-billing findings (processing findings are on their billings).")
     async def findings(self, info: CtxInfo, unresolved_only: bool = False) -> list[Finding]:
-        return await lists.findings_of_batch(info, self.id, unresolved_only)  # type: ignore[attr-defined]
+        return await lists.findings_of_batch(info, self.id, unresolved_only)
 
     @strawberry.field(description="The batch's audit trail, newest first. Relay pagination.")
     async def audits(self, info: CtxInfo, first: int | None = None, after: str | None = None,
                      last: int | None = None, before: str | None = None) -> Connection[Audit]:
-        page = await lists.audits(info, AuditFilter(batch_id=relay.GlobalID("BillingBatch", str(self.id))),  # type: ignore[attr-defined]
+        page = await lists.audits(info, AuditFilter(batch_id=relay.GlobalID("BillingBatch", str(self.id))),
                                   {"first": first, "after": after, "last": last, "before": before})
         return Connection.of(page)
 
@@ -387,6 +416,6 @@ class BillingBatch(ModelNode):
                                 before: str | None = None) -> Connection[PeriodicBilling]:
         order = order_by or PeriodicBillingOrder()
         key = ("-" if order.direction == Direction.DESC else "") + order.field.value
-        page = await lists.billings_of_batch(info, self.id, filter, [key],  # type: ignore[attr-defined]
+        page = await lists.billings_of_batch(info, self.id, filter, [key],
                                              {"first": first, "after": after, "last": last, "before": before})
         return Connection.of(page)

@@ -12,8 +12,12 @@ from resolvers import relations
 from resolvers.relations import CtxInfo
 from schema.node import ModelNode
 
-LedgerAccountKind = strawberry.enum(enums.LedgerAccountKind, description="What a ledger account holds.")
-PeriodStatus = strawberry.enum(enums.PeriodStatus, description="Whether a month of the books takes postings.")
+# The stored enumerations are the GraphQL enums: `strawberry.enum` registers the class itself (and returns
+# it), so each name stays a type the checker knows.
+LedgerAccountKind = enums.LedgerAccountKind
+strawberry.enum(LedgerAccountKind, description="What a ledger account holds.")
+PeriodStatus = enums.PeriodStatus
+strawberry.enum(PeriodStatus, description="Whether a month of the books takes postings.")
 
 
 @strawberry.type(description="An account of the chart of accounts (receivables, revenue, tax payable, cash).")

@@ -9,7 +9,10 @@ from strawberry import relay
 from domain.errors import ErrorCode as DomainErrorCode
 from resolvers.pagination import Page
 
-ErrorCode = strawberry.enum(DomainErrorCode, description="Why a mutation refused its input. Stable: switch on it.")
+# The stored enumerations are the GraphQL enums: `strawberry.enum` registers the class itself (and returns
+# it), so each name stays a type the checker knows.
+ErrorCode = DomainErrorCode
+strawberry.enum(ErrorCode, description="Why a mutation refused its input. Stable: switch on it.")
 
 
 @strawberry.type(description="A business-rule refusal: nothing was changed. Switch on `code`, show `message`.")

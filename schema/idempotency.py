@@ -13,11 +13,20 @@ import hmac
 import inspect
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 from graphql import ExecutionResult as CoreExecutionResult
-from graphql import FieldNode, GraphQLError, GraphQLObjectType, GraphQLResolveInfo, execute, get_named_type, print_ast
+from graphql import (
+    FieldNode,
+    GraphQLError,
+    GraphQLFormattedError,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    execute,
+    get_named_type,
+    print_ast,
+)
 from graphql.execution import Executor
 from graphql.execution.collect_fields import FieldDetails, collect_fields, collect_subfields
 from graphql.execution.values import get_argument_values
@@ -141,14 +150,15 @@ async def _refusal(ctx: ExecutionContext, refusal: DomainError) -> CoreExecution
 
     def answer_refusal(resolve: Any, root: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
         if info.path.prev is None and info.field_name != "__typename":
-            return refusal_payload(ctx.schema, get_named_type(info.return_type), refusal.problems)  # type: ignore[arg-type]
+            payload_type = cast(GraphQLObjectType, get_named_type(info.return_type))  # a mutation's payload
+            return refusal_payload(ctx.schema, payload_type, refusal.problems)
         return resolve(root, info, **args)
 
     assert ctx.graphql_document is not None
     result = execute(ctx.schema._schema, ctx.graphql_document, root_value=ctx.root_value, context_value=ctx.context,
                      variable_values=ctx.variables, operation_name=ctx.operation_name, middleware=[answer_refusal],
                      executor_class=ctx.schema.execution_context_class)
-    return await result if inspect.isawaitable(result) else result  # type: ignore[return-value]
+    return await result if inspect.isawaitable(result) else result
 
 
 class _StoredError(GraphQLError):
@@ -156,16 +166,16 @@ class _StoredError(GraphQLError):
 
     def __init__(self, formatted: dict[str, Any]) -> None:
         super().__init__(str(formatted.get("message", "")))
-        self.stored = formatted
+        self.stored = cast(GraphQLFormattedError, formatted)  # it was formatted by graphql-core when sent
 
     @property
-    def formatted(self) -> dict[str, Any]:  # type: ignore[override]
+    def formatted(self) -> GraphQLFormattedError:
         return self.stored
 
 
 def _replayed(response: str) -> ExecutionResult:
     stored = json.loads(response)
-    errors = [_StoredError(error) for error in stored.get("errors") or ()]
+    errors: list[GraphQLError] = [_StoredError(error) for error in stored.get("errors") or ()]
     return ExecutionResult(data=stored.get("data"), errors=errors or None)
 
 

@@ -13,8 +13,12 @@ from schema.accounts import Account, RecurringCharge
 from schema.books import LedgerAccount
 from schema.node import ModelNode
 
-WorkOrderStatus = strawberry.enum(enums.WorkOrderStatus, description="Open, or completed (billable).")
-AdjustmentKind = strawberry.enum(enums.AdjustmentKind, description="A credit lowers the bill, a debit raises it.")
+# The stored enumerations are the GraphQL enums: `strawberry.enum` registers the class itself (and returns
+# it), so each name stays a type the checker knows.
+WorkOrderStatus = enums.WorkOrderStatus
+strawberry.enum(WorkOrderStatus, description="Open, or completed (billable).")
+AdjustmentKind = enums.AdjustmentKind
+strawberry.enum(AdjustmentKind, description="A credit lowers the bill, a debit raises it.")
 
 
 @strawberry.type(description="A service performed for an account, billed once completed with a rate.")

@@ -27,4 +27,4 @@ class IsAuthenticated(BasePermission):
                                      extensions=dict(self.error_extensions))
 
 
-AUTHENTICATED = [IsAuthenticated]
+AUTHENTICATED: list[type[BasePermission]] = [IsAuthenticated]

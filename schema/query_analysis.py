@@ -10,7 +10,7 @@ its own type condition, and the variables are those of the one operation being r
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     DocumentNode,
@@ -133,7 +133,7 @@ class QueryAnalysis:
         for node in selection_set.selections:
             if isinstance(node, FragmentSpreadNode):
                 yield node.name.value
-            elif node.selection_set is not None:
+            elif isinstance(node, FieldNode | InlineFragmentNode) and node.selection_set is not None:
                 yield from self._spreads(node.selection_set)
 
     def _top_level_keys(self, selection_set: SelectionSetNode) -> Counter[str]:
@@ -164,7 +164,7 @@ class QueryAnalysis:
                 narrowed = self.schema.get_type(node.type_condition.name.value) if node.type_condition else parent
                 measure = self._selection_set(node.selection_set, narrowed)
             else:  # a spread: the fragment is measured already (absent when unknown or in a cycle)
-                measure = self._measures.get(node.name.value, ZERO)
+                measure = self._measures.get(cast(FragmentSpreadNode, node).name.value, ZERO)
             depth = max(depth, measure.depth)
             aliases += measure.aliases
             cost += measure.cost

@@ -101,7 +101,7 @@ def parse_datetime(value: object) -> dt.datetime:
         raise InputValueError(f"DateTime needs a UTC offset (Z or ±HH:MM), e.g. \"2027-01-01T00:00:00Z\"; got "
                               f"{_shown(value)}.")
     try:
-        moment = dt.datetime.fromisoformat(value)  # type: ignore[arg-type]
+        moment = dt.datetime.fromisoformat(match.string)  # the value, as the str it was matched as
     except ValueError:
         raise _refuse("DateTime", DATETIME_RULE, value) from None
     if not FIRST_DATE.year <= moment.year <= LAST_DATE.year:

@@ -93,3 +93,13 @@ async def test_approved_billings_are_no_longer_editable(admin: Api) -> None:
     refused = (await admin.ok(EDIT, {"input": {"id": recurring, "billingAmount": "1.00"}}))
     assert refused["updateBillingDetail"]["errors"][0]["code"] == "INVALID_STATUS"
     assert (await admin.ok(LINES, {"id": gid}))["periodicBilling"]["periodicBillingAmount"] == "32.48"
+
+
+async def test_a_line_keeps_a_revenue_account(admin: Api) -> None:
+    """An explicit null revenue account is refused as data (it used to fail with an unexpected error)."""
+    _, gid = await _billing(admin)
+    recurring = (await admin.ok(LINES, {"id": gid}))["periodicBilling"]["details"][0]["id"]
+    refused = (await admin.ok(EDIT, {"input": {"id": recurring, "revenueAccountId": None}}))["updateBillingDetail"]
+    assert [(e["code"], e["field"]) for e in refused["errors"]] == [("INVALID_INPUT", "revenueAccountId")]
+    lines = (await admin.ok(LINES, {"id": gid}))["periodicBilling"]["details"]
+    assert lines[0]["distributions"] == [{"amount": "30.00", "revenueAccount": {"code": "4000"}}]

@@ -15,7 +15,7 @@ from workers.broker import broker  # noqa: F401 - the broker must exist before a
 log = logging.getLogger("billrun.workers")
 
 _settings = get_settings()
-RETRY = {"max_retries": _settings.job_max_retries, "min_backoff": _settings.job_min_backoff_ms,
+RETRY: dict[str, Any] = {"max_retries": _settings.job_max_retries, "min_backoff": _settings.job_min_backoff_ms,
          "max_backoff": 30_000}
 
 

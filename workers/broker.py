@@ -14,10 +14,13 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import dramatiq
 import redis
 from dramatiq.asyncio import get_event_loop_thread
+from dramatiq.broker import MessageProxy
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
@@ -27,6 +30,8 @@ from dramatiq.middleware import AsyncIO
 from billrun import db, logs, metrics
 from billrun.settings import Settings, get_settings
 
+T = TypeVar("T")
+
 log = logging.getLogger("billrun.workers")
 
 
@@ -35,7 +40,7 @@ class AsyncOrm(AsyncIO):
     before the loop stops (one middleware, so the order of the two can never be wrong)."""
 
     def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        super().before_worker_boot(broker, worker)
+        super().before_worker_boot(broker, worker)  # type: ignore[no-untyped-call]  # dramatiq: unannotated
         loop_thread = get_event_loop_thread()
         assert loop_thread is not None
         loop_thread.run_coroutine(db.init())
@@ -45,7 +50,7 @@ class AsyncOrm(AsyncIO):
         loop_thread = get_event_loop_thread()
         if loop_thread is not None and loop_thread.loop.is_running():
             loop_thread.run_coroutine(db.close())
-        super().after_worker_shutdown(broker, worker)
+        super().after_worker_shutdown(broker, worker)  # type: ignore[no-untyped-call]  # dramatiq: unannotated
 
 
 class Sweeper(dramatiq.Middleware):
@@ -117,18 +122,18 @@ class WorkerMetrics(dramatiq.Middleware):
     def __init__(self) -> None:
         self.started: dict[str, int] = {}
 
-    def after_nack(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+    def after_nack(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         metrics.message_rejects.labels(message.queue_name, message.actor_name).inc()
 
     def after_enqueue(self, broker: dramatiq.Broker, message: dramatiq.Message, delay: int | None) -> None:
         if "retries" in message.options:
             metrics.message_retries.labels(message.queue_name, message.actor_name).inc()
 
-    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+    def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         metrics.messages_in_progress.labels(message.queue_name, message.actor_name).inc()
         self.started[message.message_id] = current_millis()
 
-    def after_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message, *, result: object = None,
+    def after_process_message(self, broker: dramatiq.Broker, message: MessageProxy, *, result: object = None,
                               exception: BaseException | None = None) -> None:
         labels = (message.queue_name, message.actor_name)
         started = self.started.pop(message.message_id, None)
@@ -161,13 +166,13 @@ class MessageLogContext(dramatiq.Middleware):
         if self.configure_logging:
             logs.configure(get_settings(), stream=sys.stderr)  # dramatiq's pipe to its master process
 
-    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+    def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         context = {"message_id": message.message_id, "actor": message.actor_name}
         if (job_id := message.kwargs.get("job_id")) is not None:
             context["job_id"] = job_id
         self.running[message.message_id] = (logs.message.set(context), current_millis())
 
-    def after_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message, *, result: object = None,
+    def after_process_message(self, broker: dramatiq.Broker, message: MessageProxy, *, result: object = None,
                               exception: BaseException | None = None) -> None:
         running = self.running.pop(message.message_id, None)
         if running is None:  # skipped before it started
@@ -186,7 +191,7 @@ class AppLoop:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
 
-    def run_coroutine(self, coro):
+    def run_coroutine(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
 

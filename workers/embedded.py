@@ -32,7 +32,8 @@ async def in_process_worker(threads: int = 2) -> AsyncIterator[dramatiq.Worker]:
     """Run a Worker for the lifetime of the API process (embedded mode only)."""
     import workers.actors  # noqa: F401 - declare the actors
 
-    set_event_loop_thread(AppLoop(asyncio.get_running_loop()))  # type: ignore[arg-type]
+    # AppLoop stands in for dramatiq's EventLoopThread, of which dramatiq calls only `run_coroutine`.
+    set_event_loop_thread(AppLoop(asyncio.get_running_loop()))  # type: ignore[arg-type]  # duck-typed stand-in
     worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
     worker.start()
     await jobs.resend_unfinished()

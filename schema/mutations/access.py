@@ -1,6 +1,7 @@
 """Sign in and out, users and API tokens."""
 
 from datetime import datetime
+from typing import cast
 
 import strawberry
 from strawberry import relay
@@ -105,9 +106,11 @@ class AccessMutations:
                          "per client address, with a growing wait beyond the limit.")
     async def login(self, info: CtxInfo, input: LoginInput) -> LoginPayload:
         session, errors, retry_at = await access.login(info, input)
+        # A payload carries the user's row and the domain's problems: strawberry reads their fields as they are.
         return LoginPayload(token=session.token if session else None,
                             expires_at=session.expires_at if session else None,
-                            user=session.user if session else None, retry_at=retry_at, errors=errors)
+                            user=cast(User | None, session.user if session else None), retry_at=retry_at,
+                            errors=cast(list[UserError], errors))
 
     @strawberry.mutation(description="Revoke the token of this request.", permission_classes=AUTHENTICATED)
     async def logout(self, info: CtxInfo, input: LogoutInput | None = None) -> LogoutPayload:
