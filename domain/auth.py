@@ -22,13 +22,13 @@ from functools import lru_cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.expressions import Q
-from tortoise.transactions import in_transaction
 
 import models
 from billrun.settings import get_settings
 from domain import clock
 from domain.access import REQUIRES, Viewer, get_visible, require
 from domain.errors import DomainError, ErrorCode, Problem, not_found, raise_if
+from domain.transactions import in_transaction
 from models.enums import Permission, TokenKind
 from models.locks import hold_transaction_locks
 
