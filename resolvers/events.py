@@ -2,19 +2,26 @@
 their payloads, every one through the viewer's scope."""
 
 import re
+from collections.abc import AsyncGenerator
 from typing import Any
 
+from graphql import GraphQLError
+from strawberry import relay
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 import models
+from billrun.hub import Hub, Interest, replay
 from billrun.settings import get_settings
+from models.enums import EventType, JobStatus
+from resolvers.dataloaders import Loaders
 from resolvers.inputs import filter_id
 from resolvers.lists import scoped
 from resolvers.pagination import DEFAULT_PAGE_SIZE, BadRequest, Page
 from resolvers.relations import CtxInfo
 
 _CURSOR = re.compile(r"[0-9]{1,18}")
+JOB_TYPES = frozenset({EventType.JOB_QUEUED.value, EventType.JOB_PROGRESS.value, EventType.JOB_FINISHED.value})
 
 
 def parse_cursor(cursor: str | None, argument: str = "after") -> int | None:
@@ -99,3 +106,72 @@ async def record_by_id(info: CtxInfo, model: type[Model], pk: int | None) -> Any
 async def batch_by_id(info: CtxInfo, pk: int | None) -> Any:
     return None if pk is None else await info.context.loaders.batch_by_id.load(pk)
 
+
+
+# ---------------------------------------------------------------- subscriptions
+
+
+class SubscriptionRefused(GraphQLError):
+    """A subscription that cannot start (an unknown or hidden batch or job): the client's mistake, not a bug."""
+
+    def __init__(self, message: str, code: str = "NOT_FOUND") -> None:
+        super().__init__(message, extensions={"code": code})
+
+
+async def _visible_or_refuse(info: CtxInfo, model: type[Model], gid: relay.GlobalID, type_name: str,
+                             what: str) -> Any:
+    pk = filter_id(gid, type_name)
+    row = await scoped(info, model).get_or_none(id=pk) if pk is not None else None
+    if row is None:
+        raise SubscriptionRefused(f"No {what} with this id (or it is hidden from you).")
+    return row
+
+
+async def _live(info: CtxInfo, interest: Interest, after: int | None,
+                final_type: EventType | None = None) -> AsyncGenerator[models.Event, None]:
+    """The stream of a subscription through this process's hub; with `final_type`, it completes after the first
+    event of that type."""
+    viewer = info.context.viewer
+    assert viewer is not None
+    hub = await Hub.running()
+    subscriber = hub.subscribe(viewer, interest)
+    try:
+        async for event in subscriber.events(after):
+            info.context.loaders = Loaders(viewer)  # links read fresh for each event, not from the socket's start
+            yield event
+            if final_type is not None and event.type == final_type.value:
+                return
+    finally:
+        hub.unsubscribe(subscriber)
+
+
+async def _log_only(info: CtxInfo, interest: Interest, after: int) -> AsyncGenerator[models.Event, None]:
+    viewer = info.context.viewer
+    assert viewer is not None
+    while page := await replay(viewer, interest, after):
+        for event in page:
+            after = event.id
+            info.context.loaders = Loaders(viewer)
+            yield event
+
+
+def _types(types: list[Any] | None) -> frozenset[str] | None:
+    return frozenset(t.value for t in types) if types else None
+
+
+async def batch_events(info: CtxInfo, batch_id: relay.GlobalID, after: str | None) -> AsyncGenerator:
+    batch = await _visible_or_refuse(info, models.BillingBatch, batch_id, "BillingBatch", "billing batch")
+    return _live(info, Interest(batch_id=batch.id), parse_cursor(after))
+
+
+async def job_progress(info: CtxInfo, job_id: relay.GlobalID) -> AsyncGenerator:
+    job = await _visible_or_refuse(info, models.Job, job_id, "Job", "job")
+    interest = Interest(job_id=job.id, types=JOB_TYPES)
+    if job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED) and not await models.Event.filter(
+            job_id=job.id, type=EventType.JOB_FINISHED.value).exists():
+        return _log_only(info, interest, 0)  # finished before the log's retention: what is left, then complete
+    return _live(info, interest, 0, final_type=EventType.JOB_FINISHED)
+
+
+async def all_events(info: CtxInfo, after: str | None, types: list[Any] | None) -> AsyncGenerator:
+    return _live(info, Interest(types=_types(types)), parse_cursor(after))

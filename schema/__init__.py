@@ -7,7 +7,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from billrun.settings import get_settings
-from schema.limits import EdgeLimits, MaskUnexpectedErrors, SuggestionFreeExecutor, is_unexpected, log_unexpected
+from schema.limits import EdgeLimits, MaskUnexpectedErrors, is_unexpected, log_unexpected
 from schema.mutations.access import AccessMutations
 from schema.mutations.billing import BillingMutations
 from schema.mutations.books import BooksMutations
@@ -16,6 +16,7 @@ from schema.mutations.master_data import MasterDataMutations
 from schema.mutations.posting import PostingMutations
 from schema.mutations.review import ReviewMutations
 from schema.query import Query
+from schema.subscription import SharedEventExecutor, Subscription
 
 
 @strawberry.type(description="Everything a client can change. Each mutation takes one `input` and answers a "
@@ -45,8 +46,8 @@ def build_schema() -> strawberry.Schema:
         EdgeLimits,
         MaskUnexpectedErrors,
     ]
-    return BillrunSchema(query=Query, mutation=Mutation, extensions=extensions,
-                         execution_context_class=SuggestionFreeExecutor, config=StrawberryConfig(auto_camel_case=True))
+    return BillrunSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions,
+                         execution_context_class=SharedEventExecutor, config=StrawberryConfig(auto_camel_case=True))
 
 
 schema = build_schema()
