@@ -124,8 +124,24 @@ async def _connected(url: str, token: str, count: int, variables: dict) -> list[
     return clients
 
 
-async def _processed_while_followed(url: str, token: str, viewer, subscribers: int, name: str) -> list[float]:
-    """Process one batch with the worker while `subscribers` clients follow it; every arrival's latency."""
+def _pace(clients: list[Client]) -> dict:
+    """How the batch's events came (their number, over how long) and, per event, the time from its first
+    subscriber to its last: what one event costs the API process to hand to all of them."""
+    by_event: dict[str, list[float]] = {}
+    created: dict[str, float] = {}
+    for client in clients:
+        for at, event in client.arrivals:
+            by_event.setdefault(event["cursor"], []).append(at)
+            created[event["cursor"]] = datetime.fromisoformat(event["createdAt"]).timestamp()
+    spreads = sorted((max(v) - min(v)) * 1000 for v in by_event.values())
+    return {"events": len(by_event), "events_over_seconds": round(max(created.values()) - min(created.values()), 2),
+            "median_spread_first_to_last_subscriber_ms": round(spreads[len(spreads) // 2], 1)}
+
+
+async def _processed_while_followed(url: str, token: str, viewer, subscribers: int,
+                                    name: str) -> tuple[list[float], dict]:
+    """Process one batch with the worker while `subscribers` clients follow it; every arrival's latency, and how
+    the events came."""
     from billrun.settings import get_settings
     from domain import batches, processing
 
@@ -139,7 +155,7 @@ async def _processed_while_followed(url: str, token: str, viewer, subscribers: i
         await asyncio.wait_for(asyncio.gather(*(c.receive_until(_analysis_done) for c in clients)), 600)
     finally:
         await asyncio.gather(*(c.close() for c in clients))
-    return _latencies_ms(clients)
+    return _latencies_ms(clients), _pace(clients)
 
 
 async def _resume(url: str, token: str, viewer, missed: int) -> dict:
@@ -184,10 +200,11 @@ async def bench_live(contracts: int, subscribers: int, missed: int, chunk_size: 
         async with _api(env) as url:
             async with bench._workers(dict(env, BILLRUN_CHUNK_SIZE=str(chunk_size)), 1):
                 await _processed_while_followed(url, token, viewer, 1, "bench-live-warm-up")  # not measured
-                latency = _summary(await _processed_while_followed(url, token, viewer, 1, "bench-live-1"))
+                latency = _summary((await _processed_while_followed(url, token, viewer, 1, "bench-live-1"))[0])
             async with bench._workers(dict(env, BILLRUN_CHUNK_SIZE=str(fan_out_chunk_size)), 1):
-                fan_out = _summary(await _processed_while_followed(url, token, viewer, subscribers,
-                                                                   f"bench-live-{subscribers}"))
+                samples, pace = await _processed_while_followed(url, token, viewer, subscribers,
+                                                                f"bench-live-{subscribers}")
+                fan_out = {**_summary(samples), **pace}
             resumed = await _resume(url, token, viewer, missed)
     finally:
         await db.close()

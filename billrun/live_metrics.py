@@ -1,10 +1,13 @@
-"""The event stream's figures, each counted from exactly one place: events written to the log, events delivered to
-subscribers, subscriptions open. They feed billrun/metrics.py's Prometheus objects (`events_published_total`,
-`events_delivered_total`, `subscriptions_open`) when that module is installed, and count nothing otherwise.
+"""The event stream's figures, each counted from exactly one place: events written to the log (by type), events
+handed to subscribers, subscriptions open. They feed billrun/metrics.py (`event_published`, `event_delivered`,
+`subscription_opened` / `subscription_closed`) where that module is installed, and count nothing otherwise.
 """
 
+from collections.abc import Iterable
 from importlib import import_module
 from types import ModuleType
+
+CHANNEL = "subscription"  # the `channel` label of deliveries (webhooks count theirs under their own)
 
 
 def _metrics() -> ModuleType | None:
@@ -17,23 +20,24 @@ def _metrics() -> ModuleType | None:
 _METRICS = _metrics()
 
 
-def events_published(count: int) -> None:
-    """`count` events were committed to the log by one transaction."""
-    if _METRICS is not None and hasattr(_METRICS, "events_published_total"):
-        _METRICS.events_published_total.inc(count)
+def events_published(types: Iterable[str]) -> None:
+    """One transaction committed events of these types (one entry per event)."""
+    if _METRICS is not None:
+        for event_type in types:
+            _METRICS.event_published(event_type)
 
 
 def events_delivered(count: int) -> None:
     """`count` events were handed to subscribers (one per subscriber and event)."""
-    if _METRICS is not None and hasattr(_METRICS, "events_delivered_total"):
-        _METRICS.events_delivered_total.inc(count)
+    if _METRICS is not None and count:
+        _METRICS.events_delivered.labels(CHANNEL).inc(count)
 
 
 def subscription_opened() -> None:
-    if _METRICS is not None and hasattr(_METRICS, "subscriptions_open"):
-        _METRICS.subscriptions_open.inc()
+    if _METRICS is not None:
+        _METRICS.subscription_opened()
 
 
 def subscription_closed() -> None:
-    if _METRICS is not None and hasattr(_METRICS, "subscriptions_open"):
-        _METRICS.subscriptions_open.dec()
+    if _METRICS is not None:
+        _METRICS.subscription_closed()

@@ -36,8 +36,9 @@ def unlisten(callback: Callable[[int], None]) -> None:
     _listeners.discard(callback)
 
 
-def announce(cursor: int, published: int) -> None:
-    """Events up to `cursor` are committed (`published` of them by this transaction): wake the listeners."""
+def announce(cursor: int, published: list[str]) -> None:
+    """Events up to `cursor` are committed (`published` the types of those this transaction wrote): wake the
+    listeners."""
     live_metrics.events_published(published)
     for callback in list(_listeners):
         try:

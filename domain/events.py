@@ -51,9 +51,9 @@ async def record(event_type: EventType, /, *, batch_id: int | None = None, job_i
     outbox.pending.append((event_type.value, batch_id, job_id, billing_id, invoice_id, account_id, body, clock.now()))
 
 
-async def write(tx: BaseDBAsyncClient, rows: list[Row]) -> tuple[int, int]:
-    """Write a transaction's outbox as its last statement; returns (the last cursor written, how many)."""
-    return await sql.append_events(tx, rows), len(rows)
+async def write(tx: BaseDBAsyncClient, rows: list[Row]) -> tuple[int, list[str]]:
+    """Write a transaction's outbox as its last statement; returns the last cursor written and the types."""
+    return await sql.append_events(tx, rows), [row[0] for row in rows]
 
 
 def _actor(viewer: Viewer | None) -> str:

@@ -60,7 +60,7 @@ class EventfulTransaction:
                 del self._outbox.pending[self._mark:]
             await self._inner.__aexit__(exc_type, exc, traceback)
             return
-        written: tuple[int, int] | None = None
+        written: tuple[int, list[str]] | None = None
         try:
             if exc_type is None and self._outbox.pending:
                 from domain import events
