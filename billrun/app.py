@@ -1,5 +1,7 @@
-"""The ASGI application: GraphQL (HTTP and WebSocket) at /graphql, offline GraphiQL, probes, metrics, CORS."""
+"""The ASGI application: GraphQL (HTTP and WebSocket) at /graphql, offline GraphiQL, probes, metrics, CORS; the
+subscription hub of the process runs in its lifespan."""
 
+import gc
 import logging
 import warnings
 from collections.abc import AsyncIterator
@@ -25,7 +27,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from tortoise.warnings import TortoiseLoopSwitchWarning
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from billrun import db, downloads, metrics, observability
+from billrun import db, downloads, hub, metrics, observability, wakeups
 from billrun.edge import BodySizeLimitMiddleware, RequestIdMiddleware, problem
 from billrun.graphiql import GRAPHIQL_STATIC_DIR, GRAPHIQL_STATIC_PREFIX, offline_ide_response
 from billrun.graphql_ws import BoundedWebSocketAdapter, CheckedLegacyWSHandler, CheckedTransportWSHandler
@@ -106,6 +108,7 @@ class BillrunGraphQL(GraphQL[Context, None]):
         await context.authenticate_connection()
         if context.viewer is None:
             raise ConnectionRejectionError({"message": context.auth_problem or WS_AUTH_MESSAGE})
+        (await hub.Hub.running()).track(context)  # its token is checked again while it stays open
         return await super().on_ws_connect(context)
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -136,6 +139,13 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
                 from workers.embedded import in_process_worker
 
                 await stack.enter_async_context(in_process_worker())
+            await hub.start()  # this process's subscriptions (docs/EVENTS.md)
+            stack.push_async_callback(wakeups.close)
+            stack.push_async_callback(hub.stop)
+            # What start-up built (modules, the schema) lives for ever: out of the collector's sight, a full
+            # collection with many open WebSockets pauses the loop for tens, not hundreds, of milliseconds.
+            gc.collect()
+            gc.freeze()
             try:
                 yield
             finally:

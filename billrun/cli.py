@@ -220,6 +220,24 @@ def bench_posting(
     _run_bench(bench_posting(billings, workers), output)
 
 
+@bench_app.command("live")
+def bench_live(
+    contracts: Annotated[int, typer.Option(help="Contracts of the batches processed while followed.")] = 2000,
+    subscribers: Annotated[int, typer.Option(help="Concurrent subscribers of one API process (fan-out).")] = 1000,
+    missed: Annotated[int, typer.Option(help="Events a resuming subscriber missed.")] = 10_000,
+    chunk_size: Annotated[int, typer.Option(help="Contracts per processing message (a progress event each) while "
+                                            "one subscriber follows.")] = 20,
+    fan_out_chunk_size: Annotated[int, typer.Option(help="The same while the many follow.")] = 200,
+    output: Annotated[str, typer.Option(help="Where to write the JSON result.")] = "bench/results/live.json",
+) -> None:
+    """Events across processes: a worker's event to a subscriber of an API process (p50/p99), S subscribers of
+    one process, a subscriber resuming M missed events. DATABASE_URL must name a scratch database ending in
+    `_bench` (it is recreated)."""
+    from billrun.bench_live import bench_live as run
+
+    _run_bench(run(contracts, subscribers, missed, chunk_size, fan_out_chunk_size), output)
+
+
 def _run_bench(benchmark: Coroutine[Any, Any, dict], output: str) -> None:
     """Run one benchmark coroutine, write its JSON result and print it."""
     from pathlib import Path

@@ -1,5 +1,6 @@
 """GraphQL over WebSocket with the edge's rules: bounded messages, the strict decoding every transport shares,
-well-formed protocol messages, and a connection refused (4403) unless `connection_init` carries a valid token.
+well-formed protocol messages, and a connection refused (4403) unless `connection_init` carries a valid token
+(and closed with 4403 by the subscription hub once that token stops being valid: billrun/hub.py).
 
 Strawberry's handlers assume well-formed messages (a list, a missing `id` or a `query` that is not a string
 made them crash); here every message is checked first and a malformed one is a protocol error.
@@ -94,8 +95,22 @@ def message_problem(message: object, start: str, stop: str) -> str | None:
     return _operation_problem(message.get("payload")) if kind == start else None
 
 
+def _forget_socket(context: Any) -> None:
+    """The socket is closed: the subscription hub stops checking its token."""
+    from billrun.hub import Hub
+
+    if (hub := Hub.of_this_loop()) is not None:
+        hub.forget(context)
+
+
 class CheckedTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
     """graphql-transport-ws: a malformed message closes the socket with 4400 and the reason."""
+
+    async def handle(self) -> None:
+        try:
+            await super().handle()
+        finally:
+            _forget_socket(self.context)
 
     async def handle_message(self, message: Any) -> None:
         if problem := message_problem(message, "subscribe", "complete"):
@@ -108,6 +123,12 @@ class CheckedLegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
     """The legacy graphql-ws protocol: a malformed `connection_init` (or anything malformed before the
     connection is acknowledged) gets `connection_error` and the socket closed (4400); a `start` with a
     readable `id` but a malformed payload an `error` for that id; anything else malformed closes (4400)."""
+
+    async def handle(self) -> None:
+        try:
+            await super().handle()
+        finally:
+            _forget_socket(self.context)
 
     async def handle_message(self, message: Any) -> None:
         problem = message_problem(message, "start", "stop")

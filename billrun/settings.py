@@ -98,6 +98,16 @@ class Settings(BaseSettings):
     mail_from: str = "billing@billrun.invalid"  # the From of invoice e-mails
     outbox_dir: Path = ROOT / "var" / "outbox"  # where .eml files go when there is no smtp_url
     company_name: str = "billrun demo company"  # printed as the invoice's issuer
+    # The event stream (docs/EVENTS.md): how long the event log keeps events (housekeeping purges older ones),
+    # the Redis pub/sub channel of the wake-ups (empty: `billrun:events:<redis db>`, since channels are shared by
+    # every db of a Redis server), how often a subscription hub reads the log even without a wake-up (pub/sub
+    # may lose one), how many events a subscriber may have waiting before it catches up from the log instead,
+    # and how often a hub checks the tokens of its open WebSockets (a revoked one is closed, 4403).
+    event_retention_days: int = Field(default=30, ge=1)
+    events_channel: str = ""
+    events_poll_seconds: float = Field(default=2.0, gt=0)
+    subscriber_buffer: int = Field(default=10_000, ge=1)
+    ws_reauth_seconds: float = Field(default=5.0, gt=0)
 
     @property
     def embedded(self) -> bool:
@@ -115,6 +125,14 @@ class Settings(BaseSettings):
     @property
     def json_logs(self) -> bool:
         return self.log_format == "json" if self.log_format else self.production
+
+    @property
+    def events_channel_name(self) -> str:
+        """The pub/sub channel of event wake-ups: BILLRUN_EVENTS_CHANNEL, or one per Redis db."""
+        if self.events_channel:
+            return self.events_channel
+        db = (self.redis_url or "").rsplit("/", 1)[-1].split("?")[0]
+        return f"billrun:events:{db if db.isdigit() else 0}"
 
     @property
     def production(self) -> bool:

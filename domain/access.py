@@ -73,7 +73,7 @@ ACCOUNT_PATH: dict[type[Model], str] = {
 }
 
 # Records about an account when they name one, and about the company when not: hidden with a hidden account.
-MAYBE_ACCOUNT_OWNED = (models.Finding, models.Notification, models.Audit)
+MAYBE_ACCOUNT_OWNED = (models.Finding, models.Notification, models.Audit, models.Event)
 
 # Shared reference data any billing user may read.
 BILLING_REFERENCE = (

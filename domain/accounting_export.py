@@ -15,12 +15,12 @@ import io
 from collections import defaultdict
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 import models
 from domain import audit, clock, events, jobs, spreadsheet_csv
 from domain.access import Viewer, account_visibility, get_visible, require, sees_all_accounts
 from domain.errors import DomainError, ErrorCode
+from domain.transactions import in_transaction
 from models.enums import BatchStatus, ExportFormat, JobKind, Permission
 
 EXPORTABLE = (BatchStatus.POSTED, BatchStatus.COMPLETED)
@@ -54,7 +54,7 @@ async def hidden_invoices(viewer: Viewer, batch_id: int) -> int:
 
 
 async def write_export(batch: models.BillingBatch, fmt: ExportFormat, viewer: Viewer | None,
-                       created_by: int | None = None) -> models.Export:
+                       created_by: int | None = None, job_id: int | None = None) -> models.Export:
     content = await render(batch.id, fmt)
     async with in_transaction():
         export = await models.Export.create(
@@ -64,7 +64,7 @@ async def write_export(batch: models.BillingBatch, fmt: ExportFormat, viewer: Vi
         await models.BillingBatch.filter(id=batch.id).update(exported_at=clock.now())
         await audit.record(viewer, "BillingBatch", batch.id, {"export": (None, export.filename)}, "EXPORT",
                            batch_id=batch.id)
-        await events.record("EXPORTED", batch_id=batch.id, export_id=export.id, format=fmt.value)
+        await events.export_created(export, job_id)
     return export
 
 
@@ -118,7 +118,8 @@ async def _chunks(job: models.Job) -> list[jobs.Chunk]:
 
 async def _export_chunk(tx: BaseDBAsyncClient, job: models.Job, chunk: models.JobChunk) -> None:
     """The work of one chunk, inside its transaction: one file, written once (a redelivered chunk is done)."""
-    await write_export(jobs.batch_of(job), ExportFormat(chunk.params["format"]), None, created_by=job.created_by_id)
+    await write_export(jobs.batch_of(job), ExportFormat(chunk.params["format"]), None, created_by=job.created_by_id,
+                       job_id=job.id)
 
 
 JOB = jobs.Chunked(JobKind.EXPORT, jobs.EXPORT_FILE, chunks=_chunks, work=_export_chunk)

@@ -3,14 +3,13 @@
 from decimal import Decimal
 from typing import cast
 
-from tortoise.transactions import in_transaction
-
 import models
 from billrun.settings import get_settings
 from domain import validation
 from domain.access import Viewer, get_visible, require
 from domain.currencies import currency_problem, decimals_text, minor_unit
 from domain.errors import DomainError, ErrorCode, Problem, not_found, raise_if
+from domain.transactions import in_transaction
 from models.enums import Permission
 
 EDITABLE = ("name", "bill_group", "division", "currency", "tax_location", "billing_email",

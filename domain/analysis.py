@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from tortoise.expressions import Subquery
-from tortoise.transactions import in_transaction
 
 import models
-from domain import batches, clock, jobs, validation
+from domain import batches, clock, events, jobs, validation
 from domain.access import Viewer, get_visible, require, visible
 from domain.errors import DomainError, ErrorCode
+from domain.transactions import in_transaction
 from models.enums import BatchStatus, Permission, Severity, WorkOrderStatus
 
 UNUSUAL_FACTOR = Decimal(5)  # a manual charge this many times the account's usual amount is flagged
@@ -139,6 +139,9 @@ async def analyze(batch: models.BillingBatch) -> list[models.Finding]:
             models.Finding(batch_id=batch.id, kind=c.kind, severity=c.severity, account_id=c.account_id,
                            subject_type=c.subject_type, subject_id=c.subject_id, key=c.key, message=c.message)
             for key, c in found.items() if key not in known])
+        current = models.Finding.filter(batch_id=batch.id, billing_id=None)
+        await events.batch_analyzed(batch.id, await current.count(), await current.filter(
+            severity=Severity.ERROR, resolved_at=None).count())
     return await models.Finding.filter(batch_id=batch.id, billing_id=None).order_by("id")
 
 
@@ -182,11 +185,12 @@ async def resolve_finding(viewer: Viewer, finding_id: int, note: str) -> models.
     validation.check_text(models.Finding, {"resolution_note": note}, {"resolution_note": "note"})
     if finding.resolved_at is not None:
         raise DomainError(ErrorCode.INVALID_STATUS, "The finding is already resolved.", "id")
-    finding.resolved_at = clock.now()
-    finding.resolved_by_id = viewer.user_id
-    finding.resolution_note = note.strip()
-    await finding.save(update_fields=["resolved_at", "resolved_by_id", "resolution_note"])
-    return finding
+    async with in_transaction():
+        if not await models.Finding.filter(id=finding.id, resolved_at=None).update(
+                resolved_at=clock.now(), resolved_by_id=viewer.user_id, resolution_note=note.strip()):
+            raise DomainError(ErrorCode.INVALID_STATUS, "The finding is already resolved.", "id")
+        await events.finding_resolved(finding, viewer)
+    return await models.Finding.get(id=finding.id)
 
 
 async def run(viewer: Viewer, batch_id: int) -> tuple[models.BillingBatch, list[models.Finding]]:

@@ -23,13 +23,13 @@ from typing import cast
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.expressions import Q
-from tortoise.transactions import in_transaction
 
 import models
 from billrun.settings import get_settings
 from domain import clock, validation
 from domain.access import REQUIRES, Viewer, get_visible, require
 from domain.errors import DomainError, ErrorCode, Problem, not_found, raise_if
+from domain.transactions import in_transaction
 from models.enums import Permission, TokenKind
 from models.locks import hold_transaction_locks
 
@@ -133,21 +133,37 @@ async def _issue(user: models.User, kind: TokenKind, name: str, permissions: lis
     return token
 
 
-async def authenticate(token: str) -> Viewer | None:
-    """The viewer behind a bearer token, or None when it is unknown, revoked, expired or its user inactive."""
-    row = await models.AccessToken.get_or_none(token_hash=hash_token(token)).select_related("user")
-    now = clock.now()
-    if row is None or row.revoked_at is not None or not row.user.is_active:
+def _viewer_of(row: models.AccessToken, now: datetime) -> Viewer | None:
+    """The viewer a token row stands for now, or None when it is revoked, expired or its user inactive."""
+    if row.revoked_at is not None or not row.user.is_active:
         return None
     if row.expires_at is not None and row.expires_at <= now:
         return None
     permissions = {Permission(p) for p in row.user.permissions}
     if row.permissions is not None:
         permissions &= {Permission(p) for p in row.permissions}
-    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
-        await models.AccessToken.filter(id=row.id).update(last_used_at=now)
     return Viewer(user_id=row.user.id, email=row.user.email, name=row.user.name,
                   permissions=frozenset(permissions), token_id=row.id, token_kind=row.kind)
+
+
+async def authenticate(token: str) -> Viewer | None:
+    """The viewer behind a bearer token, or None when it is unknown, revoked, expired or its user inactive."""
+    row = await models.AccessToken.get_or_none(token_hash=hash_token(token)).select_related("user")
+    now = clock.now()
+    viewer = _viewer_of(row, now) if row is not None else None
+    stale = row is not None and (row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION)
+    if viewer is not None and row is not None and stale:
+        await models.AccessToken.filter(id=row.id).update(last_used_at=now)
+    return viewer
+
+
+async def viewers_of_tokens(token_ids: Iterable[int]) -> dict[int, Viewer]:
+    """The viewer each of these tokens stands for now, by token id, in one query; a token that no longer
+    authenticates (unknown, revoked, expired, its user inactive) is absent. For connections that outlive a
+    request (WebSockets), checked again from time to time."""
+    now = clock.now()
+    rows = await models.AccessToken.filter(id__in=list(token_ids)).select_related("user")
+    return {row.id: viewer for row in rows if (viewer := _viewer_of(row, now)) is not None}
 
 
 class LoginRateLimited(DomainError):

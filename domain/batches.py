@@ -8,7 +8,6 @@ from tortoise import connections
 from tortoise.expressions import Q
 from tortoise.functions import Count
 from tortoise.queryset import QuerySet
-from tortoise.transactions import in_transaction
 
 import models
 from billrun.settings import get_settings
@@ -16,6 +15,7 @@ from domain import clock, events, periods, sequences, validation
 from domain.access import Viewer, hidden, require, sees_all_accounts, visible
 from domain.currencies import currency_problem
 from domain.errors import DomainError, ErrorCode, Problem, raise_if
+from domain.transactions import in_transaction
 from models import locks
 from models.bulk import money_sums
 from models.enums import BatchStatus, BillingStatus, ContractStatus, Permission
@@ -50,7 +50,7 @@ async def create_batch(viewer: Viewer, data: dict) -> models.BillingBatch:
         batch = await models.BillingBatch.create(
             code=code, name=name, bill_group=_all(data.get("bill_group")), division=_all(data.get("division")),
             currency=currency, invoice_date=invoice_date, as_of_date=as_of, created_by_id=viewer.user_id)
-        await events.record("BATCH_CREATED", batch_id=batch.id, status=batch.status.value)
+        await events.batch_created(batch)
     return batch
 
 

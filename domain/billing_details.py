@@ -15,7 +15,6 @@ from decimal import Decimal
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
-from tortoise.transactions import in_transaction
 
 import models
 from domain import audit, batches, clock, events, periods, validation
@@ -26,8 +25,9 @@ from domain.currencies import currency_problem
 from domain.dispositions import OPEN_BATCH
 from domain.errors import DomainError, ErrorCode, Problem, raise_if
 from domain.money import money_problems, to_money
+from domain.transactions import in_transaction
 from models import locks
-from models.enums import BillingStatus, DetailKind, Permission
+from models.enums import BillingEdit, BillingStatus, DetailKind, Permission
 
 EDITABLE = (BillingStatus.NEW, BillingStatus.HOLD, BillingStatus.APPROVAL_IN_PROCESS)
 MAX_DAYS_BILLED = 366  # a line without a period of its own (a misc charge) still bills at most a year
@@ -145,7 +145,7 @@ async def update_detail(viewer: Viewer, detail_id: int, changes: dict) -> models
                            batch_id=billing.batch_id, billing_id=billing.id)
         if splits is not None:
             await _replace_distributions(viewer, billing, detail, splits)
-        await recalculate(viewer, billing)
+        await recalculate(viewer, billing, BillingEdit.LINE_CHANGED)
     return await models.BillingDetail.get(id=detail.id)
 
 
@@ -172,7 +172,7 @@ async def add_misc_charge(viewer: Viewer, billing_id: int, description: str, amo
         await audit.record(viewer, "BillingDetail", detail.id, {"amount": (None, amount),
                                                                 "description": (None, description.strip())},
                            "ADD_MISC", batch_id=billing.batch_id, billing_id=billing.id)
-        await recalculate(viewer, billing)
+        await recalculate(viewer, billing, BillingEdit.MISC_CHARGE_ADDED)
     return detail
 
 
@@ -186,7 +186,7 @@ async def remove_misc_charge(viewer: Viewer, detail_id: int) -> int:
                                                                 "description": (detail.description, None)},
                            "REMOVE_MISC", batch_id=billing.batch_id, billing_id=billing.id)
         await detail.delete()
-        await recalculate(viewer, billing)
+        await recalculate(viewer, billing, BillingEdit.MISC_CHARGE_REMOVED)
     return detail.id
 
 
@@ -207,13 +207,14 @@ async def update_billing(viewer: Viewer, billing_id: int, changes: dict) -> mode
                                                                   updated_at=clock.now())
         await audit.record(viewer, "PeriodicBilling", billing.id, {k: (v, values[k]) for k, v in before.items()},
                            "EDIT", batch_id=billing.batch_id, billing_id=billing.id)
-        await events.record("BILLING_EDITED", batch_id=billing.batch_id, billing_id=billing.id, actor=viewer.label)
+        await events.billing_edited(billing, BillingEdit.BILLING_CHANGED, billing.amount, viewer)
     return await models.PeriodicBilling.get(id=billing.id)
 
 
-async def recalculate(viewer: Viewer, billing: models.PeriodicBilling) -> None:
+async def recalculate(viewer: Viewer, billing: models.PeriodicBilling, edit: BillingEdit) -> None:
     """Tax line = rate times the other lines (half-up to the currency's minor unit), amount = sum of the lines;
-    version + 1; audited. Call it inside the edit's transaction, with the billing locked (`_lock_editable`)."""
+    version + 1; audited and announced as `edit`. Call it inside the edit's transaction, with the billing locked
+    (`_lock_editable`)."""
     details = await models.BillingDetail.filter(billing_id=billing.id)
     base = sum((d.amount for d in details if d.kind != DetailKind.TAX), Decimal(0))
     rate = await models.TaxRate.get_or_none(location=billing.tax_location)
@@ -233,5 +234,4 @@ async def recalculate(viewer: Viewer, billing: models.PeriodicBilling) -> None:
     billing.amount, billing.version = total, billing.version + 1
     await audit.record(viewer, "PeriodicBilling", billing.id, {"amount": (before, total)}, "RECALCULATE",
                        batch_id=billing.batch_id, billing_id=billing.id)
-    await events.record("BILLING_EDITED", batch_id=billing.batch_id, billing_id=billing.id, amount=str(total),
-                        actor=viewer.label)
+    await events.billing_edited(billing, edit, total, viewer)

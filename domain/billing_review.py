@@ -4,17 +4,18 @@ Every change writes its audit rows and a batch event in the same transaction. Th
 `domain.dispositions`; this module applies them.
 """
 
+from collections import Counter
 from dataclasses import dataclass
 
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
-from tortoise.transactions import in_transaction
 
 import models
 from domain import audit, batches, clock, events, validation
 from domain.access import Viewer, get_visible, require, visible
 from domain.dispositions import Subject, deletion_refusal, refusal, subjects
 from domain.errors import DomainError, ErrorCode, Problem, raise_if
+from domain.transactions import in_transaction
 from models import locks, sql
 from models.enums import BatchStatus, BillingStatus, Permission
 
@@ -42,8 +43,7 @@ async def update_status(viewer: Viewer, billing_id: int, target: BillingStatus,
         await audit.record(viewer, "PeriodicBilling", billing.id, {"status": (billing.status, target)},
                            "DISPOSITION", batch_id=billing.batch_id, billing_id=billing.id,
                            account_id=billing.account_id)
-        await events.record("DISPOSITION", batch_id=billing.batch_id, billing_id=billing.id,
-                            before=billing.status.value, after=target.value, actor=viewer.label)
+        await events.billing_dispositioned(billing, billing.status, target, viewer)
     return await models.PeriodicBilling.get(id=billing.id)
 
 
@@ -74,8 +74,7 @@ async def mass_update(viewer: Viewer, batch_id: int, target: BillingStatus, bill
                 refusals.append((billing_id, problem))
         if allowed:
             await sql.mass_disposition(tx, viewer.user_id, viewer.label, allowed, target.value, clock.now())
-            await events.record("MASS_DISPOSITION", batch_id=batch.id, status=target.value, changed=len(allowed),
-                                refused=len(refusals), actor=viewer.label)
+            await events.billings_mass_dispositioned(batch.id, target, len(allowed), len(refusals), viewer)
     return MassResult(changed=len(allowed), refusals=refusals)
 
 
@@ -90,7 +89,7 @@ async def delete_billing(viewer: Viewer, billing_id: int) -> int:
         await audit.record(viewer, "PeriodicBilling", billing.id, {"status": (billing.status, None)}, "DELETE",
                            batch_id=billing.batch_id, billing_id=billing.id, account_id=billing.account_id)
         await models.PeriodicBilling.filter(id=billing.id).delete()
-        await events.record("BILLING_DELETED", batch_id=billing.batch_id, billing_id=billing.id, actor=viewer.label)
+        await events.billing_deleted(billing, viewer)
     return billing.id
 
 
@@ -123,9 +122,11 @@ async def move_billings(viewer: Viewer, billing_ids: list[int], to_batch_id: int
                 continue
             await audit.record(viewer, "PeriodicBilling", billing.id, {"batch_id": (billing.batch_id, target.id)},
                                "MOVE", batch_id=billing.batch_id, billing_id=billing.id, account_id=billing.account_id)
-            await events.record("BILLING_MOVED", batch_id=billing.batch_id, billing_id=billing.id, to_batch=target.id)
         await models.PeriodicBilling.filter(id__in=[b.id for b in rows]).update(batch_id=target.id)
         await models.Finding.filter(billing_id__in=[b.id for b in rows]).update(batch_id=target.id)
+        moved = Counter(b.batch_id for b in rows if b.batch_id != target.id)
+        for from_batch_id in sorted(moved, key=lambda b: b or 0):
+            await events.billings_moved(moved[from_batch_id], from_batch_id, target.id, viewer)
     return len(rows)
 
 

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 
 from tortoise.expressions import Subquery
 from tortoise.queryset import QuerySet
-from tortoise.transactions import in_transaction
 
 import models
 from domain import audit, clock, events
 from domain.access import Viewer, get_visible, require, visible
 from domain.errors import DomainError, ErrorCode, Problem
+from domain.transactions import in_transaction
 from models.enums import BatchStatus, JobStatus, NotificationStatus, PaymentStatus, Permission
 
 
@@ -74,5 +74,5 @@ async def complete(viewer: Viewer, batch_id: int) -> models.BillingBatch:
             raise DomainError(ErrorCode.CONCURRENT_UPDATE, "The batch changed meanwhile; reload it.", "batchId")
         await audit.record(viewer, "BillingBatch", batch.id, {"status": (batch.status, BatchStatus.COMPLETED)},
                            "COMPLETE", batch_id=batch.id)
-        await events.record("BATCH_STATUS", batch_id=batch.id, status=BatchStatus.COMPLETED.value)
+        await events.batch_status_changed(batch.id, batch.status, BatchStatus.COMPLETED)
     return await models.BillingBatch.get(id=batch.id)

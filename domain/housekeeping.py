@@ -1,10 +1,11 @@
-"""Housekeeping: forget what no rule needs any more (expired sessions, old login attempts, idempotency keys)."""
+"""Housekeeping: forget what no rule needs any more (expired sessions, old login attempts, idempotency keys,
+events past their retention)."""
 
 from datetime import timedelta
 
 import models
 from billrun.settings import get_settings
-from domain import clock, jobs, payments, sending
+from domain import clock, events, jobs, payments, sending
 from models.enums import TokenKind
 
 LOGIN_ATTEMPTS_KEPT = timedelta(days=30)
@@ -19,7 +20,8 @@ async def purge_expired() -> dict[str, int]:
     sessions = await models.AccessToken.filter(
         kind=TokenKind.SESSION, expires_at__lt=now - SESSIONS_KEPT_AFTER_EXPIRY).delete()
     keys = await models.IdempotencyRecord.filter(expires_at__lt=now).delete()
-    return {"login_attempts": attempts, "sessions": sessions, "idempotency_records": keys}
+    return {"login_attempts": attempts, "sessions": sessions, "idempotency_records": keys,
+            "events": await events.purge()}
 
 
 async def sweep() -> dict[str, int]:

@@ -33,11 +33,11 @@ from typing import Any, cast
 
 import dramatiq
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 import models
 from billrun.settings import get_settings
 from domain import audit, clock, events, faults, notifications
+from domain.transactions import in_transaction
 from models import locks, sql
 from models.bulk import insert_rows
 from models.enums import BatchStatus, JobKind, JobStatus
@@ -96,17 +96,19 @@ def retry_later(reason: str) -> Exception:
 
 
 async def create(kind: JobKind, *, batch_id: int | None, created_by: int | None, **params: Any) -> models.Job:
+    """A QUEUED job, announced with a JOB_QUEUED event. Create it inside the transaction of the change that
+    needs it and start it after commit."""
     # The heartbeat starts now (Tortoise leaves a field with a database default to the database on create).
-    return await models.Job.create(kind=kind, batch_id=batch_id, created_by_id=created_by, params=params,
-                                   updated_at=clock.now())
+    job = await models.Job.create(kind=kind, batch_id=batch_id, created_by_id=created_by, params=params,
+                                  updated_at=clock.now())
+    await events.job_queued(job)
+    return job
 
 
 async def follow_up(kind: JobKind, *, batch_id: int | None, created_by: int | None, **params: Any) -> models.Job:
-    """A job the current transaction queues (and announces with a JOB_QUEUED event): it exists if and only if
-    the transaction commits. Start it after commit."""
-    job = await create(kind, batch_id=batch_id, created_by=created_by, **params)
-    await events.record("JOB_QUEUED", batch_id=batch_id, job_id=job.id, job_kind=kind.value)
-    return job
+    """A job the current transaction queues: it exists if and only if the transaction commits. Start it after
+    commit."""
+    return await create(kind, batch_id=batch_id, created_by=created_by, **params)
 
 
 def batch_of(job: models.Job) -> models.BillingBatch:
@@ -199,7 +201,7 @@ async def _create_chunks(tx: BaseDBAsyncClient, kind: Chunked, job: models.Job) 
     await models.Job.filter(id=job.id).update(status=JobStatus.RUNNING, progress_total=total, updated_at=now,
                                               started_at=job.started_at or now)
     job.status, job.progress_total = JobStatus.RUNNING, total
-    await events.record("JOB_PROGRESS", batch_id=job.batch_id, job_id=job.id, done=0, total=total)
+    await events.job_progress(job, 0, total)
 
 
 def send_chunk(kind: Chunked, job_id: int, chunk_no: int) -> None:
@@ -263,7 +265,7 @@ async def _count_done(tx: BaseDBAsyncClient, job: models.Job, chunk: models.JobC
     now = clock.now()
     await models.JobChunk.filter(id=chunk.id).update(done_at=now)
     done, total = await sql.add_job_progress(tx, job.id, chunk.size, now)
-    await events.record("JOB_PROGRESS", batch_id=job.batch_id, job_id=job.id, done=done, total=total)
+    await events.job_progress(job, done, total, added=chunk.size)
     return done >= total
 
 
@@ -272,6 +274,7 @@ async def _finish(tx: BaseDBAsyncClient, kind: Chunked, job: models.Job) -> list
     if not await models.Job.filter(id=job.id, status=JobStatus.RUNNING).update(
             status=JobStatus.SUCCEEDED, finished_at=now, updated_at=now):
         return []  # failed meanwhile (`fail`): a failed job does not finish
+    await events.job_finished(job, JobStatus.SUCCEEDED)
     return await kind.finish(tx, job)
 
 
@@ -281,8 +284,11 @@ async def _finish(tx: BaseDBAsyncClient, kind: Chunked, job: models.Job) -> list
 async def succeed(job_id: int) -> None:
     """A job of one step (not chunked) is done."""
     now = clock.now()
-    await models.Job.filter(id=job_id, status__in=UNFINISHED).update(
-        status=JobStatus.SUCCEEDED, started_at=now, finished_at=now, updated_at=now)
+    async with in_transaction():
+        job = await models.Job.get_or_none(id=job_id)
+        if job is not None and await models.Job.filter(id=job_id, status__in=UNFINISHED).update(
+                status=JobStatus.SUCCEEDED, started_at=now, finished_at=now, updated_at=now):
+            await events.job_finished(job, JobStatus.SUCCEEDED)
 
 
 async def resend_unfinished() -> int:
@@ -319,8 +325,10 @@ async def fail(job_id: int, error: str) -> None:
         return
     async with in_transaction():
         now = clock.now()
-        await models.Job.filter(id=job_id).update(status=JobStatus.FAILED, error=error[:2000], finished_at=now,
-                                                  updated_at=now)
+        if not await models.Job.filter(id=job_id, status__in=UNFINISHED).update(
+                status=JobStatus.FAILED, error=error[:2000], finished_at=now, updated_at=now):
+            return  # finished meanwhile
+        await events.job_finished(job, JobStatus.FAILED, error)
         if job.batch_id is not None:
             failed = await models.BillingBatch.filter(id=job.batch_id, status=BatchStatus.PROCESSING).update(
                 status=BatchStatus.FAILED)
@@ -328,8 +336,8 @@ async def fail(job_id: int, error: str) -> None:
                 await audit.record(None, "BillingBatch", job.batch_id,
                                    {"status": (BatchStatus.PROCESSING, BatchStatus.FAILED)}, "FAIL",
                                    batch_id=job.batch_id)
-                await events.record("BATCH_STATUS", batch_id=job.batch_id, job_id=job_id,
-                                    status=BatchStatus.FAILED.value, error=error[:500])
+                await events.batch_status_changed(job.batch_id, BatchStatus.PROCESSING, BatchStatus.FAILED,
+                                                  job_id=job_id, error=error)
             await notifications.raise_once(job.batch_id, f"{job.kind.value}_FAILED",
                                            f"{job.kind.value.title()} job #{job_id} failed: {error[:500]}",
                                            f"job-failed:{job_id}")

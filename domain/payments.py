@@ -16,7 +16,6 @@ from typing import cast
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
-from tortoise.transactions import in_transaction
 
 import models
 from billrun.settings import get_settings
@@ -24,6 +23,7 @@ from domain import clock, events, jobs, ledger, notifications
 from domain.access import Viewer, get_visible, require
 from domain.errors import DomainError, ErrorCode
 from domain.gateway import ChargeResult, GatewayTimeout, TransientGatewayError, get_gateway
+from domain.transactions import in_transaction
 from models import locks
 from models.bulk import allocate_ids, insert_rows
 from models.enums import InvoiceStatus, JobKind, PaymentStatus, Permission
@@ -126,8 +126,8 @@ async def record(payment_id: int, result: ChargeResult) -> None:
                 invoice.batch_id, "PAYMENT_DECLINED",
                 f"Auto-pay of invoice {invoice.number} ({payment.amount} {invoice.currency}) was declined: "
                 f"{result.message}.", f"payment-declined:{payment.id}", account_id=invoice.account_id)
-        await events.record("PAYMENT", batch_id=invoice.batch_id, payment_id=payment.id, invoice=invoice.number,
-                            status=result.status.value)
+        await events.payment_settled(payment, invoice, result.status,
+                                     None if result.status == PaymentStatus.SUCCEEDED else result.message)
 
 
 async def _post_receipt(tx: BaseDBAsyncClient, payment: models.Payment, invoice: models.Invoice) -> None:
@@ -150,6 +150,7 @@ async def _give_up(payment: models.Payment, error: str) -> None:
             status=PaymentStatus.FAILED, error=error[:2000], settled_at=clock.now())
         if updated:
             invoice = payment.invoice
+            await events.payment_settled(payment, invoice, PaymentStatus.FAILED, error)
             await notifications.raise_once(
                 invoice.batch_id, "PAYMENT_FAILED",
                 f"Auto-pay of invoice {invoice.number} failed: {error}", f"payment-failed:{payment.id}",

@@ -4,12 +4,12 @@ from datetime import date
 from typing import cast
 
 from dateutil.relativedelta import relativedelta
-from tortoise.transactions import in_transaction
 
 import models
-from domain import audit, clock, validation
+from domain import audit, clock, events, validation
 from domain.access import Viewer, require
 from domain.errors import DomainError, ErrorCode, not_found
+from domain.transactions import in_transaction
 from models.enums import BatchStatus, PeriodStatus, Permission
 
 
@@ -23,7 +23,10 @@ async def create_period(viewer: Viewer, month: date) -> models.AccountingPeriod:
     first = month_of(month)
     if await models.AccountingPeriod.exists(month=first):
         raise DomainError(ErrorCode.DUPLICATE, f"The period {first:%Y-%m} exists.", "month")
-    return await models.AccountingPeriod.create(month=first, status=PeriodStatus.OPEN)
+    async with in_transaction():
+        period = await models.AccountingPeriod.create(month=first, status=PeriodStatus.OPEN)
+        await events.accounting_period_changed(period, viewer)
+    return period
 
 
 async def is_open(day: date) -> bool:
@@ -51,6 +54,7 @@ async def close_period(viewer: Viewer, period_id: int) -> models.AccountingPerio
         await period.save(update_fields=["status", "closed_at", "closed_by_id"])
         await audit.record(viewer, "AccountingPeriod", period.id, {"status": (PeriodStatus.OPEN, PeriodStatus.CLOSED)},
                            "CLOSE")
+        await events.accounting_period_changed(period, viewer)
     return period
 
 
@@ -70,4 +74,5 @@ async def reopen_period(viewer: Viewer, period_id: int, reason: str) -> models.A
         await period.save(update_fields=["status", "reopen_reason"])
         await audit.record(viewer, "AccountingPeriod", period.id, {"status": (PeriodStatus.CLOSED, PeriodStatus.OPEN),
                                                                    "reopen_reason": (None, reason.strip())}, "REOPEN")
+        await events.accounting_period_changed(period, viewer, reason.strip())
     return period

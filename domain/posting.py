@@ -21,13 +21,13 @@ from typing import cast
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F, Subquery
-from tortoise.transactions import in_transaction
 
 import models
 from billrun.settings import get_settings
 from domain import audit, clock, events, jobs, ledger, periods, sequences
 from domain.access import Viewer, account_visibility, get_visible, require, sees_all_accounts
 from domain.errors import DomainError, ErrorCode, Problem, raise_if
+from domain.transactions import in_transaction
 from models import sql
 from models.bulk import allocate_ids, insert_rows
 from models.enums import (
@@ -85,7 +85,8 @@ async def start_posting(viewer: Viewer, batch_id: int, mode: PostMode) -> models
                                "POST", batch_id=batch.id)
         job = await jobs.create(JobKind.POST, batch_id=batch.id, created_by=viewer.user_id, actor=viewer.user_id,
                                 actor_label=viewer.label)
-        await events.record("BATCH_STATUS", batch_id=batch.id, job_id=job.id, status=BatchStatus.POSTING.value)
+        if not resuming:
+            await events.batch_status_changed(batch.id, batch.status, BatchStatus.POSTING, job_id=job.id)
     jobs.start(job)
     return job
 
@@ -192,6 +193,8 @@ async def write_invoices(tx: BaseDBAsyncClient, job: models.Job, first_id: int, 
     await insert_rows(tx, "journal_line", LINE_COLUMNS, [
         (line_id, entry_id, line.ledger_account_id, line.debit, line.credit, line.memo)
         for line_id, (entry_id, line) in zip(line_ids, lines, strict=True)])
+    await events.invoices_posted(batch.id, job.id, len(billings), invoice_number(first),
+                                 invoice_number(first + len(billings) - 1))
     return len(billings)
 
 
@@ -212,10 +215,13 @@ async def _posted(tx: BaseDBAsyncClient, job: models.Job) -> list[models.Job]:
     await insert_rows(tx, "audit", AUDIT_COLUMNS, [
         ("PeriodicBilling", bid, "batch_id", str(batch.id), None, "HOLD_LEFT_BATCH", actor, label, batch.id, bid,
          account_id, now) for bid, account_id in await held.values_list("id", "account_id")])
+    leaving = await held.count()
     await held.update(batch_id=None, held_from_batch_id=batch.id)
+    if leaving:
+        await events.billings_moved(leaving, batch.id, None, None)
     await audit.record(None, "BillingBatch", batch.id, {"status": (BatchStatus.POSTING, BatchStatus.POSTED)},
                        "POST", batch_id=batch.id)
-    await events.record("BATCH_STATUS", batch_id=batch.id, job_id=job.id, status=BatchStatus.POSTED.value)
+    await events.batch_status_changed(batch.id, BatchStatus.POSTING, BatchStatus.POSTED, job_id=job.id)
     return await _follow_ups(job)
 
 

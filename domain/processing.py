@@ -18,7 +18,6 @@ from typing import cast
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Subquery
-from tortoise.transactions import in_transaction
 
 import models
 from billrun.settings import get_settings
@@ -36,6 +35,7 @@ from domain.pricing import (
     price_contract,
     price_one_offs,
 )
+from domain.transactions import in_transaction
 from models.bulk import allocate_ids, insert_rows, set_where_null
 from models.enums import (
     AdjustmentKind,
@@ -68,7 +68,7 @@ async def start_processing(viewer: Viewer, batch_id: int) -> models.Job:
         job = await jobs.create(JobKind.PROCESS, batch_id=batch.id, created_by=viewer.user_id)
         await audit.record(viewer, "BillingBatch", batch.id, {"status": (batch.status, BatchStatus.PROCESSING)},
                            "PROCESS", batch_id=batch.id)
-        await events.record("BATCH_STATUS", batch_id=batch.id, job_id=job.id, status=BatchStatus.PROCESSING.value)
+        await events.batch_status_changed(batch.id, batch.status, BatchStatus.PROCESSING, job_id=job.id)
     jobs.start(job)
     return job
 
@@ -96,10 +96,13 @@ async def _adopt_held_billings(batch: models.BillingBatch) -> None:
     """HOLD billings that left a posted batch join the next batch processed for their account (docs/POSTING.md)."""
     held = models.PeriodicBilling.filter(batch_id=None, account_id__in=Subquery(
         batches.accounts_in_scope(batch).values("id")))
-    for billing_id, account_id in await held.values_list("id", "account_id"):
+    adopted = await held.values_list("id", "account_id")
+    for billing_id, account_id in adopted:
         await audit.record(None, "PeriodicBilling", billing_id, {"batch_id": (None, batch.id)}, "ADOPT",
                            batch_id=batch.id, billing_id=billing_id, account_id=account_id)
     await held.update(batch_id=batch.id)
+    if adopted:
+        await events.billings_moved(len(adopted), None, batch.id, None)
 
 
 async def _accounts_with_one_offs(batch: models.BillingBatch) -> set[int]:
@@ -303,7 +306,7 @@ async def _processed(tx: BaseDBAsyncClient, job: models.Job) -> list[models.Job]
         return []  # not PROCESSING any more: nothing to finish here
     await audit.record(None, "BillingBatch", batch_id, {"status": (BatchStatus.PROCESSING, BatchStatus.PROCESSED)},
                        "PROCESS", batch_id=batch_id)
-    await events.record("BATCH_STATUS", batch_id=batch_id, job_id=job.id, status=BatchStatus.PROCESSED.value)
+    await events.batch_status_changed(batch_id, BatchStatus.PROCESSING, BatchStatus.PROCESSED, job_id=job.id)
     return [await jobs.follow_up(JobKind.ANALYZE, batch_id=batch_id, created_by=job.created_by_id)]
 
 

@@ -5,8 +5,6 @@ Reversal deletes every billing of the batch, so like posting it needs sight of a
 checked when it is asked for, and again by the job for the user who asked (billings may have been moved into
 the batch, or a grant withdrawn, in between)."""
 
-from tortoise.transactions import in_transaction
-
 import models
 from domain import audit, clock, events, jobs
 from domain.access import (
@@ -19,6 +17,7 @@ from domain.access import (
     sees_all_accounts,
 )
 from domain.errors import DomainError, ErrorCode
+from domain.transactions import in_transaction
 from models import locks, sql
 from models.enums import BatchStatus, JobKind, JobStatus, Permission
 
@@ -40,7 +39,6 @@ async def start_reversal(viewer: Viewer, batch_id: int) -> models.Job:
                           "from you; only a user who can see every billing may reverse it.", "batchId")
     async with in_transaction():
         job = await jobs.create(JobKind.REVERSE, batch_id=batch.id, created_by=viewer.user_id, **job_params(viewer))
-        await events.record("JOB_QUEUED", batch_id=batch.id, job_id=job.id, job_kind=JobKind.REVERSE.value)
     jobs.start(job)
     return job
 
@@ -63,13 +61,16 @@ async def reverse(job_id: int) -> None:
         actor_id = job.params.get("actor")
         label = job.params.get("actor_label", SYSTEM_LABEL)
         if batch.status not in REVERSIBLE:
+            error = f"Batch is {batch.status.value}, not reversible"
             await models.Job.filter(id=job.id).update(status=JobStatus.FAILED, finished_at=now, updated_at=now,
-                                                      error=f"Batch is {batch.status.value}, not reversible")
+                                                      error=error)
+            await events.job_finished(job, JobStatus.FAILED, error)
             return
         if unseen := await _hidden_from_actor(job):
-            await models.Job.filter(id=job.id).update(
-                status=JobStatus.FAILED, finished_at=now, error=f"{unseen} billing(s) of accounts hidden from "
-                "the user who asked are in the batch now; nothing was reversed")
+            error = (f"{unseen} billing(s) of accounts hidden from the user who asked are in the batch now; "
+                     "nothing was reversed")
+            await models.Job.filter(id=job.id).update(status=JobStatus.FAILED, finished_at=now, error=error)
+            await events.job_finished(job, JobStatus.FAILED, error)
             return
         await sql.audit_reversed_billings(tx, batch.id, actor_id, label, now)
         # HOLD billings adopted from an earlier batch were not generated here: they go back to waiting.
@@ -82,7 +83,8 @@ async def reverse(job_id: int) -> None:
                            "REVERSE", batch_id=batch.id)
         await models.Job.filter(id=job.id).update(status=JobStatus.SUCCEEDED, started_at=now, finished_at=now,
                                                   updated_at=now)
-        await events.record("BATCH_STATUS", batch_id=batch.id, job_id=job.id, status=BatchStatus.NOT_STARTED.value)
+        await events.job_finished(job, JobStatus.SUCCEEDED)
+        await events.batch_status_changed(batch.id, batch.status, BatchStatus.NOT_STARTED, job_id=job.id)
 
 
 async def _hidden_from_actor(job: models.Job) -> int:

@@ -26,6 +26,7 @@ from domain import clock, events, jobs, mailer, notifications, validation
 from domain.access import Viewer, get_visible, require
 from domain.errors import DomainError, ErrorCode
 from domain.invoice_pdf import InvoiceDocument, InvoiceLine, render_invoice_pdf
+from domain.transactions import in_transaction
 from models.enums import DeliveryChannel, DeliveryStatus, JobKind, Permission
 
 
@@ -73,16 +74,22 @@ async def deliver(batch_id: int | None, outgoing: Outgoing) -> None:
         message = mailer.invoice_message(doc, pdf, sender=settings.mail_from)
         sent = await mailer.send(message, smtp_url=settings.smtp_url, outbox_dir=settings.outbox_dir)
     except (mailer.DeliveryFailed, ValueError) as error:  # ValueError: no usable billing address
-        await models.Delivery.filter(id=claim.id).update(status=DeliveryStatus.FAILED, error=str(error)[:2000])
-        await notifications.raise_once(batch_id, "DELIVERY_FAILED",
-                                       f"Invoice {doc.number} could not be sent to {recipient}: {error}",
-                                       f"delivery-failed:{invoice_id}", account_id=outgoing.account_id)
+        async with in_transaction():
+            await models.Delivery.filter(id=claim.id).update(status=DeliveryStatus.FAILED, error=str(error)[:2000])
+            await events.invoice_delivery_failed(batch_id, invoice_id, outgoing.account_id, doc.number, claim.id,
+                                                 str(error))
+            await notifications.raise_once(batch_id, "DELIVERY_FAILED",
+                                           f"Invoice {doc.number} could not be sent to {recipient}: {error}",
+                                           f"delivery-failed:{invoice_id}", account_id=outgoing.account_id)
         return
     if sent.channel == DeliveryChannel.OUTBOX_FILE.value and sent.path:
         _write_pdf_beside(Path(sent.path), pdf)
-    await models.Delivery.filter(id=claim.id).update(status=DeliveryStatus.SENT, channel=DeliveryChannel(sent.channel),
-                                                     message_id=sent.message_id, path=sent.path)
-    await events.record("INVOICE_SENT", batch_id=batch_id, invoice=doc.number, channel=sent.channel)
+    async with in_transaction():
+        await models.Delivery.filter(id=claim.id).update(
+            status=DeliveryStatus.SENT, channel=DeliveryChannel(sent.channel), message_id=sent.message_id,
+            path=sent.path)
+        await events.invoice_delivered(batch_id, invoice_id, outgoing.account_id, doc.number, claim.id,
+                                       sent.channel)
 
 
 async def settle_stuck(older_than: timedelta = timedelta(minutes=10)) -> int:
@@ -90,10 +97,15 @@ async def settle_stuck(older_than: timedelta = timedelta(minutes=10)) -> int:
     FAILED with a notification asking a person to check, never sent again blindly (the sweeper's part)."""
     stuck = await models.Delivery.filter(status=DeliveryStatus.SENDING,
                                          created_at__lte=clock.now() - older_than).select_related("invoice")
+    error = "outcome unknown: the worker stopped while sending"
     for delivery in stuck:
-        if await models.Delivery.filter(id=delivery.id, status=DeliveryStatus.SENDING).update(
-                status=DeliveryStatus.FAILED, error="outcome unknown: the worker stopped while sending"):
+        async with in_transaction():
+            if not await models.Delivery.filter(id=delivery.id, status=DeliveryStatus.SENDING).update(
+                    status=DeliveryStatus.FAILED, error=error):
+                continue
             invoice = delivery.invoice
+            await events.invoice_delivery_failed(invoice.batch_id, invoice.id, invoice.account_id, invoice.number,
+                                                 delivery.id, error)
             await notifications.raise_once(
                 invoice.batch_id, "DELIVERY_UNKNOWN",
                 f"Invoice {invoice.number} may or may not have reached {delivery.recipient}: the worker stopped "

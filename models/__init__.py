@@ -25,7 +25,7 @@ from models.master import (
     TaxRate,
     WorkOrder,
 )
-from models.operations import Audit, BatchEvent, IdempotencyRecord, Job, JobChunk, Notification
+from models.operations import Audit, Event, IdempotencyRecord, Job, JobChunk, Notification
 
 __all__ = [
     "AccessToken",
@@ -33,11 +33,11 @@ __all__ = [
     "AccountGrant",
     "AccountingPeriod",
     "Audit",
-    "BatchEvent",
     "BillingBatch",
     "BillingDetail",
     "DatedPrice",
     "Delivery",
+    "Event",
     "Export",
     "Finding",
     "IdempotencyRecord",

@@ -1,4 +1,4 @@
-"""Operational records: jobs and their chunks, notifications, audits, the event outbox, idempotency keys."""
+"""Operational records: jobs and their chunks, notifications, audits, the event stream, idempotency keys."""
 
 from typing import TYPE_CHECKING, Any
 
@@ -112,22 +112,29 @@ class Audit(Model):
         indexes = (("entity", "entity_id"),)
 
 
-class BatchEvent(Model):
-    """The outbox: an event written with the change that caused it, subscribers read from a cursor."""
+class Event(Model):
+    """One fact of the event stream, written in the transaction of the change it reports (docs/EVENTS.md).
 
-    id = fields.BigIntField(primary_key=True)
-    batch: fields.ForeignKeyNullableRelation["BillingBatch"] = fields.ForeignKeyField(
-        "models.BillingBatch", related_name="events", null=True, on_delete=fields.CASCADE)
-    batch_id: int | None
-    job: fields.ForeignKeyNullableRelation[Job] = fields.ForeignKeyField(
-        "models.Job", related_name="events", null=True, on_delete=fields.CASCADE)
-    job_id: int | None
-    kind = fields.CharField(max_length=32)
+    Its id is its cursor: ids are taken when the transaction ends, under a lock held until it commits, so they
+    grow in the order transactions become visible and a reader going forward by id never skips one. The links
+    are plain columns, not foreign keys: an event outlives what it reports (a deleted billing), and taking
+    key-share locks on other rows under the cursor lock could deadlock.
+    """
+
+    id = fields.BigIntField(primary_key=True, generated=False)
+    type = fields.CharField(max_length=40)
+    batch_id = fields.IntField(null=True)
+    job_id = fields.IntField(null=True)
+    billing_id = fields.IntField(null=True)
+    invoice_id = fields.IntField(null=True)
+    # The account it is about (null: about a batch or the company): hidden from whoever may not see that account.
+    account_id = fields.IntField(null=True)
     payload: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
-    created_at = created_at()
+    created_at = fields.DatetimeField(db_index=True)
 
     class Meta:
-        table = "batch_event"
+        table = "event"
+        indexes = (("batch_id", "id"), ("job_id", "id"))
 
 
 class IdempotencyRecord(Model):

@@ -48,6 +48,39 @@ async def advance_sequence(conn: BaseDBAsyncClient, name: str, count: int) -> in
     return int(rows[0]["last_value"]) if rows else None
 
 
+# ---------------------------------------------------------------- the event stream
+
+EVENT_SEQUENCE = "event"
+EVENT_COLUMNS = ("id", "type", "batch_id", "job_id", "billing_id", "invoice_id", "account_id", "payload",
+                 "created_at")
+
+
+async def append_events(tx: BaseDBAsyncClient, rows: list[tuple]) -> int:
+    """Write events (every column of EVENT_COLUMNS but the id, the payload as JSON text) with the next ids of the
+    `event` sequence; returns the last id written.
+
+    The sequence row stays locked until `tx` ends, so transactions writing events commit one after the other in
+    id order: a reader that saw id n has seen every id below it. Call it last in the transaction (no other lock
+    is taken after it, and the events have no foreign keys to lock other rows by), so no transaction ever waits
+    for another while holding it."""
+    last = await advance_sequence(tx, EVENT_SEQUENCE, len(rows))
+    if last is None:  # a new database: the first events ever
+        await ensure_sequence(tx, EVENT_SEQUENCE)
+        last = await advance_sequence(tx, EVENT_SEQUENCE, len(rows))
+    assert last is not None
+    first = last - len(rows) + 1
+    marks = ", ".join(placeholders(tx, len(EVENT_COLUMNS)))
+    await tx.execute_many(f"INSERT INTO event ({', '.join(EVENT_COLUMNS)}) VALUES ({marks})",
+                          [[first + n, *row] for n, row in enumerate(rows)])
+    return last
+
+
+async def last_event_id(conn: BaseDBAsyncClient) -> int:
+    """The highest event id committed (0 for none): every event up to it is visible."""
+    rows = await conn.execute_query_dict("SELECT MAX(id) AS top FROM event")
+    return int(rows[0]["top"] or 0)
+
+
 # ---------------------------------------------------------------- billings
 
 

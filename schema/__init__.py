@@ -8,7 +8,7 @@ from strawberry.types import ExecutionContext
 
 from billrun.settings import get_settings
 from schema.idempotency import Idempotency
-from schema.limits import EdgeLimits, MaskUnexpectedErrors, SuggestionFreeExecutor, is_unexpected, log_unexpected
+from schema.limits import EdgeLimits, MaskUnexpectedErrors, is_unexpected, log_unexpected
 from schema.mutations.access import AccessMutations
 from schema.mutations.billing import BillingMutations
 from schema.mutations.books import BooksMutations
@@ -19,6 +19,7 @@ from schema.mutations.review import ReviewMutations
 from schema.operation_metrics import OperationMetrics
 from schema.query import Query
 from schema.scalars import STRICT_SCALARS, NoNulInStrings
+from schema.subscription import SharedEventExecutor, Subscription
 
 
 @strawberry.type(description="Everything a client can change. Each mutation takes one `input` and answers a "
@@ -53,8 +54,8 @@ def build_schema() -> strawberry.Schema:
     ]
     # Strict Decimal, Date and DateTime schema-wide (schema/scalars.py), in place of strawberry's lenient ones.
     config = StrawberryConfig(auto_camel_case=True, scalar_map=STRICT_SCALARS)
-    return BillrunSchema(query=Query, mutation=Mutation, extensions=extensions,
-                         execution_context_class=SuggestionFreeExecutor, config=config)
+    return BillrunSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions,
+                         execution_context_class=SharedEventExecutor, config=config)
 
 
 schema = build_schema()

@@ -25,6 +25,7 @@ from schema.common import Connection, Direction
 from schema.node import ModelNode
 
 if TYPE_CHECKING:
+    from schema.events import Event, EventOrder, EventType
     from schema.ledger import Completion, Export, Invoice, InvoiceFilter, InvoiceOrder
 
 # The stored enumerations are the GraphQL enums: `strawberry.enum` registers the class itself (and returns
@@ -407,6 +408,21 @@ class BillingBatch(ModelNode):
                      last: int | None = None, before: str | None = None) -> Connection[Audit]:
         page = await lists.audits(info, AuditFilter(batch_id=relay.GlobalID("BillingBatch", str(self.id))),
                                   {"first": first, "after": after, "last": last, "before": before})
+        return Connection.of(page)
+
+    @strawberry.field(description="The batch's events the viewer may see (the event log of this batch), oldest "
+                      "first unless `order` says otherwise. Relay pagination; cursors are the events' cursors.")
+    async def events(self, info: CtxInfo,
+                     types: list[Annotated[EventType, strawberry.lazy("schema.events")]] | None = None,
+                     order: Annotated[EventOrder, strawberry.lazy("schema.events")] | None = None,
+                     first: int | None = None, after: str | None = None, last: int | None = None,
+                     before: str | None = None) -> Connection[Annotated[Event, strawberry.lazy("schema.events")]]:
+        from resolvers.events import events_page
+        from schema.events import EventFilter, EventOrder
+
+        page = await events_page(info, EventFilter(types=types), order == EventOrder.NEWEST_FIRST,
+                                 {"first": first, "after": after, "last": last, "before": before},
+                                 batch_id=self.id)
         return Connection.of(page)
 
     @strawberry.field(description="The batch's billings the viewer may see. Relay pagination.")

@@ -7,7 +7,7 @@ from typing import cast
 import strawberry
 from strawberry import relay
 
-from resolvers import billing, ledger, lists
+from resolvers import billing, events, ledger, lists
 from resolvers.context import authenticated_viewer
 from resolvers.relations import CtxInfo
 from schema.access import ApiToken, User, Viewer
@@ -24,6 +24,7 @@ from schema.billing import (
 )
 from schema.books import AccountingPeriod, LedgerAccount, LedgerAccountKind, PeriodStatus, TaxRate
 from schema.common import Connection, Direction, order_key
+from schema.events import Event, EventFilter, EventOrder
 from schema.ledger import Invoice, InvoiceFilter, InvoiceOrder, TrialBalance
 from schema.permissions import AUTHENTICATED
 
@@ -219,6 +220,17 @@ class Query:
                             first: int | None = None, after: str | None = None, last: int | None = None,
                             before: str | None = None) -> Connection[Notification]:
         return Connection.of(await lists.notifications(info, filter, window(first, after, last, before)))
+
+    @strawberry.field(description="The event log: every event the viewer may see, kept for "
+                      "BILLRUN_EVENT_RETENTION_DAYS (docs/EVENTS.md). Oldest first by default, so `after: <cursor>` "
+                      "catches up on what came since; cursors are the events' cursors. " + PAGE_ARGS_DOC,
+                      permission_classes=AUTHENTICATED)
+    async def events(self, info: CtxInfo, filter: EventFilter | None = None,
+                     order: EventOrder = EventOrder.OLDEST_FIRST, first: int | None = None,
+                     after: str | None = None, last: int | None = None,
+                     before: str | None = None) -> Connection[Event]:
+        return Connection.of(await events.events_page(info, filter, order == EventOrder.NEWEST_FIRST,
+                                                      window(first, after, last, before)))
 
     @strawberry.field(description="Debits and credits per ledger account, entries dated up to `asOf` (default: "
                       "all). Needs BILLING_ACCESS; null without it.", permission_classes=AUTHENTICATED)

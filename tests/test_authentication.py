@@ -522,7 +522,7 @@ async def test_a_clerk_sees_colleagues_names_never_their_emails_or_permissions(a
     # What is written now names the user, not the e-mail.
     [disposition] = await models.Audit.filter(operation="DISPOSITION").values_list("actor_label", flat=True)
     assert disposition == "Ada Admin"
-    [event] = await models.BatchEvent.filter(kind="DISPOSITION")
+    [event] = await models.Event.filter(type="BILLING_DISPOSITIONED")
     assert event.payload["actor"] == "Ada Admin"
 
     variables = {"batch": batch, "billing": row["id"]}

@@ -41,7 +41,7 @@ async def test_editing_a_line_recalculates_tax_and_amount(admin: Api) -> None:
                                                                                         "after")
     assert ("BillingDetail", "amount", "30.00", "40.00") in trail
     assert ("PeriodicBilling", "amount", "32.48", "43.30") in trail
-    assert await models.BatchEvent.filter(kind="BILLING_EDITED").exists()
+    assert await models.Event.filter(type="BILLING_EDITED").exists()
 
 
 async def test_distributions_must_sum_to_their_line(admin: Api) -> None:

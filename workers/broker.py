@@ -27,7 +27,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import current_millis
 from dramatiq.middleware import AsyncIO
 
-from billrun import db, logs, metrics
+from billrun import db, logs, metrics, wakeups
 from billrun.settings import Settings, get_settings
 
 T = TypeVar("T")
@@ -49,6 +49,7 @@ class AsyncOrm(AsyncIO):
     def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         loop_thread = get_event_loop_thread()
         if loop_thread is not None and loop_thread.loop.is_running():
+            loop_thread.run_coroutine(wakeups.close())  # the event wake-ups' Redis client of this loop
             loop_thread.run_coroutine(db.close())
         super().after_worker_shutdown(broker, worker)  # type: ignore[no-untyped-call]  # dramatiq: unannotated
 

@@ -59,11 +59,24 @@ async def wait_for_job(api: Api, job_id: str, within: float = 90.0) -> dict:
 
 
 async def process(api: Api, batch_id: str) -> dict:
-    """Process a batch and wait for its job; returns the finished job."""
+    """Process a batch and wait for its job, and for the analysis it queues (so no work of this test is still
+    running when the next one empties the tables); returns the finished processing job."""
     payload = await api.mutate("processBillingBatch", PROCESS, {"id": batch_id})
     job = await wait_for_job(api, payload["job"]["id"])
     assert job["status"] == "SUCCEEDED", job
+    await jobs_done(api, batch_id)
     return job
+
+
+async def jobs_done(api: Api, batch_id: str, within: float = 90.0) -> None:
+    """Until every job of the batch has finished."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        found = (await api.ok("query($id: ID!) { billingBatch(id: $id) { jobs { status } } }", {"id": batch_id}))
+        if all(j["status"] in ("SUCCEEDED", "FAILED") for j in found["billingBatch"]["jobs"]):
+            return
+        assert asyncio.get_running_loop().time() < deadline, found
+        await asyncio.sleep(0.05)
 
 
 async def billings(api: Api, batch_id: str, first: int = 50) -> list[dict]:

@@ -1,0 +1,114 @@
+"""The root Subscription: the event stream, live, over WebSocket (graphql-transport-ws and the legacy graphql-ws),
+with the token in `connection_init` (docs/EVENTS.md)."""
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import strawberry
+from graphql import ExecutionResult
+from strawberry import relay
+
+import models
+from resolvers import events
+from resolvers.relations import CtxInfo
+from schema.events import Event, EventType
+from schema.limits import SuggestionFreeExecutor
+from schema.permissions import AUTHENTICATED
+
+AFTER_DOC = ("Resume after this cursor: what came since is replayed from the event log, in order, then live events "
+             "follow, none missed and none twice. Omitted: from now on.")
+
+
+@strawberry.type(description="Live events, each as it is committed, in cursor order; the same visibility as the "
+                 "event log (events about accounts hidden from the viewer never arrive).")
+class Subscription:
+    @strawberry.subscription(description="The events of one batch (an error for an unknown batch). " + AFTER_DOC,
+                             permission_classes=AUTHENTICATED)
+    async def billing_batch_events(self, info: CtxInfo, batch_id: relay.GlobalID,
+                                   after: str | None = None) -> AsyncGenerator[Event, None]:
+        return await events.batch_events(info, batch_id, after)
+
+    @strawberry.subscription(description="A job's JOB_QUEUED, JOB_PROGRESS and JOB_FINISHED events, from its "
+                             "first; completes after JOB_FINISHED (at once for a job finished already).",
+                             permission_classes=AUTHENTICATED)
+    async def job_progress(self, info: CtxInfo, job_id: relay.GlobalID) -> AsyncGenerator[Event, None]:
+        return await events.job_progress(info, job_id)
+
+    @strawberry.subscription(description="Every event the viewer may see, or only those of `types`. " + AFTER_DOC,
+                             permission_classes=AUTHENTICATED)
+    async def events(self, info: CtxInfo, after: str | None = None,
+                     types: list[EventType] | None = None) -> AsyncGenerator[Event, None]:
+        return await events.all_events(info, after, types)
+
+
+# ---------------------------------------------------------------- one execution per event, shared
+
+
+class SharedEventExecutor(SuggestionFreeExecutor):
+    """The schema's executor. For subscriptions, an event's result is computed once per distinct operation and
+    viewer and handed to every subscriber asking the same (1,000 subscribers of a batch cost one execution per
+    event, not 1,000). The operation (its text, name and variables) and the viewer (user and permissions, which is
+    all the scope depends on) make the key, with the event's cursor."""
+
+    def build_per_event_executor(self, payload: Any) -> Any:
+        executor = super().build_per_event_executor(payload)
+        # graphql-core's copy shares its sub-field memo, keyed by objects each event makes anew: it would keep
+        # two entries per event for the life of the subscription.
+        executor._relevant_sub_fields = {}
+        if not isinstance(payload, models.Event):
+            return executor
+        key = self._sharing_key(payload)
+        if key is None:
+            return executor
+        execute = executor.execute_operation
+
+        def shared_execute(serially: bool | None = None) -> Any:
+            return _SHARED.result(key, lambda: execute(serially))
+
+        executor.execute_operation = shared_execute  # type: ignore[method-assign]  # one execution shared by the subscribers of an event
+        return executor
+
+    def _sharing_key(self, event: models.Event) -> tuple | None:
+        viewer = getattr(self.context_value, "viewer", None)
+        source = self.operation.loc.source.body if self.operation.loc is not None else None
+        if viewer is None or source is None:
+            return None
+        variables: dict[str, Any] = self.variable_values.coerced
+        return (source, self.operation.name.value if self.operation.name else None,
+                repr(sorted(variables.items())), viewer.user_id, viewer.permissions, event.id)
+
+
+class _SharedResults:
+    """The latest events' results, by key: a future, so subscribers asking at once wait for one execution."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self.found: OrderedDict[tuple, asyncio.Future] = OrderedDict()
+
+    def result(self, key: tuple, execute: Any) -> Any:
+        future = self.found.get(key)
+        if future is None:
+            future = asyncio.ensure_future(_awaited(execute()))
+            self.found[key] = future
+            while len(self.found) > self.size:
+                self.found.popitem(last=False)
+        if future.done() and not future.cancelled() and future.exception() is None:
+            return _copy(future.result())  # the common case: no coroutine to schedule
+        return _copy_of(future)
+
+
+async def _awaited(value: Any) -> ExecutionResult:
+    return await value if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future) else value
+
+
+def _copy(result: ExecutionResult) -> ExecutionResult:
+    return ExecutionResult(result.data, result.errors, result.extensions)
+
+
+async def _copy_of(future: asyncio.Future) -> ExecutionResult:
+    return _copy(await asyncio.shield(future))
+
+
+_SHARED = _SharedResults()
