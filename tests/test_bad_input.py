@@ -35,7 +35,7 @@ MUTATIONS = CORE.mutation_type.fields  # type: ignore[union-attr]
 ID_FIELD_TYPES = {"accountId": "Account", "batchId": "BillingBatch", "billingId": "PeriodicBilling",
                   "billingIds": "PeriodicBilling", "chargeId": "RecurringCharge", "contractId": "SalesContract",
                   "invoiceId": "Invoice", "ledgerAccountId": "LedgerAccount", "revenueAccountId": "LedgerAccount",
-                  "toBatchId": "BillingBatch", "userId": "User", "userIds": "User"}
+                  "toBatchId": "BillingBatch", "userId": "User", "userIds": "User", "jobId": "Job"}
 ID_OF_INPUT = {"UpdateAccountInput": "Account", "UpdateSalesContractInput": "SalesContract",
                "UpdateRecurringChargeInput": "RecurringCharge", "UpdateDatedPriceInput": "DatedPrice",
                "DeleteDatedPriceInput": "DatedPrice", "UpdateLedgerAccountInput": "LedgerAccount",
@@ -206,6 +206,10 @@ FILTER_QUERIES = {
         "billingBatch(id: $batch) { periodicBillings(filter: {accountId: $id}) { totalCount } }",
     ("PeriodicBillingFilter", "contractId"):
         "billingBatch(id: $batch) { periodicBillings(filter: {contractId: $id}) { totalCount } }",
+    ("EventFilter", "batchId"): "events(filter: {batchId: $id}) { totalCount }",
+    ("EventFilter", "jobId"): "events(filter: {jobId: $id}) { totalCount }",
+    ("EventFilter", "billingId"): "events(filter: {billingId: $id}) { totalCount }",
+    ("EventFilter", "invoiceId"): "events(filter: {invoiceId: $id}) { totalCount }",
 }
 
 
