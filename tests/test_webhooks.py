@@ -16,7 +16,7 @@ from models.enums import WebhookDeliveryState
 from schema import schema
 from tests.support import billing
 from tests.support.api import Api
-from tests.support.webhooks import CREATE, DELIVERIES, ENDPOINT, Receiver, create_endpoint, deliveries, receiver
+from tests.support.webhooks import CREATE, DELIVERIES, ENDPOINT, create_endpoint, deliveries, receiver
 from tests.support.worker import WorkerProcess
 
 pytestmark = pytest.mark.usefixtures("worker", "books")
