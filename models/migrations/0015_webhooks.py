@@ -49,7 +49,7 @@ class Migration(migrations.Migration):
                 ('event_type', fields.CharField(max_length=40)),
                 ('attempt', fields.IntField()),
                 ('redelivery', fields.BooleanField(default=False)),
-                ('state', fields.CharEnumField(description='QUEUED: QUEUED\nDELIVERED: DELIVERED\nRETRYING: RETRYING\nFAILED: FAILED', enum_type=WebhookDeliveryState, max_length=16)),
+                ('state', fields.CharEnumField(description='QUEUED: QUEUED\nSENDING: SENDING\nDELIVERED: DELIVERED\nRETRYING: RETRYING\nFAILED: FAILED', enum_type=WebhookDeliveryState, max_length=16)),
                 ('status_code', fields.IntField(null=True)),
                 ('duration_ms', fields.IntField(null=True)),
                 ('error', fields.TextField(null=True, unique=False)),
