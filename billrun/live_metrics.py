@@ -33,15 +33,6 @@ def events_delivered(count: int) -> None:
         _METRICS.events_delivered.labels(CHANNEL).inc(count)
 
 
-def webhook_attempt(outcome: str) -> None:
-    """One POST to a webhook endpoint (outcome: delivered | rejected | unreachable); a delivered one also counts
-    as an event delivered on the `webhook` channel."""
-    if _METRICS is not None:
-        _METRICS.webhook_attempt(outcome)
-        if outcome == "delivered":
-            _METRICS.event_delivered("webhook")
-
-
 def subscription_opened() -> None:
     if _METRICS is not None:
         _METRICS.subscription_opened()

@@ -37,7 +37,7 @@ import orjson
 from tortoise.expressions import Q
 
 import models
-from billrun import live_metrics
+from billrun import metrics
 from billrun.settings import get_settings
 from domain import clock, events, jobs, notifications, validation
 from domain.access import Viewer, get_visible, require
@@ -365,6 +365,13 @@ async def redeliver(viewer: Viewer, endpoint_id: int, event_id: int) -> models.W
 # ---------------------------------------------------------------- sending
 
 
+def _count(outcome: Outcome) -> None:
+    """billrun_webhook_attempts_total by outcome; a delivered event also counts on the `webhook` channel."""
+    metrics.webhook_attempt(outcome.metric)
+    if outcome.delivered:
+        metrics.event_delivered("webhook")
+
+
 def _lease_until() -> datetime:
     return clock.now() + timedelta(seconds=get_settings().webhook_timeout_seconds) + LEASE_MARGIN
 
@@ -444,7 +451,7 @@ async def _send_next(endpoint_id: int, lease: str) -> bool:
         kept = await models.WebhookEndpoint.filter(id=endpoint.id, lease_token=lease).update(**changes)
         if kept and state is Delivery.FAILED:
             await _disabled(endpoint, delivery, changes["disabled_reason"])
-    live_metrics.webhook_attempt(outcome.metric)
+    _count(outcome)
     return outcome.delivered and bool(kept)
 
 
@@ -472,4 +479,4 @@ async def redeliver_one(delivery_id: int) -> None:
     await models.WebhookDelivery.filter(id=delivery_id).update(
         state=Delivery.DELIVERED if outcome.delivered else Delivery.FAILED, status_code=outcome.status_code,
         duration_ms=outcome.duration_ms, error=outcome.error, at=clock.now())
-    live_metrics.webhook_attempt(outcome.metric)
+    _count(outcome)

@@ -238,6 +238,7 @@ async def test_redelivering_an_event_sends_it_again_with_the_same_id_and_logs_th
         endpoint, _ = await create_endpoint(admin, hook)
         await billing.batch(admin, "Run 1")
         first = (await hook.wait_for(1))[0]
+        await settled(admin, endpoint)  # its attempt recorded
         queued = await admin.mutate("redeliverWebhookEvent", REDELIVER, {"input": {
             "endpointId": endpoint, "eventId": first.webhook_id}})
         assert queued["webhookDelivery"] == {"state": "QUEUED", "attempt": 2, "redelivery": True,
