@@ -108,6 +108,15 @@ class Settings(BaseSettings):
     events_poll_seconds: float = Field(default=2.0, gt=0)
     subscriber_buffer: int = Field(default=10_000, ge=1)
     ws_reauth_seconds: float = Field(default=5.0, gt=0)
+    # Webhooks (docs/WEBHOOKS.md): how often the workers look for endpoints with events to send (one claim per
+    # tick across hosts), the timeout of one POST, the waits between failed attempts at one event (seconds, or
+    # with an s/m/h suffix; when they are spent the endpoint is disabled), how long a rotated secret still
+    # signs, and whether destinations may be private, loopback or link-local addresses (tests only).
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_retry_schedule: str = "5s,5m,30m,2h,5h,10h,10h"
+    webhook_secret_grace_hours: float = Field(default=24, ge=0)
+    webhook_allow_private: bool = False
 
     @property
     def embedded(self) -> bool:
@@ -160,6 +169,17 @@ class Settings(BaseSettings):
                 raise ValueError(f"BILLRUN_TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR network") from None
         return value
 
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _schedule_parses(cls, value: str) -> str:
+        _durations(value)
+        return value
+
+    @property
+    def webhook_retry_waits(self) -> list[float]:
+        """The waits, in seconds, before the second, third… attempt at one event."""
+        return _durations(self.webhook_retry_schedule)
+
     @model_validator(mode="after")
     def _lease_outlasts_wait(self) -> "Settings":
         """A retry waiting for a running request must never take its key over as if that request had died."""
@@ -170,6 +190,26 @@ class Settings(BaseSettings):
     @property
     def trusted_proxy_list(self) -> list[str]:
         return _entries(self.trusted_proxies)
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def _durations(value: str) -> list[float]:
+    """`5s,5m,2h` (a bare number is seconds) as seconds; at least one, each positive."""
+    waits = []
+    for entry in _entries(value):
+        number, unit = (entry[:-1], entry[-1]) if entry[-1] in _UNITS else (entry, "s")
+        try:
+            seconds = float(number) * _UNITS[unit]
+        except ValueError:
+            raise ValueError(f"BILLRUN_WEBHOOK_RETRY_SCHEDULE: {entry!r} is no duration (e.g. 30s, 5m, 2h)") from None
+        if not 0 < seconds < float("inf"):
+            raise ValueError(f"BILLRUN_WEBHOOK_RETRY_SCHEDULE: {entry!r} must be positive")
+        waits.append(seconds)
+    if not waits:
+        raise ValueError("BILLRUN_WEBHOOK_RETRY_SCHEDULE: give at least one wait")
+    return waits
 
 
 def _entries(value: str) -> list[str]:

@@ -75,6 +75,9 @@ ACCOUNT_PATH: dict[type[Model], str] = {
 # Records about an account when they name one, and about the company when not: hidden with a hidden account.
 MAYBE_ACCOUNT_OWNED = (models.Finding, models.Notification, models.Audit, models.Event)
 
+# What only admins see (and manage): the webhook endpoints and their delivery log.
+ADMIN_ONLY = (models.WebhookEndpoint, models.WebhookDelivery)
+
 # Shared reference data any billing user may read.
 BILLING_REFERENCE = (
     models.LedgerAccount,
@@ -117,6 +120,8 @@ def visible(viewer: Viewer, model: type[M]) -> QuerySet[M]:
         if viewer.can(Permission.ADMIN):
             return model.all()
         return model.filter(user_id=viewer.user_id)
+    if model in ADMIN_ONLY:  # the company's webhooks: for admins, absent for everyone else
+        return model.all() if viewer.can(Permission.ADMIN) else model.filter(id__in=[])
     if not viewer.can(Permission.BILLING_ACCESS):
         return model.filter(id__in=[])
     if model in ACCOUNT_PATH:

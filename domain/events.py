@@ -200,6 +200,11 @@ async def accounting_period_changed(period: models.AccountingPeriod, viewer: Vie
                  status=period.status, reason=reason, actor=_actor(viewer))
 
 
+async def webhook_endpoint_disabled(endpoint_id: int, reason: str) -> None:
+    """A webhook endpoint was disabled after persistent failure (docs/WEBHOOKS.md)."""
+    await record(EventType.WEBHOOK_ENDPOINT_DISABLED, endpoint_id=endpoint_id, reason=reason[:500])
+
+
 # ---------------------------------------------------------------- reading and forgetting
 
 

@@ -76,16 +76,17 @@ def checkpoints() -> list[str]:
 # ---------------------------------------------------------------- messages
 
 
-def send(actor_name: str, *, on_exhausted: str = FAIL_JOB, **kwargs: Any) -> None:
-    """Enqueue a message for an actor by name; when its retries are exhausted, `on_exhausted` (by default
-    `fail_job`, which fails the job named in the message) gets the message. (Not `on_failure`: dramatiq calls
-    that on every failed attempt, retried or not.)"""
+def send(actor_name: str, *, on_exhausted: str = FAIL_JOB, queue: str = QUEUE, **kwargs: Any) -> None:
+    """Enqueue a message for an actor by name (on `queue`); when its retries are exhausted, `on_exhausted` (by
+    default `fail_job`, which fails the job named in the message, if any) gets the message. (Not `on_failure`:
+    dramatiq calls that on every failed attempt, retried or not.)"""
     broker = dramatiq.get_broker()
-    if QUEUE not in broker.get_declared_queues():
+    if queue not in broker.get_declared_queues():
         # Without `workers.actors` imported, dramatiq builds a default broker and the message goes astray.
-        raise RuntimeError("The billing actors are not declared in this process: import workers.actors first.")
-    message: dramatiq.Message[Any] = dramatiq.Message(queue_name=QUEUE, actor_name=actor_name, args=(), kwargs=kwargs,
-                               options={"on_retry_exhausted": on_exhausted})
+        raise RuntimeError(f"The actors of queue {queue} are not declared in this process: import workers.actors "
+                           "first.")
+    message: dramatiq.Message[Any] = dramatiq.Message(queue_name=queue, actor_name=actor_name, args=(),
+                                                      kwargs=kwargs, options={"on_retry_exhausted": on_exhausted})
     broker.enqueue(message)
 
 

@@ -26,6 +26,7 @@ from models.master import (
     WorkOrder,
 )
 from models.operations import Audit, Event, IdempotencyRecord, Job, JobChunk, Notification
+from models.webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "AccessToken",
@@ -61,5 +62,7 @@ __all__ = [
     "ServiceChange",
     "TaxRate",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "WorkOrder",
 ]

@@ -184,6 +184,17 @@ class EventType(StrEnum):
     INVOICE_DELIVERY_FAILED = "INVOICE_DELIVERY_FAILED"
     EXPORT_CREATED = "EXPORT_CREATED"
     ACCOUNTING_PERIOD_CHANGED = "ACCOUNTING_PERIOD_CHANGED"
+    WEBHOOK_ENDPOINT_DISABLED = "WEBHOOK_ENDPOINT_DISABLED"
+
+
+class WebhookDeliveryState(StrEnum):
+    """Where one webhook attempt stands (docs/WEBHOOKS.md)."""
+
+    QUEUED = "QUEUED"  # a redelivery waiting for its worker
+    SENDING = "SENDING"  # a redelivery being sent
+    DELIVERED = "DELIVERED"  # answered 2xx
+    RETRYING = "RETRYING"  # failed; the next attempt is due at next_retry_at
+    FAILED = "FAILED"  # failed, and no attempt follows (the schedule is spent, or a redelivery)
 
 
 class BillingEdit(StrEnum):

@@ -20,12 +20,13 @@ from schema.operation_metrics import OperationMetrics
 from schema.query import Query
 from schema.scalars import STRICT_SCALARS, NoNulInStrings
 from schema.subscription import SharedEventExecutor, Subscription
+from schema.webhooks import WebhookMutations
 
 
 @strawberry.type(description="Everything a client can change. Each mutation takes one `input` and answers a "
                  "payload whose `errors` lists business-rule refusals (nothing changed then).")
 class Mutation(AccessMutations, MasterDataMutations, BooksMutations, ItemMutations, BillingMutations,
-               ReviewMutations, PostingMutations):
+               ReviewMutations, PostingMutations, WebhookMutations):
     pass
 
 

@@ -28,6 +28,7 @@ from schema.billing import (
 from schema.books import AccountingPeriod, PeriodStatus
 from schema.ledger import Delivery, Export, ExportFormat, Invoice, Payment, PaymentStatus
 from schema.node import ModelNode
+from schema.webhooks import WebhookEndpoint
 
 EventType = enums.EventType
 strawberry.enum(EventType, description="What an event reports; each type has one payload type.")
@@ -231,6 +232,17 @@ class AccountingPeriodChanged:
         return await resolvers.record_by_id(info, models.AccountingPeriod, self.period_id)
 
 
+@strawberry.type(description="Payload of WEBHOOK_ENDPOINT_DISABLED: a webhook endpoint was disabled after "
+                 "persistent failure (docs/WEBHOOKS.md).")
+class WebhookEndpointDisabled:
+    reason: str = strawberry.field(description="Why: the attempts made and the last error.")
+    endpoint_id: strawberry.Private[int]
+
+    @strawberry.field(description="The endpoint (null unless the viewer is ADMIN).")
+    async def endpoint(self, info: CtxInfo) -> WebhookEndpoint | None:
+        return await resolvers.record_by_id(info, models.WebhookEndpoint, self.endpoint_id)
+
+
 def _money(value: Any) -> Decimal:
     return Decimal(str(value))
 
@@ -287,14 +299,17 @@ PAYLOADS: dict[enums.EventType, Callable[[models.Event, dict], Any]] = {
     T.ACCOUNTING_PERIOD_CHANGED: lambda e, p: AccountingPeriodChanged(
         month=date.fromisoformat(p["month"]), period_status=enums.PeriodStatus(p["status"]), reason=p.get("reason"),
         actor=p["actor"], period_id=p["period_id"]),
+    T.WEBHOOK_ENDPOINT_DISABLED: lambda e, p: WebhookEndpointDisabled(reason=p["reason"],
+                                                                     endpoint_id=p["endpoint_id"]),
 }
 
 EventPayload = Annotated[Union[  # noqa: UP007 - a union type of the schema, named below
     BatchCreated, BatchStatusChanged, BatchAnalyzed, JobQueued, JobProgress, JobFinished, BillingDispositioned,
     BillingsMassDispositioned, BillingEdited, BillingDeleted, BillingsMoved, FindingResolved, NotificationOpened,
     NotificationResolved, InvoicesPosted, PaymentSettled, InvoiceDelivered, InvoiceDeliveryFailed, ExportCreated,
-    AccountingPeriodChanged], strawberry.union("EventPayload", description="What an event reports, typed by its "
-                                               "event type (`... on BatchStatusChanged { status }`).")]
+    AccountingPeriodChanged, WebhookEndpointDisabled], strawberry.union(
+        "EventPayload", description="What an event reports, typed by its event type (`... on BatchStatusChanged "
+        "{ status }`).")]
 
 
 @strawberry.type(description="One fact of the event stream: written with the change it reports, in the same "

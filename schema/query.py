@@ -7,7 +7,7 @@ from typing import cast
 import strawberry
 from strawberry import relay
 
-from resolvers import billing, events, ledger, lists
+from resolvers import billing, events, ledger, lists, webhooks
 from resolvers.context import authenticated_viewer
 from resolvers.relations import CtxInfo
 from schema.access import ApiToken, User, Viewer
@@ -27,6 +27,7 @@ from schema.common import Connection, Direction, order_key
 from schema.events import Event, EventFilter, EventOrder
 from schema.ledger import Invoice, InvoiceFilter, InvoiceOrder, TrialBalance
 from schema.permissions import AUTHENTICATED
+from schema.webhooks import WebhookDelivery, WebhookEndpoint
 
 
 @strawberry.input(description="Narrow the accounts listed; every given condition must hold.")
@@ -231,6 +232,19 @@ class Query:
                      before: str | None = None) -> Connection[Event]:
         return Connection.of(await events.events_page(info, filter, order == EventOrder.NEWEST_FIRST,
                                                       window(first, after, last, before)))
+
+    @strawberry.field(description="Webhook endpoints, newest first (ADMIN; empty for everyone else). "
+                      + PAGE_ARGS_DOC, permission_classes=AUTHENTICATED)
+    async def webhook_endpoints(self, info: CtxInfo, first: int | None = None, after: str | None = None,
+                                last: int | None = None, before: str | None = None) -> Connection[WebhookEndpoint]:
+        return Connection.of(await webhooks.endpoints(info, window(first, after, last, before)))
+
+    @strawberry.field(description="The delivery log of one webhook endpoint: every attempt, newest first (ADMIN; "
+                      "empty for everyone else). " + PAGE_ARGS_DOC, permission_classes=AUTHENTICATED)
+    async def webhook_deliveries(self, info: CtxInfo, endpoint_id: relay.GlobalID, first: int | None = None,
+                                 after: str | None = None, last: int | None = None,
+                                 before: str | None = None) -> Connection[WebhookDelivery]:
+        return Connection.of(await webhooks.deliveries(info, endpoint_id, window(first, after, last, before)))
 
     @strawberry.field(description="Debits and credits per ledger account, entries dated up to `asOf` (default: "
                       "all). Needs BILLING_ACCESS; null without it.", permission_classes=AUTHENTICATED)

@@ -118,6 +118,13 @@ GUARDS: dict[str, list[Case]] = {
     "resendInvoice": [Case(SEND, lambda r: {"invoiceId": r.owned.invoice})],
     "retryPayment": [Case(SEND, lambda r: {"invoiceId": r.owned.invoice})],
     "completeBillingBatch": [Case(SEND, lambda r: {"batchId": r.posted_batch})],
+    # Webhooks
+    "createWebhookEndpoint": [Case(ADMIN, lambda r: {"url": "http://127.0.0.1:9/new"})],
+    "updateWebhookEndpoint": [Case(ADMIN, lambda r: {"id": r.webhook, "description": "Renamed"})],
+    "disableWebhookEndpoint": [Case(ADMIN, lambda r: {"id": r.webhook_enabled})],
+    "enableWebhookEndpoint": [Case(ADMIN, lambda r: {"id": r.webhook})],
+    "rotateWebhookEndpointSecret": [Case(ADMIN, lambda r: {"id": r.webhook})],
+    "redeliverWebhookEvent": [Case(ADMIN, lambda r: {"endpointId": r.webhook, "eventId": r.event})],
 }
 
 # What every payload answers, and what the mass update answers besides.

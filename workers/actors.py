@@ -9,7 +9,18 @@ from typing import Any
 import dramatiq
 
 from billrun.settings import get_settings
-from domain import accounting_export, analysis, housekeeping, jobs, payments, posting, processing, reversal, sending
+from domain import (
+    accounting_export,
+    analysis,
+    housekeeping,
+    jobs,
+    payments,
+    posting,
+    processing,
+    reversal,
+    sending,
+    webhooks,
+)
 from workers.broker import broker  # noqa: F401 - the broker must exist before actors are declared
 
 log = logging.getLogger("billrun.workers")
@@ -137,3 +148,28 @@ async def sweep() -> None:
     counts = await housekeeping.sweep()
     if any(counts.values()):
         log.warning("sweeper: %s", counts)
+
+
+# Webhooks (docs/WEBHOOKS.md): their own queue, so a slow receiver never holds up a billing run's messages. A
+# failed POST is not an actor failure (the domain schedules the next attempt); only a failure of billrun itself
+# (the database away) is retried by dramatiq, and the next dispatch tick would send the endpoint again anyway.
+WEBHOOK_RETRY: dict[str, Any] = {"max_retries": 3, "min_backoff": 1_000, "max_backoff": 10_000,
+                                 "time_limit": 30 * 60_000}
+
+
+@dramatiq.actor(actor_name=webhooks.DISPATCH, queue_name=webhooks.QUEUE, **WEBHOOK_RETRY)
+async def dispatch_webhooks() -> None:
+    """Send a delivery message to every endpoint with events due (once per BILLRUN_WEBHOOK_POLL_SECONDS)."""
+    await webhooks.dispatch()
+
+
+@dramatiq.actor(actor_name=webhooks.DELIVER, queue_name=webhooks.QUEUE, **WEBHOOK_RETRY)
+async def deliver_webhooks(*, endpoint_id: int, token: str) -> None:
+    """POST an endpoint its next events, in order, while they are delivered."""
+    await webhooks.deliver(endpoint_id, token)
+
+
+@dramatiq.actor(actor_name=webhooks.REDELIVER, queue_name=webhooks.QUEUE, **WEBHOOK_RETRY)
+async def redeliver_webhook(*, delivery_id: int) -> None:
+    """Send one event again to one endpoint (an admin asked)."""
+    await webhooks.redeliver_one(delivery_id)

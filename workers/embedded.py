@@ -9,7 +9,7 @@ import dramatiq
 from dramatiq.asyncio import set_event_loop_thread
 
 from billrun.settings import get_settings
-from domain import housekeeping, jobs
+from domain import housekeeping, jobs, webhooks
 from workers.broker import AppLoop, broker
 
 log = logging.getLogger("billrun.workers")
@@ -27,6 +27,16 @@ async def _sweep_every(seconds: int) -> None:
                 log.exception("%s failed", task.__name__)
 
 
+async def _dispatch_webhooks_every(seconds: float) -> None:
+    """The embedded default's webhook dispatcher, on the API's loop: its messages run on the in-process worker."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await webhooks.dispatch()
+        except Exception:  # logged; the next tick tries again
+            log.exception("webhook dispatch failed")
+
+
 @asynccontextmanager
 async def in_process_worker(threads: int = 2) -> AsyncIterator[dramatiq.Worker]:
     """Run a Worker for the lifetime of the API process (embedded mode only)."""
@@ -38,9 +48,11 @@ async def in_process_worker(threads: int = 2) -> AsyncIterator[dramatiq.Worker]:
     worker.start()
     await jobs.resend_unfinished()
     sweeper = asyncio.create_task(_sweep_every(get_settings().sweep_interval_seconds))
+    dispatcher = asyncio.create_task(_dispatch_webhooks_every(get_settings().webhook_poll_seconds))
     try:
         yield worker
     finally:
         sweeper.cancel()
+        dispatcher.cancel()
         await asyncio.to_thread(worker.stop)
         set_event_loop_thread(None)

@@ -57,6 +57,9 @@ class Records:
     review_batch: str  # PROCESSED, billings NEW, each with a misc charge
     ready_batch: str  # PROCESSED, every billing APPROVED (postable)
     posted_batch: str  # POSTED in EXPORT mode, an auto-pay declined (an open notification)
+    webhook: str  # a disabled webhook endpoint (nothing is sent while the walk compares)
+    webhook_enabled: str  # an enabled one, caught up with the stream and pointing at a closed port
+    event: str  # an event of the log
     owned: Owned
 
 
@@ -116,6 +119,17 @@ async def _settled(admin: Api, batch: str, within: float = 60) -> dict:
 def _of(rows: list[dict], number: str, path: str = "account") -> dict:
     [row] = [r for r in rows if r[path]["number"] == number]
     return row
+
+
+async def _webhooks(admin: Api) -> tuple[str, str]:
+    """A disabled endpoint, and an enabled one only for a type no event of the walk has (nothing to send)."""
+    ids = []
+    for types in ([], ["WEBHOOK_ENDPOINT_DISABLED"]):
+        ids.append(await _create(admin, "createWebhookEndpoint", "CreateWebhookEndpointInput", "webhookEndpoint",
+                                 {"url": "http://127.0.0.1:9/hook", "eventTypes": types}))
+    await admin.mutate("disableWebhookEndpoint", """mutation($id: ID!) { disableWebhookEndpoint(input: {id: $id}) {
+      webhookEndpoint { id } errors { code field message } } }""", {"id": ids[0]})
+    return ids[0], ids[1]
 
 
 async def build(admin: Api) -> World:
@@ -184,9 +198,12 @@ async def build(admin: Api) -> World:
             "accountId": account, "restricted": True, "userIds": []}})
     for batch in (draft, review, ready, posted):  # no background work left to write while the walk compares
         await posting.follow_ups_done(admin, batch)
+    webhook, webhook_enabled = await _webhooks(admin)
+    event = (await admin.ok("{ events(last: 1) { nodes { id } } }"))["events"]["nodes"][0]["id"]
     visible = Records(other_user=other_user, other_token=other_token, revenue=revenue, tax_rate=tax_rate,
                       open_period=periods["2026-06-01"], closed_period=periods["2026-04-01"], draft_batch=draft,
-                      review_batch=review, ready_batch=ready, posted_batch=posted, owned=owned["V"])
+                      review_batch=review, ready_batch=ready, posted_batch=posted, webhook=webhook,
+                      webhook_enabled=webhook_enabled, event=event, owned=owned["V"])
     return World(visible=visible, hidden=dataclasses.replace(visible, owned=owned["H"]),
                  absent=dataclasses.replace(visible, owned=owned["V"].absent()))
 
