@@ -1,35 +1,12 @@
 """`billrun batch …` on the embedded default, as an operator runs it after `make run`: a real `billrun serve` on its
-own SQLite file with the demo company, the real command as a subprocess talking to it over HTTP and WebSocket."""
+own SQLite file with the demo company (the `demo` fixture), the real command as a subprocess talking to it over
+HTTP and WebSocket."""
 
-import os
 import re
-import subprocess
-import sys
-from collections.abc import Iterator
-
-import pytest
 
 from billrun.client import ExitCode
 from tests.support import cli
-from tests.support.live_server import free_port, live_server
-from tests.support.worker import ROOT
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, str]]:
-    """`make run`'s server (migrate, demo, serve) on a file of its own: its port and the demo token."""
-    home = tmp_path_factory.mktemp("cli")
-    overrides = {"DATABASE_URL": f"sqlite://{home / 'run.sqlite3'}", "BILLRUN_ENV": "development",
-                 "BILLRUN_OUTBOX_DIR": str(home / "outbox")}
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"} | overrides
-    command = [sys.executable, "-m", "billrun"]
-    subprocess.run([*command, "migrate"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
-    printed = subprocess.run([*command, "demo"], cwd=ROOT, env=env, check=True, capture_output=True, text=True,
-                             timeout=120).stdout
-    token = re.search(r"\b(brn_[\w-]+)", printed)
-    assert token, printed
-    with live_server(**overrides) as port:
-        yield port, token.group(1)
+from tests.support.live_server import free_port
 
 
 def _created(port: int, token: str, name: str) -> dict:
