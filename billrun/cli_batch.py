@@ -161,7 +161,7 @@ def _fail(error: ClientError, as_json: bool) -> NoReturn:
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     for found in error.errors:
         field = f" ({found['field']})" if found.get("field") else ""
-        err.print(f"[bold red]{escape(found['code'])}[/]{escape(field)}: {escape(found['message'])}")
+        err.print(f"[bold red]{escape(str(found['code']))}[/]{escape(field)}: {escape(str(found['message']))}")
     raise typer.Exit(error.exit_code)
 
 

@@ -129,7 +129,8 @@ class Client:
         try:
             response = self.http.post(self.url, json=body)
         except httpx.TransportError as error:
-            raise Unreachable("UNREACHABLE", f"Could not reach {self.url}: {error or type(error).__name__}") from None
+            reason = str(error) or type(error).__name__
+            raise Unreachable("UNREACHABLE", f"Could not reach {self.url}: {reason}") from None
         try:
             answer = response.json()
         except ValueError:
@@ -178,7 +179,8 @@ class Client:
         try:
             ws = connect(ws_url, subprotocols=[PROTOCOL], open_timeout=10, max_size=None)  # type: ignore[list-item]  # websockets types subprotocols as its Subprotocol NewType
         except InvalidStatus as error:
-            raise Unreachable("UNREACHABLE", f"{ws_url} refused the WebSocket ({error.response.status_code}).") from None
+            status = error.response.status_code
+            raise Unreachable("UNREACHABLE", f"{ws_url} refused the WebSocket ({status}).") from None
         except (OSError, TimeoutError, InvalidHandshake) as error:
             raise Unreachable("UNREACHABLE", f"Could not open a WebSocket to {ws_url}: {error}") from None
         init: dict[str, Any] = {"type": "connection_init"}

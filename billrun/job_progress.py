@@ -79,7 +79,7 @@ class RateColumn(ProgressColumn):
 
     def render(self, task: Task) -> Text:
         rate = task.fields.get("rate")
-        return Text(f"{rate:,.1f}/s" if rate is not None else "–/s", style="progress.data.speed")
+        return Text(f"{rate:,.1f}/s" if rate is not None else "-/s", style="progress.data.speed")
 
 
 class EtaColumn(ProgressColumn):
@@ -87,7 +87,7 @@ class EtaColumn(ProgressColumn):
 
     def render(self, task: Task) -> Text:
         eta = timedelta(0) if task.finished else task.fields.get("eta")
-        return Text(f"ETA {eta}" if eta is not None else "ETA –:–:–", style="progress.remaining")
+        return Text(f"ETA {eta}" if eta is not None else "ETA -:--:--", style="progress.remaining")
 
 
 def follow(client: Client, job: dict[str, Any], label: str, *, show_bar: bool) -> dict[str, Any]:
