@@ -7,7 +7,7 @@ import re
 import pytest
 
 from billrun.client import ExitCode
-from tests.support import billing, builders, cli, posting
+from tests.support import billing, cli, posting
 from tests.support.api import Api
 from tests.support.live_server import live_server
 
@@ -58,12 +58,7 @@ async def test_process_wait_follows_a_worker_s_job_then_post_and_export(admin: A
 
 async def test_a_failed_job_exits_4_with_its_error(admin: Api) -> None:
     accounts = await billing.books(admin)
-    # Legacy data no NUMERIC(14,2) line can hold: the database refuses the write on every delivery.
-    huge = await builders.contract(admin, await builders.account(admin, "HUGE-1", taxLocation="ZERO"), "SC-HUGE",
-                                   start="2026-05-01")
-    charge = await builders.charge(admin, huge, "999999999999.99", accounts["revenue"])
-    await admin.mutate("updateRecurringCharge", """mutation($id: ID!) { updateRecurringCharge(input: {id: $id,
-      quantity: "1000"}) { recurringCharge { id } errors { code } } }""", {"id": charge})
+    await billing.unwritable_contract(admin, accounts)  # its processing fails on every delivery
     batch = await billing.batch(admin)
     with live_server() as port:
         run = await _batch(port, admin, "process", batch, "--wait")
