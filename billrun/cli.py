@@ -1,4 +1,4 @@
-"""The `billrun` command: serve, worker, migrate, demo, token create."""
+"""The `billrun` command: serve, worker, migrate, demo, token create, batch … (billrun/cli_batch.py)."""
 
 import asyncio
 import os
@@ -9,12 +9,14 @@ from typing import Annotated, Any
 
 import typer
 
+from billrun.cli_batch import app as batch_app
 from billrun.settings import Settings, get_settings
 
 app = typer.Typer(help="billrun: the billing-run engine (GraphQL API + Dramatiq workers).", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+app.add_typer(batch_app, name="batch")
 
 
 def _logging() -> None:

@@ -97,6 +97,17 @@ async def vector_contract(admin: Api, accounts: dict[str, str], number: str = "V
     return contract
 
 
+async def unwritable_contract(admin: Api, accounts: dict[str, str]) -> str:
+    """Legacy data no NUMERIC(14,2) line can hold (a charge of 999,999,999,999.99, quantity 1000): the database refuses
+    its billing's write on every delivery, so processing a batch with it fails. Returns the contract's id."""
+    huge = await builders.contract(admin, await builders.account(admin, "HUGE-1", taxLocation="ZERO"), "SC-HUGE",
+                                   start="2026-05-01")
+    charge = await builders.charge(admin, huge, "999999999999.99", accounts["revenue"])
+    await admin.mutate("updateRecurringCharge", """mutation($id: ID!) { updateRecurringCharge(input: {id: $id,
+      quantity: "1000"}) { recurringCharge { id } errors { code } } }""", {"id": charge})
+    return huge
+
+
 async def bulk_contracts(admin: Api, count: int) -> None:
     """`count` monthly contracts from 2026-03-01 at 25.00, on a zero-tax location."""
     accounts = await books(admin)
