@@ -53,6 +53,8 @@ CHECKS = (
     Check("credit_note", "credit_note_parts_within_amount",
           "credit_amount >= 0 AND refund_amount >= 0 AND credit_remaining >= 0 AND credit_remaining <= credit_amount "
           "AND credit_amount + refund_amount <= amount", needs="refund_amount"),
+    Check("invoice", "invoice_credited_within_amount", "amount_credited >= 0 AND amount_credited <= amount "
+          "OR amount_credited = 0", needs="amount_credited"),
     Check("invoice", "invoice_credit_applied_within_amount", "credit_applied >= 0 AND credit_applied <= amount "
           "OR credit_applied = 0", needs="credit_applied"),
 )
