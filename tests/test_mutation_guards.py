@@ -118,6 +118,11 @@ GUARDS: dict[str, list[Case]] = {
     "resendInvoice": [Case(SEND, lambda r: {"invoiceId": r.owned.invoice})],
     "retryPayment": [Case(SEND, lambda r: {"invoiceId": r.owned.invoice})],
     "completeBillingBatch": [Case(SEND, lambda r: {"batchId": r.posted_batch})],
+    # Credit notes
+    "createCreditNote": [Case(SEND, lambda r: {"invoiceId": r.owned.invoice, "wholeInvoice": True, "reason": "OTHER",
+                                               "creditDate": "2026-05-20"})],
+    "issueCreditNote": [Case(SEND, lambda r: {"id": r.owned.credit_note})],
+    "voidCreditNote": [Case(SEND, lambda r: {"id": r.owned.credit_note})],
 }
 
 # What every payload answers, and what the mass update answers besides.
