@@ -34,7 +34,7 @@ from domain.invoice_pdf import InvoiceDocument, InvoiceLine, render_invoice_pdf
 from domain.money import is_money
 from domain.transactions import in_transaction
 from models import locks
-from models.bulk import allocate_ids, insert_rows
+from models.bulk import allocate_ids, insert_rows, money_sums
 from models.enums import (
     CreditNoteReason,
     CreditNoteStatus,
@@ -97,7 +97,7 @@ async def _open_amounts(invoice: models.Invoice, excluding: int | None = None) -
                                           credit_note__status=CreditNoteStatus.ISSUED)
     if excluding is not None:
         issued = issued.exclude(credit_note_id=excluding)
-    for detail_id, amount in await issued.values_list("detail_id", "amount"):
+    for detail_id, (_, amount) in (await money_sums(issued, "detail_id", "amount")).items():
         credited[detail_id] += amount
     return {d: (pos, text, kind.value if hasattr(kind, "value") else kind, amount, amount - credited[d])
             for d, pos, text, kind, amount in details}
