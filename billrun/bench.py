@@ -491,8 +491,9 @@ async def bench_credit_notes(lines: int, notes: int) -> dict:
                     raise SystemExit(f"issueCreditNote refused: {done}")
                 timings.append((time.perf_counter() - started) * 1000)
         timings = timings[2:]
-        numbers = await models.CreditNote.filter(status="ISSUED").order_by("number").values_list("number", flat=True)
-        if numbers != [f"CN-{n:08d}" for n in range(1, notes + 3)]:
+        numbers = list(await models.CreditNote.filter(status="ISSUED").order_by("number").values_list(
+            "number", flat=True))
+        if [str(n) for n in numbers] != [f"CN-{n:08d}" for n in range(1, notes + 3)]:
             raise SystemExit(f"credit note numbers are not gap-free: {numbers[:5]}…")
     finally:
         await db.close()
