@@ -188,8 +188,11 @@ async def test_crediting_a_paid_auto_pay_invoice(admin: Api, client, smtp_server
 
     # Events on the stream, one per credit note issued.
     events = (await admin.ok("""{ events(filter: {types: [CREDIT_NOTE_ISSUED, REFUND_SETTLED]}) { nodes {
-      type } } }"""))["events"]["nodes"]
+      type payload { ... on CreditNoteChanged { number creditNote { id } } ... on RefundSettled { number
+      refundStatus } } } } }"""))["events"]["nodes"]
     assert sorted(e["type"] for e in events) == ["CREDIT_NOTE_ISSUED"] * 4 + ["REFUND_SETTLED"]
+    assert sorted(e["payload"]["number"] for e in events if e["type"] == "CREDIT_NOTE_ISSUED") == numbers
+    assert [e["payload"]["refundStatus"] for e in events if e["type"] == "REFUND_SETTLED"] == ["SUCCEEDED"]
 
     # The next invoice of the account is settled by its account credit, once.
     await admin.mutate("createAccountingPeriod", """mutation { createAccountingPeriod(input: {month: "2026-06-01"})
