@@ -5,7 +5,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated, Any, Union
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
 import strawberry
 from strawberry import relay
@@ -28,6 +28,9 @@ from schema.billing import (
 from schema.books import AccountingPeriod, PeriodStatus
 from schema.ledger import Delivery, Export, ExportFormat, Invoice, Payment, PaymentStatus
 from schema.node import ModelNode
+
+if TYPE_CHECKING:
+    from schema.credit_notes import CreditNote
 
 EventType = enums.EventType
 strawberry.enum(EventType, description="What an event reports; each type has one payload type.")
@@ -239,6 +242,9 @@ def _gid(type_name: str, pk: int | None) -> relay.GlobalID:
     return relay.GlobalID(type_name, str(pk))
 
 
+LazyCreditNote = Annotated["CreditNote", strawberry.lazy("schema.credit_notes")]
+
+
 @strawberry.type(description="Payload of CREDIT_NOTE_CREATED, CREDIT_NOTE_ISSUED and CREDIT_NOTE_VOIDED.")
 class CreditNoteChanged:
     number: str | None = strawberry.field(description="CN-… (null while a draft).")
@@ -253,8 +259,7 @@ class CreditNoteChanged:
     credit_note_id: strawberry.Private[int]
 
     @strawberry.field(description="The credit note.")
-    async def credit_note(self, info: CtxInfo) -> Annotated["CreditNote", strawberry.lazy(  # noqa: F821
-            "schema.credit_notes")] | None:
+    async def credit_note(self, info: CtxInfo) -> LazyCreditNote | None:
         return await resolvers.record_by_id(info, models.CreditNote, self.credit_note_id)
 
 
@@ -345,7 +350,8 @@ EventPayload = Annotated[Union[  # noqa: UP007 - a union type of the schema, nam
     BatchCreated, BatchStatusChanged, BatchAnalyzed, JobQueued, JobProgress, JobFinished, BillingDispositioned,
     BillingsMassDispositioned, BillingEdited, BillingDeleted, BillingsMoved, FindingResolved, NotificationOpened,
     NotificationResolved, InvoicesPosted, PaymentSettled, InvoiceDelivered, InvoiceDeliveryFailed, ExportCreated,
-    AccountingPeriodChanged, CreditNoteChanged, CreditApplied, RefundSettled], strawberry.union("EventPayload", description="What an event reports, typed by its "
+    AccountingPeriodChanged, CreditNoteChanged, CreditApplied, RefundSettled], strawberry.union(
+        "EventPayload", description="What an event reports, typed by its "
                                                "event type (`... on BatchStatusChanged { status }`).")]
 
 
