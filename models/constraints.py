@@ -83,15 +83,15 @@ RETIRED_INDEXES = ("delivery_one_sent_per_invoice",)
 SUPERSEDED_INDEXES = (("delivery_once_per_invoice", "delivery", "credit_note_id"),)
 
 # Re-billing (docs/CREDIT_NOTES.md): a posted (INVOICED) billing may become REJECTED — which lets the next
-# processing bill its period again (billing_once_per_contract_period) — only once its invoice is fully credited.
+# processing bill its period again (billing_once_per_contract_period) — only once its invoice is fully credited
+# (its invoice's amount_credited reaches its amount).
 REBILL_ONLY_WHEN_CREDITED = (
-    "NOT EXISTS (SELECT 1 FROM invoice i WHERE i.billing_id = {row}.id "
-    "AND {amount_credited} >= {amount} AND {amount} > 0)")
+    "EXISTS (SELECT 1 FROM invoice i WHERE i.billing_id = {row}.id AND {amount_credited} < {amount})")
 REBILL_POSTGRES = [
     "CREATE OR REPLACE FUNCTION billing_rebill_only_when_credited() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-    "IF OLD.status = 'INVOICED' AND NEW.status <> 'INVOICED' AND "
+    "IF OLD.status = 'INVOICED' AND NEW.status = 'REJECTED' AND "
     + REBILL_ONLY_WHEN_CREDITED.format(row="NEW", amount_credited="i.amount_credited", amount="i.amount")
-    + " THEN RAISE EXCEPTION 'an invoiced billing changes only once its invoice is fully credited'; END IF; "
+    + " THEN RAISE EXCEPTION 'an invoiced billing is rejected only once its invoice is fully credited'; END IF; "
     "RETURN NEW; END $$",
     "DROP TRIGGER IF EXISTS billing_rebill_only_when_credited ON periodic_billing",
     "CREATE TRIGGER billing_rebill_only_when_credited BEFORE UPDATE OF status ON periodic_billing "
@@ -99,10 +99,10 @@ REBILL_POSTGRES = [
 ]
 REBILL_SQLITE = [
     "CREATE TRIGGER IF NOT EXISTS billing_rebill_only_when_credited BEFORE UPDATE OF status ON periodic_billing "
-    "WHEN OLD.status = 'INVOICED' AND NEW.status <> 'INVOICED' AND "
+    "WHEN OLD.status = 'INVOICED' AND NEW.status = 'REJECTED' AND "
     + REBILL_ONLY_WHEN_CREDITED.format(row="NEW", amount_credited="CAST(i.amount_credited AS REAL)",
                                        amount="CAST(i.amount AS REAL)")
-    + " BEGIN SELECT RAISE(ABORT, 'an invoiced billing changes only once its invoice is fully credited'); END",
+    + " BEGIN SELECT RAISE(ABORT, 'an invoiced billing is rejected only once its invoice is fully credited'); END",
 ]
 
 

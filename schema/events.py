@@ -265,7 +265,7 @@ class CreditNoteChanged:
 
 @strawberry.type(description="Payload of CREDIT_APPLIED: account credit settled part of a newly posted invoice.")
 class CreditApplied:
-    number: str = strawberry.field(description="The credit note whose credit was used.")
+    credit_note_number: str = strawberry.field(description="The credit note whose credit was used.")
     invoice_number: str = strawberry.field(description="The invoice it settled.")
     amount: Decimal = strawberry.field(description="How much.")
     remaining: Decimal = strawberry.field(description="The credit left on the credit note.")
@@ -273,7 +273,7 @@ class CreditApplied:
 
 @strawberry.type(description="Payload of REFUND_SETTLED: a credit note's refund got its outcome.")
 class RefundSettled:
-    number: str = strawberry.field(description="The credit note refunded.")
+    credit_note_number: str = strawberry.field(description="The credit note refunded.")
     refund_status: enums.RefundStatus = strawberry.field(description="SUCCEEDED or FAILED.")
     amount: Decimal = strawberry.field(description="The amount refunded (or attempted).")
     currency: str = strawberry.field(description="Its currency.")
@@ -339,9 +339,9 @@ PAYLOADS: dict[enums.EventType, Callable[[models.Event, dict], Any]] = {
     T.CREDIT_NOTE_CREATED: _credit_note_changed,
     T.CREDIT_NOTE_ISSUED: _credit_note_changed,
     T.CREDIT_NOTE_VOIDED: _credit_note_changed,
-    T.CREDIT_APPLIED: lambda e, p: CreditApplied(number=p["number"], invoice_number=p["invoice_number"],
+    T.CREDIT_APPLIED: lambda e, p: CreditApplied(credit_note_number=p["number"], invoice_number=p["invoice_number"],
                                                  amount=_money(p["amount"]), remaining=_money(p["remaining"])),
-    T.REFUND_SETTLED: lambda e, p: RefundSettled(number=p["number"], refund_status=enums.RefundStatus(p["status"]),
+    T.REFUND_SETTLED: lambda e, p: RefundSettled(credit_note_number=p["number"], refund_status=enums.RefundStatus(p["status"]),
                                                  amount=_money(p["amount"]), currency=p["currency"],
                                                  error=p.get("error")),
 }

@@ -188,7 +188,7 @@ async def test_crediting_a_paid_auto_pay_invoice(admin: Api, client, smtp_server
 
     # Events on the stream, one per credit note issued.
     events = (await admin.ok("""{ events(filter: {types: [CREDIT_NOTE_ISSUED, REFUND_SETTLED]}) { nodes {
-      type payload { ... on CreditNoteChanged { number creditNote { id } } ... on RefundSettled { number
+      type payload { ... on CreditNoteChanged { number creditNote { id } } ... on RefundSettled { creditNoteNumber
       refundStatus } } } } }"""))["events"]["nodes"]
     assert sorted(e["type"] for e in events) == ["CREDIT_NOTE_ISSUED"] * 4 + ["REFUND_SETTLED"]
     assert sorted(e["payload"]["number"] for e in events if e["type"] == "CREDIT_NOTE_ISSUED") == numbers
