@@ -341,7 +341,8 @@ PAYLOADS: dict[enums.EventType, Callable[[models.Event, dict], Any]] = {
     T.CREDIT_NOTE_VOIDED: _credit_note_changed,
     T.CREDIT_APPLIED: lambda e, p: CreditApplied(credit_note_number=p["number"], invoice_number=p["invoice_number"],
                                                  amount=_money(p["amount"]), remaining=_money(p["remaining"])),
-    T.REFUND_SETTLED: lambda e, p: RefundSettled(credit_note_number=p["number"], refund_status=enums.RefundStatus(p["status"]),
+    T.REFUND_SETTLED: lambda e, p: RefundSettled(credit_note_number=p["number"],
+                                                 refund_status=enums.RefundStatus(p["status"]),
                                                  amount=_money(p["amount"]), currency=p["currency"],
                                                  error=p.get("error")),
 }
