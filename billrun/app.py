@@ -160,6 +160,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
         Route(downloads.BILLING_DETAILS_CSV, downloads.billing_details_csv, methods=["GET"]),
         Route(downloads.ACCOUNTING_EXPORT, downloads.accounting_export, methods=["GET"]),
         Route(downloads.INVOICE_PDF, downloads.invoice_pdf, methods=["GET"]),
+        Route(downloads.CREDIT_NOTE_PDF, downloads.credit_note_pdf, methods=["GET"]),
         Route(downloads.DELIVERED_MESSAGE, downloads.delivered_message, methods=["GET"]),
     ]
     if settings.metrics_enabled:

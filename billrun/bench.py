@@ -411,3 +411,93 @@ async def bench_posting(billings: int, workers: int) -> dict:
     return {"billings": billings, "seconds": run.seconds, "floor_seconds": floor,
             "ratio_to_floor": round(run.seconds / floor, 2), "rows_written": rows, "workers": workers,
             "peak_rss_mb": run.peak_rss_mb}
+
+
+async def _hundred_line_invoice(lines: int) -> int:
+    """Set-up, not measured: a posted invoice of `lines` lines (each 10.00 to revenue), written directly."""
+    import models
+    from domain import clock
+    from models.enums import BatchStatus, BillingStatus, DetailKind, LedgerAccountKind, PeriodStatus
+
+    today = clock.today()
+    revenue = await models.LedgerAccount.create(code="4000", name="Revenue", kind=LedgerAccountKind.REVENUE)
+    for code, kind in (("1200", LedgerAccountKind.RECEIVABLE), ("1000", LedgerAccountKind.CASH)):
+        await models.LedgerAccount.create(code=code, name=code, kind=kind)
+    await models.AccountingPeriod.create(month=today.replace(day=1), status=PeriodStatus.OPEN)
+    account = await models.Account.create(number="BENCH-1", name="Bench", bill_group="G", division="D",
+                                          currency="USD", tax_location="ZERO", billing_email="bench@example.com")
+    batch = await models.BillingBatch.create(code="B-1", name="bench-credit", currency="USD", invoice_date=today,
+                                             as_of_date=today, status=BatchStatus.POSTED)
+    billing = await models.PeriodicBilling.create(
+        batch=batch, account=account, period_start=today, period_end=today, billing_start=today, billing_end=today,
+        as_of_date=today, amount=Decimal("10.00") * lines, status=BillingStatus.INVOICED, tax_location="ZERO")
+    await models.BillingDetail.bulk_create([
+        models.BillingDetail(billing=billing, position=n, kind=DetailKind.MANUAL, description=f"Line {n + 1}",
+                             amount=Decimal("10.00"), revenue_account=revenue) for n in range(lines)])
+    await models.RevenueDistribution.bulk_create([
+        models.RevenueDistribution(detail_id=d, revenue_account=revenue, amount=Decimal("10.00"))
+        for d in await models.BillingDetail.filter(billing=billing).values_list("id", flat=True)])
+    invoice = await models.Invoice.create(
+        number="INV-00000001", billing=billing, account=account, batch=batch, currency="USD", invoice_date=today,
+        due_date=today, amount=billing.amount, bill_to_name="Bench", bill_to_email="bench@example.com")
+    return invoice.id
+
+
+async def bench_credit_notes(lines: int, notes: int) -> dict:
+    """Create and issue `notes` credit notes of a `lines`-line invoice through the GraphQL API (in process,
+    over ASGI), each crediting every line 0.01: the time of createCreditNote + issueCreditNote per credit note."""
+    import statistics
+
+    import httpx
+    from strawberry import relay
+
+    from billrun import db
+    from billrun.app import create_app
+    from billrun.settings import get_settings
+    from domain import auth
+    from workers import actors  # noqa: F401 - the configured broker (the follow-up job is only queued)
+
+    url = get_settings().database_url
+    await _recreate(url)
+    await db.migrate(url)
+    await db.init(url)
+    create = """mutation($input: CreateCreditNoteInput!) { createCreditNote(input: $input) { creditNote { id }
+      errors { code message } } }"""
+    issue = """mutation($id: ID!) { issueCreditNote(input: {id: $id}) { creditNote { number amount }
+      errors { code message } } }"""
+    try:
+        invoice_id = await _hundred_line_invoice(lines)
+        user = await auth.create_user(None, email="bench@billrun.example", name="Bench",
+                                      permissions=["BILLING_ACCESS", "BILLING_SEND_EXPORT"])
+        token, _ = await auth.create_api_token(None, user_id=user.id, name="bench")
+        import models
+
+        details = await models.BillingDetail.filter(billing__invoice__id=invoice_id).order_by("position").values_list(
+            "id", flat=True)
+        data = {"invoiceId": relay.to_base64("Invoice", invoice_id), "reason": "OTHER",
+                "lines": [{"invoiceLineId": relay.to_base64("BillingDetail", d), "amount": "0.01"} for d in details]}
+        timings = []
+        transport = httpx.ASGITransport(app=create_app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench",
+                                     headers={"Authorization": f"Bearer {token}"}) as client:
+            for _ in range(notes + 2):  # the first two warm up
+                started = time.perf_counter()
+                made = (await client.post("/graphql", json={"query": create, "variables": {"input": data}})).json()
+                note = made["data"]["createCreditNote"]["creditNote"]
+                if note is None:
+                    raise SystemExit(f"createCreditNote refused: {made}")
+                done = (await client.post("/graphql", json={"query": issue, "variables": {"id": note["id"]}})).json()
+                if done["data"]["issueCreditNote"]["creditNote"] is None:
+                    raise SystemExit(f"issueCreditNote refused: {done}")
+                timings.append((time.perf_counter() - started) * 1000)
+        timings = timings[2:]
+        numbers = list(await models.CreditNote.filter(status="ISSUED").order_by("number").values_list(
+            "number", flat=True))
+        if [str(n) for n in numbers] != [f"CN-{n:08d}" for n in range(1, notes + 3)]:
+            raise SystemExit(f"credit note numbers are not gap-free: {numbers[:5]}…")
+    finally:
+        await db.close()
+    ordered = sorted(timings)
+    return {"invoice_lines": lines, "credit_notes": notes, "median_ms": round(statistics.median(timings), 1),
+            "p95_ms": round(ordered[int(len(ordered) * 0.95) - 1], 1), "max_ms": round(ordered[-1], 1),
+            "target_ms": 100, "measures": "createCreditNote + issueCreditNote over ASGI, each line credited"}

@@ -222,6 +222,19 @@ def bench_posting(
     _run_bench(bench_posting(billings, workers), output)
 
 
+@bench_app.command("credit-notes")
+def bench_credit_notes(
+    lines: Annotated[int, typer.Option(help="Lines of the invoice credited.")] = 100,
+    notes: Annotated[int, typer.Option(help="Credit notes created and issued (each crediting every line).")] = 50,
+    output: Annotated[str, typer.Option(help="Where to write the JSON result.")] = "bench/results/credit_notes.json",
+) -> None:
+    """A credit note of a 100-line invoice through the GraphQL API: createCreditNote + issueCreditNote, journaled
+    and numbered (median, p95). DATABASE_URL must name a scratch database ending in `_bench` (it is recreated)."""
+    from billrun.bench import bench_credit_notes as run
+
+    _run_bench(run(lines, notes), output)
+
+
 @bench_app.command("live")
 def bench_live(
     contracts: Annotated[int, typer.Option(help="Contracts of the batches processed while followed.")] = 2000,

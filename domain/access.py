@@ -70,6 +70,8 @@ ACCOUNT_PATH: dict[type[Model], str] = {
     models.Delivery: "invoice__account",
     models.JournalEntry: "invoice__account",
     models.JournalLine: "entry__invoice__account",
+    models.CreditNote: "account",
+    models.CreditNoteLine: "credit_note__account",
 }
 
 # Records about an account when they name one, and about the company when not: hidden with a hidden account.

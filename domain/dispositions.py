@@ -52,10 +52,13 @@ class Subject:
     period_start: date
     earlier: tuple[Sibling, ...]
     later: tuple[Sibling, ...]
+    fully_credited: bool = False  # an INVOICED billing whose invoice is credited in full (re-billing)
 
 
 def refusal(viewer: Viewer, subject: Subject, target: BillingStatus) -> Problem | None:
     """Why `viewer` may not move this billing to `target`, or None when it may."""
+    if subject.status == S.INVOICED:
+        return _rebill_refusal(viewer, subject, target)
     if subject.batch_status not in OPEN_BATCH:
         return Problem(ErrorCode.BATCH_LOCKED, f"{_where(subject)}: its billings cannot change now.", "status")
     if not viewer.can(Permission.BILLING_ACCESS):
@@ -76,6 +79,23 @@ def refusal(viewer: Viewer, subject: Subject, target: BillingStatus) -> Problem 
         if any(s.status != S.REJECTED for s in subject.later):
             return Problem(ErrorCode.LATER_BILLING_EXISTS,
                            "A later billing of this contract exists and is not rejected.", "status")
+    return None
+
+
+def _rebill_refusal(viewer: Viewer, subject: Subject, target: BillingStatus) -> Problem | None:
+    """A posted billing may only become REJECTED, and only once its invoice is credited in full (credit,
+    reject, re-run: the next processing bills the period again, docs/CREDIT_NOTES.md)."""
+    if not viewer.can(Permission.BILLING_ACCESS):
+        return Problem(ErrorCode.PERMISSION_DENIED, "Dispositions need the BILLING_ACCESS permission.", "status")
+    if target != S.REJECTED:
+        return Problem(ErrorCode.INVALID_TRANSITION, "Not allowed: the billing is invoiced (only REJECTED, once "
+                       "its invoice is fully credited).", "status")
+    if not subject.fully_credited:
+        return Problem(ErrorCode.INVOICE_NOT_CREDITED, "The billing is invoiced: credit its invoice in full (a "
+                       "credit note) before rejecting it.", "status")
+    if any(s.status != S.REJECTED for s in subject.later):
+        return Problem(ErrorCode.LATER_BILLING_EXISTS,
+                       "A later billing of this contract exists and is not rejected.", "status")
     return None
 
 
@@ -111,6 +131,10 @@ async def subjects(billings: QuerySet) -> dict[int, Subject]:
             contract_id__in=Subquery(billings.values("contract_id"))).values_list(
             "id", "contract_id", "period_start", "status"):
         by_contract[contract_id].append((bid, start, BillingStatus(status)))
+    credited = {billing_id for billing_id, amount, amount_credited in await models.Invoice.filter(
+        billing_id__in=[r[0] for r in rows if r[1] == S.INVOICED]).values_list("billing_id", "amount",
+                                                                             "amount_credited")
+                if amount > 0 and amount_credited >= amount}
     found = {}
     for bid, status, contract_id, start, batch_status in rows:
         siblings = [s for s in by_contract.get(contract_id, []) if s[0] != bid]
@@ -118,5 +142,5 @@ async def subjects(billings: QuerySet) -> dict[int, Subject]:
             id=bid, status=BillingStatus(status), period_start=start,
             batch_status=BatchStatus(batch_status) if batch_status else None,
             earlier=tuple(Sibling(s, st) for _, s, st in siblings if s < start),
-            later=tuple(Sibling(s, st) for _, s, st in siblings if s > start))
+            later=tuple(Sibling(s, st) for _, s, st in siblings if s > start), fully_credited=bid in credited)
     return found

@@ -205,6 +205,32 @@ async def webhook_endpoint_disabled(endpoint_id: int, reason: str) -> None:
     await record(EventType.WEBHOOK_ENDPOINT_DISABLED, endpoint_id=endpoint_id, reason=reason[:500])
 
 
+# ---------------------------------------------------------------- credit notes
+
+
+async def credit_note_changed(event_type: EventType, note: models.CreditNote, invoice: models.Invoice,
+                              viewer: Viewer | None) -> None:
+    """A credit note was created (DRAFT), issued (numbered and journaled) or voided."""
+    await record(event_type, batch_id=note.batch_id, invoice_id=invoice.id, account_id=note.account_id,
+                 credit_note_id=note.id, number=note.number, invoice_number=invoice.number, status=note.status,
+                 amount=note.amount, credit_amount=note.credit_amount, refund_amount=note.refund_amount,
+                 currency=note.currency, reason=note.reason, actor=_actor(viewer))
+
+
+async def credit_applied(note: models.CreditNote, invoice: dict[str, Any], amount: Decimal) -> None:
+    """Account credit of a credit note settled part of a newly posted invoice."""
+    await record(EventType.CREDIT_APPLIED, batch_id=invoice["batch_id"], invoice_id=invoice["id"],
+                 account_id=note.account_id, credit_note_id=note.id, number=note.number,
+                 invoice_number=invoice["number"], amount=amount, remaining=note.credit_remaining)
+
+
+async def refund_settled(note: models.CreditNote, invoice: models.Invoice, status: Any,
+                         error: str | None = None) -> None:
+    await record(EventType.REFUND_SETTLED, batch_id=note.batch_id, invoice_id=invoice.id,
+                 account_id=note.account_id, credit_note_id=note.id, number=note.number, status=status,
+                 amount=note.refund_amount, currency=note.currency, error=error[:500] if error else None)
+
+
 # ---------------------------------------------------------------- reading and forgetting
 
 

@@ -3,7 +3,8 @@
 Actors are addressed by name, so the domain never imports the workers; `workers/actors.py` declares them with
 these names and queues.
 
-**One protocol runs every chunked job** (processing, posting, sending, the accounting export, auto-pay). A kind
+**One protocol runs every chunked job** (processing, posting, sending, the accounting export, auto-pay, credit
+notes). A kind
 module describes only what is its own, in a `Chunked`: what its chunks are, the work of one, what finishing
 does. The rest is here, once:
 
@@ -57,15 +58,18 @@ EXPORT_FILE = "export_file"
 PLAN_AUTOPAY = "plan_autopay"
 CHARGE_PAYMENT = "charge_payment"
 GIVE_UP_PAYMENT = "give_up_payment"
+PLAN_CREDIT_NOTE = "plan_credit_note"
+CREDIT_NOTE_TASK = "credit_note_task"
 
 # Which actor starts each kind of job (for a chunked kind: its planning).
 STARTS = {JobKind.PROCESS: PLAN_PROCESSING, JobKind.ANALYZE: ANALYZE_BATCH, JobKind.REVERSE: REVERSE_BATCH,
           JobKind.POST: PLAN_POSTING, JobKind.SEND: PLAN_SENDING, JobKind.EXPORT: PLAN_EXPORT,
-          JobKind.AUTO_PAY: PLAN_AUTOPAY}
+          JobKind.AUTO_PAY: PLAN_AUTOPAY, JobKind.CREDIT_NOTE: PLAN_CREDIT_NOTE}
 UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING)
 # The protocol's steps, in order, each a fault point `<kind>.<step>` (`domain.faults`).
 STEPS = ("plan.committed", "chunk.before_commit", "chunk.committed", "finish.committed")
-CHUNKED_KINDS = (JobKind.PROCESS, JobKind.POST, JobKind.SEND, JobKind.EXPORT, JobKind.AUTO_PAY)
+CHUNKED_KINDS = (JobKind.PROCESS, JobKind.POST, JobKind.SEND, JobKind.EXPORT, JobKind.AUTO_PAY,
+                 JobKind.CREDIT_NOTE)
 
 
 def checkpoints() -> list[str]:

@@ -24,7 +24,7 @@ from tortoise.expressions import F, Subquery
 
 import models
 from billrun.settings import get_settings
-from domain import audit, clock, events, jobs, ledger, periods, sequences
+from domain import audit, clock, credit_notes, events, jobs, ledger, periods, sequences
 from domain.access import Viewer, account_visibility, get_visible, require, sees_all_accounts
 from domain.errors import DomainError, ErrorCode, Problem, raise_if
 from domain.transactions import in_transaction
@@ -132,8 +132,8 @@ async def _chunks(job: models.Job) -> list[jobs.Chunk]:
 # ---------------------------------------------------------------- one chunk, in a worker
 
 INVOICE_COLUMNS = ("id", "number", "billing_id", "account_id", "bill_to_name", "bill_to_email", "batch_id",
-                   "currency", "invoice_date", "due_date", "amount", "tax_amount", "amount_paid", "status",
-                   "created_at")
+                   "currency", "invoice_date", "due_date", "amount", "tax_amount", "amount_paid", "credit_applied",
+                   "status", "created_at")
 ENTRY_COLUMNS = ("id", "entry_date", "memo", "invoice_id", "payment_id", "batch_id", "created_at")
 LINE_COLUMNS = ("id", "entry_id", "ledger_account_id", "debit", "credit", "memo")
 AUDIT_COLUMNS = ("entity", "entity_id", "field", "before", "after", "operation", "actor_id", "actor_label",
@@ -184,15 +184,21 @@ async def write_invoices(tx: BaseDBAsyncClient, job: models.Job, first_id: int, 
         number = invoice_number(first + n)
         invoice_date = override or batch.invoice_date
         tax_amount = sum((a for _, a in tax[billing_id]), Decimal("0.00"))
-        invoices.append((invoice_id, number, billing_id, account_id, name, email, batch.id, batch.currency,
+        invoices.append([invoice_id, number, billing_id, account_id, name, email, batch.id, batch.currency,
                          invoice_date, invoice_date + timedelta(days=terms), amount, tax_amount, Decimal("0.00"),
-                         InvoiceStatus.OPEN.value, now))
+                         Decimal("0.00"), InvoiceStatus.OPEN.value, now])
         entries.append((entry_id, invoice_date, f"Invoice {number}", invoice_id, None, batch.id, now))
     await insert_rows(tx, "invoice", INVOICE_COLUMNS, invoices)
     await insert_rows(tx, "journal_entry", ENTRY_COLUMNS, entries)
     await insert_rows(tx, "journal_line", LINE_COLUMNS, [
         (line_id, entry_id, line.ledger_account_id, line.debit, line.credit, line.memo)
         for line_id, (entry_id, line) in zip(line_ids, lines, strict=True)])
+    # Account credit left by credit notes settles the new invoices of its account (docs/CREDIT_NOTES.md).
+    applied = await credit_notes.apply_available_credit(tx, [
+        {"id": i[0], "number": i[1], "account_id": i[3], "amount": i[10], "invoice_date": i[8], "batch_id": batch.id}
+        for i in invoices], batch.currency, accounts.receivable_id)
+    for invoice_id, amount in applied.items():
+        await models.Invoice.filter(id=invoice_id).update(credit_applied=amount)
     await events.invoices_posted(batch.id, job.id, len(billings), invoice_number(first),
                                  invoice_number(first + len(billings) - 1))
     return len(billings)
@@ -236,9 +242,9 @@ async def _follow_ups(job: models.Job) -> list[models.Job]:
     if batch.post_mode == PostMode.EXPORT:
         queued.append(await jobs.follow_up(JobKind.EXPORT, batch_id=batch.id, created_by=job.created_by_id))
     # Amounts compared in Python: SQLite keeps money as text, where '0.00' > 0.
-    rows = [(invoice_id, amount) for invoice_id, amount in await models.Invoice.filter(
+    rows = [(invoice_id, amount - applied) for invoice_id, amount, applied in await models.Invoice.filter(
         batch_id=batch.id, account__autopay_enabled=True).exclude(account__payment_method_token=None).values_list(
-        "id", "amount") if amount > 0]
+        "id", "amount", "credit_applied") if amount - applied > 0]
     if rows:
         await models.Payment.bulk_create([
             models.Payment(invoice_id=invoice_id, idempotency_key=f"autopay-invoice-{invoice_id}", amount=amount,

@@ -3,6 +3,8 @@
 from models.access import AccessToken, AccountGrant, LoginAttempt, User
 from models.billing import BillingBatch, BillingDetail, Finding, PeriodicBilling, RevenueDistribution
 from models.ledger import (
+    CreditNote,
+    CreditNoteLine,
     Delivery,
     Export,
     Invoice,
@@ -36,6 +38,8 @@ __all__ = [
     "Audit",
     "BillingBatch",
     "BillingDetail",
+    "CreditNote",
+    "CreditNoteLine",
     "DatedPrice",
     "Delivery",
     "Event",

@@ -145,6 +145,7 @@ class JobKind(StrEnum):
     AUTO_PAY = "AUTO_PAY"
     EXPORT = "EXPORT"
     MASS_UPDATE = "MASS_UPDATE"
+    CREDIT_NOTE = "CREDIT_NOTE"
 
 
 class JobStatus(StrEnum):
@@ -185,6 +186,11 @@ class EventType(StrEnum):
     EXPORT_CREATED = "EXPORT_CREATED"
     ACCOUNTING_PERIOD_CHANGED = "ACCOUNTING_PERIOD_CHANGED"
     WEBHOOK_ENDPOINT_DISABLED = "WEBHOOK_ENDPOINT_DISABLED"
+    CREDIT_NOTE_CREATED = "CREDIT_NOTE_CREATED"
+    CREDIT_NOTE_ISSUED = "CREDIT_NOTE_ISSUED"
+    CREDIT_NOTE_VOIDED = "CREDIT_NOTE_VOIDED"
+    CREDIT_APPLIED = "CREDIT_APPLIED"
+    REFUND_SETTLED = "REFUND_SETTLED"
 
 
 class WebhookDeliveryState(StrEnum):
@@ -204,3 +210,41 @@ class BillingEdit(StrEnum):
     MISC_CHARGE_ADDED = "MISC_CHARGE_ADDED"
     MISC_CHARGE_REMOVED = "MISC_CHARGE_REMOVED"
     BILLING_CHANGED = "BILLING_CHANGED"
+
+
+class CreditNoteReason(StrEnum):
+    """Why an invoice is credited (the fixed set Stripe and Lago use)."""
+
+    DUPLICATED_CHARGE = "DUPLICATED_CHARGE"
+    PRODUCT_UNSATISFACTORY = "PRODUCT_UNSATISFACTORY"
+    ORDER_CHANGE = "ORDER_CHANGE"
+    ORDER_CANCELLATION = "ORDER_CANCELLATION"
+    FRAUDULENT_CHARGE = "FRAUDULENT_CHARGE"
+    OTHER = "OTHER"
+
+
+class CreditNoteStatus(StrEnum):
+    """DRAFT (no effect yet, voidable), ISSUED (numbered, journaled, final) or VOIDED (a draft dropped)."""
+
+    DRAFT = "DRAFT"
+    ISSUED = "ISSUED"
+    VOIDED = "VOIDED"
+
+
+class CreditStatus(StrEnum):
+    """The account-credit part of a credit note: AVAILABLE until applied to later invoices, then CONSUMED;
+    VOIDED when its draft was voided."""
+
+    AVAILABLE = "AVAILABLE"
+    CONSUMED = "CONSUMED"
+    VOIDED = "VOIDED"
+
+
+class RefundStatus(StrEnum):
+    """The refund part of a credit note, through the payment gateway (UNKNOWN: the answer was lost, the
+    sweeper asks the gateway)."""
+
+    PENDING = "PENDING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    UNKNOWN = "UNKNOWN"

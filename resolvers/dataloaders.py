@@ -12,7 +12,7 @@ from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 
 import models
-from domain import batches, dispositions, ledger
+from domain import batches, credit_notes, dispositions, ledger
 from domain.access import Viewer, visible
 from models.enums import BillingStatus
 
@@ -222,6 +222,35 @@ class Loaders:
     def deliveries_by_invoice_id(self) -> DataLoader[int, list[Any]]:
         return self._get("deliveries_by_invoice_id",
                          lambda v: children_loader(v, models.Delivery, "invoice_id", scoped=False))
+
+    @property
+    def credit_notes_by_invoice_id(self) -> DataLoader[int, list[Any]]:
+        return self._get("credit_notes_by_invoice_id",
+                         lambda v: children_loader(v, models.CreditNote, "invoice_id", scoped=False))
+
+    @property
+    def credit_note_lines_by_credit_note_id(self) -> DataLoader[int, list[Any]]:
+        return self._get("credit_note_lines_by_credit_note_id", lambda v: children_loader(
+            v, models.CreditNoteLine, "credit_note_id", ("position", "id"), scoped=False))
+
+    @property
+    def entries_by_credit_note_id(self) -> DataLoader[int, list[Any]]:
+        return self._get("entries_by_credit_note_id",
+                         lambda v: children_loader(v, models.JournalEntry, "credit_note_id", scoped=False))
+
+    @property
+    def detail_by_id(self) -> DataLoader[int, Any]:
+        return self._get("detail_by_id", lambda v: by_id_loader(v, models.BillingDetail))
+
+    @property
+    def credit_balance_by_account_id(self) -> DataLoader[int, Any]:
+        """The account credit available on each account of a page, in one query."""
+        def factory(viewer: Viewer) -> DataLoader[int, Any]:
+            async def load(ids: Sequence[int]) -> list[Any]:
+                found = await credit_notes.credit_balances(list(ids))
+                return [found.get(i, credit_notes.ZERO) for i in ids]
+            return DataLoader(load_fn=load)
+        return self._get("credit_balance_by_account_id", factory)
 
     @property
     def exports_by_batch_id(self) -> DataLoader[int, list[Any]]:

@@ -6,7 +6,7 @@ from strawberry import Info
 from strawberry.dataloader import DataLoader
 
 import models
-from domain import dispositions
+from domain import credit_notes, dispositions
 from resolvers.context import Context, authenticated_viewer
 
 CtxInfo = Info[Context, Any]
@@ -203,3 +203,29 @@ async def exports_of_batch(root: Any, info: CtxInfo) -> list[Any]:
 
 async def balance_of_ledger_account(root: Any, info: CtxInfo) -> Any:
     return await info.context.loaders.balance_by_ledger_account_id.load(root.id)
+
+
+async def credit_notes_of_invoice(root: Any, info: CtxInfo) -> list[Any]:
+    return await info.context.loaders.credit_notes_by_invoice_id.load(root.id)
+
+
+async def lines_of_credit_note(root: Any, info: CtxInfo) -> list[Any]:
+    return await info.context.loaders.credit_note_lines_by_credit_note_id.load(root.id)
+
+
+async def journal_entry_of_credit_note(root: Any, info: CtxInfo) -> Any:
+    """The credit note's own entry (the mirror of its invoice's); applications of its credit come after."""
+    entries = await info.context.loaders.entries_by_credit_note_id.load(root.id)
+    return entries[0] if entries else None
+
+
+async def detail_of(root: Any, info: CtxInfo) -> Any:
+    return await _maybe(info.context.loaders.detail_by_id, root.detail_id)
+
+
+async def credit_balance_of_account(root: Any, info: CtxInfo) -> Any:
+    return await info.context.loaders.credit_balance_by_account_id.load(root.id)
+
+
+def invoice_balance(invoice: models.Invoice) -> Any:
+    return credit_notes.balance(invoice)

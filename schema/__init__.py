@@ -12,6 +12,7 @@ from schema.limits import EdgeLimits, MaskUnexpectedErrors, is_unexpected, log_u
 from schema.mutations.access import AccessMutations
 from schema.mutations.billing import BillingMutations
 from schema.mutations.books import BooksMutations
+from schema.mutations.credit_notes import CreditNoteMutations
 from schema.mutations.items import ItemMutations
 from schema.mutations.master_data import MasterDataMutations
 from schema.mutations.posting import PostingMutations
@@ -26,7 +27,7 @@ from schema.webhooks import WebhookMutations
 @strawberry.type(description="Everything a client can change. Each mutation takes one `input` and answers a "
                  "payload whose `errors` lists business-rule refusals (nothing changed then).")
 class Mutation(AccessMutations, MasterDataMutations, BooksMutations, ItemMutations, BillingMutations,
-               ReviewMutations, PostingMutations, WebhookMutations):
+               ReviewMutations, PostingMutations, WebhookMutations, CreditNoteMutations):
     pass
 
 

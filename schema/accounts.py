@@ -98,6 +98,10 @@ class Account(ModelNode):
     invoice_adjustments: list[Annotated[InvoiceAdjustment, strawberry.lazy("schema.items")]] = strawberry.field(
         resolver=relations.adjustments_of_account, description="Credit and debit adjustments, newest first.")
 
+    @strawberry.field(description="Account credit from credit notes not yet applied to its invoices.")
+    async def credit_balance(self, info: relations.CtxInfo) -> Decimal:
+        return await relations.credit_balance_of_account(self, info)
+
     @strawberry.field(description="Whether a payment-method token is on file (the token itself is never shown).")
     @staticmethod
     def has_payment_method(row: strawberry.Parent[models.Account]) -> bool:

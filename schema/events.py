@@ -5,7 +5,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated, Any, Union
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
 import strawberry
 from strawberry import relay
@@ -29,6 +29,9 @@ from schema.books import AccountingPeriod, PeriodStatus
 from schema.ledger import Delivery, Export, ExportFormat, Invoice, Payment, PaymentStatus
 from schema.node import ModelNode
 from schema.webhooks import WebhookEndpoint
+
+if TYPE_CHECKING:
+    from schema.credit_notes import CreditNote
 
 EventType = enums.EventType
 strawberry.enum(EventType, description="What an event reports; each type has one payload type.")
@@ -251,6 +254,52 @@ def _gid(type_name: str, pk: int | None) -> relay.GlobalID:
     return relay.GlobalID(type_name, str(pk))
 
 
+LazyCreditNote = Annotated["CreditNote", strawberry.lazy("schema.credit_notes")]
+
+
+@strawberry.type(description="Payload of CREDIT_NOTE_CREATED, CREDIT_NOTE_ISSUED and CREDIT_NOTE_VOIDED.")
+class CreditNoteChanged:
+    number: str | None = strawberry.field(description="CN-… (null while a draft).")
+    invoice_number: str = strawberry.field(description="The invoice credited.")
+    credit_note_status: enums.CreditNoteStatus = strawberry.field(description="DRAFT, ISSUED or VOIDED.")
+    amount: Decimal = strawberry.field(description="The total credited.")
+    credit_amount: Decimal = strawberry.field(description="Of which account credit.")
+    refund_amount: Decimal = strawberry.field(description="Of which refunded.")
+    currency: str = strawberry.field(description="Its currency.")
+    reason: enums.CreditNoteReason = strawberry.field(description="Why.")
+    actor: str = strawberry.field(description="Who (display name).")
+    credit_note_id: strawberry.Private[int]
+
+    @strawberry.field(description="The credit note.")
+    async def credit_note(self, info: CtxInfo) -> LazyCreditNote | None:
+        return await resolvers.record_by_id(info, models.CreditNote, self.credit_note_id)
+
+
+@strawberry.type(description="Payload of CREDIT_APPLIED: account credit settled part of a newly posted invoice.")
+class CreditApplied:
+    credit_note_number: str = strawberry.field(description="The credit note whose credit was used.")
+    invoice_number: str = strawberry.field(description="The invoice it settled.")
+    amount: Decimal = strawberry.field(description="How much.")
+    remaining: Decimal = strawberry.field(description="The credit left on the credit note.")
+
+
+@strawberry.type(description="Payload of REFUND_SETTLED: a credit note's refund got its outcome.")
+class RefundSettled:
+    credit_note_number: str = strawberry.field(description="The credit note refunded.")
+    refund_status: enums.RefundStatus = strawberry.field(description="SUCCEEDED or FAILED.")
+    amount: Decimal = strawberry.field(description="The amount refunded (or attempted).")
+    currency: str = strawberry.field(description="Its currency.")
+    error: str | None = strawberry.field(description="Why it failed.")
+
+
+def _credit_note_changed(e: models.Event, p: dict) -> CreditNoteChanged:
+    return CreditNoteChanged(
+        number=p.get("number"), invoice_number=p["invoice_number"],
+        credit_note_status=enums.CreditNoteStatus(p["status"]), amount=_money(p["amount"]),
+        credit_amount=_money(p["credit_amount"]), refund_amount=_money(p["refund_amount"]), currency=p["currency"],
+        reason=enums.CreditNoteReason(p["reason"]), actor=p["actor"], credit_note_id=p["credit_note_id"])
+
+
 T = enums.EventType
 PAYLOADS: dict[enums.EventType, Callable[[models.Event, dict], Any]] = {
     T.BATCH_CREATED: lambda e, p: BatchCreated(code=p["code"], name=p["name"],
@@ -301,13 +350,23 @@ PAYLOADS: dict[enums.EventType, Callable[[models.Event, dict], Any]] = {
         actor=p["actor"], period_id=p["period_id"]),
     T.WEBHOOK_ENDPOINT_DISABLED: lambda e, p: WebhookEndpointDisabled(reason=p["reason"],
                                                                      endpoint_id=p["endpoint_id"]),
+    T.CREDIT_NOTE_CREATED: _credit_note_changed,
+    T.CREDIT_NOTE_ISSUED: _credit_note_changed,
+    T.CREDIT_NOTE_VOIDED: _credit_note_changed,
+    T.CREDIT_APPLIED: lambda e, p: CreditApplied(credit_note_number=p["number"], invoice_number=p["invoice_number"],
+                                                 amount=_money(p["amount"]), remaining=_money(p["remaining"])),
+    T.REFUND_SETTLED: lambda e, p: RefundSettled(credit_note_number=p["number"],
+                                                 refund_status=enums.RefundStatus(p["status"]),
+                                                 amount=_money(p["amount"]), currency=p["currency"],
+                                                 error=p.get("error")),
 }
 
 EventPayload = Annotated[Union[  # noqa: UP007 - a union type of the schema, named below
     BatchCreated, BatchStatusChanged, BatchAnalyzed, JobQueued, JobProgress, JobFinished, BillingDispositioned,
     BillingsMassDispositioned, BillingEdited, BillingDeleted, BillingsMoved, FindingResolved, NotificationOpened,
     NotificationResolved, InvoicesPosted, PaymentSettled, InvoiceDelivered, InvoiceDeliveryFailed, ExportCreated,
-    AccountingPeriodChanged, WebhookEndpointDisabled], strawberry.union(
+    AccountingPeriodChanged, WebhookEndpointDisabled, CreditNoteChanged, CreditApplied,
+    RefundSettled], strawberry.union(
         "EventPayload", description="What an event reports, typed by its event type (`... on BatchStatusChanged "
         "{ status }`).")]
 

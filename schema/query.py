@@ -7,7 +7,7 @@ from typing import cast
 import strawberry
 from strawberry import relay
 
-from resolvers import billing, events, ledger, lists, webhooks
+from resolvers import billing, credit_notes, events, ledger, lists, webhooks
 from resolvers.context import authenticated_viewer
 from resolvers.relations import CtxInfo
 from schema.access import ApiToken, User, Viewer
@@ -24,6 +24,7 @@ from schema.billing import (
 )
 from schema.books import AccountingPeriod, LedgerAccount, LedgerAccountKind, PeriodStatus, TaxRate
 from schema.common import Connection, Direction, order_key
+from schema.credit_notes import CreditNote, CreditNoteFilter
 from schema.events import Event, EventFilter, EventOrder
 from schema.ledger import Invoice, InvoiceFilter, InvoiceOrder, TrialBalance
 from schema.permissions import AUTHENTICATED
@@ -214,6 +215,17 @@ class Query:
     @strawberry.field(description="One invoice; null when absent or hidden.", permission_classes=AUTHENTICATED)
     async def invoice(self, info: CtxInfo, id: relay.GlobalID) -> Invoice | None:
         return await ledger.invoice(info, id)
+
+    @strawberry.field(description="Credit notes of accounts the viewer may see, newest first. " + PAGE_ARGS_DOC,
+                      permission_classes=AUTHENTICATED)
+    async def credit_notes(self, info: CtxInfo, filter: CreditNoteFilter | None = None, first: int | None = None,
+                           after: str | None = None, last: int | None = None,
+                           before: str | None = None) -> Connection[CreditNote]:
+        return Connection.of(await credit_notes.credit_notes_page(info, filter, window(first, after, last, before)))
+
+    @strawberry.field(description="One credit note; null when absent or hidden.", permission_classes=AUTHENTICATED)
+    async def credit_note(self, info: CtxInfo, id: relay.GlobalID) -> CreditNote | None:
+        return await credit_notes.credit_note(info, id)
 
     @strawberry.field(description="System notifications, newest first. " + PAGE_ARGS_DOC,
                       permission_classes=AUTHENTICATED)

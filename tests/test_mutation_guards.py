@@ -125,6 +125,11 @@ GUARDS: dict[str, list[Case]] = {
     "enableWebhookEndpoint": [Case(ADMIN, lambda r: {"id": r.webhook})],
     "rotateWebhookEndpointSecret": [Case(ADMIN, lambda r: {"id": r.webhook})],
     "redeliverWebhookEvent": [Case(ADMIN, lambda r: {"endpointId": r.webhook, "eventId": r.event})],
+    # Credit notes
+    "createCreditNote": [Case(SEND, lambda r: {"invoiceId": r.owned.invoice, "wholeInvoice": True, "reason": "OTHER",
+                                               "creditDate": "2026-05-20"})],
+    "issueCreditNote": [Case(SEND, lambda r: {"id": r.owned.credit_note})],
+    "voidCreditNote": [Case(SEND, lambda r: {"id": r.owned.credit_note})],
 }
 
 # What every payload answers, and what the mass update answers besides.

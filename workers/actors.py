@@ -12,6 +12,7 @@ from billrun.settings import get_settings
 from domain import (
     accounting_export,
     analysis,
+    credit_notes,
     housekeeping,
     jobs,
     payments,
@@ -103,6 +104,20 @@ async def charge_payment(*, job_id: int, chunk_no: int) -> None:
     """One gateway attempt at one payment (a chunk of an auto-pay job); a transient error is retried by the
     broker with backoff."""
     await jobs.run_chunk(payments.JOB, job_id, chunk_no)
+
+
+@dramatiq.actor(actor_name=jobs.PLAN_CREDIT_NOTE, queue_name=jobs.QUEUE, time_limit=600_000, **RETRY)
+async def plan_credit_note(*, job_id: int) -> None:
+    """Split an issued credit note's follow-up into its tasks: e-mail it, refund it."""
+    await jobs.plan(credit_notes.JOB, job_id)
+
+
+@dramatiq.actor(actor_name=jobs.CREDIT_NOTE_TASK, queue_name=jobs.QUEUE, time_limit=120_000,
+                max_retries=_settings.payment_max_attempts + 2, min_backoff=_settings.job_min_backoff_ms,
+                max_backoff=60_000)
+async def credit_note_task(*, job_id: int, chunk_no: int) -> None:
+    """Send a credit note, or one gateway attempt at its refund (a transient error is retried with backoff)."""
+    await jobs.run_chunk(credit_notes.JOB, job_id, chunk_no)
 
 
 @dramatiq.actor(actor_name=jobs.FAIL_JOB, queue_name=jobs.QUEUE, max_retries=10)

@@ -36,6 +36,7 @@ class Owned:
     misc_charge: str
     invoice: str
     notification: str
+    credit_note: str  # a DRAFT credit note of the invoice
 
     def absent(self) -> "Owned":
         """The same kinds of id, pointing at nothing."""
@@ -188,10 +189,12 @@ async def build(admin: Api) -> World:
         assert [p["status"] for p in invoice["payments"]] == ["DECLINED"], invoice
         notification = _of([n for n in posted_content["notifications"] if n["kind"] == "PAYMENT_DECLINED"],
                            f"{side}-{POSTED}")
+        credit_note = await _create(admin, "createCreditNote", "CreateCreditNoteInput", "creditNote", {
+            "invoiceId": invoice["id"], "wholeInvoice": True, "reason": "OTHER", "creditDate": "2026-05-20"})
         owned[side] = Owned(**items[side], finding=finding["id"], billing=bill["id"],
                             detail=next(d["id"] for d in bill["details"] if d["kind"] == "RECURRING"),
                             misc_charge=misc["billingDetail"]["id"], invoice=invoice["id"],
-                            notification=notification["id"])
+                            notification=notification["id"], credit_note=credit_note)
     for account in restricted:  # granted to nobody: only admins see them
         await admin.mutate("restrictAccount", """mutation($input: RestrictAccountInput!) { restrictAccount(
           input: $input) { account { id } errors { code field message } } }""", {"input": {
