@@ -28,6 +28,7 @@ from tortoise.warnings import TortoiseLoopSwitchWarning
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from billrun import db, downloads, hub, metrics, observability, wakeups
+from billrun.console import CONSOLE_PREFIX, ConsoleFiles
 from billrun.edge import BodySizeLimitMiddleware, RequestIdMiddleware, problem
 from billrun.graphiql import GRAPHIQL_STATIC_DIR, GRAPHIQL_STATIC_PREFIX, offline_ide_response
 from billrun.graphql_ws import BoundedWebSocketAdapter, CheckedLegacyWSHandler, CheckedTransportWSHandler
@@ -161,6 +162,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
         Route(downloads.ACCOUNTING_EXPORT, downloads.accounting_export, methods=["GET"]),
         Route(downloads.INVOICE_PDF, downloads.invoice_pdf, methods=["GET"]),
         Route(downloads.DELIVERED_MESSAGE, downloads.delivered_message, methods=["GET"]),
+        Mount(CONSOLE_PREFIX, ConsoleFiles(), name="console"),  # the web console (docs/CONSOLE.md)
     ]
     if settings.metrics_enabled:
         routes.append(Route("/metrics", observability.metrics_endpoint, methods=["GET"]))
