@@ -214,7 +214,7 @@ export function BillingPage() {
                 <td>
                   <details>
                     <summary>Trace</summary>
-                    <pre>{JSON.stringify(d.trace, null, 2)}</pre>
+                    <pre tabIndex={0} aria-label={`Trace of ${d.description}`}>{JSON.stringify(d.trace, null, 2)}</pre>
                   </details>
                 </td>
               </tr>

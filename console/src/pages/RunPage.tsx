@@ -226,29 +226,42 @@ const ResolveNotification = graphql(`
 
 type Preview = { billingCount: number; amount: string; rejectedCount: number; hiddenBillingCount: number };
 
-/** A job's live progress from the `jobProgress` subscription (it completes after JOB_FINISHED). */
-function JobProgress({ jobId, kind, onFinished }: { jobId: string; kind: string; onFinished: () => void }) {
-  const [state, setState] = useState<{ done: number; total: number; percent: number; finished?: string; error?: string | null }>(
-    { done: 0, total: 0, percent: 0 });
+type JobRecord = { id: string; kind: string; status: string; progressDone: number; progressTotal: number; error?: string | null };
+type Progress = { done: number; total: number; percent: number; finished?: string; error?: string | null };
+
+/** A job's live progress from the `jobProgress` subscription (it completes after JOB_FINISHED); until its first
+ * event, and for a job that had finished already, the figures the run's `jobs` last read. */
+function JobProgress({ jobId, kind, record, onFinished }: {
+  jobId: string; kind: string; record?: JobRecord; onFinished: () => void;
+}) {
+  const [live, setLive] = useState<Progress | null>(null);
   const finished = useRef(onFinished);
   finished.current = onFinished;
   useSubscription({ query: JobProgressSubscription, variables: { jobId } }, (_prev, event) => {
     const payload = event.jobProgress.payload;
     if (payload.__typename === "JobProgress") {
-      setState((s) => ({ ...s, done: payload.done, total: payload.total, percent: payload.percent }));
+      setLive((s) => ({ ...s, done: payload.done, total: payload.total, percent: payload.percent }));
     } else if (payload.__typename === "JobFinished") {
-      setState((s) => ({ ...s, percent: payload.jobStatus === "SUCCEEDED" ? 100 : s.percent, finished: payload.jobStatus, error: payload.error }));
+      setLive((s) => ({ done: s?.done ?? 0, total: s?.total ?? 0, percent: payload.jobStatus === "SUCCEEDED" ? 100 : s?.percent ?? 0,
+                        finished: payload.jobStatus, error: payload.error }));
       finished.current();
     }
     return event;
   });
-  const label = `${kind} job`;
+  const stored: Progress | null = record ? {
+    done: record.progressDone, total: record.progressTotal,
+    percent: record.status === "SUCCEEDED" ? 100 : record.progressTotal ? Math.floor((100 * record.progressDone) / record.progressTotal) : 0,
+    finished: record.status === "SUCCEEDED" || record.status === "FAILED" ? record.status : undefined, error: record.error,
+  } : null;
+  const state = (live?.finished ? live : stored?.finished ? stored : live ?? stored) ?? { done: 0, total: 0, percent: 0 };
+  const label = `${kind || record?.kind || ""} job`;
   return (
     <div className="job" data-job={jobId}>
       <label htmlFor={`job-${jobId}`}>{label}</label>{" "}
       <progress id={`job-${jobId}`} max={100} value={state.percent} />{" "}
       <span role="status" aria-live="polite">
-        {state.finished ? `${label} ${state.finished}` : `${label}: ${state.done} / ${state.total} (${state.percent}%)`}
+        {`${label}: ${state.done} / ${state.total} (${state.percent}%)`}
+        {state.finished ? ` ${state.finished}` : ""}
         {state.error ? ` — ${state.error}` : ""}
       </span>
     </div>
@@ -397,7 +410,7 @@ export function RunPage() {
         </div>
         <Errors errors={errors} onReload={reload} />
         {Object.keys(jobs).map((jobId) => (
-          <JobProgress key={jobId} jobId={jobId} kind={jobKind(jobId)} onFinished={reload} />
+          <JobProgress key={jobId} jobId={jobId} kind={jobKind(jobId)} record={batch.jobs.find((j) => j.id === jobId)} onFinished={reload} />
         ))}
       </Section>
 
