@@ -41,7 +41,7 @@ test: install console test-postgres test-embedded test-rabbitmq  ## the whole su
 test-postgres: install console
 	$(BIN)/pytest -q
 
-test-embedded: install
+test-embedded: install console
 	BILLRUN_TEST_MODE=embedded $(BIN)/pytest -q tests/embedded
 
 # The jobs' tests again with RabbitMQ as Dramatiq's broker (a virtual host per run; Redis stays for the rest):

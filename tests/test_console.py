@@ -7,17 +7,19 @@ refusals shown with their code's message, the restricted account's billing prese
 reviewer, and axe-core's default rules on every screen. `make screenshots` runs it with
 BILLRUN_CONSOLE_SCREENSHOTS set and keeps a picture of each screen (docs/console-*.png)."""
 
+import asyncio
+import hashlib
 import os
-from decimal import Decimal
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from billrun.demo import DEMO_EMAIL, DEMO_PASSWORD, load_demo
 import models
+from billrun.demo import DEMO_EMAIL, DEMO_PASSWORD, load_demo
 from domain import auth, contracts
 from tests.support.live_server import live_server
 from tests.support.mailbox import Mailbox
@@ -105,6 +107,9 @@ async def test_a_clerk_takes_a_run_from_creation_to_completion_while_a_reviewer_
     await auth.create_user(None, email=REVIEWER_EMAIL, name="Rita Reviewer", permissions=["BILLING_ACCESS"],
                            password=REVIEWER_PASSWORD)
     clerk, reviewer = await new_page(browser), await new_page(browser)
+    sent: list[dict] = []
+    clerk.on("request", lambda r: sent.append(r.post_data_json) if r.url.endswith("/graphql") and r.method == "POST"
+             else None)
 
     # Sign-in: a refusal shows its code's message in place; then in.
     await clerk.goto(f"{server}/app/")
@@ -117,6 +122,11 @@ async def test_a_clerk_takes_a_run_from_creation_to_completion_while_a_reviewer_
     await clerk.get_by_label("Password").fill(DEMO_PASSWORD)
     await clerk.get_by_role("button", name="Sign in").click()
     await expect(clerk.get_by_role("heading", name="Billing runs")).to_be_visible()
+
+    # Every document goes with its persisted hash (Apollo APQ's shape) and its exact text, sha256(text) = hash.
+    assert sent and all(body["extensions"]["persistedQuery"] == {
+        "version": 1, "sha256Hash": hashlib.sha256(body["query"].encode()).hexdigest()} for body in sent)
+    assert {body["operationName"] for body in sent} >= {"ConsoleLogin", "ConsoleViewer", "ConsoleRuns"}
 
     # Create the run.
     await clerk.get_by_role("link", name="Create a run").click()
@@ -212,7 +222,8 @@ async def test_a_clerk_takes_a_run_from_creation_to_completion_while_a_reviewer_
         await clerk.get_by_role("button", name="PDF of invoice", exact=False).first.click()
     download = await download_info.value
     assert download.suggested_filename.endswith(".pdf")
-    assert Path(await download.path()).read_bytes().startswith(b"%PDF")
+    pdf = await asyncio.to_thread(Path(await download.path()).read_bytes)
+    assert pdf.startswith(b"%PDF")
     await accessible(clerk, "invoices")
 
     # Back to the runs list (the posted tab), then sign out: the console is closed to the old session.
@@ -222,3 +233,23 @@ async def test_a_clerk_takes_a_run_from_creation_to_completion_while_a_reviewer_
     await accessible(clerk, "runs")
     await clerk.get_by_role("button", name="Sign out").click()
     await expect(clerk.get_by_role("status")).to_contain_text("signed out")
+
+
+async def test_graphiql_opens_on_a_whole_run_with_a_header_to_fill(client: httpx.AsyncClient,
+                                                                   browser: Browser) -> None:
+    """Off the embedded default there is no demo token to fill in: the header says where one comes from (the
+    embedded suite's `make run` test finds the demo token there)."""
+    with live_server() as port:
+        ide = await new_page(browser)
+        await ide.goto(f"http://127.0.0.1:{port}/graphql")
+        await expect(ide.locator(".graphiql-tab")).to_have_count(6)
+        await expect(ide.locator(".graphiql-tab").first).to_contain_text("CreateRun")
+        if SCREENSHOTS:
+            await ide.screenshot(path=str(Path(SCREENSHOTS) / "console-graphiql.png"))
+    page = await client.get("/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    assert "defaultTabs: parameters.q ? undefined : [" in page.text
+    assert "the token `billrun demo` printed" in page.text
+    for operation in ("mutation CreateRun", "mutation Analyze", "mutation Process", "query Review",
+                      "mutation Post", "subscription RunEvents"):
+        assert operation in page.text
