@@ -1,5 +1,7 @@
 # billrun — the two commands are `make run` and `make test`; the rest are helpers.
 PYTHON ?= python3
+# The console tests drive Debian's Chromium (/usr/bin/chromium): never a browser download.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
