@@ -28,9 +28,7 @@ const LogoutMutation = graphql(`
   mutation ConsoleLogout {
     logout {
       errors {
-        code
-        field
-        message
+        ...ConsoleErrors
       }
     }
   }

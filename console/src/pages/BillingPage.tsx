@@ -3,6 +3,7 @@ import { Link, useParams } from "react-router";
 import { useMutation, useQuery } from "urql";
 import { graphql } from "../gql";
 import type { BillingStatus } from "../gql/graphql";
+import { SetBillingStatus as SetStatus } from "../documents";
 import { Errors, Money, RequestError, Section, Status, newKey, useCan, type PayloadError } from "../ui";
 
 const BillingQuery = graphql(`
@@ -78,24 +79,6 @@ const BillingQuery = graphql(`
   }
 `);
 
-const SetStatus = graphql(`
-  mutation ConsoleBillingSetStatus($input: UpdateBillingStatusInput!) {
-    updateBillingStatus(input: $input) {
-      periodicBilling {
-        id
-        billingStatus
-        version
-        allowedTransitions
-      }
-      errors {
-        code
-        field
-        message
-      }
-    }
-  }
-`);
-
 const EditLine = graphql(`
   mutation ConsoleEditLine($input: UpdateBillingDetailInput!) {
     updateBillingDetail(input: $input) {
@@ -105,9 +88,7 @@ const EditLine = graphql(`
         version
       }
       errors {
-        code
-        field
-        message
+        ...ConsoleErrors
       }
     }
   }
@@ -123,13 +104,18 @@ const EditComments = graphql(`
         version
       }
       errors {
-        code
-        field
-        message
+        ...ConsoleErrors
       }
     }
   }
 `);
+
+/** The trace's own words ("why" and the formula), when it has them; the whole trace stays one click away. */
+function traceText(trace: unknown): string {
+  if (!trace || typeof trace !== "object") return "";
+  const t = trace as { why?: unknown; formula?: unknown };
+  return [t.formula, t.why].filter((x): x is string => typeof x === "string" && x.length > 0).join(" — ");
+}
 
 export function BillingPage() {
   const { id = "" } = useParams();
@@ -212,6 +198,7 @@ export function BillingPage() {
                   ) : <Money amount={d.billingAmount} />}
                 </td>
                 <td>
+                  {traceText(d.trace) ? <p className="why">{traceText(d.trace)}</p> : null}
                   <details>
                     <summary>Trace</summary>
                     <pre tabIndex={0} aria-label={`Trace of ${d.description}`}>{JSON.stringify(d.trace, null, 2)}</pre>

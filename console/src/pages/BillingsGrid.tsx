@@ -3,6 +3,7 @@ import { Link, useParams } from "react-router";
 import { useMutation, useQuery } from "urql";
 import { graphql } from "../gql";
 import type { BillingStatus, Direction, PeriodicBillingOrderField } from "../gql/graphql";
+import { SetBillingStatus as SetStatus } from "../documents";
 import { Errors, Money, RequestError, Status, newKey, useCan, type PayloadError } from "../ui";
 
 const GridQuery = graphql(`
@@ -47,24 +48,6 @@ const GridQuery = graphql(`
   }
 `);
 
-const SetStatus = graphql(`
-  mutation ConsoleSetStatus($input: UpdateBillingStatusInput!) {
-    updateBillingStatus(input: $input) {
-      periodicBilling {
-        id
-        billingStatus
-        version
-        allowedTransitions
-      }
-      errors {
-        code
-        field
-        message
-      }
-    }
-  }
-`);
-
 const MassUpdate = graphql(`
   mutation ConsoleMassUpdate($input: MassUpdateBillingStatusInput!) {
     massUpdateBillingStatus(input: $input) {
@@ -76,9 +59,7 @@ const MassUpdate = graphql(`
         message
       }
       errors {
-        code
-        field
-        message
+        ...ConsoleErrors
       }
     }
   }

@@ -12,9 +12,7 @@ const CreateRunMutation = graphql(`
         status
       }
       errors {
-        code
-        field
-        message
+        ...ConsoleErrors
       }
     }
   }

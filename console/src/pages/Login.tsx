@@ -15,9 +15,7 @@ const LoginMutation = graphql(`
         email
       }
       errors {
-        code
-        field
-        message
+        ...ConsoleErrors
       }
     }
   }

@@ -106,6 +106,19 @@ const JobProgressSubscription = graphql(`
 `);
 
 
+graphql(`
+  fragment ConsoleJobPayload on JobPayload {
+    job {
+      id
+      kind
+      status
+    }
+    errors {
+      ...ConsoleErrors
+    }
+  }
+`);
+
 const Analyze = graphql(`
   mutation ConsoleAnalyze($input: BillingBatchInput!) {
     analyzeBillingBatch(input: $input) {
@@ -116,9 +129,7 @@ const Analyze = graphql(`
         hiddenBillingCount
       }
       errors {
-        code
-        field
-        message
+        ...ConsoleErrors
       }
     }
   }
@@ -126,48 +137,21 @@ const Analyze = graphql(`
 const Process = graphql(`
   mutation ConsoleProcess($input: BillingBatchInput!) {
     processBillingBatch(input: $input) {
-      job {
-        id
-        kind
-        status
-      }
-      errors {
-        code
-        field
-        message
-      }
+      ...ConsoleJobPayload
     }
   }
 `);
 const Reverse = graphql(`
   mutation ConsoleReverse($input: BillingBatchInput!) {
     reverseBillingBatch(input: $input) {
-      job {
-        id
-        kind
-        status
-      }
-      errors {
-        code
-        field
-        message
-      }
+      ...ConsoleJobPayload
     }
   }
 `);
 const Post = graphql(`
   mutation ConsolePost($input: PostBillingBatchInput!) {
     postBillingBatch(input: $input) {
-      job {
-        id
-        kind
-        status
-      }
-      errors {
-        code
-        field
-        message
-      }
+      ...ConsoleJobPayload
     }
   }
 `);
@@ -179,9 +163,7 @@ const Export = graphql(`
         filename
       }
       errors {
-        code
-        field
-        message
+        ...ConsoleErrors
       }
     }
   }
@@ -194,9 +176,7 @@ const Complete = graphql(`
         status
       }
       errors {
-        code
-        field
-        message
+        ...ConsoleErrors
       }
     }
   }
@@ -205,9 +185,7 @@ const ResolveFinding = graphql(`
   mutation ConsoleResolveFinding($input: ResolveFindingInput!) {
     resolveFinding(input: $input) {
       errors {
-        code
-        field
-        message
+        ...ConsoleErrors
       }
     }
   }
@@ -216,9 +194,7 @@ const ResolveNotification = graphql(`
   mutation ConsoleResolveNotification($input: ResolveNotificationInput!) {
     resolveNotification(input: $input) {
       errors {
-        code
-        field
-        message
+        ...ConsoleErrors
       }
     }
   }
