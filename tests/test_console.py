@@ -253,3 +253,17 @@ async def test_graphiql_opens_on_a_whole_run_with_a_header_to_fill(client: httpx
     for operation in ("mutation CreateRun", "mutation Analyze", "mutation Process", "query Review",
                       "mutation Post", "subscription RunEvents"):
         assert operation in page.text
+
+
+async def test_a_session_ended_elsewhere_sends_the_console_back_to_sign_in(server: str, browser: Browser) -> None:
+    await load_demo()
+    page = await new_page(browser)
+    await sign_in(page, server, DEMO_EMAIL, DEMO_PASSWORD)
+    token = await page.evaluate("JSON.parse(sessionStorage.getItem('billrun.session')).token")
+    async with httpx.AsyncClient(base_url=server) as http:  # signed out from another client: the token is revoked
+        answer = await http.post("/graphql", json={"query": "mutation { logout { errors { code } } }"},
+                                 headers={"Authorization": f"Bearer {token}"})
+    assert answer.json()["data"]["logout"]["errors"] == []
+    await page.get_by_role("link", name="Invoices").click()
+    await expect(page.get_by_role("heading", name="Sign in to billrun")).to_be_visible()
+    await expect(page.get_by_role("status")).to_contain_text("session has ended")
