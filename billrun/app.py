@@ -28,8 +28,9 @@ from tortoise.warnings import TortoiseLoopSwitchWarning
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from billrun import db, downloads, hub, metrics, observability, wakeups
+from billrun.console import CONSOLE_PREFIX, ConsoleFiles
 from billrun.edge import BodySizeLimitMiddleware, RequestIdMiddleware, problem
-from billrun.graphiql import GRAPHIQL_STATIC_DIR, GRAPHIQL_STATIC_PREFIX, offline_ide_response
+from billrun.graphiql import GRAPHIQL_STATIC_DIR, GRAPHIQL_STATIC_PREFIX, demo_token_path, offline_ide_response
 from billrun.graphql_ws import BoundedWebSocketAdapter, CheckedLegacyWSHandler, CheckedTransportWSHandler
 from billrun.logs import LogContextMiddleware
 from billrun.settings import Settings, get_settings
@@ -112,7 +113,14 @@ class BillrunGraphQL(GraphQL[Context, None]):
         return await super().on_ws_connect(context)
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        return offline_ide_response(self.graphql_ide_html)
+        """GraphiQL, offline, on the example operations of a billing run; on the embedded default with the token
+        `billrun demo` left beside the database already in its headers."""
+        settings = get_settings()
+        token_file = demo_token_path(settings.database_url) if settings.embedded else None
+        headers = {"Authorization": "Bearer <the token `billrun demo` printed>"}
+        if token_file is not None and token_file.is_file():
+            headers = {"Authorization": f"Bearer {token_file.read_text().strip()}"}
+        return offline_ide_response(self.graphql_ide_html, headers)
 
 
 def create_app(settings: Settings | None = None, *, run_workers: bool | None = None) -> Starlette:
@@ -162,6 +170,7 @@ def create_app(settings: Settings | None = None, *, run_workers: bool | None = N
         Route(downloads.INVOICE_PDF, downloads.invoice_pdf, methods=["GET"]),
         Route(downloads.CREDIT_NOTE_PDF, downloads.credit_note_pdf, methods=["GET"]),
         Route(downloads.DELIVERED_MESSAGE, downloads.delivered_message, methods=["GET"]),
+        Mount(CONSOLE_PREFIX, ConsoleFiles(), name="console"),  # the web console (docs/CONSOLE.md)
     ]
     if settings.metrics_enabled:
         routes.append(Route("/metrics", observability.metrics_endpoint, methods=["GET"]))

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from billrun.cli_batch import app as batch_app
+from billrun.graphiql import demo_token_path
 from billrun.settings import Settings, get_settings
 
 app = typer.Typer(help="billrun: the billing-run engine (GraphQL API + Dramatiq workers).", no_args_is_help=True,
@@ -116,6 +117,12 @@ def demo() -> None:
             return await load_demo()
 
     token = asyncio.run(run())
+    settings = get_settings()
+    token_file = demo_token_path(settings.database_url) if settings.embedded else None
+    if token_file is not None:  # GraphiQL on the embedded default opens with it (billrun/graphiql.py)
+        token_file.parent.mkdir(parents=True, exist_ok=True)
+        token_file.touch(mode=0o600)
+        token_file.write_text(token + "\n")
     typer.echo(f"\nDemo token (every permission):\n\n    {token}\n")
     typer.echo(f"GraphiQL: http://{get_settings().host}:{get_settings().port}/graphql  "
                f'(Headers tab: {{"Authorization": "Bearer {token}"}})\n')
