@@ -30,6 +30,47 @@ ONE_OFF_KINDS = (DetailKind.WORK_ORDER, DetailKind.MANUAL, DetailKind.ADJUSTMENT
 class LineColumns(Protocol):
     """What a detail line's columns hold (a `models.BillingDetail` row or a pricing `LineDraft`)."""
 
+    @property
+    def kind(self) -> DetailKind: ...
+    @property
+    def amount(self) -> Decimal: ...
+    @property
+    def days_billed(self) -> int | None: ...
+    @property
+    def days_in_period(self) -> int | None: ...
+    @property
+    def price_source(self) -> PriceSource | None: ...
+    @property
+    def charge_id(self) -> int | None: ...
+    @property
+    def dated_price_id(self) -> int | None: ...
+    @property
+    def source_type(self) -> str | None: ...
+    @property
+    def source_id(self) -> int | None: ...
+    @property
+    def trace(self) -> dict[str, Any]: ...
+
+
+class BillingColumns(Protocol):
+    """What a billing's columns hold for its lines' traces (a `models.PeriodicBilling` row or a draft)."""
+
+    @property
+    def period_start(self) -> date: ...
+    @property
+    def period_end(self) -> date: ...
+    @property
+    def billing_start(self) -> date: ...
+    @property
+    def billing_end(self) -> date: ...
+    @property
+    def tax_location(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class LineRow:
+    """A detail line's columns read as plain values (`LineColumns`)."""
+
     kind: DetailKind
     amount: Decimal
     days_billed: int | None
@@ -42,14 +83,19 @@ class LineColumns(Protocol):
     trace: dict[str, Any]
 
 
-class BillingColumns(Protocol):
-    """What a billing's columns hold for its lines' traces (a `models.PeriodicBilling` row or a draft)."""
+@dataclass(frozen=True)
+class BillingRow:
+    """A billing's columns read as plain values (`BillingColumns`)."""
 
     period_start: date
     period_end: date
     billing_start: date
     billing_end: date
     tax_location: str
+
+
+LINE_FIELDS = tuple(LineRow.__dataclass_fields__)
+BILLING_FIELDS = tuple(BillingRow.__dataclass_fields__)
 
 
 @dataclass(frozen=True)
@@ -90,7 +136,7 @@ def price_text(value: Decimal, places: int) -> str:
     return format(rounded, "f") if value == rounded else format(value, "f")
 
 
-def window_text(first: str, last: str | None) -> str:
+def window_text(first: Any, last: Any) -> str:
     """A dated price's window in words."""
     return f"from {first}, open-ended" if last is None else f"{first} to {last}"
 
@@ -131,7 +177,7 @@ def _why(line: LineColumns, billing: BillingColumns, facts: dict[str, Any], reco
     start = billing.billing_start.isoformat()
     kind, pk = record
     if line.kind == DetailKind.RECURRING and kind == "DatedPrice":
-        first, last = facts.get("window") or (None, None)
+        first, last = facts.get("window") or ("?", None)
         why = f"Dated price #{pk} ({window_text(first, last)}) contains the billing starting date {start}"
         if facts.get("overlap"):
             others = ", ".join(f"#{other}" for other in facts["overlap"])
@@ -177,7 +223,7 @@ def compose(line: LineColumns, billing: BillingColumns) -> Trace:
     stored = line.trace or {}
     amount = str(round_half_up(line.amount, stored.get("places", STORED_DECIMALS)))
     record = _record(line, stored)
-    period = stored.get("period") if isinstance(stored.get("period"), dict) else {}
+    period: dict[str, Any] = stored["period"] if isinstance(stored.get("period"), dict) else {}
     is_tax = line.kind == DetailKind.TAX
     source = stored.get("price_source", line.price_source)
     return Trace(

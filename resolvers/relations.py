@@ -4,9 +4,10 @@ from typing import Any
 
 from strawberry import Info
 from strawberry.dataloader import DataLoader
+from tortoise.models import Model
 
 import models
-from domain import dispositions
+from domain import dispositions, trace
 from resolvers.context import Context, authenticated_viewer
 
 CtxInfo = Info[Context, Any]
@@ -203,3 +204,27 @@ async def exports_of_batch(root: Any, info: CtxInfo) -> list[Any]:
 
 async def balance_of_ledger_account(root: Any, info: CtxInfo) -> Any:
     return await info.context.loaders.balance_by_ledger_account_id.load(root.id)
+
+
+# The node types a line's trace may name as its price record, besides dated prices, charges and tax rates.
+PRICE_RECORD_MODELS: dict[str, type[Model]] = {
+    "ServiceChange": models.ServiceChange, "WorkOrder": models.WorkOrder, "ManualCharge": models.ManualCharge,
+    "InvoiceAdjustment": models.InvoiceAdjustment}
+
+
+async def trace_of(root: Any, info: CtxInfo) -> trace.Trace:
+    """A line's whole trace: its stored facts and its and its billing's columns (one query per page of lines)."""
+    return trace.compose(root, await info.context.loaders.billing_of_line.load(root.billing_id))
+
+
+async def price_record_of(info: CtxInfo, record: trace.Trace) -> Any:
+    """The record a trace names as its price record, through the viewer's scope (hidden reads as null)."""
+    loaders = info.context.loaders
+    if record.record_type == "TaxRate":
+        return None if record.tax_location is None else await loaders.tax_rate_by_location.load(record.tax_location)
+    if record.record_type == "DatedPrice":
+        return await _maybe(loaders.dated_price_by_id, record.record_id)
+    if record.record_type == "RecurringCharge":
+        return await _maybe(loaders.charge_by_id, record.record_id)
+    model = PRICE_RECORD_MODELS.get(record.record_type or "")
+    return None if model is None else await _maybe(loaders.record_by_id(model), record.record_id)
