@@ -29,7 +29,7 @@ BILLINGS = """query($id: ID!, $first: Int) { billingBatch(id: $id) { periodicBil
     orderBy: {field: BILLING_STARTING_DATE}) { totalCount nodes { id billingStartingDate billingEndingDate
     periodicBillingAmount billingStatus salesContract { number } serviceCustomer { number }
     details { kind description billingAmount daysBilled daysInPeriod priceSource datedPrice { periodicPrice }
-      """ + TRACE + """ distributions { amount revenueAccount { code } } }
+      trace { priceSource why formula } distributions { amount revenueAccount { code } } }
     previousBilling { periodicBillingAmount } change { amount percent } findings { kind severity } } } } }"""
 
 
