@@ -48,7 +48,7 @@ def _rows() -> list[dict]:
                                                "formula": "12.50", "distribution": [
                                                    {"revenue_account_id": 1, "amount": "12.50"}]}}
     edited = {**ROWS[0]["line"], "amount": "5.00", "days_billed": 7}
-    return rows + [{"billing": ROWS[0]["billing"], "line": misc}, {"billing": ROWS[0]["billing"], "line": edited}]
+    return [*rows, {"billing": ROWS[0]["billing"], "line": misc}, {"billing": ROWS[0]["billing"], "line": edited}]
 
 
 def _seed_sql() -> list[str]:
