@@ -77,6 +77,7 @@ async def dated_price_of(root: Any, info: CtxInfo) -> Any:
 
 
 async def details_of_billing(root: Any, info: CtxInfo) -> list[Any]:
+    info.context.loaders.billing_of_line.prime(root.id, root)  # their traces compose from this very row
     return await info.context.loaders.details_by_billing_id.load(root.id)
 
 

@@ -9,6 +9,7 @@ from strawberry import relay
 from tests.conftest import make_token
 from tests.support import billing, builders
 from tests.support.api import Api
+from tests.support.queries import count_queries
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -82,3 +83,28 @@ async def test_a_viewer_without_billing_access_sees_no_line_and_no_trace(admin: 
     stranger = Api(client, token)
     assert (await stranger.ok(LINES, {"id": gid}))["periodicBilling"] is None
     assert (await stranger.ok(NODE, {"id": line["id"]}))["node"] is None
+
+
+PAGE = """query($id: ID!, $first: Int) { billingBatch(id: $id) { periodicBillings(first: $first) { nodes { id
+  details { id trace { why formula priceRecord { __typename ... on Node { id } }
+    distribution { percent revenueAccount { code } } } } } } } }"""
+
+
+async def test_a_page_of_traces_costs_a_fixed_number_of_queries(admin: Api) -> None:
+    accounts = await billing.books(admin)
+    for i in range(4):  # each billing: a charge priced by its own price, one by a dated price, and tax
+        contract = await builders.contract(admin, await builders.account(admin, f"PQ-{i}"), f"SC-PQ-{i}",
+                                           start="2026-05-01")
+        await builders.charge(admin, contract, "10.00", accounts["revenue"])
+        dated = await builders.charge(admin, contract, "20.00", accounts["revenue"])
+        await builders.dated_price(admin, dated, "2026-05-01", None, "25.00")
+    batch = await billing.batch(admin)
+    await billing.process(admin, batch)
+    counts = []
+    for first in (1, 4):
+        with count_queries() as log:
+            page = (await admin.ok(PAGE, {"id": batch, "first": first}))["billingBatch"]["periodicBillings"]
+        assert len(page["nodes"]) == first
+        assert all(len(node["details"]) == 3 for node in page["nodes"])
+        counts.append(log.count)
+    assert counts[0] == counts[1], counts
