@@ -501,3 +501,122 @@ async def bench_credit_notes(lines: int, notes: int) -> dict:
     return {"invoice_lines": lines, "credit_notes": notes, "median_ms": round(statistics.median(timings), 1),
             "p95_ms": round(ordered[int(len(ordered) * 0.95) - 1], 1), "max_ms": round(ordered[-1], 1),
             "target_ms": 100, "measures": "createCreditNote + issueCreditNote over ASGI, each line credited"}
+
+
+def _rss_per_worker_mb(pids: list[int]) -> list[float]:
+    """Each worker process's peak RSS (`VmHWM`), in MB."""
+    return [_peak_rss_mb([pid]) for pid in pids]
+
+
+async def _wait_for(check: Any, what: str) -> None:
+    """Poll `check()` (a coroutine function) until it returns True; False means the awaited work failed."""
+    while True:
+        await asyncio.sleep(0.05)
+        done = await check()
+        if done is True:
+            return
+        if done is False:
+            raise SystemExit(f"{what} failed")
+
+
+async def _jobs_settled() -> bool | None:
+    """True once no job is queued or running (None meanwhile)."""
+    import models
+    from models.enums import JobStatus
+
+    return None if await models.Job.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).exists() else True
+
+
+async def _trace_bytes(url: str) -> dict[str, float]:
+    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        row = await conn.fetchrow("SELECT count(*) AS lines, avg(pg_column_size(trace)) AS bytes FROM billing_detail")
+        return {"detail_lines": row["lines"], "trace_bytes_per_line": round(float(row["bytes"] or 0), 1)}
+    finally:
+        await conn.close()
+
+
+async def bench_billing_day(contracts: int, workers: int) -> dict:
+    """A billing day end to end with W worker processes: process N contracts, approve every billing in one mass
+    update, post them (EXPORT); each step's seconds against its floor, the total, invoices/s, peak RSS per worker.
+
+    Floors, measured after the day on the rows it wrote: COPY of the billings, details and distributions
+    (processing), one `INSERT … SELECT` of the audit rows plus one `UPDATE` (the approval), COPY of the invoices,
+    journal entries and lines (posting). The total runs from the processing request to the batch POSTED, the
+    analysis that follows processing and the waits between steps included."""
+    import models
+    from billrun import db
+    from billrun.settings import get_settings
+    from domain import auth, billing_review, posting, processing
+    from domain.access import visible
+    from models.enums import BatchStatus, BillingStatus, JobStatus, PostMode
+    from workers import actors  # noqa: F401 - the configured broker and the actors this process sends to
+
+    settings = get_settings()
+    if settings.embedded:
+        raise SystemExit("The benchmark needs REDIS_URL (real worker processes).")
+    url = settings.database_url
+    env = await _prepare(url, contracts)
+    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:  # set-up, not measured: the chart's receivables and cash
+        await conn.execute("INSERT INTO ledger_account (code, name, kind, active, created_at) VALUES "
+                           "('1200', 'Receivables', 'RECEIVABLE', true, now()), ('1000', 'Cash', 'CASH', true, now())")
+    finally:
+        await conn.close()
+    steps: dict[str, float] = {}
+    try:
+        await auth.create_user(None, email="bench@billrun.example", name="Bench",
+                               permissions=["BILLING_ACCESS", "BILLING_APPROVE", "BILLING_SEND_EXPORT"])
+        async with _workers(env, workers) as children:
+            from domain import batches
+
+            viewer = await _bench_viewer("bench-day")
+            batch = await batches.create_batch(viewer, {"name": "bench-day"})
+            day_started = started = time.perf_counter()
+            await processing.start_processing(viewer, batch.id)
+
+            async def processed() -> bool | None:
+                status = (await models.BillingBatch.get(id=batch.id)).status
+                return True if status == BatchStatus.PROCESSED else False if status == BatchStatus.FAILED else None
+
+            await _wait_for(processed, "processing")
+            steps["processing"] = time.perf_counter() - started
+            await _wait_for(_jobs_settled, "the analysis after processing")
+            started = time.perf_counter()
+            result = await billing_review.mass_update(viewer, batch.id, BillingStatus.APPROVED,
+                                                      visible(viewer, models.PeriodicBilling))
+            steps["approval"] = time.perf_counter() - started
+            if result.changed != contracts or result.refusals:
+                raise SystemExit(f"the approval changed {result.changed}, refused {len(result.refusals)}")
+            started = time.perf_counter()
+            job = await posting.start_posting(viewer, batch.id, PostMode.EXPORT)
+
+            async def posted() -> bool | None:
+                if (await models.BillingBatch.get(id=batch.id)).status == BatchStatus.POSTED:
+                    return True
+                return False if (await models.Job.get(id=job.id)).status == JobStatus.FAILED else None
+
+            await _wait_for(posted, "posting")
+            steps["posting"] = time.perf_counter() - started
+            total = time.perf_counter() - day_started
+            await _wait_for(_jobs_settled, "the jobs after posting")  # the export: not timed
+            rss = _rss_per_worker_mb(children)
+        invoices = await models.Invoice.filter(batch_id=batch.id).count()
+        if invoices != contracts:
+            raise SystemExit(f"posting wrote {invoices} invoices for {contracts} billings")
+        sizes = await _trace_bytes(url)
+        posted_rows, posting_floor = await _copy_floor_posted(url)
+        approval_floor = await _floor_mass_update(url, batch.id)
+        processed_rows, processing_floor = await _copy_floor(url)
+    finally:
+        await db.close()
+    floors = {"processing": processing_floor, "approval": approval_floor, "posting": posting_floor}
+    return {
+        "contracts": contracts, "workers": workers,
+        "seconds": {step: round(seconds, 2) for step, seconds in steps.items()},
+        "total_seconds": round(total, 2), "invoices_per_second": round(invoices / total, 1),
+        "floor_seconds": floors, "copy_floor_seconds": round(sum(floors.values()), 2),
+        "ratio_to_floor": {step: round(steps[step] / floors[step], 2) for step in steps},
+        "rows_written": {"processing": processed_rows, "posting": posted_rows}, **sizes,
+        "peak_rss_mb_per_worker": rss, "load_average": [round(x, 2) for x in os.getloadavg()],
+    }

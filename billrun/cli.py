@@ -242,6 +242,20 @@ def bench_credit_notes(
     _run_bench(run(lines, notes), output)
 
 
+@bench_app.command("billing-day")
+def bench_billing_day(
+    contracts: Annotated[int, typer.Option(help="Contracts to process, approve and post.")] = 100_000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    output: Annotated[str, typer.Option(help="Where to write the JSON result.")] = "bench/results/billing_day.json",
+) -> None:
+    """A billing day: process N contracts, approve every billing at once, post them; each step against its floor.
+    DATABASE_URL must name a scratch database ending in `_bench` (it is recreated)."""
+    from billrun.bench import bench_billing_day
+
+    _logging()
+    _run_bench(bench_billing_day(contracts, workers), output)
+
+
 @bench_app.command("live")
 def bench_live(
     contracts: Annotated[int, typer.Option(help="Contracts of the batches processed while followed.")] = 2000,

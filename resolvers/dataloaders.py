@@ -133,6 +133,19 @@ class Loaders:
     def dated_price_by_id(self) -> DataLoader[int, Any]:
         return self._get("dated_price_by_id", lambda v: by_id_loader(v, models.DatedPrice))
 
+    def record_by_id(self, model: type[Model]) -> DataLoader[int, Any]:
+        """Records of `model` by id through the viewer's scope (the price records lines' traces name)."""
+        return self._get(f"{model.__name__}_record_by_id", lambda v: by_id_loader(v, model))
+
+    @property
+    def tax_rate_by_location(self) -> DataLoader[str, Any]:
+        return self._get("tax_rate_by_location", lambda v: one_by_field_loader(v, models.TaxRate, "location"))
+
+    @property
+    def billing_of_line(self) -> DataLoader[int, Any]:
+        """A line's billing, for its trace: a visible line's billing is visible (they share the account)."""
+        return self._get("billing_of_line", lambda v: by_id_loader(v, models.PeriodicBilling, scoped=False))
+
     @property
     def details_by_billing_id(self) -> DataLoader[int, list[Any]]:
         return self._get("details_by_billing_id",

@@ -4,9 +4,10 @@ from typing import Any
 
 from strawberry import Info
 from strawberry.dataloader import DataLoader
+from tortoise.models import Model
 
 import models
-from domain import credit_notes, dispositions
+from domain import credit_notes, dispositions, trace
 from resolvers.context import Context, authenticated_viewer
 
 CtxInfo = Info[Context, Any]
@@ -76,6 +77,7 @@ async def dated_price_of(root: Any, info: CtxInfo) -> Any:
 
 
 async def details_of_billing(root: Any, info: CtxInfo) -> list[Any]:
+    info.context.loaders.billing_of_line.prime(root.id, root)  # their traces compose from this very row
     return await info.context.loaders.details_by_billing_id.load(root.id)
 
 
@@ -229,3 +231,27 @@ async def credit_balance_of_account(root: Any, info: CtxInfo) -> Any:
 
 def invoice_balance(invoice: models.Invoice) -> Any:
     return credit_notes.balance(invoice)
+
+
+# The node types a line's trace may name as its price record, besides dated prices, charges and tax rates.
+PRICE_RECORD_MODELS: dict[str, type[Model]] = {
+    "ServiceChange": models.ServiceChange, "WorkOrder": models.WorkOrder, "ManualCharge": models.ManualCharge,
+    "InvoiceAdjustment": models.InvoiceAdjustment}
+
+
+async def trace_of(root: Any, info: CtxInfo) -> trace.Trace:
+    """A line's whole trace: its stored facts and its and its billing's columns (one query per page of lines)."""
+    return trace.compose(root, await info.context.loaders.billing_of_line.load(root.billing_id))
+
+
+async def price_record_of(info: CtxInfo, record: trace.Trace) -> Any:
+    """The record a trace names as its price record, through the viewer's scope (hidden reads as null)."""
+    loaders = info.context.loaders
+    if record.record_type == "TaxRate":
+        return None if record.tax_location is None else await loaders.tax_rate_by_location.load(record.tax_location)
+    if record.record_type == "DatedPrice":
+        return await _maybe(loaders.dated_price_by_id, record.record_id)
+    if record.record_type == "RecurringCharge":
+        return await _maybe(loaders.charge_by_id, record.record_id)
+    model = PRICE_RECORD_MODELS.get(record.record_type or "")
+    return None if model is None else await _maybe(loaders.record_by_id(model), record.record_id)

@@ -52,7 +52,8 @@ EVERYTHING = """query($batch: ID!) {
       hiddenBillingCount hiddenInvoiceCount billingCounts { status count } }
     findings { id kind message subjectType subjectId account { number } }
     periodicBillings { totalCount nodes { id internalComment externalComment periodicBillingAmount
-      serviceCustomer { number } details { id description billingAmount trace sourceType sourceId }
+      serviceCustomer { number } details { id description billingAmount sourceType sourceId
+        trace { why priceRecord { ... on Node { id } } } }
       findings { id message } audits { id entityId before after } } }
     invoices { totalCount nodes { id number amount account { number } billing { id }
       journalEntry { id memo lines { debit credit } } payments { amount error }

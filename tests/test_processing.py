@@ -21,7 +21,7 @@ async def test_004_vector_is_billed_120_230_340_120_450(admin: Api) -> None:
     assert sources == [["CONTRACT_CHARGE"] * 2, ["DATED_PRICE"] * 2, ["DATED_PRICE"] * 2,
                        ["CONTRACT_CHARGE"] * 2, ["DATED_PRICE"] * 2]
     feb = rows[1]["details"][0]
-    assert feb["datedPrice"]["periodicPrice"] == "30.00" and feb["trace"]["price_source"] == "DATED_PRICE"
+    assert feb["datedPrice"]["periodicPrice"] == "30.00" and feb["trace"]["priceSource"] == "DATED_PRICE"
     assert feb["daysBilled"] == feb["daysInPeriod"] == 28
     assert "2026-02-01" in feb["trace"]["why"] and feb["trace"]["formula"].endswith("30.00")
     assert feb["distributions"] == [{"amount": "30.00", "revenueAccount": {"code": "4000"}}]

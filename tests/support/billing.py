@@ -21,11 +21,15 @@ REVERSE = """mutation($id: ID!) { reverseBillingBatch(input: {batchId: $id}) {
 JOB = "query($id: ID!) { job(id: $id) { status progressDone progressTotal error } }"
 BATCH = """query($id: ID!) { billingBatch(id: $id) { status processedAt
   summary { billingCount totalAmount hiddenBillingCount billingCounts { status count } } } }"""
+# A line's whole typed trace, every field and link.
+TRACE = """trace { priceSource why period { start end } billed { start end } daysBilled daysInPeriod unitPrice
+  quantity formula taxRate taxLocation taxBase priceRecord { __typename ... on Node { id } }
+  distribution { amount percent revenueAccount { id code } } }"""
 BILLINGS = """query($id: ID!, $first: Int) { billingBatch(id: $id) { periodicBillings(first: $first,
     orderBy: {field: BILLING_STARTING_DATE}) { totalCount nodes { id billingStartingDate billingEndingDate
     periodicBillingAmount billingStatus salesContract { number } serviceCustomer { number }
     details { kind description billingAmount daysBilled daysInPeriod priceSource datedPrice { periodicPrice }
-      trace distributions { amount revenueAccount { code } } }
+      trace { priceSource why formula } distributions { amount revenueAccount { code } } }
     previousBilling { periodicBillingAmount } change { amount percent } findings { kind severity } } } } }"""
 
 
