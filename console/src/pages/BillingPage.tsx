@@ -50,7 +50,18 @@ const BillingQuery = graphql(`
         daysInPeriod
         priceSource
         billingAmount
-        trace
+        trace {
+          why
+          formula
+          unitPrice
+          quantity
+          taxRate
+          taxLocation
+          period {
+            start
+            end
+          }
+        }
         revenueAccount {
           id
           code
@@ -110,11 +121,22 @@ const EditComments = graphql(`
   }
 `);
 
-/** The trace's own words ("why" and the formula), when it has them; the whole trace stays one click away. */
-function traceText(trace: unknown): string {
-  if (!trace || typeof trace !== "object") return "";
-  const t = trace as { why?: unknown; formula?: unknown };
-  return [t.formula, t.why].filter((x): x is string => typeof x === "string" && x.length > 0).join(" — ");
+/** The trace's own words: the formula and why, when it has them. */
+function traceText(trace: { why: string; formula: string }): string {
+  return [trace.formula, trace.why].filter((x) => x.length > 0).join(" — ");
+}
+
+type TraceFacts = {
+  unitPrice?: unknown; quantity?: unknown; taxRate?: unknown; taxLocation?: string | null;
+  period: { start: unknown; end: unknown };
+};
+
+/** The facts behind the amount, as the server's typed trace gives them (only those the line has). */
+function traceFacts(trace: TraceFacts): [string, string][] {
+  const facts: [string, unknown][] = [["Period", `${trace.period.start} – ${trace.period.end}`],
+    ["Unit price", trace.unitPrice], ["Quantity", trace.quantity], ["Tax rate", trace.taxRate],
+    ["Tax location", trace.taxLocation]];
+  return facts.filter(([, v]) => v !== null && v !== undefined && v !== "").map(([k, v]) => [k, String(v)]);
 }
 
 export function BillingPage() {
@@ -201,7 +223,11 @@ export function BillingPage() {
                   {traceText(d.trace) ? <p className="why">{traceText(d.trace)}</p> : null}
                   <details>
                     <summary>Trace</summary>
-                    <pre tabIndex={0} aria-label={`Trace of ${d.description}`}>{JSON.stringify(d.trace, null, 2)}</pre>
+                    <dl aria-label={`Trace of ${d.description}`}>
+                      {traceFacts(d.trace).map(([k, v]) => (
+                        <div key={k}><dt>{k}</dt><dd>{v}</dd></div>
+                      ))}
+                    </dl>
                   </details>
                 </td>
               </tr>
