@@ -2,12 +2,14 @@
 subscription hub of the process runs in its lifespan."""
 
 import gc
+import json
 import logging
 import warnings
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -66,6 +68,14 @@ class BillrunGraphQL(GraphQL[Context, None]):
             response = problem(error.status_code, HTTP_ERROR_CODES.get(error.status_code, "BAD_REQUEST"),
                                error.reason)
         await response(scope, receive, send)
+
+    def encode_json(self, data: object) -> bytes:
+        """Responses with orjson (a tenth of the standard encoder's time on a page of billings); anything it
+        cannot encode (an integer beyond 64 bits in a JSON value) falls back to the standard encoder."""
+        try:
+            return orjson.dumps(data)
+        except TypeError:
+            return json.dumps(data, separators=(",", ":")).encode()
 
     def decode_json(self, data: str | bytes) -> object:
         return decode_request_json(data)

@@ -1,7 +1,7 @@
 """Plain fields resolved by graphql-core directly, without strawberry's per-field wrapping.
 
 Strawberry calls a field without a resolver with a bare attribute read, but every field *with* one through a
-chain that builds its `Info`, converts its arguments and applies field extensions: 10–15 µs a field, most of a
+chain that builds its `Info`, converts its arguments and applies field extensions: 10 to 15 µs a field, most of a
 grid page's time (docs/PERFORMANCE.md). For fields that need none of it, `install` gives graphql-core a
 resolver of its own once the schema is built:
 - a resolver of the parent alone (`def f(row)` / `def f(self)`, no arguments, no `info`): called as `f(row)`;

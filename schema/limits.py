@@ -9,6 +9,7 @@ token is refused exactly like one with a token.
 
 import copy
 import logging
+from collections import OrderedDict
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
@@ -58,6 +59,31 @@ def _shown(value: int) -> str:
 def _parse(query: str, max_tokens: int | None) -> DocumentNode:
     """Parsing is cached by text (documents are read-only); errors are not cached, they are raised again."""
     return parse(query, max_tokens=max_tokens)
+
+
+class ValidatedDocuments:
+    """Documents that passed standard validation, by text and the validation's settings (production hides
+    suggestions and refuses introspection), most recent last, at most `size`. Only passing documents are kept:
+    a refused one is validated again, and answered with its errors, every time. The per-request limits
+    (depth, aliases, repeats, ids, cost — the last two depend on the variables) run before this every time."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._valid: OrderedDict[tuple[str, bool, int], None] = OrderedDict()
+
+    def passed(self, key: tuple[str, bool, int]) -> bool:
+        if key in self._valid:
+            self._valid.move_to_end(key)
+            return True
+        return False
+
+    def remember(self, key: tuple[str, bool, int]) -> None:
+        self._valid[key] = None
+        if len(self._valid) > self.size:
+            self._valid.popitem(last=False)
+
+
+VALIDATED = ValidatedDocuments()
 
 
 def _placeholder(ctx: ExecutionContext) -> DocumentNode:
@@ -124,10 +150,10 @@ def limit_errors(schema: GraphQLSchema, document: DocumentNode, operation_name: 
 
 
 class EdgeLimits(SchemaExtension):
-    """Parses (cached) and validates every operation with the limits first; standard validation runs only on
-    a document within them, with the strawberry rules, introspection refused and suggestions hidden in
-    production. It replaces strawberry's ParserCache, QueryDepthLimiter and MaxAliasesLimiter; the token
-    limit stays MaxTokensLimiter's parser option."""
+    """Parses (cached) and validates every operation with the limits first; standard validation (cached for
+    documents that passed it: `ValidatedDocuments`) runs only on a document within them, with the strawberry
+    rules, introspection refused and suggestions hidden in production. It replaces strawberry's ParserCache,
+    QueryDepthLimiter and MaxAliasesLimiter; the token limit stays MaxTokensLimiter's parser option."""
 
     def __init__(self) -> None:
         self.refusal: GraphQLError | None = None
@@ -157,11 +183,14 @@ class EdgeLimits(SchemaExtension):
             settings = get_settings()
             core_schema = ctx.schema._schema
             errors = limit_errors(core_schema, ctx.graphql_document, ctx.operation_name, ctx.variables, settings)
-            if not errors:
+            key = (ctx.query or "", settings.production, id(core_schema))
+            if not errors and not VALIDATED.passed(key):
                 rules = (*ctx.validation_rules, MaybeNullValidationRule, OneOfInputValidationRule)
                 if settings.production:
                     rules = (*rules, NoSchemaIntrospectionCustomRule)
                 errors = validate(core_schema, ctx.graphql_document, rules, hide_suggestions=settings.production)
+                if not errors:
+                    VALIDATED.remember(key)
             ctx.pre_execution_errors = errors  # set, even empty: strawberry then skips its own validation
         yield
 
