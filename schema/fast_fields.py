@@ -34,11 +34,11 @@ def _of_parent(function: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
     return resolve
 
 
-def _fast(field: StrawberryField, definition: StrawberryObjectDefinition) -> Callable[..., Any] | None:
+def _fast(field: StrawberryField, name: str, definition: StrawberryObjectDefinition) -> Callable[..., Any] | None:
     if field.permission_classes or field.extensions or field.arguments:
         return None
     origin = definition.origin
-    if field.python_name == "id" and isinstance(origin, type) and issubclass(origin, ModelNode):
+    if name == "id" and isinstance(origin, type) and issubclass(origin, ModelNode):
         own = getattr(origin.resolve_id, "__func__", None)
         return _global_id(definition.name) if own is getattr(relay.Node.resolve_id, "__func__", None) else None
     resolver = field.base_resolver
@@ -61,8 +61,9 @@ def install(schema: Any) -> int:
         if not isinstance(core_type, GraphQLObjectType) or not isinstance(definition, StrawberryObjectDefinition):
             continue
         for field in definition.fields:
-            core_field = core_type.fields.get(schema.config.name_converter.get_graphql_name(field))
-            resolve = _fast(field, definition) if core_field is not None else None
+            field_name = schema.config.name_converter.get_graphql_name(field)
+            core_field = core_type.fields.get(field_name)
+            resolve = _fast(field, field_name, definition) if core_field is not None else None
             if resolve is not None and core_field is not None:
                 core_field.resolve = resolve
                 count += 1
