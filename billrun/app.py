@@ -29,7 +29,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from tortoise.warnings import TortoiseLoopSwitchWarning
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from billrun import db, downloads, hub, metrics, observability, wakeups
+from billrun import db, downloads, hub, metrics, observability, persisted_queries, wakeups
 from billrun.edge import BodySizeLimitMiddleware, RequestIdMiddleware, problem
 from billrun.graphiql import GRAPHIQL_STATIC_DIR, GRAPHIQL_STATIC_PREFIX, offline_ide_response
 from billrun.graphql_ws import BoundedWebSocketAdapter, CheckedLegacyWSHandler, CheckedTransportWSHandler
@@ -67,6 +67,9 @@ class BillrunGraphQL(GraphQL[Context, None]):
         except HTTPException as error:
             response = problem(error.status_code, HTTP_ERROR_CODES.get(error.status_code, "BAD_REQUEST"),
                                error.reason)
+        except persisted_queries.PersistedQueryNotFound:
+            response = problem(200, persisted_queries.NOT_FOUND_CODE, persisted_queries.NOT_FOUND,
+                               headers=persisted_queries.NO_CACHE)
         await response(scope, receive, send)
 
     def encode_json(self, data: object) -> bytes:
@@ -103,10 +106,16 @@ class BillrunGraphQL(GraphQL[Context, None]):
         return values
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list:
-        """Strawberry's, plus the check it lacks: `operationName` is a string (graphql-core assumes one)."""
+        """Strawberry's, plus the check it lacks (`operationName` is a string: graphql-core assumes one), and a
+        persisted document filled in for its hash (billrun/persisted_queries.py), on POST and GET alike."""
         data = await super().parse_http_body(request)
         if isinstance(data, GraphQLRequestData) and not isinstance(data.operation_name, str | None):
             raise HTTPException(400, "The GraphQL operation's `operationName` must be a string or null.")
+        if isinstance(data, GraphQLRequestData):
+            try:
+                data = persisted_queries.resolve(data)
+            except persisted_queries.BadPersistedQuery as error:
+                raise HTTPException(400, str(error)) from None
         return data
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:

@@ -108,8 +108,9 @@ def _typed(value: Any, graphql_type: Any) -> Any:
     if isinstance(graphql_type, GraphQLObjectType):
         return {key: _typed(item, graphql_type.fields[key].type) for key, item in value.items()}
     if isinstance(graphql_type, GraphQLScalarType):
-        parse = {"Decimal": Decimal, "Date": date.fromisoformat, "DateTime": datetime.fromisoformat}
-        return parse.get(graphql_type.name, lambda v: v)(value)
+        parse: dict[str, Callable[[Any], Any]] = {"Decimal": Decimal, "Date": date.fromisoformat,
+                                                  "DateTime": datetime.fromisoformat}
+        return parse[graphql_type.name](value) if graphql_type.name in parse else value
     return value
 
 

@@ -11,7 +11,7 @@ A field with permission classes or field extensions, or with arguments, keeps st
 """
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from graphql import GraphQLObjectType
 from strawberry import relay
@@ -44,7 +44,7 @@ def _fast(field: StrawberryField, name: str, definition: StrawberryObjectDefinit
     resolver = field.base_resolver
     if resolver is None:
         return None  # strawberry's own attribute read
-    function = resolver.wrapped_func
+    function = cast(Callable[..., Any], resolver.wrapped_func)
     if getattr(function, "direct", False):
         return function
     if resolver.info_parameter is None and not resolver.arguments and not resolver.is_async \

@@ -214,7 +214,7 @@ class SuggestionFreeExecutor(StrawberryGraphQLCoreExecutionContext):
         kwargs["hide_suggestions"] = kwargs.get("hide_suggestions", False) or get_settings().production
         executor = super().build(*args, **kwargs)
         if isinstance(executor, StrawberryGraphQLCoreExecutionContext):
-            executor.is_awaitable = is_awaitable  # type: ignore[method-assign,assignment]  # graphql-core reads this attribute per value
+            executor.is_awaitable = is_awaitable  # type: ignore[assignment]  # graphql-core types it as a TypeGuard
         return executor
 
 
