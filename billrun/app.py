@@ -130,6 +130,11 @@ class BillrunGraphQL(GraphQL[Context, None]):
         (await hub.Hub.running()).track(context)  # its token is checked again while it stays open
         return await super().on_ws_connect(context)
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """As strawberry's (a GET without `query` from a browser), but a GET naming a persisted document by its
+        hash (`extensions`) is a request, not a visit."""
+        return super().should_render_graphql_ide(request) and request.query_params.get("extensions") is None
+
     async def render_graphql_ide(self, request: Request) -> Response:
         return offline_ide_response(self.graphql_ide_html)
 

@@ -144,7 +144,9 @@ async def test_the_store_is_bounded(admin: Api, monkeypatch: pytest.MonkeyPatch)
 async def test_a_persisted_document_hides_what_the_viewer_may_not_see(admin: Api) -> None:
     """The same persisted document answers each viewer through their own scope: hidden reads as absent."""
     await builders.account(admin, "OPEN-1")
-    await builders.account(admin, "SECRET-1", restricted=True)
+    secret = await builders.account(admin, "SECRET-1")
+    await admin.mutate("restrictAccount", """mutation($input: RestrictAccountInput!) { restrictAccount(input: $input)
+      { errors { code } } }""", {"input": {"accountId": secret, "restricted": True}})
     query = "{ accounts(first: 10) { totalCount nodes { number } } }"
     seen = (await _post(admin, {"query": query, "extensions": _ext(query)})).json()["data"]["accounts"]
     _, token = await make_token("viewer@example.com", ["BILLING_ACCESS"])
