@@ -43,8 +43,9 @@ def _summary(samples: list[float], seconds: float) -> dict:
             "requests_per_second": round(len(samples) / seconds, 1)}
 
 
-async def _load(send: Callable[[httpx.AsyncClient], Any], clients: int, requests: int) -> dict:
-    """`clients` concurrent clients (one connection each) sending `requests` requests in all; after a warm-up."""
+async def _load(send: Callable[[httpx.AsyncClient], Any], clients: int, requests: int, pid: int) -> dict:
+    """`clients` concurrent clients (one connection each) sending `requests` requests in all, after a warm-up;
+    with the server's (`pid`) CPU time per request, which other load on the machine does not inflate."""
     async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=clients)) as http:
         for _ in range(10):
             await send(http)
@@ -56,9 +57,10 @@ async def _load(send: Callable[[httpx.AsyncClient], Any], clients: int, requests
                 await send(http)
                 samples.append((time.perf_counter() - started) * 1000)
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), bench.cpu_seconds(pid)
         await asyncio.gather(*(client(requests // clients) for _ in range(clients)))
-        return _summary(samples, time.perf_counter() - started)
+        cpu_ms = (bench.cpu_seconds(pid) - cpu) * 1000 / len(samples)
+        return {**_summary(samples, time.perf_counter() - started), "server_cpu_ms_per_request": round(cpu_ms, 2)}
 
 
 def graphql_sender(url: str, token: str, variables: dict, extensions: dict | None = None) -> Callable:
@@ -125,15 +127,17 @@ def executor_floor(response: bytes, variables: dict, runs: int = 40) -> dict:
     query_type = core.query_type
     assert query_type is not None
     rows = _typed(orjson.loads(response)["data"], query_type)
-    samples = []
+    samples, cpu = [], []
     for _ in range(runs + 5):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         result = execute(core, document, root_value=rows, variable_values=variables)
         samples.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - cpu_started) * 1000)
         if result.errors:  # type: ignore[union-attr]  # a synchronous execution: an ExecutionResult
             raise SystemExit(f"graphql-core failed: {result.errors}")  # type: ignore[union-attr]  # as above
-    samples = sorted(samples[5:])
-    return {"p50_ms": round(samples[len(samples) // 2], 2), "min_ms": round(samples[0], 2), "runs": runs}
+    samples, cpu = sorted(samples[5:]), sorted(cpu[5:])
+    return {"p50_ms": round(samples[len(samples) // 2], 2), "min_ms": round(samples[0], 2),
+            "cpu_ms_p50": round(cpu[len(cpu) // 2], 2), "runs": runs}
 
 
 # --- the hand-written floor ----------------------------------------------------------------------------------
@@ -303,18 +307,18 @@ async def bench_graph(contracts: int, requests: int) -> dict:
         token, _ = await auth.create_api_token(None, user_id=user.id, name="bench-graph")
         batch_gid = _gid("BillingBatch", batch.id)
         variables = {"batch": batch_gid, "first": PAGE}
-        async with bench.served(env, ["-m", "billrun", "serve"]) as address:
+        async with bench.served(env, ["-m", "billrun", "serve"]) as (address, pid):
             url = f"http://{address}/graphql"
             async with httpx.AsyncClient(timeout=120) as http:
                 edits = await _edit(http, url, token, batch_gid)
                 response = await graphql_sender(url, token, variables)(http)
             await bench._vacuum(settings.database_url)
             send = graphql_sender(url, token, variables)
-            one = await _load(send, 1, requests)
-            ten = await _load(send, 10, requests)
+            one = await _load(send, 1, requests, pid)
+            ten = await _load(send, 10, requests, pid)
         floor = executor_floor(response, variables)
         async with bench.served(env, ["-m", "uvicorn", "billrun.bench_graph:handwritten_app", "--factory",
-                                      "--log-level", "warning", "--no-access-log"]) as address:
+                                      "--log-level", "warning", "--no-access-log"]) as (address, pid):
             body = orjson.dumps({"batch": batch.id, "first": PAGE})
 
             async def handwritten(http: httpx.AsyncClient) -> None:
@@ -322,8 +326,8 @@ async def bench_graph(contracts: int, requests: int) -> dict:
                 if reply.status_code != 200:
                     raise SystemExit(f"the hand-written floor failed: {reply.text[:500]}")
 
-            hand_one = await _load(handwritten, 1, requests)
-            hand_ten = await _load(handwritten, 10, requests)
+            hand_one = await _load(handwritten, 1, requests, pid)
+            hand_ten = await _load(handwritten, 10, requests, pid)
         statements = await _statements(token, variables)
         audits = await models.Audit.filter(batch_id=batch.id).count()
     finally:
@@ -336,6 +340,12 @@ async def bench_graph(contracts: int, requests: int) -> dict:
         "ratio_to_handwritten": round(one["p50_ms"] / hand_one["p50_ms"], 2),
         "ratio_to_handwritten_ten_clients_throughput": round(hand_ten["requests_per_second"]
                                                              / ten["requests_per_second"], 2),
+        # The same ratios in CPU time (the API process's per request; the executor's per execution): what the
+        # latencies would be on an idle machine, whatever else shares its cores while measured.
+        "cpu_ratio_to_executor_floor": round(one["server_cpu_ms_per_request"] / floor["cpu_ms_p50"], 2),
+        "cpu_ratio_to_handwritten": round(one["server_cpu_ms_per_request"] / hand_one["server_cpu_ms_per_request"],
+                                          2),
+        "load_average_while_measured": round(os.getloadavg()[0], 1),
         **statements,
         "target_ratio_to_executor_floor": 1.3, "target_ten_clients_requests_per_second": 40,
         "python": sys.version.split()[0],

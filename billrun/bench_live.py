@@ -33,7 +33,7 @@ BATCH_EVENTS = ("subscription($batch: ID!, $after: String) { billingBatchEvents(
 @asynccontextmanager
 async def _api(env: dict[str, str]) -> AsyncIterator[str]:
     """A `billrun serve` process; yields its WebSocket URL."""
-    async with bench.served(env, ["-m", "billrun", "serve"]) as address:
+    async with bench.served(env, ["-m", "billrun", "serve"]) as (address, _):
         yield f"ws://{address}/graphql"
 
 
