@@ -6,7 +6,8 @@ grid page's time (docs/PERFORMANCE.md). For fields that need none of it, `instal
 resolver of its own once the schema is built:
 - a resolver of the parent alone (`def f(row)` / `def f(self)`, no arguments, no `info`): called as `f(row)`;
 - a resolver marked `relations.direct` (reads only `info.context`): called as `f(row, info)`;
-- the `id` of a ModelNode type whose id is the row's `id`: the global id built at once.
+- the `id` of a ModelNode type whose id is the row's `id`: the global id built at once;
+- a field without a resolver: the attribute read, without strawberry's two calls around it.
 A field with permission classes or field extensions, or with arguments, keeps strawberry's path.
 """
 
@@ -28,6 +29,12 @@ def _global_id(type_name: str) -> Callable[[Any, Any], str]:
     return resolve
 
 
+def _attribute(name: str) -> Callable[[Any, Any], Any]:
+    def resolve(row: Any, _info: Any) -> Any:
+        return getattr(row, name)
+    return resolve
+
+
 def _of_parent(function: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
     def resolve(row: Any, _info: Any) -> Any:
         return function(row)
@@ -43,7 +50,7 @@ def _fast(field: StrawberryField, name: str, definition: StrawberryObjectDefinit
         return _global_id(definition.name) if own is getattr(relay.Node.resolve_id, "__func__", None) else None
     resolver = field.base_resolver
     if resolver is None:
-        return None  # strawberry's own attribute read
+        return _attribute(field.python_name) if field.default_resolver is getattr else None
     function = cast(Callable[..., Any], resolver.wrapped_func)
     if getattr(function, "direct", False):
         return function
