@@ -59,11 +59,12 @@ async def _level(info: GraphQLResolveInfo, loaders: Any, object_type: GraphQLObj
         plan = getattr(field.resolve, "prefetch", None) if field is not None else None
         if field is not None and plan is not None:
             plans.append((field, plan, nodes))
-    related = await asyncio.gather(*(plan(loaders, rows) for _, plan, _ in plans))
+    # A load that fails leaves its error in the loader: the fields that need it report it, as without prefetching.
+    related = await asyncio.gather(*(plan(loaders, rows) for _, plan, _ in plans), return_exceptions=True)
     deeper = []
     for (field, _, nodes), children in zip(plans, related, strict=True):
         child_type = get_named_type(field.type)
-        if isinstance(child_type, GraphQLObjectType) and children:
+        if isinstance(child_type, GraphQLObjectType) and isinstance(children, list) and children:
             deeper.append(_level(info, loaders, child_type, children, _children(info, nodes), depth + 1))
     await asyncio.gather(*deeper)
 
