@@ -65,3 +65,18 @@ async def test_the_billings_grid_costs_the_same_statements_at_10_and_at_100(admi
     assert counts[10] == counts[100], counts
     # token, batch, total, page, contracts, accounts, lines, audits, rules' inputs (2), revenue accounts
     assert counts[100] <= 11, counts
+    # Through fragments (named and inline) the page loads the same relations in bulk, and answers the same.
+    answers = {}
+    for document in (INLINE, FRAGMENTS):
+        with count_queries() as log:
+            answers[document] = await admin.ok(document, {"batch": batch})
+        assert log.count == counts[100] - 1, log.statements  # no contracts selected
+    assert answers[INLINE] == answers[FRAGMENTS]
+
+
+INLINE = """query($batch: ID!) { billingBatch(id: $batch) { periodicBillings(first: 100) { nodes {
+  id serviceCustomer { number } details { id revenueAccount { code } } audits { field } allowedTransitions } } } }"""
+FRAGMENTS = """query($batch: ID!) { billingBatch(id: $batch) { periodicBillings(first: 100) { nodes { ...B } } } }
+fragment B on PeriodicBilling { id serviceCustomer { number } ... on PeriodicBilling { details { ...L } }
+  audits { field } allowedTransitions }
+fragment L on BillingDetail { id revenueAccount { code } }"""
