@@ -91,6 +91,10 @@ async def test_limits_apply_to_a_persisted_document_every_time(admin: Api) -> No
     for body in ({"query": deep, "extensions": _ext(deep)}, {"extensions": _ext(deep)}):
         errors = (await _post(admin, body)).json()["errors"]
         assert errors[0]["extensions"]["code"] == "QUERY_TOO_DEEP"
+    aliased = "{ " + " ".join(f"a{i}: viewer {{ id }}" for i in range(get_settings().max_aliases + 1)) + " }"
+    for body in ({"query": aliased, "extensions": _ext(aliased)}, {"extensions": _ext(aliased)}):
+        errors = (await _post(admin, body)).json()["errors"]
+        assert errors[0]["extensions"]["code"] == "TOO_MANY_ALIASES"
     big = "{ viewer { " + " ".join(["id"] * get_settings().max_tokens) + " } }"
     await _post(admin, {"query": big, "extensions": _ext(big)})
     errors = (await _post(admin, {"extensions": _ext(big)})).json()["errors"]
