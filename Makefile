@@ -81,7 +81,7 @@ BENCH_CONTRACTS ?= 100000
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/billrun_bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/14
 
-bench: install  ## processing (1 and 2 workers vs COPY), a mass update, posting, the billing day of BENCH_CONTRACTS, live events, credit notes -> bench/results/
+bench: install  ## processing (1 and 2 workers vs COPY), a mass update, posting, the billing day of BENCH_CONTRACTS, live events, credit notes, the grid served -> bench/results/
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) BILLRUN_LOG_LEVEL=WARNING \
 	  $(BIN)/billrun bench process --contracts $(BENCH_CONTRACTS) --workers 2 --compare-with 20000 \
 	  --output bench/results/process.json
@@ -95,6 +95,8 @@ bench: install  ## processing (1 and 2 workers vs COPY), a mass update, posting,
 	  $(BIN)/billrun bench live --output bench/results/live.json
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) BILLRUN_LOG_LEVEL=WARNING \
 	  $(BIN)/billrun bench credit-notes --output bench/results/credit_notes.json
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) BILLRUN_LOG_LEVEL=WARNING \
+	  $(BIN)/billrun bench graph --output bench/results/graph.json
 
 clean:
 	rm -rf var/ .pytest_cache .ruff_cache billrun/static/console

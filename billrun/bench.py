@@ -11,6 +11,7 @@ import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -124,6 +125,12 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _peak_rss_mb(pids: list[int]) -> float:
     peak = 0
     for pid in pids:
@@ -163,6 +170,39 @@ def _stop(proc: subprocess.Popen, children: list[int]) -> None:
             except OSError:
                 pass
         proc.wait(30)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@asynccontextmanager
+async def served(env: dict[str, str], argv: list[str]) -> AsyncIterator[tuple[str, int]]:
+    """A server process (`python <argv> --port P`: `billrun serve`, or uvicorn serving another app) for the block;
+    yields its `host:port` and pid once it accepts connections."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, *argv, "--port", str(port)],  # noqa: ASYNC220
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise SystemExit(f"the server ({' '.join(argv)}) did not start") from None
+                await asyncio.sleep(0.1)
+        yield f"127.0.0.1:{port}", proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 async def _bench_viewer(name: str) -> "Viewer":

@@ -274,6 +274,20 @@ def bench_live(
     _run_bench(run(contracts, subscribers, missed, chunk_size, fan_out_chunk_size), output)
 
 
+@bench_app.command("graph")
+def bench_graph(
+    contracts: Annotated[int, typer.Option(help="Contracts of the batch whose billings the grid pages.")] = 300,
+    requests: Annotated[int, typer.Option(help="Requests per measure (1 client, 10 clients).")] = 200,
+    output: Annotated[str, typer.Option(help="Where to write the JSON result.")] = "bench/results/graph.json",
+) -> None:
+    """The billings grid (bench/grid.graphql, 100 billings) over HTTP against one `billrun serve` process with 1
+    and 10 clients, against bare graphql-core over the same rows and a hand-written endpoint; SQL statements per
+    request. DATABASE_URL must name a scratch database ending in `_bench` (it is recreated)."""
+    from billrun.bench_graph import bench_graph as run
+
+    _run_bench(run(contracts, requests), output)
+
+
 def _run_bench(benchmark: Coroutine[Any, Any, dict], output: str) -> None:
     """Run one benchmark coroutine, write its JSON result and print it."""
     from pathlib import Path

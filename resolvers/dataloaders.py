@@ -15,6 +15,7 @@ import models
 from domain import batches, credit_notes, dispositions, ledger
 from domain.access import Viewer, visible
 from models.enums import BillingStatus
+from models.rows import values_rows
 
 
 def by_id_loader(viewer: Viewer, model: type[Model], scoped: bool = True) -> DataLoader[int, Any]:
@@ -37,12 +38,14 @@ def one_by_field_loader(viewer: Viewer, model: type[Model], key_field: str) -> D
 
 
 def children_loader(viewer: Viewer, model: type[Model], parent_field: str,
-                    order: tuple[str, ...] = ("id",), scoped: bool = True) -> DataLoader[int, list[Any]]:
+                    order: tuple[str, ...] = ("id",), scoped: bool = True,
+                    plain: bool = False) -> DataLoader[int, list[Any]]:
+    """The rows under each parent; `plain` reads them as `models.rows.Row`s (many per parent, read-only)."""
     async def load(parent_ids: Sequence[int]) -> list[list[Any]]:
         groups: dict[int, list[Any]] = defaultdict(list)
         rows = visible(viewer, model) if scoped else model.all()
         query = rows.filter(**{f"{parent_field}__in": list(parent_ids)}).order_by(*order)
-        for row in await query:
+        for row in await (values_rows(query) if plain else query):
             groups[getattr(row, parent_field)].append(row)
         return [groups.get(i, []) for i in parent_ids]
 
@@ -150,12 +153,13 @@ class Loaders:
     def details_by_billing_id(self) -> DataLoader[int, list[Any]]:
         return self._get("details_by_billing_id",
                          lambda v: children_loader(v, models.BillingDetail, "billing_id", ("position", "id"),
-                                                   scoped=False))
+                                                   scoped=False, plain=True))
 
     @property
     def distributions_by_detail_id(self) -> DataLoader[int, list[Any]]:
         return self._get("distributions_by_detail_id",
-                         lambda v: children_loader(v, models.RevenueDistribution, "detail_id", scoped=False))
+                         lambda v: children_loader(v, models.RevenueDistribution, "detail_id", scoped=False,
+                                                   plain=True))
 
     @property
     def findings_by_billing_id(self) -> DataLoader[int, list[Any]]:
@@ -201,7 +205,7 @@ class Loaders:
     @property
     def audits_by_billing_id(self) -> DataLoader[int, list[Any]]:
         return self._get("audits_by_billing_id",
-                         lambda v: children_loader(v, models.Audit, "billing_id", ("-id",)))
+                         lambda v: children_loader(v, models.Audit, "billing_id", ("-id",), plain=True))
 
     @property
     def grantees_by_account_id(self) -> DataLoader[int, list[Any]]:

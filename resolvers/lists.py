@@ -14,12 +14,16 @@ from models.enums import InvoiceStatus, TokenKind
 from resolvers.global_ids import audit_entities
 from resolvers.inputs import filter_id
 from resolvers.pagination import BadRequest, Page, paginate
+from resolvers.prefetch import prefetch_page
 from resolvers.relations import CtxInfo
 
 
 async def page_of(info: CtxInfo, query: QuerySet, order: list[str], window: dict[str, Any]) -> Page:
-    return await paginate(query, order, first=window.get("first"), after=window.get("after"),
+    """One page of the list, with the relations its selection asks for loaded in bulk (resolvers/prefetch.py)."""
+    page = await paginate(query, order, first=window.get("first"), after=window.get("after"),
                           last=window.get("last"), before=window.get("before"))
+    await prefetch_page(info, page.rows)
+    return page
 
 
 def _set(obj: Any, name: str) -> Any:

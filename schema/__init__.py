@@ -7,6 +7,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from billrun.settings import get_settings
+from schema import fast_fields
 from schema.idempotency import Idempotency
 from schema.limits import EdgeLimits, MaskUnexpectedErrors, is_unexpected, log_unexpected
 from schema.mutations.access import AccessMutations
@@ -56,8 +57,10 @@ def build_schema() -> strawberry.Schema:
     ]
     # Strict Decimal, Date and DateTime schema-wide (schema/scalars.py), in place of strawberry's lenient ones.
     config = StrawberryConfig(auto_camel_case=True, scalar_map=STRICT_SCALARS)
-    return BillrunSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions,
-                         execution_context_class=SharedEventExecutor, config=config)
+    built = BillrunSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions,
+                          execution_context_class=SharedEventExecutor, config=config)
+    fast_fields.install(built)  # plain fields resolved by graphql-core directly (schema/fast_fields.py)
+    return built
 
 
 schema = build_schema()
