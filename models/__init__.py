@@ -1,7 +1,15 @@
 """Tortoise models of billrun, one module per part of the domain, migrations live in `models/migrations`."""
 
-from models.access import AccessToken, AccountGrant, LoginAttempt, User
-from models.billing import BillingBatch, BillingDetail, Finding, PeriodicBilling, RevenueDistribution
+from models.access import AccessToken, AccountGrant, AccountTeamGrant, LoginAttempt, Team, TeamMember, User
+from models.billing import (
+    ApprovalRule,
+    BillingBatch,
+    BillingDetail,
+    BillingSchedule,
+    Finding,
+    PeriodicBilling,
+    RevenueDistribution,
+)
 from models.ledger import (
     Delivery,
     Export,
@@ -31,10 +39,13 @@ __all__ = [
     "AccessToken",
     "Account",
     "AccountGrant",
+    "AccountTeamGrant",
     "AccountingPeriod",
+    "ApprovalRule",
     "Audit",
     "BillingBatch",
     "BillingDetail",
+    "BillingSchedule",
     "DatedPrice",
     "Delivery",
     "Event",
@@ -60,6 +71,8 @@ __all__ = [
     "SandboxCharge",
     "ServiceChange",
     "TaxRate",
+    "Team",
+    "TeamMember",
     "User",
     "WorkOrder",
 ]

@@ -16,6 +16,7 @@ from schema.mutations.items import ItemMutations
 from schema.mutations.master_data import MasterDataMutations
 from schema.mutations.posting import PostingMutations
 from schema.mutations.review import ReviewMutations
+from schema.mutations.rules import RulesMutations
 from schema.operation_metrics import OperationMetrics
 from schema.query import Query
 from schema.scalars import STRICT_SCALARS, NoNulInStrings
@@ -25,7 +26,7 @@ from schema.subscription import SharedEventExecutor, Subscription
 @strawberry.type(description="Everything a client can change. Each mutation takes one `input` and answers a "
                  "payload whose `errors` lists business-rule refusals (nothing changed then).")
 class Mutation(AccessMutations, MasterDataMutations, BooksMutations, ItemMutations, BillingMutations,
-               ReviewMutations, PostingMutations):
+               ReviewMutations, PostingMutations, RulesMutations):
     pass
 
 

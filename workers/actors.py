@@ -9,7 +9,18 @@ from typing import Any
 import dramatiq
 
 from billrun.settings import get_settings
-from domain import accounting_export, analysis, housekeeping, jobs, payments, posting, processing, reversal, sending
+from domain import (
+    accounting_export,
+    analysis,
+    housekeeping,
+    jobs,
+    payments,
+    posting,
+    processing,
+    reversal,
+    schedules,
+    sending,
+)
 from workers.broker import broker  # noqa: F401 - the broker must exist before actors are declared
 
 log = logging.getLogger("billrun.workers")
@@ -137,3 +148,13 @@ async def sweep() -> None:
     counts = await housekeeping.sweep()
     if any(counts.values()):
         log.warning("sweeper: %s", counts)
+
+
+@dramatiq.actor(queue_name="housekeeping", max_retries=3, min_backoff=1_000, max_backoff=30_000,
+                time_limit=120_000)
+async def run_schedules() -> None:
+    """The scheduler: create the batch of every billing schedule that is due (one per due date, however many
+    schedulers run: docs/SCHEDULES.md)."""
+    counts = await schedules.run_due()
+    if any(counts.values()):
+        log.info("scheduler: %s", counts)

@@ -55,12 +55,14 @@ class AsyncOrm(AsyncIO):
 
 
 class Sweeper(dramatiq.Middleware):
-    """Runs the sweeper and the purge once per `interval_seconds` across every worker host (0: never).
+    """Runs the sweeper, the purge and the scheduler once per `interval_seconds` across every worker host (0:
+    never).
 
     Ticks fall on the wall clock's multiples of the interval, the same instants on every host. At each tick every
     worker process tries to claim it in Redis (`SET billrun:sweeper:<interval>:<tick> NX PX`); the one that gets
-    the key enqueues `sweep` and `purge_expired`, the others let it be. Without Redis (RabbitMQ and no REDIS_URL)
-    each process enqueues them: both are idempotent, so that only costs work."""
+    the key enqueues `sweep`, `purge_expired` and `run_schedules`, the others let it be. Without Redis (RabbitMQ
+    and no REDIS_URL) each process enqueues them: all are idempotent (the scheduler by a unique key), so that
+    only costs work."""
 
     def __init__(self, interval_seconds: int, lock_url: str | None) -> None:
         self.interval = interval_seconds
@@ -106,13 +108,13 @@ class Sweeper(dramatiq.Middleware):
         return bool(claimed)
 
     def _enqueue(self, broker: dramatiq.Broker, tick: int) -> None:
-        for actor in ("sweep", "purge_expired"):
+        for actor in ("sweep", "purge_expired", "run_schedules"):
             try:
                 broker.enqueue(dramatiq.Message(queue_name="housekeeping", actor_name=actor, args=(),
                                                 kwargs={}, options={}))
             except Exception:  # the broker is down for a moment: the next tick tries again
                 log.exception("could not enqueue %s", actor)
-        log.info("sweeper tick %d claimed by %s: sweep and purge enqueued", tick, self.owner)
+        log.info("sweeper tick %d claimed by %s: sweep, purge and scheduler enqueued", tick, self.owner)
 
 
 class WorkerMetrics(dramatiq.Middleware):
