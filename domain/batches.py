@@ -47,9 +47,9 @@ async def create_batch(viewer: Viewer, data: dict) -> models.BillingBatch:
     if await models.BillingBatch.exists(name=name):
         raise DomainError(ErrorCode.DUPLICATE, f"A batch named {name!r} exists.", "name")
     async with in_transaction():
-        return await insert_batch(name=name, bill_group=_all(data.get("bill_group")),
-                                  division=_all(data.get("division")), currency=currency, invoice_date=invoice_date,
-                                  as_of_date=as_of, created_by_id=viewer.user_id)
+        return await insert_batch(name=name, bill_group=every_or_one(data.get("bill_group")),
+                                  division=every_or_one(data.get("division")), currency=currency,
+                                  invoice_date=invoice_date, as_of_date=as_of, created_by_id=viewer.user_id)
 
 
 async def insert_batch(**values: Any) -> models.BillingBatch:
@@ -61,7 +61,7 @@ async def insert_batch(**values: Any) -> models.BillingBatch:
     return batch
 
 
-def _all(value: str | None) -> str | None:
+def every_or_one(value: str | None) -> str | None:
     """Blank or "ALL" means every bill group / division."""
     return None if value is None or not value.strip() or value.strip().upper() == "ALL" else value.strip()
 

@@ -77,10 +77,6 @@ def run_at(due: date) -> datetime:
 # ---------------------------------------------------------------- managing schedules
 
 
-def _all(value: str | None) -> str | None:
-    return None if value is None or not value.strip() or value.strip().upper() == "ALL" else value.strip()
-
-
 def _problems(values: dict) -> list[Problem]:
     problems = []
     if not (values.get("name") or "").strip():
@@ -103,8 +99,9 @@ async def create_schedule(viewer: Viewer, data: dict) -> models.BillingSchedule:
     """A new schedule (BILLING_SEND_EXPORT: it creates batches that may go on to posting). Its first due date is
     the first on or after `starts_on` (default today): a start in the past is caught up once at the next tick."""
     require(viewer, Permission.BILLING_SEND_EXPORT)
-    values = {"name": (data.get("name") or "").strip(), "bill_group": _all(data.get("bill_group")),
-              "division": _all(data.get("division")),
+    values = {"name": (data.get("name") or "").strip(),
+              "bill_group": batches.every_or_one(data.get("bill_group")),
+              "division": batches.every_or_one(data.get("division")),
               "currency": data.get("currency") or get_settings().base_currency, "cadence": data["cadence"],
               "day": data["day"], "auto_advance": data.get("auto_advance") or AutoAdvance.CREATE}
     raise_if(_problems(values))
@@ -120,62 +117,63 @@ async def create_schedule(viewer: Viewer, data: dict) -> models.BillingSchedule:
     return schedule
 
 
-async def update_schedule(viewer: Viewer, schedule_id: int, data: dict) -> models.BillingSchedule:
-    """Change a schedule; a new cadence or day sets the next due date from today."""
+async def _managed(viewer: Viewer, schedule_id: int) -> models.BillingSchedule:
+    """A schedule the viewer may change: BILLING_ACCESS first (nothing learnt of ids without it), then the
+    schedule through the scope, then BILLING_SEND_EXPORT."""
     require(viewer, Permission.BILLING_ACCESS)
     schedule = await get_visible(viewer, models.BillingSchedule, schedule_id, "Billing schedule")
     require(viewer, Permission.BILLING_SEND_EXPORT)
+    return schedule
+
+
+async def _save(viewer: Viewer, schedule: models.BillingSchedule, changes: dict, audited: dict, operation: str,
+                change: Change) -> models.BillingSchedule:
+    """Write `changes` if the schedule is still the version read (else CONCURRENT_UPDATE), with its audit rows
+    and event, in one transaction."""
+    async with in_transaction():
+        updated = await models.BillingSchedule.filter(id=schedule.id, version=schedule.version).update(
+            **changes, version=F("version") + 1, updated_at=clock.now())
+        if not updated:
+            raise DomainError(ErrorCode.CONCURRENT_UPDATE, "The schedule changed meanwhile; reload it.", "id")
+        await audit.record(viewer, "BillingSchedule", schedule.id, audited, operation)
+        schedule = await models.BillingSchedule.get(id=schedule.id)
+        await events.schedule_changed(schedule, change, viewer)
+    return schedule
+
+
+async def update_schedule(viewer: Viewer, schedule_id: int, data: dict) -> models.BillingSchedule:
+    """Change a schedule; a new cadence or day sets the next due date from today."""
+    schedule = await _managed(viewer, schedule_id)
     changes = {k: v for k, v in data.items() if k in EDITABLE}
     for key in ("bill_group", "division"):
         if key in changes:
-            changes[key] = _all(changes[key])
+            changes[key] = batches.every_or_one(changes[key])
     if "name" in changes:
         changes["name"] = (changes["name"] or "").strip()
     values = {k: getattr(schedule, k) for k in EDITABLE} | changes
     raise_if(_problems(values))
     await _unique_name(values["name"], schedule.id)
-    before = {k: getattr(schedule, k) for k in changes}
+    audited = {k: (getattr(schedule, k), v) for k, v in changes.items()}
     if "cadence" in changes or "day" in changes:
         changes["next_run_on"] = first_due_on_or_after(values["cadence"], values["day"], clock.today())
-    async with in_transaction():
-        updated = await models.BillingSchedule.filter(id=schedule.id, version=schedule.version).update(
-            **changes, version=F("version") + 1, updated_at=clock.now())
-        if not updated:
-            raise DomainError(ErrorCode.CONCURRENT_UPDATE, "The schedule changed meanwhile; reload it.", "id")
-        await audit.record(viewer, "BillingSchedule", schedule.id,
-                           {k: (v, changes[k]) for k, v in before.items()}, "UPDATE")
-        schedule = await models.BillingSchedule.get(id=schedule.id)
-        await events.schedule_changed(schedule, Change.UPDATED, viewer)
-    return schedule
+    return await _save(viewer, schedule, changes, audited, "UPDATE", Change.UPDATED)
 
 
 async def set_paused(viewer: Viewer, schedule_id: int, paused: bool) -> models.BillingSchedule:
     """Pause (no runs) or resume (the next due date from today on) a schedule; doing it twice changes nothing."""
-    require(viewer, Permission.BILLING_ACCESS)
-    schedule = await get_visible(viewer, models.BillingSchedule, schedule_id, "Billing schedule")
-    require(viewer, Permission.BILLING_SEND_EXPORT)
+    schedule = await _managed(viewer, schedule_id)
     if schedule.paused == paused:
         return schedule
     changes: dict = {"paused": paused}
     if not paused:
         changes["next_run_on"] = first_due_on_or_after(schedule.cadence, schedule.day, clock.today())
-    async with in_transaction():
-        updated = await models.BillingSchedule.filter(id=schedule.id, version=schedule.version).update(
-            **changes, version=F("version") + 1, updated_at=clock.now())
-        if not updated:
-            raise DomainError(ErrorCode.CONCURRENT_UPDATE, "The schedule changed meanwhile; reload it.", "id")
-        await audit.record(viewer, "BillingSchedule", schedule.id, {"paused": (schedule.paused, paused)},
-                           "RESUME" if not paused else "PAUSE")
-        schedule = await models.BillingSchedule.get(id=schedule.id)
-        await events.schedule_changed(schedule, Change.RESUMED if not paused else Change.PAUSED, viewer)
-    return schedule
+    return await _save(viewer, schedule, changes, {"paused": (schedule.paused, paused)},
+                       "PAUSE" if paused else "RESUME", Change.PAUSED if paused else Change.RESUMED)
 
 
 async def delete_schedule(viewer: Viewer, schedule_id: int) -> int:
     """Delete a schedule; the batches it created stay (no longer linked to it)."""
-    require(viewer, Permission.BILLING_ACCESS)
-    schedule = await get_visible(viewer, models.BillingSchedule, schedule_id, "Billing schedule")
-    require(viewer, Permission.BILLING_SEND_EXPORT)
+    schedule = await _managed(viewer, schedule_id)
     async with in_transaction():
         await audit.record(viewer, "BillingSchedule", schedule.id, {"name": (schedule.name, None)}, "DELETE")
         await events.schedule_changed(schedule, Change.DELETED, viewer)

@@ -13,6 +13,7 @@ import dramatiq
 import pytest
 
 import models
+from billrun.settings import reset_settings
 from domain import clock, schedules
 from models.enums import Cadence
 from tests.support import billing, posting
@@ -211,3 +212,48 @@ async def test_schedules_are_checked_and_changed(admin: Api, clerk: Api) -> None
         {"name": "Fridays"}]
     denied = (await clerk.ok(PAUSE, {"id": schedule["id"]}))["pauseBillingSchedule"]
     assert [e["code"] for e in denied["errors"]] == ["PERMISSION_DENIED"]
+
+
+RULE = """mutation($input: CreateApprovalRuleInput!) { createApprovalRule(input: $input) {
+  approvalRule { id } errors { code field message } } }"""
+
+
+@pytest.mark.usefixtures("worker", "smtp_server")
+async def test_auto_post_only_when_the_setting_allows_and_the_rules_are_met(admin: Api, monkeypatch) -> None:
+    accounts = await posting.company(admin)
+    day = date(clock.today().year + 1, 6, 1)  # in the future, where no worker's real clock reaches
+    await _open_months(admin, day)
+    for number, group in (("P-1", "SMALL"), ("P-2", "LARGE"), ("P-3", "LARGE")):
+        await posting.customer(admin, accounts, number, "500.00", start=day.isoformat(), billGroup=group,
+                               taxLocation="ZERO")
+    batches = {}
+    for group in ("SMALL", "LARGE"):
+        schedule = await _schedule(admin, name=f"Post {group}", billGroup=group, autoAdvance="PROCESS",
+                                   startsOn=day.isoformat())
+        with clock.frozen_at(_at(day)):
+            await schedules.run_due()
+        [run] = (await _read(admin, schedule["id"]))["runs"]["nodes"]
+        found = (await admin.ok("{ billingBatches(first: 10) { nodes { id name } } }"))["billingBatches"]["nodes"]
+        batches[group] = next(b["id"] for b in found if b["name"] == run["name"])
+        await billing.jobs_done(admin, batches[group])
+    # The LARGE batch's 1000.00 is above the total rule: it waits for a second user.
+    await admin.mutate("createApprovalRule", RULE, {"input": {"kind": "BATCH_TOTAL_ABOVE", "threshold": "600.00",
+                                                              "currency": "USD"}})
+    with clock.frozen_at(_at(day)):
+        assert (await schedules.run_due())["scheduled_posts"] == 0  # billings NEW, and the setting is off
+        for batch in batches.values():
+            await posting.approve_all(admin, batch)
+        assert (await schedules.run_due())["scheduled_posts"] == 0  # the setting is off
+    monkeypatch.setenv("BILLRUN_SCHEDULE_AUTO_POST", "true")
+    reset_settings()
+    try:
+        with clock.frozen_at(_at(day)):
+            assert (await schedules.run_due())["scheduled_posts"] == 1
+            assert (await schedules.run_due())["scheduled_posts"] == 0  # posting: not twice
+    finally:
+        monkeypatch.delenv("BILLRUN_SCHEDULE_AUTO_POST")
+        reset_settings()
+    done = await posting.follow_ups_done(admin, batches["SMALL"])
+    assert done["status"] == "POSTED" and done["postMode"] == "SEND" and done["summary"]["invoiceCount"] == 1
+    waiting = (await admin.ok(posting.BATCH, {"id": batches["LARGE"]}))["billingBatch"]
+    assert waiting["status"] == "PROCESSED" and waiting["summary"]["invoiceCount"] == 0
