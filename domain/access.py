@@ -128,6 +128,8 @@ def visible(viewer: Viewer, model: type[M]) -> QuerySet[M]:
         if viewer.can(Permission.ADMIN):
             return model.all()
         return model.filter(id__in=Subquery(models.TeamMember.filter(user_id=viewer.user_id).values("team_id")))
+    if model is models.ApprovalRule and viewer.can(Permission.ADMIN):
+        return model.all()  # admins manage the rules, billing users read them
     if not viewer.can(Permission.BILLING_ACCESS):
         return model.filter(id__in=[])
     if model in ACCOUNT_PATH:

@@ -120,8 +120,9 @@ async def _start(viewer: Viewer, batch: models.BillingBatch, mode: PostMode,
     await sequences.ensure(INVOICE_SEQUENCE)
     async with in_transaction():
         if not resuming:
-            updated = await models.BillingBatch.filter(
-                id=batch.id, status=BatchStatus.PROCESSED, post_requested_by_id=requested_by).update(
+            # A confirmation posts only the request it confirms (not one made again meanwhile by someone else).
+            confirming = {"post_requested_by_id": requested_by} if requested_by is not None else {}
+            updated = await models.BillingBatch.filter(id=batch.id, status=BatchStatus.PROCESSED, **confirming).update(
                 status=BatchStatus.POSTING, post_mode=mode, version=batch.version + 1, post_requested_by_id=None,
                 post_requested_mode=None, post_requested_at=None)
             if not updated:

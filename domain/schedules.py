@@ -215,7 +215,7 @@ async def _run(schedule: models.BillingSchedule, today: date) -> bool:
     error = None
     if not await periods.is_open(due):
         error = f"The due date {due} is not in an open accounting period: no batch was created."
-    elif await models.BillingBatch.filter(name=name).exclude(schedule_id=schedule.id).exists():
+    elif await models.BillingBatch.filter(name=name).exists():
         error = f"A batch named {name!r} exists: no batch was created."
     batch = None
     try:

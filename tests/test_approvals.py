@@ -181,3 +181,23 @@ async def test_rules_are_checked(admin: Api) -> None:
         assert payload["approvalRule"] is None
         assert [(e["code"], e["field"]) for e in payload["errors"]] == [(code, field)], (data, payload)
     assert (await admin.ok("{ approvalRules { totalCount } }"))["approvalRules"]["totalCount"] == 0
+
+
+async def test_a_request_whose_total_fell_under_the_rule_is_posted_by_anyone_as_usual(admin: Api, client) -> None:
+    accounts = await posting.company(admin)
+    for number in ("U-1", "U-2"):
+        await posting.customer(admin, accounts, number, "200.00", taxLocation="ZERO")
+    await admin.mutate("createApprovalRule", RULE, {"input": {"kind": "BATCH_TOTAL_ABOVE", "threshold": "300.00",
+                                                              "currency": "USD"}})
+    anna, ben = await _people(client)
+    batch = await posting.processed(admin)
+    await posting.approve_all(admin, batch)
+    assert (await anna.ok(POST, {"id": batch}))["postBillingBatch"]["confirmationRequired"] is True
+    # Ben holds one billing back: 200.00 is under the rule, so Anna's own post now simply posts.
+    held = (await _grid(admin, batch))["U-2 2026-05-01"]["id"]
+    await ben.mutate("updateBillingStatus", STATUS, {"id": held, "status": "HOLD"})
+    posted = (await anna.ok(POST, {"id": batch}))["postBillingBatch"]
+    assert posted["errors"] == [] and posted["job"] is not None and posted["billingBatch"]["postRequest"] is None
+    assert (await billing.wait_for_job(admin, posted["job"]["id"]))["status"] == "SUCCEEDED"
+    done = await posting.follow_ups_done(admin, batch)
+    assert done["status"] == "POSTED" and done["summary"]["invoiceCount"] == 1
