@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     # The sweeper runs once per interval across every worker host (a Redis lock per tick), and on the
     # embedded default in its one process.
     sweep_interval_seconds: int = 60
+    # Billing schedules (docs/SCHEDULES.md): whether a scheduled batch processed by itself (auto-advance PROCESS)
+    # is also posted by the scheduler once every billing is dispositioned and no approval rule wants a second user.
+    schedule_auto_post: bool = False
     # The sweeper sends a job again when nothing moved it for this long: QUEUED (its first message was lost) or
     # RUNNING with a stale heartbeat (every chunk touches it), in which case only its pending chunks are re-sent.
     job_stale_after_seconds: int = 120

@@ -204,7 +204,8 @@ async def update_billing(viewer: Viewer, billing_id: int, changes: dict) -> mode
         values = {key: value if value is not None or key == "invoice_date_override" else ""
                   for key, value in changes.items()}
         await models.PeriodicBilling.filter(id=billing.id).update(**values, version=F("version") + 1,
-                                                                  updated_at=clock.now())
+                                                                  updated_at=clock.now(),
+                                                                  last_edited_by_id=viewer.user_id)
         await audit.record(viewer, "PeriodicBilling", billing.id, {k: (v, values[k]) for k, v in before.items()},
                            "EDIT", batch_id=billing.batch_id, billing_id=billing.id)
         await events.billing_edited(billing, BillingEdit.BILLING_CHANGED, billing.amount, viewer)
@@ -231,7 +232,7 @@ async def recalculate(viewer: Viewer, billing: models.PeriodicBilling, edit: Bil
     total = sum((d.amount for d in details), Decimal(0))
     before = billing.amount
     await models.PeriodicBilling.filter(id=billing.id).update(amount=total, version=F("version") + 1,
-                                                              updated_at=clock.now())
+                                                              updated_at=clock.now(), last_edited_by_id=viewer.user_id)
     billing.amount, billing.version = total, billing.version + 1
     await audit.record(viewer, "PeriodicBilling", billing.id, {"amount": (before, total)}, "RECALCULATE",
                        batch_id=billing.batch_id, billing_id=billing.id)

@@ -24,7 +24,16 @@ from domain import clock
 from domain.access import SYSTEM_LABEL, Viewer
 from domain.transactions import current_outbox, in_transaction
 from models import sql
-from models.enums import BatchStatus, BillingEdit, BillingStatus, EventType, JobStatus, PaymentStatus
+from models.enums import (
+    BatchStatus,
+    BillingEdit,
+    BillingStatus,
+    Change,
+    EventType,
+    JobStatus,
+    PaymentStatus,
+    PostMode,
+)
 
 Row = tuple[str, int | None, int | None, int | None, int | None, int | None, str, datetime]
 
@@ -229,6 +238,38 @@ async def refund_settled(note: models.CreditNote, invoice: models.Invoice, statu
     await record(EventType.REFUND_SETTLED, batch_id=note.batch_id, invoice_id=invoice.id,
                  account_id=note.account_id, credit_note_id=note.id, number=note.number, status=status,
                  amount=note.refund_amount, currency=note.currency, error=error[:500] if error else None)
+
+
+# ---------------------------------------------------------------- teams, approval rules, schedules
+
+
+async def team_changed(team: models.Team, change: Change, viewer: Viewer, member: models.User | None = None) -> None:
+    """A team was created, renamed or deleted, or a member joined or left it (by display name)."""
+    await record(EventType.TEAM_CHANGED, team_id=team.id, name=team.name, change=change,
+                 member=member.name if member is not None else None, actor=_actor(viewer))
+
+
+async def approval_rule_changed(rule: models.ApprovalRule, change: Change, viewer: Viewer) -> None:
+    await record(EventType.APPROVAL_RULE_CHANGED, rule_id=rule.id, kind=rule.kind, threshold=rule.threshold,
+                 currency=rule.currency, change=change, actor=_actor(viewer))
+
+
+async def schedule_changed(schedule: models.BillingSchedule, change: Change, viewer: Viewer) -> None:
+    await record(EventType.SCHEDULE_CHANGED, schedule_id=schedule.id, name=schedule.name, change=change,
+                 next_run_on=schedule.next_run_on, actor=_actor(viewer))
+
+
+async def schedule_ran(schedule: models.BillingSchedule, due: date, batch_id: int | None,
+                       error: str | None = None) -> None:
+    """A schedule's run for a due date: the batch it created, or why it created none."""
+    await record(EventType.SCHEDULE_RAN, batch_id=batch_id, schedule_id=schedule.id, name=schedule.name,
+                 due_date=due, error=error[:500] if error else None)
+
+
+async def batch_post_requested(batch_id: int, mode: PostMode, total: Decimal, viewer: Viewer) -> None:
+    """Posting was asked for a batch whose total needs a second user's confirmation."""
+    await record(EventType.BATCH_POST_REQUESTED, batch_id=batch_id, mode=mode, total_amount=total,
+                 actor=_actor(viewer))
 
 
 # ---------------------------------------------------------------- reading and forgetting

@@ -24,7 +24,7 @@ from tortoise.expressions import F, Subquery
 
 import models
 from billrun.settings import get_settings
-from domain import audit, clock, credit_notes, events, jobs, ledger, periods, sequences
+from domain import approvals, audit, clock, credit_notes, events, jobs, ledger, periods, sequences
 from domain.access import Viewer, account_visibility, get_visible, require, sees_all_accounts
 from domain.errors import DomainError, ErrorCode, Problem, raise_if
 from domain.transactions import in_transaction
@@ -55,12 +55,59 @@ def invoice_number(n: int) -> str:
 # ---------------------------------------------------------------- starting, from the API
 
 
-async def start_posting(viewer: Viewer, batch_id: int, mode: PostMode) -> models.Job:
+async def start_posting(viewer: Viewer, batch_id: int, mode: PostMode) -> models.Job | None:
     """Refuse with every failed guard at once, or move the batch to POSTING and queue the job. A batch left
-    POSTING by a failed job is resumed the same way (chunks already posted are not posted again)."""
+    POSTING by a failed job is resumed the same way (chunks already posted are not posted again).
+
+    When the batch's APPROVED total is above a BATCH_TOTAL_ABOVE rule of its currency, nothing is posted: the
+    request is recorded on the batch (who, which mode) and None returned; another user confirms it
+    (`confirm_posting`)."""
     require(viewer, Permission.BILLING_ACCESS)
     batch = await get_visible(viewer, models.BillingBatch, batch_id, "Billing batch", "batchId")
     require(viewer, Permission.BILLING_SEND_EXPORT)
+    if batch.status == BatchStatus.PROCESSED and (total := await total_needing_confirmation(batch)) is not None:
+        raise_if(await _guard_problems(viewer, batch))
+        async with in_transaction():
+            updated = await models.BillingBatch.filter(id=batch.id, status=BatchStatus.PROCESSED).update(
+                post_requested_by_id=viewer.user_id, post_requested_mode=mode, post_requested_at=clock.now())
+            if not updated:
+                raise DomainError(ErrorCode.CONCURRENT_UPDATE, "The batch changed meanwhile; reload it.", "batchId")
+            await audit.record(viewer, "BillingBatch", batch.id, {"post_requested_by": (
+                batch.post_requested_by_id, viewer.user_id), "post_requested_mode": (batch.post_requested_mode, mode)},
+                "POST_REQUEST", batch_id=batch.id)
+            await events.batch_post_requested(batch.id, mode, total, viewer)
+        return None
+    return await _start(viewer, batch, mode)
+
+
+async def confirm_posting(viewer: Viewer, batch_id: int) -> models.Job:
+    """Post a batch whose posting another user asked for (four eyes on a total above the rule). The guards are
+    checked again, for the confirming user, on the batch as it is now."""
+    require(viewer, Permission.BILLING_ACCESS)
+    batch = await get_visible(viewer, models.BillingBatch, batch_id, "Billing batch", "batchId")
+    require(viewer, Permission.BILLING_SEND_EXPORT)
+    if batch.status != BatchStatus.PROCESSED or batch.post_requested_by_id is None \
+            or batch.post_requested_mode is None:
+        raise DomainError(ErrorCode.INVALID_STATUS, "No posting of this batch waits for confirmation.", "batchId")
+    if batch.post_requested_by_id == viewer.user_id:
+        raise DomainError(ErrorCode.FOUR_EYES_REQUIRED, "The user who asked to post this batch cannot confirm it: "
+                          "another user with BILLING_SEND_EXPORT must.", "batchId")
+    return await _start(viewer, batch, batch.post_requested_mode, requested_by=batch.post_requested_by_id)
+
+
+async def total_needing_confirmation(batch: models.BillingBatch) -> Decimal | None:
+    """The APPROVED total of the batch (what posting would invoice) when a rule wants it confirmed, else None."""
+    limit = (await approvals.load()).batch_limit(batch.currency)
+    if limit is None:
+        return None
+    amounts = await models.PeriodicBilling.filter(batch_id=batch.id, status=BillingStatus.APPROVED).values_list(
+        "amount", flat=True)
+    total = sum((Decimal(str(a)) for a in amounts), Decimal("0.00"))
+    return total if total > limit else None
+
+
+async def _start(viewer: Viewer, batch: models.BillingBatch, mode: PostMode,
+                 requested_by: int | None = None) -> models.Job:
     resuming = batch.status == BatchStatus.POSTING
     if resuming and await models.Job.exists(batch_id=batch.id, kind=JobKind.POST,
                                             status__in=[JobStatus.QUEUED, JobStatus.RUNNING]):
@@ -73,15 +120,22 @@ async def start_posting(viewer: Viewer, batch_id: int, mode: PostMode) -> models
     await sequences.ensure(INVOICE_SEQUENCE)
     async with in_transaction():
         if not resuming:
-            updated = await models.BillingBatch.filter(id=batch.id, status=BatchStatus.PROCESSED).update(
-                status=BatchStatus.POSTING, post_mode=mode, version=batch.version + 1)
+            # A confirmation posts only the request it confirms (not one made again meanwhile by someone else).
+            confirming = {"post_requested_by_id": requested_by} if requested_by is not None else {}
+            updated = await models.BillingBatch.filter(id=batch.id, status=BatchStatus.PROCESSED, **confirming).update(
+                status=BatchStatus.POSTING, post_mode=mode, version=batch.version + 1, post_requested_by_id=None,
+                post_requested_mode=None, post_requested_at=None)
             if not updated:
                 raise DomainError(ErrorCode.CONCURRENT_UPDATE, "The batch changed meanwhile; reload it.", "batchId")
             # Dispositions share-lock the batch row (batches.hold_open): those that got in before this update
             # have committed now, and later ones will be refused. So the guards are checked again, for good.
             raise_if(await _guard_problems(viewer, batch))
+            if requested_by is None and await total_needing_confirmation(batch) is not None:
+                # Dispositions that got in meanwhile lifted the total above a rule: ask for confirmation instead.
+                raise DomainError(ErrorCode.CONCURRENT_UPDATE, "The batch changed meanwhile; reload it.", "batchId")
             await audit.record(viewer, "BillingBatch", batch.id, {"status": (batch.status, BatchStatus.POSTING),
-                                                                  "post_mode": (None, mode)},
+                                                                  "post_mode": (None, mode),
+                                                                  "post_requested_by": (requested_by, None)},
                                "POST", batch_id=batch.id)
         job = await jobs.create(JobKind.POST, batch_id=batch.id, created_by=viewer.user_id, actor=viewer.user_id,
                                 actor_label=viewer.label)

@@ -1,7 +1,15 @@
 """Tortoise models of billrun, one module per part of the domain, migrations live in `models/migrations`."""
 
-from models.access import AccessToken, AccountGrant, LoginAttempt, User
-from models.billing import BillingBatch, BillingDetail, Finding, PeriodicBilling, RevenueDistribution
+from models.access import AccessToken, AccountGrant, AccountTeamGrant, LoginAttempt, Team, TeamMember, User
+from models.billing import (
+    ApprovalRule,
+    BillingBatch,
+    BillingDetail,
+    BillingSchedule,
+    Finding,
+    PeriodicBilling,
+    RevenueDistribution,
+)
 from models.ledger import (
     CreditNote,
     CreditNoteLine,
@@ -34,10 +42,13 @@ __all__ = [
     "AccessToken",
     "Account",
     "AccountGrant",
+    "AccountTeamGrant",
     "AccountingPeriod",
+    "ApprovalRule",
     "Audit",
     "BillingBatch",
     "BillingDetail",
+    "BillingSchedule",
     "CreditNote",
     "CreditNoteLine",
     "DatedPrice",
@@ -65,6 +76,8 @@ __all__ = [
     "SandboxCharge",
     "ServiceChange",
     "TaxRate",
+    "Team",
+    "TeamMember",
     "User",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -191,6 +191,11 @@ class EventType(StrEnum):
     CREDIT_NOTE_VOIDED = "CREDIT_NOTE_VOIDED"
     CREDIT_APPLIED = "CREDIT_APPLIED"
     REFUND_SETTLED = "REFUND_SETTLED"
+    TEAM_CHANGED = "TEAM_CHANGED"
+    APPROVAL_RULE_CHANGED = "APPROVAL_RULE_CHANGED"
+    SCHEDULE_CHANGED = "SCHEDULE_CHANGED"
+    SCHEDULE_RAN = "SCHEDULE_RAN"
+    BATCH_POST_REQUESTED = "BATCH_POST_REQUESTED"
 
 
 class WebhookDeliveryState(StrEnum):
@@ -248,3 +253,40 @@ class RefundStatus(StrEnum):
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
     UNKNOWN = "UNKNOWN"
+
+
+class Change(StrEnum):
+    """What happened to a team, an approval rule or a schedule (TEAM_CHANGED, APPROVAL_RULE_CHANGED,
+    SCHEDULE_CHANGED events)."""
+
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"
+    DELETED = "DELETED"
+    MEMBER_ADDED = "MEMBER_ADDED"
+    MEMBER_REMOVED = "MEMBER_REMOVED"
+    PAUSED = "PAUSED"
+    RESUMED = "RESUMED"
+
+
+class ApprovalRuleKind(StrEnum):
+    """A company-level four-eyes rule (docs/APPROVALS.md)."""
+
+    BILLING_AMOUNT_ABOVE = "BILLING_AMOUNT_ABOVE"
+    CHANGE_FROM_PREVIOUS_ABOVE_PERCENT = "CHANGE_FROM_PREVIOUS_ABOVE_PERCENT"
+    BATCH_TOTAL_ABOVE = "BATCH_TOTAL_ABOVE"
+
+
+class Cadence(StrEnum):
+    """How often a billing schedule runs (docs/SCHEDULES.md)."""
+
+    MONTHLY = "MONTHLY"
+    WEEKLY = "WEEKLY"
+    QUARTERLY = "QUARTERLY"
+
+
+class AutoAdvance(StrEnum):
+    """How far a scheduled run goes by itself: create the batch, also analyze it, or also process it."""
+
+    CREATE = "CREATE"
+    ANALYZE = "ANALYZE"
+    PROCESS = "PROCESS"

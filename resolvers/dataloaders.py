@@ -213,6 +213,24 @@ class Loaders:
                          lambda v: children_loader(v, models.AccountGrant, "account_id", scoped=False))
 
     @property
+    def team_grants_by_account_id(self) -> DataLoader[int, list[Any]]:
+        return self._get("team_grants_by_account_id",
+                         lambda v: children_loader(v, models.AccountTeamGrant, "account_id", scoped=False))
+
+    @property
+    def team_by_id(self) -> DataLoader[int, Any]:
+        return self._get("team_by_id", lambda v: by_id_loader(v, models.Team))
+
+    @property
+    def members_by_team_id(self) -> DataLoader[int, list[Any]]:
+        return self._get("members_by_team_id",
+                         lambda v: children_loader(v, models.TeamMember, "team_id", scoped=False))
+
+    @property
+    def schedule_by_id(self) -> DataLoader[int, Any]:
+        return self._get("schedule_by_id", lambda v: by_id_loader(v, models.BillingSchedule))
+
+    @property
     def invoice_by_id(self) -> DataLoader[int, Any]:
         return self._get("invoice_by_id", lambda v: by_id_loader(v, models.Invoice))
 

@@ -97,6 +97,23 @@ async def accounting_periods(info: CtxInfo, filter: Any, window: dict[str, Any])
     return await page_of(info, query, ["-month"], window)
 
 
+async def teams(info: CtxInfo, window: dict[str, Any]) -> Page:
+    return await page_of(info, scoped(info, models.Team), ["name"], window)
+
+
+async def approval_rules(info: CtxInfo, window: dict[str, Any]) -> Page:
+    return await page_of(info, scoped(info, models.ApprovalRule), ["kind", "currency", "id"], window)
+
+
+async def billing_schedules(info: CtxInfo, window: dict[str, Any]) -> Page:
+    return await page_of(info, scoped(info, models.BillingSchedule), ["name"], window)
+
+
+async def schedule_runs(info: CtxInfo, schedule_id: int, window: dict[str, Any]) -> Page:
+    query = scoped(info, models.BillingBatch).filter(schedule_id=schedule_id)
+    return await page_of(info, query, ["-scheduled_for", "-id"], window)
+
+
 async def users(info: CtxInfo, window: dict[str, Any]) -> Page:
     return await page_of(info, scoped(info, models.User), ["email"], window)
 

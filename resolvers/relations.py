@@ -103,6 +103,19 @@ async def granted_users_of_account(root: Any, info: CtxInfo) -> list[Any]:
     return [u for u in users if u is not None]
 
 
+async def granted_teams_of_account(root: Any, info: CtxInfo) -> list[Any]:
+    grants = await info.context.loaders.team_grants_by_account_id.load(root.id)
+    teams = await info.context.loaders.team_by_id.load_many([g.team_id for g in grants])
+    return sorted((t for t in teams if t is not None), key=lambda t: t.name)
+
+
+async def members_of_team(root: Any, info: CtxInfo) -> list[Any]:
+    """The team's members the viewer may see as users (all for an admin, else the viewer), by name."""
+    members = await info.context.loaders.members_by_team_id.load(root.id)
+    users = await info.context.loaders.user_by_id.load_many([m.user_id for m in members])
+    return sorted((u for u in users if u is not None), key=lambda u: (u.name, u.id))
+
+
 batch_of = to_one("batch_by_id", "batch_id")
 optional_account_of = to_one("account_by_id", "account_id")
 optional_contract_of = to_one("contract_by_id", "contract_id")
@@ -129,6 +142,15 @@ async def recurring_charges_of_billing(root: Any, info: CtxInfo) -> list[Any]:
 
 
 created_by_of = to_one("person_by_id", "created_by_id")
+
+
+async def person(info: CtxInfo, user_id: int | None) -> Any:
+    """A user named on a record (any viewer sees the name)."""
+    return await _maybe(info.context.loaders.person_by_id, user_id)
+
+
+async def schedule_of(root: Any, info: CtxInfo) -> Any:
+    return await _maybe(info.context.loaders.schedule_by_id, root.schedule_id)
 
 
 resolved_by_of = to_one("person_by_id", "resolved_by_id")

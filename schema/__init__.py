@@ -18,6 +18,7 @@ from schema.mutations.items import ItemMutations
 from schema.mutations.master_data import MasterDataMutations
 from schema.mutations.posting import PostingMutations
 from schema.mutations.review import ReviewMutations
+from schema.mutations.rules import RulesMutations
 from schema.operation_metrics import OperationMetrics
 from schema.query import Query
 from schema.scalars import STRICT_SCALARS, NoNulInStrings
@@ -28,7 +29,7 @@ from schema.webhooks import WebhookMutations
 @strawberry.type(description="Everything a client can change. Each mutation takes one `input` and answers a "
                  "payload whose `errors` lists business-rule refusals (nothing changed then).")
 class Mutation(AccessMutations, MasterDataMutations, BooksMutations, ItemMutations, BillingMutations,
-               ReviewMutations, PostingMutations, WebhookMutations, CreditNoteMutations):
+               ReviewMutations, PostingMutations, WebhookMutations, CreditNoteMutations, RulesMutations):
     pass
 
 

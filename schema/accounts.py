@@ -12,7 +12,7 @@ from strawberry import relay
 import models
 from models import enums
 from resolvers import relations
-from schema.access import User
+from schema.access import Team, User
 from schema.books import LedgerAccount
 from schema.node import ModelNode
 
@@ -110,3 +110,8 @@ class Account(ModelNode):
     @strawberry.field(description="The users granted access when the account is restricted.")
     async def granted_users(self, info: relations.CtxInfo) -> list[User]:
         return await relations.granted_users_of_account(self, info)
+
+    @strawberry.field(description="The teams granted access when the account is restricted (those the viewer may "
+                      "see), by name: their members see the account.")
+    async def granted_teams(self, info: relations.CtxInfo) -> list[Team]:
+        return await relations.granted_teams_of_account(self, info)

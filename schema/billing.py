@@ -28,6 +28,7 @@ from schema.node import ModelNode
 if TYPE_CHECKING:
     from schema.events import Event, EventOrder, EventType
     from schema.ledger import Completion, Export, Invoice, InvoiceFilter, InvoiceOrder
+    from schema.rules import BillingSchedule, PostRequest
 
 # The stored enumerations are the GraphQL enums: `strawberry.enum` registers the class itself (and returns
 # it), so each name stays a type the checker knows.
@@ -454,6 +455,17 @@ class BillingBatch(ModelNode):
                                                          description="Its notifications, newest first.")
     exports: list[Annotated[Export, strawberry.lazy("schema.ledger")]] = strawberry.field(
         resolver=relations.exports_of_batch, description="Its accounting exports, newest first.")
+    schedule: Annotated[BillingSchedule, strawberry.lazy("schema.rules")] | None = strawberry.field(
+        resolver=relations.schedule_of, description="The schedule that created it, if one did.")
+    scheduled_for: date | None = strawberry.field(description="The due date of the schedule it was created for.")
+
+    @strawberry.field(description="A posting waiting for a second user's confirmation (an approval rule on the "
+                      "batch total), if one does.")
+    @staticmethod
+    def post_request(row: strawberry.Parent[models.BillingBatch]
+                     ) -> Annotated[PostRequest, strawberry.lazy("schema.rules")] | None:
+        from schema.rules import post_request_of
+        return post_request_of(row)
 
     @strawberry.field(description="Where to GET the lines of its billings the viewer may see as CSV, with "
                       "`Authorization: Bearer <token>`.")

@@ -14,6 +14,7 @@ import models
 from models import enums
 from resolvers import events as resolvers
 from resolvers.relations import CtxInfo
+from schema.access import Team
 from schema.billing import (
     BatchStatus,
     BillingBatch,
@@ -24,10 +25,12 @@ from schema.billing import (
     JobStatus,
     Notification,
     PeriodicBilling,
+    PostMode,
 )
 from schema.books import AccountingPeriod, PeriodStatus
 from schema.ledger import Delivery, Export, ExportFormat, Invoice, Payment, PaymentStatus
 from schema.node import ModelNode
+from schema.rules import ApprovalRuleKind, BillingSchedule, Change
 from schema.webhooks import WebhookEndpoint
 
 if TYPE_CHECKING:
@@ -246,6 +249,65 @@ class WebhookEndpointDisabled:
         return await resolvers.record_by_id(info, models.WebhookEndpoint, self.endpoint_id)
 
 
+@strawberry.type(description="Payload of TEAM_CHANGED: a team was created, renamed or deleted, or a member joined "
+                 "or left it.")
+class TeamChanged:
+    name: str = strawberry.field(description="The team's name (after a rename, the new one).")
+    change: Change = strawberry.field(description="What happened.")
+    member: str | None = strawberry.field(description="The member who joined or left (a display name).")
+    actor: str = strawberry.field(description="Who did it (a display name).")
+    team_id: strawberry.Private[int]
+
+    @strawberry.field(description="The team (null once deleted, or for a viewer who may not see it).")
+    async def team(self, info: CtxInfo) -> Team | None:
+        return await resolvers.record_by_id(info, models.Team, self.team_id)
+
+
+@strawberry.type(description="Payload of APPROVAL_RULE_CHANGED: a four-eyes rule was created, changed or deleted.")
+class ApprovalRuleChanged:
+    rule_kind: ApprovalRuleKind = strawberry.field(description="The rule's kind.")
+    threshold: Decimal = strawberry.field(description="Its threshold (after the change).")
+    currency: str | None = strawberry.field(description="Its currency (amount rules).")
+    change: Change = strawberry.field(description="What happened.")
+    actor: str = strawberry.field(description="Who did it (a display name).")
+
+
+@strawberry.type(description="Payload of SCHEDULE_CHANGED: a billing schedule was created, changed, paused, resumed "
+                 "or deleted.")
+class ScheduleChanged:
+    name: str = strawberry.field(description="The schedule's name.")
+    change: Change = strawberry.field(description="What happened.")
+    next_run_on: date = strawberry.field(description="Its next due date after the change.")
+    actor: str = strawberry.field(description="Who did it (a display name).")
+    schedule_id: strawberry.Private[int]
+
+    @strawberry.field(description="The schedule (null once deleted).")
+    async def schedule(self, info: CtxInfo) -> BillingSchedule | None:
+        return await resolvers.record_by_id(info, models.BillingSchedule, self.schedule_id)
+
+
+@strawberry.type(description="Payload of SCHEDULE_RAN: the scheduler ran a schedule for a due date: the batch it "
+                 "created (the event's `batch`), or why none.")
+class ScheduleRan:
+    name: str = strawberry.field(description="The schedule's name.")
+    due_date: date = strawberry.field(description="The due date run (the latest missed one, after a pause of the "
+                                      "scheduler).")
+    error: str | None = strawberry.field(description="Why no batch was created, if none was.")
+    schedule_id: strawberry.Private[int]
+
+    @strawberry.field(description="The schedule (null once deleted).")
+    async def schedule(self, info: CtxInfo) -> BillingSchedule | None:
+        return await resolvers.record_by_id(info, models.BillingSchedule, self.schedule_id)
+
+
+@strawberry.type(description="Payload of BATCH_POST_REQUESTED: posting was asked for a batch whose total needs a "
+                 "second user's confirmation (`confirmPostBillingBatch`).")
+class BatchPostRequested:
+    mode: PostMode = strawberry.field(description="How it is to be posted.")
+    total_amount: Decimal = strawberry.field(description="Its APPROVED total when asked (all of its billings).")
+    actor: str = strawberry.field(description="Who asked (a display name).")
+
+
 def _money(value: Any) -> Decimal:
     return Decimal(str(value))
 
@@ -359,14 +421,26 @@ PAYLOADS: dict[enums.EventType, Callable[[models.Event, dict], Any]] = {
                                                  refund_status=enums.RefundStatus(p["status"]),
                                                  amount=_money(p["amount"]), currency=p["currency"],
                                                  error=p.get("error")),
+    T.TEAM_CHANGED: lambda e, p: TeamChanged(name=p["name"], change=enums.Change(p["change"]), member=p.get("member"),
+                                             actor=p["actor"], team_id=p["team_id"]),
+    T.APPROVAL_RULE_CHANGED: lambda e, p: ApprovalRuleChanged(
+        rule_kind=enums.ApprovalRuleKind(p["kind"]), threshold=_money(p["threshold"]), currency=p.get("currency"),
+        change=enums.Change(p["change"]), actor=p["actor"]),
+    T.SCHEDULE_CHANGED: lambda e, p: ScheduleChanged(name=p["name"], change=enums.Change(p["change"]),
+                                                     next_run_on=date.fromisoformat(p["next_run_on"]),
+                                                     actor=p["actor"], schedule_id=p["schedule_id"]),
+    T.SCHEDULE_RAN: lambda e, p: ScheduleRan(name=p["name"], due_date=date.fromisoformat(p["due_date"]),
+                                             error=p.get("error"), schedule_id=p["schedule_id"]),
+    T.BATCH_POST_REQUESTED: lambda e, p: BatchPostRequested(mode=enums.PostMode(p["mode"]),
+                                                            total_amount=_money(p["total_amount"]), actor=p["actor"]),
 }
 
 EventPayload = Annotated[Union[  # noqa: UP007 - a union type of the schema, named below
     BatchCreated, BatchStatusChanged, BatchAnalyzed, JobQueued, JobProgress, JobFinished, BillingDispositioned,
     BillingsMassDispositioned, BillingEdited, BillingDeleted, BillingsMoved, FindingResolved, NotificationOpened,
     NotificationResolved, InvoicesPosted, PaymentSettled, InvoiceDelivered, InvoiceDeliveryFailed, ExportCreated,
-    AccountingPeriodChanged, WebhookEndpointDisabled, CreditNoteChanged, CreditApplied,
-    RefundSettled], strawberry.union(
+    AccountingPeriodChanged, WebhookEndpointDisabled, CreditNoteChanged, CreditApplied, RefundSettled,
+    TeamChanged, ApprovalRuleChanged, ScheduleChanged, ScheduleRan, BatchPostRequested], strawberry.union(
         "EventPayload", description="What an event reports, typed by its event type (`... on BatchStatusChanged "
         "{ status }`).")]
 

@@ -10,7 +10,7 @@ from strawberry import relay
 from resolvers import billing, credit_notes, events, ledger, lists, webhooks
 from resolvers.context import authenticated_viewer
 from resolvers.relations import CtxInfo
-from schema.access import ApiToken, User, Viewer
+from schema.access import ApiToken, Team, User, Viewer
 from schema.accounts import Account, BillingFrequency, ContractStatus, SalesContract
 from schema.billing import (
     Audit,
@@ -28,6 +28,7 @@ from schema.credit_notes import CreditNote, CreditNoteFilter
 from schema.events import Event, EventFilter, EventOrder
 from schema.ledger import Invoice, InvoiceFilter, InvoiceOrder, TrialBalance
 from schema.permissions import AUTHENTICATED
+from schema.rules import ApprovalRule, BillingSchedule
 from schema.webhooks import WebhookDelivery, WebhookEndpoint
 
 
@@ -167,6 +168,24 @@ class Query:
                                  first: int | None = None, after: str | None = None, last: int | None = None,
                                  before: str | None = None) -> Connection[AccountingPeriod]:
         return Connection.of(await lists.accounting_periods(info, filter, window(first, after, last, before)))
+
+    @strawberry.field(description="Teams (all for ADMIN, else those the viewer is a member of), by name. "
+                      + PAGE_ARGS_DOC, permission_classes=AUTHENTICATED)
+    async def teams(self, info: CtxInfo, first: int | None = None, after: str | None = None,
+                    last: int | None = None, before: str | None = None) -> Connection[Team]:
+        return Connection.of(await lists.teams(info, window(first, after, last, before)))
+
+    @strawberry.field(description="The company's four-eyes approval rules (needs BILLING_ACCESS). " + PAGE_ARGS_DOC,
+                      permission_classes=AUTHENTICATED)
+    async def approval_rules(self, info: CtxInfo, first: int | None = None, after: str | None = None,
+                             last: int | None = None, before: str | None = None) -> Connection[ApprovalRule]:
+        return Connection.of(await lists.approval_rules(info, window(first, after, last, before)))
+
+    @strawberry.field(description="Billing schedules, by name (needs BILLING_ACCESS). " + PAGE_ARGS_DOC,
+                      permission_classes=AUTHENTICATED)
+    async def billing_schedules(self, info: CtxInfo, first: int | None = None, after: str | None = None,
+                                last: int | None = None, before: str | None = None) -> Connection[BillingSchedule]:
+        return Connection.of(await lists.billing_schedules(info, window(first, after, last, before)))
 
     @strawberry.field(description="Users (all for ADMIN, else only the viewer), by e-mail. " + PAGE_ARGS_DOC,
                       permission_classes=AUTHENTICATED)

@@ -35,7 +35,8 @@ MUTATIONS = CORE.mutation_type.fields  # type: ignore[union-attr]
 ID_FIELD_TYPES = {"accountId": "Account", "batchId": "BillingBatch", "billingId": "PeriodicBilling",
                   "billingIds": "PeriodicBilling", "chargeId": "RecurringCharge", "contractId": "SalesContract",
                   "invoiceId": "Invoice", "ledgerAccountId": "LedgerAccount", "revenueAccountId": "LedgerAccount",
-                  "toBatchId": "BillingBatch", "userId": "User", "userIds": "User", "jobId": "Job"}
+                  "toBatchId": "BillingBatch", "userId": "User", "userIds": "User", "jobId": "Job",
+                  "teamId": "Team", "teamIds": "Team"}
 ID_OF_INPUT = {"UpdateAccountInput": "Account", "UpdateSalesContractInput": "SalesContract",
                "UpdateRecurringChargeInput": "RecurringCharge", "UpdateDatedPriceInput": "DatedPrice",
                "DeleteDatedPriceInput": "DatedPrice", "UpdateLedgerAccountInput": "LedgerAccount",
@@ -46,7 +47,9 @@ ID_OF_INPUT = {"UpdateAccountInput": "Account", "UpdateSalesContractInput": "Sal
                "UpdateBillingDetailInput": "BillingDetail", "RemoveMiscChargeInput": "BillingDetail",
                "UpdatePeriodicBillingInput": "PeriodicBilling", "DeletePeriodicBillingInput": "PeriodicBilling",
                "ResolveNotificationInput": "Notification", "UpdateUserInput": "User",
-               "RevokeApiTokenInput": "ApiToken"}
+               "RevokeApiTokenInput": "ApiToken", "UpdateTeamInput": "Team", "DeleteTeamInput": "Team",
+               "UpdateApprovalRuleInput": "ApprovalRule", "DeleteApprovalRuleInput": "ApprovalRule",
+               "UpdateBillingScheduleInput": "BillingSchedule", "BillingScheduleInput": "BillingSchedule"}
 
 # Node ids billrun never makes: beyond PostgreSQL `integer`, zero, negative, not digits, non-ASCII digits,
 # padded, zero-led, decimal, exponent, empty.
@@ -339,6 +342,11 @@ def valid_inputs(ids: dict[str, str]) -> dict[str, dict]:
         "updatePeriodicBilling": {"id": ids["billing"]},
         "resolveNotification": {"id": ids["notification"], "note": "n"},
         "resendInvoice": {"invoiceId": ids["invoice"]},
+        "createTeam": {"name": "T"},
+        "updateTeam": {"id": ids["team"], "name": "T2"},
+        "createApprovalRule": {"kind": "BILLING_AMOUNT_ABOVE", "threshold": "1.00", "currency": "USD"},
+        "createBillingSchedule": {"name": "S", "cadence": "MONTHLY", "day": 1},
+        "updateBillingSchedule": {"id": ids["schedule"]},
     }
 
 

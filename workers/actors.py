@@ -19,6 +19,7 @@ from domain import (
     posting,
     processing,
     reversal,
+    schedules,
     sending,
     webhooks,
 )
@@ -188,3 +189,13 @@ async def deliver_webhooks(*, endpoint_id: int, token: str) -> None:
 async def redeliver_webhook(*, delivery_id: int) -> None:
     """Send one event again to one endpoint (an admin asked)."""
     await webhooks.redeliver_one(delivery_id)
+
+
+@dramatiq.actor(queue_name="housekeeping", max_retries=3, min_backoff=1_000, max_backoff=30_000,
+                time_limit=120_000)
+async def run_schedules() -> None:
+    """The scheduler: create the batch of every billing schedule that is due (one per due date, however many
+    schedulers run: docs/SCHEDULES.md)."""
+    counts = await schedules.run_due()
+    if any(counts.values()):
+        log.info("scheduler: %s", counts)

@@ -55,16 +55,18 @@ class AsyncOrm(AsyncIO):
 
 
 class Sweeper(dramatiq.Middleware):
-    """Runs the sweeper and the purge once per `interval_seconds` across every worker host (0: never); the same
-    schedule, named otherwise, sends the webhook dispatcher (`Sweeper.webhooks`).
+    """Runs the sweeper, the purge and the scheduler once per `interval_seconds` across every worker host (0:
+    never); the same schedule, named otherwise, sends the webhook dispatcher (`Sweeper.webhooks`).
 
     Ticks fall on the wall clock's multiples of the interval, the same instants on every host. At each tick every
     worker process tries to claim it in Redis (`SET billrun:<name>:<interval>:<tick> NX PX`); the one that gets
-    the key enqueues `sweep` and `purge_expired`, the others let it be. Without Redis (RabbitMQ and no REDIS_URL)
-    each process enqueues them: both are idempotent, so that only costs work."""
+    the key enqueues `sweep`, `purge_expired` and `run_schedules`, the others let it be. Without Redis (RabbitMQ
+    and no REDIS_URL) each process enqueues them: all are idempotent (the scheduler by a unique key), so that only
+    costs work."""
 
     def __init__(self, interval_seconds: float, lock_url: str | None, *, name: str = "sweeper",
-                 actors: tuple[tuple[str, str], ...] = (("housekeeping", "sweep"), ("housekeeping", "purge_expired")),
+                 actors: tuple[tuple[str, str], ...] = (("housekeeping", "sweep"), ("housekeeping", "purge_expired"),
+                                                         ("housekeeping", "run_schedules")),
                  counted: bool = True) -> None:
         self.interval = interval_seconds
         self.lock_url = lock_url

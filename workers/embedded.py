@@ -9,18 +9,18 @@ import dramatiq
 from dramatiq.asyncio import set_event_loop_thread
 
 from billrun.settings import get_settings
-from domain import housekeeping, jobs, webhooks
+from domain import housekeeping, jobs, schedules, webhooks
 from workers.broker import AppLoop, broker
 
 log = logging.getLogger("billrun.workers")
 
 
 async def _sweep_every(seconds: int) -> None:
-    """The embedded default's sweeper and purge, as `billrun worker` schedules them: on the API's loop, every
-    `seconds` (0: never)."""
+    """The embedded default's sweeper, purge and scheduler, as `billrun worker` runs them: on the API's loop,
+    every `seconds` (0: never)."""
     while seconds > 0:
         await asyncio.sleep(seconds)
-        for task in (housekeeping.sweep, housekeeping.purge_expired):
+        for task in (housekeeping.sweep, housekeeping.purge_expired, schedules.run_due):
             try:
                 await task()
             except Exception:  # logged; the next tick tries again

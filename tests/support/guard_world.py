@@ -61,6 +61,9 @@ class Records:
     webhook: str  # a disabled webhook endpoint (nothing is sent while the walk compares)
     webhook_enabled: str  # an enabled one, caught up with the stream and pointing at a closed port
     event: str  # an event of the log
+    team: str  # a team with `other_user` in it
+    approval_rule: str  # a rule no billing of the world meets
+    schedule: str  # a billing schedule first due years ahead (no scheduler creates anything meanwhile)
     owned: Owned
 
 
@@ -199,6 +202,13 @@ async def build(admin: Api) -> World:
         await admin.mutate("restrictAccount", """mutation($input: RestrictAccountInput!) { restrictAccount(
           input: $input) { account { id } errors { code field message } } }""", {"input": {
             "accountId": account, "restricted": True, "userIds": []}})
+    team = await _create(admin, "createTeam", "CreateTeamInput", "team", {"name": "Guards"})
+    await admin.mutate("addTeamMember", """mutation($input: TeamMemberInput!) { addTeamMember(input: $input) {
+      team { id } errors { code field message } } }""", {"input": {"teamId": team, "userId": other_user}})
+    rule = await _create(admin, "createApprovalRule", "CreateApprovalRuleInput", "approvalRule", {
+        "kind": "CHANGE_FROM_PREVIOUS_ABOVE_PERCENT", "threshold": "99999"})
+    schedule = await _create(admin, "createBillingSchedule", "CreateBillingScheduleInput", "billingSchedule", {
+        "name": "Guarded", "cadence": "MONTHLY", "day": 1, "startsOn": "2099-01-01"})
     for batch in (draft, review, ready, posted):  # no background work left to write while the walk compares
         await posting.follow_ups_done(admin, batch)
     webhook, webhook_enabled = await _webhooks(admin)
@@ -206,7 +216,8 @@ async def build(admin: Api) -> World:
     visible = Records(other_user=other_user, other_token=other_token, revenue=revenue, tax_rate=tax_rate,
                       open_period=periods["2026-06-01"], closed_period=periods["2026-04-01"], draft_batch=draft,
                       review_batch=review, ready_batch=ready, posted_batch=posted, webhook=webhook,
-                      webhook_enabled=webhook_enabled, event=event, owned=owned["V"])
+                      webhook_enabled=webhook_enabled, event=event, team=team, approval_rule=rule,
+                      schedule=schedule, owned=owned["V"])
     return World(visible=visible, hidden=dataclasses.replace(visible, owned=owned["H"]),
                  absent=dataclasses.replace(visible, owned=owned["V"].absent()))
 

@@ -78,6 +78,12 @@ async def build(admin: Api, *, post: bool = True) -> dict[str, str]:
     token = await create(admin, "createApiToken", "CreateApiTokenInput", "apiToken { id }", {
         "userId": ids["user"], "name": "partner"})
     ids["api_token"] = token["apiToken"]["id"]
+    ids["team"] = (await create(admin, "createTeam", "CreateTeamInput", "team { id }", {"name": "World team"}))[
+        "team"]["id"]
+    ids["schedule"] = (await create(admin, "createBillingSchedule", "CreateBillingScheduleInput",
+                                    "billingSchedule { id }", {"name": "World schedule", "cadence": "MONTHLY",
+                                                               "day": 1, "startsOn": "2099-01-01"}))[
+        "billingSchedule"]["id"]
     return ids
 
 
