@@ -12,7 +12,7 @@ from domain.access import visible
 from models.enums import CreditNoteReason
 from resolvers import lists
 from resolvers.context import authenticated_viewer
-from resolvers.inputs import decode_id, global_pk
+from resolvers.inputs import decode_id
 from resolvers.mutations import perform
 from resolvers.pagination import Page
 from resolvers.relations import CtxInfo
@@ -25,13 +25,17 @@ def _given(value: Any) -> Any:
     return None if value is None or value is UNSET else value
 
 
-async def create_credit_note(info: CtxInfo, input: CreateCreditNoteInput) -> Any:
+def _line_requests(input: CreateCreditNoteInput) -> list[credit_notes.LineRequest] | None:
+    """The lines asked for, every id decoded before anything is looked up (NOT_FOUND naming `invoiceLineId`)."""
     lines = _given(input.lines)
-    requests = None if lines is None else [
-        credit_notes.LineRequest(global_pk(line.invoice_line_id, "BillingDetail") or 0, _given(line.amount))
-        for line in lines]
+    return None if lines is None else [
+        credit_notes.LineRequest(decode_id(line.invoice_line_id, "BillingDetail", "invoiceLineId"),
+                                 _given(line.amount)) for line in lines]
+
+
+async def create_credit_note(info: CtxInfo, input: CreateCreditNoteInput) -> Any:
     return await perform(lambda: credit_notes.create(
-        authenticated_viewer(info), decode_id(input.invoice_id, "Invoice", "invoiceId"), lines=requests,
+        authenticated_viewer(info), decode_id(input.invoice_id, "Invoice", "invoiceId"), lines=_line_requests(input),
         whole_invoice=bool(_given(input.whole_invoice)), reason=CreditNoteReason(input.reason.value),
         description=_given(input.description) or "", refund_amount=_given(input.refund_amount),
         credit_amount=_given(input.credit_amount), credit_date=_given(input.credit_date)))

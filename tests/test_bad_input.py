@@ -36,6 +36,7 @@ ID_FIELD_TYPES = {"accountId": "Account", "batchId": "BillingBatch", "billingId"
                   "billingIds": "PeriodicBilling", "chargeId": "RecurringCharge", "contractId": "SalesContract",
                   "invoiceId": "Invoice", "ledgerAccountId": "LedgerAccount", "revenueAccountId": "LedgerAccount",
                   "toBatchId": "BillingBatch", "userId": "User", "userIds": "User", "jobId": "Job",
+                  "endpointId": "WebhookEndpoint", "eventId": "Event", "invoiceLineId": "BillingDetail",
                   "teamId": "Team", "teamIds": "Team"}
 ID_OF_INPUT = {"UpdateAccountInput": "Account", "UpdateSalesContractInput": "SalesContract",
                "UpdateRecurringChargeInput": "RecurringCharge", "UpdateDatedPriceInput": "DatedPrice",
@@ -47,7 +48,9 @@ ID_OF_INPUT = {"UpdateAccountInput": "Account", "UpdateSalesContractInput": "Sal
                "UpdateBillingDetailInput": "BillingDetail", "RemoveMiscChargeInput": "BillingDetail",
                "UpdatePeriodicBillingInput": "PeriodicBilling", "DeletePeriodicBillingInput": "PeriodicBilling",
                "ResolveNotificationInput": "Notification", "UpdateUserInput": "User",
-               "RevokeApiTokenInput": "ApiToken", "UpdateTeamInput": "Team", "DeleteTeamInput": "Team",
+               "RevokeApiTokenInput": "ApiToken", "UpdateWebhookEndpointInput": "WebhookEndpoint",
+               "DisableWebhookEndpointInput": "WebhookEndpoint", "WebhookEndpointIdInput": "WebhookEndpoint",
+               "CreditNoteIdInput": "CreditNote", "UpdateTeamInput": "Team", "DeleteTeamInput": "Team",
                "UpdateApprovalRuleInput": "ApprovalRule", "DeleteApprovalRuleInput": "ApprovalRule",
                "UpdateBillingScheduleInput": "BillingSchedule", "BillingScheduleInput": "BillingSchedule"}
 
@@ -213,6 +216,9 @@ FILTER_QUERIES = {
     ("EventFilter", "jobId"): "events(filter: {jobId: $id}) { totalCount }",
     ("EventFilter", "billingId"): "events(filter: {billingId: $id}) { totalCount }",
     ("EventFilter", "invoiceId"): "events(filter: {invoiceId: $id}) { totalCount }",
+    ("CreditNoteFilter", "invoiceId"): "creditNotes(filter: {invoiceId: $id}) { totalCount }",
+    ("CreditNoteFilter", "accountId"): "creditNotes(filter: {accountId: $id}) { totalCount }",
+    ("CreditNoteFilter", "batchId"): "creditNotes(filter: {batchId: $id}) { totalCount }",
 }
 
 
@@ -347,6 +353,10 @@ def valid_inputs(ids: dict[str, str]) -> dict[str, dict]:
         "createApprovalRule": {"kind": "BILLING_AMOUNT_ABOVE", "threshold": "1.00", "currency": "USD"},
         "createBillingSchedule": {"name": "S", "cadence": "MONTHLY", "day": 1},
         "updateBillingSchedule": {"id": ids["schedule"]},
+        "createWebhookEndpoint": {"url": "http://127.0.0.1:9/new"},
+        "updateWebhookEndpoint": {"id": ids["webhook"]},
+        "disableWebhookEndpoint": {"id": ids["webhook"]},
+        "createCreditNote": {"invoiceId": ids["invoice"], "wholeInvoice": True, "reason": "OTHER"},
     }
 
 
