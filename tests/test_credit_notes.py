@@ -322,4 +322,17 @@ async def test_a_credit_note_costs_the_same_statements_for_3_or_30_lines(admin: 
     assert len(invoices["LARGE"]["billing"]["details"]) == 30
     assert counts["SMALL"] == counts["LARGE"], counts
     assert counts["LARGE"] <= 32, counts  # create 10, issue 18, and the two payloads read back
+
+    # A page of credit notes with their audits and deliveries: one query per level, not one per credit note.
+    page = """query($first: Int!) { creditNotes(first: $first) { nodes { number audits { operation field after }
+      deliveries { status } } } }"""
+    pages = {}
+    for size in (1, 3):
+        with count_queries() as log:
+            nodes = (await admin.ok(page, {"first": size}))["creditNotes"]["nodes"]
+        assert len(nodes) == size and all({"ISSUE", "CREATE"} <= {a["operation"] for a in n["audits"]} for n in nodes)
+        assert all(("ISSUE", "number", n["number"]) in {(a["operation"], a["field"], a["after"]) for a in n["audits"]}
+                   for n in nodes)
+        pages[size] = log.count
+    assert pages[1] == pages[3], pages
     await _receivables_match_open_balances(admin)
