@@ -144,10 +144,10 @@ async def subjects(billings: QuerySet) -> dict[int, Subject]:
             "id", "contract_id", "period_start", "status", "amount"):
         by_contract[contract_id].append((bid, start, BillingStatus(status), amount))
     rules = await approvals.load()
+    invoiced = [r[0] for r in rows if r[1] == S.INVOICED]
     credited = {billing_id for billing_id, amount, amount_credited in await models.Invoice.filter(
-        billing_id__in=[r[0] for r in rows if r[1] == S.INVOICED]).values_list("billing_id", "amount",
-                                                                             "amount_credited")
-                if amount > 0 and amount_credited >= amount}
+        billing_id__in=invoiced).values_list("billing_id", "amount", "amount_credited")
+                if amount > 0 and amount_credited >= amount} if invoiced else set()
     found = {}
     for bid, status, contract_id, start, batch_status, amount, currency, editor in rows:
         siblings = [s for s in by_contract.get(contract_id, []) if s[0] != bid]

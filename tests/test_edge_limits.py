@@ -9,7 +9,7 @@ import pytest
 from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, Visitor, parse, visit
 from strawberry import relay
 
-from billrun.settings import get_settings
+from billrun.settings import get_settings, reset_settings
 from schema import schema
 from schema.query_analysis import QueryAnalysis
 from tests.support.api import Api
@@ -163,12 +163,18 @@ DEEP_NODE = """... on Account { contracts { id number charges { id description
   datedPrices { id periodicPrice charge { id } } } } }"""
 
 
-async def test_nodes_are_priced_by_the_real_number_of_ids(admin: Api) -> None:
-    query = f"query($ids: [ID!]!) {{ nodes(ids: $ids) {{ id {DEEP_NODE} }} }}"
-    assert (await admin(query, {"ids": _ids(10)})).errors == []
-    assert (await admin(query, {"ids": _ids(100)})).errors[0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
-    literal = "{ nodes(ids: [" + ", ".join(f'"{i}"' for i in _ids(100)) + f"]) {{ id {DEEP_NODE} }} }}"
-    assert (await admin(literal)).errors[0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
+async def test_nodes_are_priced_by_the_real_number_of_ids(admin: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BILLRUN_MAX_QUERY_COST", "50000")  # 10 deep nodes cost under it, 100 over
+    reset_settings()
+    try:
+        query = f"query($ids: [ID!]!) {{ nodes(ids: $ids) {{ id {DEEP_NODE} }} }}"
+        assert (await admin(query, {"ids": _ids(10)})).errors == []
+        assert (await admin(query, {"ids": _ids(100)})).errors[0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
+        literal = "{ nodes(ids: [" + ", ".join(f'"{i}"' for i in _ids(100)) + f"]) {{ id {DEEP_NODE} }} }}"
+        assert (await admin(literal)).errors[0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
+    finally:
+        monkeypatch.delenv("BILLRUN_MAX_QUERY_COST")
+        reset_settings()
 
 
 async def test_nodes_takes_at_most_the_configured_number_of_ids(admin: Api) -> None:
