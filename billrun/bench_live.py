@@ -195,7 +195,7 @@ async def bench_live(contracts: int, subscribers: int, missed: int, chunk_size: 
         raise SystemExit("The benchmark needs REDIS_URL (a worker process and pub/sub between processes).")
     env = dict(await bench._prepare(settings.database_url, contracts), BILLRUN_LOG_LEVEL="WARNING")
     try:
-        await auth.create_user(None, email="bench@billrun.local", name="Bench",
+        await auth.create_user(None, email="bench@billrun.example", name="Bench",
                                permissions=["BILLING_ACCESS", "ADMIN"])
         viewer = await bench._bench_viewer("bench-live")
         token, _ = await auth.create_api_token(None, user_id=viewer.user_id, name="bench-live-ws")
