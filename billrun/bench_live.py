@@ -72,8 +72,9 @@ class RawClient(asyncio.Protocol):
     before any decoding; frames are kept as bytes and decoded after the measure."""
 
     def __init__(self, host: str, path: str, token: str, variables: dict,
-                 done: Callable[[bytes, int], bool]) -> None:
+                 done: Callable[[bytes, int], bool], query: str = BATCH_EVENTS) -> None:
         self.host, self.path, self.token, self.variables, self.done = host, path, token, variables, done
+        self.query = query
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.upgraded = False
@@ -81,6 +82,7 @@ class RawClient(asyncio.Protocol):
         self.finished = asyncio.get_running_loop().create_future()
         self.arrivals: list[tuple[float, bytes]] = []
         self.started = 0.0
+        self.close_code: int | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -104,7 +106,7 @@ class RawClient(asyncio.Protocol):
             del buffer[:end + 4]
             self.upgraded = True
             self.send({"type": "connection_init", "payload": {"Authorization": f"Bearer {self.token}"}})
-            self.send({"id": "1", "type": "subscribe", "payload": {"query": BATCH_EVENTS, "variables": self.variables}})
+            self.send({"id": "1", "type": "subscribe", "payload": {"query": self.query, "variables": self.variables}})
         while len(buffer) >= 2:
             opcode, size, at = buffer[0] & 0x0F, buffer[1] & 0x7F, 2
             if size == 126:
@@ -124,6 +126,7 @@ class RawClient(asyncio.Protocol):
             elif opcode == 0x9:  # ping: pong
                 self._write_frame(0xA, payload)
             elif opcode == 0x8:
+                self.close_code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
                 self._fail(f"closed by the server: {payload[:2].hex()} {payload[2:]!r}")
 
     def _text(self, now: float, payload: bytes) -> None:
