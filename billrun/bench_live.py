@@ -279,8 +279,10 @@ def _pace(followers: list[dict]) -> dict:
             by_event.setdefault(event["cursor"], []).append(at)
             created[event["cursor"]] = datetime.fromisoformat(event["createdAt"]).timestamp()
     spreads = sorted((max(v) - min(v)) * 1000 for v in by_event.values())
+    firsts = sorted((min(v) - created[cursor]) * 1000 for cursor, v in by_event.items())
     return {"events": len(by_event), "events_over_seconds": round(max(created.values()) - min(created.values()), 2),
-            "median_spread_first_to_last_subscriber_ms": round(spreads[len(spreads) // 2], 1)}
+            "median_spread_first_to_last_subscriber_ms": round(spreads[len(spreads) // 2], 1),
+            "median_latency_to_first_subscriber_ms": round(firsts[len(firsts) // 2], 1)}
 
 
 async def _processed_while_followed(url: str, token: str, viewer: Viewer, subscribers: int, name: str,

@@ -74,7 +74,7 @@ class SharedEventExecutor(SuggestionFreeExecutor):
         def shared_execute(serially: bool | None = None) -> Any:
             return fanout.SHARED.result(key, lambda: execute(serially))
 
-        executor.execute_operation = shared_execute  # type: ignore[method-assign]  # one execution shared by the subscribers of an event
+        executor.execute_operation = shared_execute  # one execution shared by the subscribers of an event
         return executor
 
     def execute_event(self, event: models.Event) -> Any:

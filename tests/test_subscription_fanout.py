@@ -6,6 +6,7 @@ import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -15,7 +16,7 @@ from billrun.bench_live import RawClient
 from domain import events
 from domain.transactions import in_transaction
 from tests.conftest import ALL, make_token
-from tests.support import billing, builders
+from tests.support import billing
 from tests.support.api import Api
 from tests.support.live_server import live_server
 from tests.support.subscriptions import DEADLINE, LEGACY, TRANSPORT, Subscription
@@ -25,18 +26,35 @@ pytestmark = pytest.mark.usefixtures("worker")
 ANALYZE = """mutation($id: ID!) { analyzeBillingBatch(input: {batchId: $id}) { errors { code message } } }"""
 EDIT = """mutation($id: ID!, $note: String) { updatePeriodicBilling(input: {id: $id, internalComment: $note}) {
   periodicBilling { id } errors { code message } } }"""
-RESTRICT = """mutation($input: RestrictAccountInput!) { restrictAccount(input: $input) { errors { code } } }"""
 # What a viewer may see shows in the frame: the batch's billings it may see.
 SCOPED = """subscription($batch: ID!) { billingBatchEvents(batchId: $batch) {
   cursor type batch { periodicBillings(first: 0) { totalCount } } } }"""
 
 
+@dataclass
+class Served:
+    """A `billrun serve` process with small socket queues, and an admin's token on it."""
+
+    port: int
+    http: httpx.AsyncClient
+    token: str
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/graphql"
+
+    @property
+    def api(self) -> Api:
+        return Api(self.http, self.token)
+
+
 @pytest.fixture
-async def server() -> AsyncIterator[tuple[int, httpx.AsyncClient]]:
+async def server() -> AsyncIterator[Served]:
+    _, token = await make_token("partner@example.com", ALL, "Pat Partner")
     with live_server(BILLRUN_WS_SEND_QUEUE="4", BILLRUN_WS_SEND_TIMEOUT_SECONDS="0.5",
                      BILLRUN_MAX_ALIASES="200") as port:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
-            yield port, http
+            yield Served(port, http, token)
 
 
 async def _frame(subscription: Subscription) -> str:
@@ -56,21 +74,9 @@ def _payload_text(frame: str) -> str:
 
 
 async def test_each_viewer_gets_its_own_frame_and_one_viewer_the_same_payload_on_both_protocols(
-        server: tuple[int, httpx.AsyncClient]) -> None:
-    port, http = server
-    url = f"ws://127.0.0.1:{port}/graphql"
-    _, token = await make_token("partner@example.com", ALL, "Pat Partner")
-    api = Api(http, token)
-    accounts = await billing.books(api)
-    for number in ("OPEN-1", "SECRET-1"):
-        account = await builders.account(api, number, taxLocation="ZERO")
-        if number.startswith("SECRET"):
-            await api.mutate("restrictAccount", RESTRICT, {"input": {"accountId": account, "restricted": True,
-                                                                      "userIds": []}})
-        contract = await builders.contract(api, account, f"SC-{number}", start="2026-05-01")
-        await builders.charge(api, contract, "10.00", accounts["revenue"])
-    batch = await billing.batch(api)
-    await billing.process(api, batch)
+        server: Served) -> None:
+    url, token, api = server.url, server.token, server.api
+    batch = await billing.processed_with_a_restricted_account(api)
     rows = {r["serviceCustomer"]["number"]: r["id"] for r in await billing.billings(api, batch)}
     _, outsider = await make_token("outsider@example.com", ["BILLING_ACCESS"])
     variables = {"batch": batch}
@@ -124,14 +130,11 @@ async def _slow_client(port: int, token: str, batch: str) -> RawClient:
 
 
 async def test_a_socket_that_does_not_read_is_closed_without_delaying_the_others_and_resumes_by_cursor(
-        server: tuple[int, httpx.AsyncClient]) -> None:
-    port, http = server
-    url = f"ws://127.0.0.1:{port}/graphql"
-    _, token = await make_token("partner@example.com", ALL, "Pat Partner")
-    api = Api(http, token)
+        server: Served) -> None:
+    url, token, api = server.url, server.token, server.api
     await billing.books(api)
     batch = await billing.batch(api)
-    slow = await _slow_client(port, token, batch)
+    slow = await _slow_client(server.port, token, batch)
     fast = await Subscription(url, token).open(NARROW, {"batch": batch})
     try:
         await asyncio.sleep(0.5)  # both registered with the hub (set-up)
@@ -157,5 +160,5 @@ async def test_a_socket_that_does_not_read_is_closed_without_delaying_the_others
     finally:
         slow.close()
         await fast.close()
-    scrape = await http.get("/metrics")
+    scrape = await server.http.get("/metrics")
     assert "billrun_websockets_too_far_behind_total 1.0" in scrape.text
