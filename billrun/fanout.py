@@ -40,7 +40,6 @@ log = logging.getLogger("billrun.fanout")
 
 TRY_AGAIN_LATER = 1013  # RFC 6455: the client retries (graphql-ws clients reconnect on it)
 TOO_FAR_BEHIND = "Too far behind: subscribe again with `after` set to the last cursor you received."
-CLOSE_WITHIN = 5.0  # seconds a close frame may wait for the socket to take it
 
 
 class EventExecutor(Protocol):
@@ -184,9 +183,10 @@ class Outbox:
         asyncio.get_running_loop().create_task(self._close(TRY_AGAIN_LATER, TOO_FAR_BEHIND))
 
     async def _close(self, code: int, reason: str) -> None:
-        with contextlib.suppress(Exception):  # closed meanwhile, or a socket that takes nothing more
-            async with asyncio.timeout(CLOSE_WITHIN):
-                await self.websocket.close(code=code, reason=reason)
+        """The close frame goes out once the client takes what its socket holds; a client that takes nothing at
+        all is dropped by the server's WebSocket ping timeout (uvicorn's, 20 s) meanwhile."""
+        with contextlib.suppress(Exception):  # closed meanwhile
+            await self.websocket.close(code=code, reason=reason)
 
 
 def _current_task() -> asyncio.Task | None:

@@ -19,6 +19,7 @@ from tests.conftest import ALL, make_token
 from tests.support import billing
 from tests.support.api import Api
 from tests.support.live_server import live_server
+from tests.support.scrape import value
 from tests.support.subscriptions import DEADLINE, LEGACY, TRANSPORT, Subscription
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -137,7 +138,10 @@ async def test_a_socket_that_does_not_read_is_closed_without_delaying_the_others
     slow = await _slow_client(server.port, token, batch)
     fast = await Subscription(url, token).open(NARROW, {"batch": batch})
     try:
-        await asyncio.sleep(0.5)  # both registered with the hub (set-up)
+        deadline = asyncio.get_running_loop().time() + DEADLINE
+        while value((await server.http.get("/metrics")).text, "billrun_subscriptions_open") < 2:  # both registered
+            assert asyncio.get_running_loop().time() < deadline, "the subscriptions never registered"
+            await asyncio.sleep(0.05)
         async with in_transaction():
             for n in range(MISSED):
                 await events.batch_analyzed(int(from_base64(batch)[1]), n, 0)
