@@ -1,10 +1,12 @@
 # billrun — the two commands are `make run` and `make test`; the rest are helpers.
 PYTHON ?= python3
+# The console tests drive Debian's Chromium (/usr/bin/chromium): never a browser download.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test test-postgres test-embedded test-rabbitmq install lint schema migrations vendor-graphiql screenshot bench clean
+.PHONY: run test test-postgres test-embedded test-rabbitmq install console lint schema migrations vendor-graphiql screenshot screenshots bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,17 +18,32 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)  ## create the virtual environment and install billrun with its test tools
 
-run: install  ## the embedded default: SQLite, in-process workers, demo data, API + GraphiQL on :8000
+# The web console (console/, docs/CONSOLE.md): `npm ci` from the committed lock file, then codegen from
+# schema.graphql, type check and Vite build into billrun/static/console, which billrun serves at /app. The built
+# index.html is the stamp: it is rebuilt only when a source, the lock file or the schema changed.
+CONSOLE_OUT := billrun/static/console/index.html
+CONSOLE_SRC := $(shell find console/src -type f -not -path 'console/src/gql/*' 2>/dev/null) console/index.html \
+               console/codegen.ts console/vite.config.ts console/tsconfig.json console/package.json schema.graphql
+
+console/node_modules/.package-lock.json: console/package-lock.json
+	cd console && npm ci --no-audit --no-fund --loglevel=error
+
+$(CONSOLE_OUT): $(CONSOLE_SRC) console/node_modules/.package-lock.json
+	cd console && npm run --silent build
+
+console: $(CONSOLE_OUT)  ## build the web console served at /app
+
+run: install console  ## the embedded default: SQLite, in-process workers, demo data, API + GraphiQL on :8000
 	$(BIN)/billrun migrate
 	$(BIN)/billrun demo
 	$(BIN)/billrun serve
 
-test: install test-postgres test-embedded test-rabbitmq  ## the whole suite on PostgreSQL + Redis + Dramatiq, then on SQLite, then the job tests on RabbitMQ
+test: install console test-postgres test-embedded test-rabbitmq  ## the whole suite on PostgreSQL + Redis + Dramatiq, then on SQLite, then the job tests on RabbitMQ
 
-test-postgres: install
+test-postgres: install console
 	$(BIN)/pytest -q
 
-test-embedded: install
+test-embedded: install console
 	BILLRUN_TEST_MODE=embedded $(BIN)/pytest -q tests/embedded
 
 # The jobs' tests again with RabbitMQ as Dramatiq's broker (a virtual host per run; Redis stays for the rest):
@@ -54,6 +71,9 @@ migrations: install  ## write a migration for model changes (SQLite scratch file
 vendor-graphiql:  ## re-vendor GraphiQL's assets from the npm registry after upgrading strawberry
 	PYTHON=$(BIN)/python scripts/vendor_graphiql.sh
 
+screenshots: install console  ## every console screen in headless Chromium, from its browser tests -> docs/console-*.png
+	BILLRUN_CONSOLE_SCREENSHOTS=$(CURDIR)/docs $(BIN)/pytest -q tests/test_console.py
+
 screenshot: install  ## GraphiQL in headless Chromium with outside networking blocked -> docs/graphiql.png
 	scripts/graphiql_screenshot.sh
 
@@ -61,7 +81,7 @@ BENCH_CONTRACTS ?= 100000
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/billrun_bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/14
 
-bench: install  ## processing (1 and 2 workers vs COPY), a mass update and posting of BENCH_CONTRACTS, live events -> bench/results/
+bench: install  ## processing (1 and 2 workers vs COPY), a mass update, posting, the billing day of BENCH_CONTRACTS, live events, credit notes, the grid served -> bench/results/
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) BILLRUN_LOG_LEVEL=WARNING \
 	  $(BIN)/billrun bench process --contracts $(BENCH_CONTRACTS) --workers 2 --compare-with 20000 \
 	  --output bench/results/process.json
@@ -70,7 +90,13 @@ bench: install  ## processing (1 and 2 workers vs COPY), a mass update and posti
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) BILLRUN_LOG_LEVEL=WARNING \
 	  $(BIN)/billrun bench posting --billings $(BENCH_CONTRACTS) --output bench/results/posting.json
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) BILLRUN_LOG_LEVEL=WARNING \
+	  $(BIN)/billrun bench billing-day --contracts $(BENCH_CONTRACTS) --workers 2 --output bench/results/billing_day.json
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) BILLRUN_LOG_LEVEL=WARNING \
 	  $(BIN)/billrun bench live --output bench/results/live.json
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) BILLRUN_LOG_LEVEL=WARNING \
+	  $(BIN)/billrun bench credit-notes --output bench/results/credit_notes.json
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) BILLRUN_LOG_LEVEL=WARNING \
+	  $(BIN)/billrun bench graph --output bench/results/graph.json
 
 clean:
-	rm -rf var/ .pytest_cache .ruff_cache
+	rm -rf var/ .pytest_cache .ruff_cache billrun/static/console

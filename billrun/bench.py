@@ -11,6 +11,7 @@ import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -124,6 +125,12 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _peak_rss_mb(pids: list[int]) -> float:
     peak = 0
     for pid in pids:
@@ -163,6 +170,39 @@ def _stop(proc: subprocess.Popen, children: list[int]) -> None:
             except OSError:
                 pass
         proc.wait(30)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@asynccontextmanager
+async def served(env: dict[str, str], argv: list[str]) -> AsyncIterator[tuple[str, int]]:
+    """A server process (`python <argv> --port P`: `billrun serve`, or uvicorn serving another app) for the block;
+    yields its `host:port` and pid once it accepts connections."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, *argv, "--port", str(port)],  # noqa: ASYNC220
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise SystemExit(f"the server ({' '.join(argv)}) did not start") from None
+                await asyncio.sleep(0.1)
+        yield f"127.0.0.1:{port}", proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 async def _bench_viewer(name: str) -> "Viewer":
@@ -358,6 +398,8 @@ async def _post_once(env: dict[str, str], workers: int, batch_id: int) -> Run:
         viewer = await _bench_viewer("bench-post")
         started = time.perf_counter()
         job = await posting.start_posting(viewer, batch_id, PostMode.EXPORT)
+        if job is None:  # an approval rule wants a second user: the bench sets no rules
+            raise SystemExit("posting waits for confirmation")
         while True:
             await asyncio.sleep(0.05)
             status = (await models.BillingBatch.get(id=batch_id)).status
@@ -411,3 +453,214 @@ async def bench_posting(billings: int, workers: int) -> dict:
     return {"billings": billings, "seconds": run.seconds, "floor_seconds": floor,
             "ratio_to_floor": round(run.seconds / floor, 2), "rows_written": rows, "workers": workers,
             "peak_rss_mb": run.peak_rss_mb}
+
+
+async def _hundred_line_invoice(lines: int) -> int:
+    """Set-up, not measured: a posted invoice of `lines` lines (each 10.00 to revenue), written directly."""
+    import models
+    from domain import clock
+    from models.enums import BatchStatus, BillingStatus, DetailKind, LedgerAccountKind, PeriodStatus
+
+    today = clock.today()
+    revenue = await models.LedgerAccount.create(code="4000", name="Revenue", kind=LedgerAccountKind.REVENUE)
+    for code, kind in (("1200", LedgerAccountKind.RECEIVABLE), ("1000", LedgerAccountKind.CASH)):
+        await models.LedgerAccount.create(code=code, name=code, kind=kind)
+    await models.AccountingPeriod.create(month=today.replace(day=1), status=PeriodStatus.OPEN)
+    account = await models.Account.create(number="BENCH-1", name="Bench", bill_group="G", division="D",
+                                          currency="USD", tax_location="ZERO", billing_email="bench@example.com")
+    batch = await models.BillingBatch.create(code="B-1", name="bench-credit", currency="USD", invoice_date=today,
+                                             as_of_date=today, status=BatchStatus.POSTED)
+    billing = await models.PeriodicBilling.create(
+        batch=batch, account=account, period_start=today, period_end=today, billing_start=today, billing_end=today,
+        as_of_date=today, amount=Decimal("10.00") * lines, status=BillingStatus.INVOICED, tax_location="ZERO")
+    await models.BillingDetail.bulk_create([
+        models.BillingDetail(billing=billing, position=n, kind=DetailKind.MANUAL, description=f"Line {n + 1}",
+                             amount=Decimal("10.00"), revenue_account=revenue) for n in range(lines)])
+    await models.RevenueDistribution.bulk_create([
+        models.RevenueDistribution(detail_id=d, revenue_account=revenue, amount=Decimal("10.00"))
+        for d in await models.BillingDetail.filter(billing=billing).values_list("id", flat=True)])
+    invoice = await models.Invoice.create(
+        number="INV-00000001", billing=billing, account=account, batch=batch, currency="USD", invoice_date=today,
+        due_date=today, amount=billing.amount, bill_to_name="Bench", bill_to_email="bench@example.com")
+    return invoice.id
+
+
+async def bench_credit_notes(lines: int, notes: int) -> dict:
+    """Create and issue `notes` credit notes of a `lines`-line invoice through the GraphQL API (in process,
+    over ASGI), each crediting every line 0.01: the time of createCreditNote + issueCreditNote per credit note."""
+    import statistics
+
+    import httpx
+    from strawberry import relay
+
+    from billrun import db
+    from billrun.app import create_app
+    from billrun.settings import get_settings
+    from domain import auth
+    from workers import actors  # noqa: F401 - the configured broker (the follow-up job is only queued)
+
+    url = get_settings().database_url
+    await _recreate(url)
+    await db.migrate(url)
+    await db.init(url)
+    create = """mutation($input: CreateCreditNoteInput!) { createCreditNote(input: $input) { creditNote { id }
+      errors { code message } } }"""
+    issue = """mutation($id: ID!) { issueCreditNote(input: {id: $id}) { creditNote { number amount }
+      errors { code message } } }"""
+    try:
+        invoice_id = await _hundred_line_invoice(lines)
+        user = await auth.create_user(None, email="bench@billrun.example", name="Bench",
+                                      permissions=["BILLING_ACCESS", "BILLING_SEND_EXPORT"])
+        token, _ = await auth.create_api_token(None, user_id=user.id, name="bench")
+        import models
+
+        details = await models.BillingDetail.filter(billing__invoice__id=invoice_id).order_by("position").values_list(
+            "id", flat=True)
+        data = {"invoiceId": relay.to_base64("Invoice", invoice_id), "reason": "OTHER",
+                "lines": [{"invoiceLineId": relay.to_base64("BillingDetail", d), "amount": "0.01"} for d in details]}
+        timings = []
+        transport = httpx.ASGITransport(app=create_app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench",
+                                     headers={"Authorization": f"Bearer {token}"}) as client:
+            for _ in range(notes + 2):  # the first two warm up
+                started = time.perf_counter()
+                made = (await client.post("/graphql", json={"query": create, "variables": {"input": data}})).json()
+                note = made["data"]["createCreditNote"]["creditNote"]
+                if note is None:
+                    raise SystemExit(f"createCreditNote refused: {made}")
+                done = (await client.post("/graphql", json={"query": issue, "variables": {"id": note["id"]}})).json()
+                if done["data"]["issueCreditNote"]["creditNote"] is None:
+                    raise SystemExit(f"issueCreditNote refused: {done}")
+                timings.append((time.perf_counter() - started) * 1000)
+        timings = timings[2:]
+        numbers = list(await models.CreditNote.filter(status="ISSUED").order_by("number").values_list(
+            "number", flat=True))
+        if [str(n) for n in numbers] != [f"CN-{n:08d}" for n in range(1, notes + 3)]:
+            raise SystemExit(f"credit note numbers are not gap-free: {numbers[:5]}…")
+    finally:
+        await db.close()
+    ordered = sorted(timings)
+    return {"invoice_lines": lines, "credit_notes": notes, "median_ms": round(statistics.median(timings), 1),
+            "p95_ms": round(ordered[int(len(ordered) * 0.95) - 1], 1), "max_ms": round(ordered[-1], 1),
+            "target_ms": 100, "measures": "createCreditNote + issueCreditNote over ASGI, each line credited"}
+
+
+def _rss_per_worker_mb(pids: list[int]) -> list[float]:
+    """Each worker process's peak RSS (`VmHWM`), in MB."""
+    return [_peak_rss_mb([pid]) for pid in pids]
+
+
+async def _wait_for(check: Any, what: str) -> None:
+    """Poll `check()` (a coroutine function) until it returns True; False means the awaited work failed."""
+    while True:
+        await asyncio.sleep(0.05)
+        done = await check()
+        if done is True:
+            return
+        if done is False:
+            raise SystemExit(f"{what} failed")
+
+
+async def _jobs_settled() -> bool | None:
+    """True once no job is queued or running (None meanwhile)."""
+    import models
+    from models.enums import JobStatus
+
+    return None if await models.Job.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).exists() else True
+
+
+async def _trace_bytes(url: str) -> dict[str, float]:
+    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        row = await conn.fetchrow("SELECT count(*) AS lines, avg(pg_column_size(trace)) AS bytes FROM billing_detail")
+        return {"detail_lines": row["lines"], "trace_bytes_per_line": round(float(row["bytes"] or 0), 1)}
+    finally:
+        await conn.close()
+
+
+async def bench_billing_day(contracts: int, workers: int) -> dict:
+    """A billing day end to end with W worker processes: process N contracts, approve every billing in one mass
+    update, post them (EXPORT); each step's seconds against its floor, the total, invoices/s, peak RSS per worker.
+
+    Floors, measured after the day on the rows it wrote: COPY of the billings, details and distributions
+    (processing), one `INSERT … SELECT` of the audit rows plus one `UPDATE` (the approval), COPY of the invoices,
+    journal entries and lines (posting). The total runs from the processing request to the batch POSTED, the
+    analysis that follows processing and the waits between steps included."""
+    import models
+    from billrun import db
+    from billrun.settings import get_settings
+    from domain import auth, billing_review, posting, processing
+    from domain.access import visible
+    from models.enums import BatchStatus, BillingStatus, JobStatus, PostMode
+    from workers import actors  # noqa: F401 - the configured broker and the actors this process sends to
+
+    settings = get_settings()
+    if settings.embedded:
+        raise SystemExit("The benchmark needs REDIS_URL (real worker processes).")
+    url = settings.database_url
+    env = await _prepare(url, contracts)
+    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:  # set-up, not measured: the chart's receivables and cash
+        await conn.execute("INSERT INTO ledger_account (code, name, kind, active, created_at) VALUES "
+                           "('1200', 'Receivables', 'RECEIVABLE', true, now()), ('1000', 'Cash', 'CASH', true, now())")
+    finally:
+        await conn.close()
+    steps: dict[str, float] = {}
+    try:
+        await auth.create_user(None, email="bench@billrun.example", name="Bench",
+                               permissions=["BILLING_ACCESS", "BILLING_APPROVE", "BILLING_SEND_EXPORT"])
+        async with _workers(env, workers) as children:
+            from domain import batches
+
+            viewer = await _bench_viewer("bench-day")
+            batch = await batches.create_batch(viewer, {"name": "bench-day"})
+            day_started = started = time.perf_counter()
+            await processing.start_processing(viewer, batch.id)
+
+            async def processed() -> bool | None:
+                status = (await models.BillingBatch.get(id=batch.id)).status
+                return True if status == BatchStatus.PROCESSED else False if status == BatchStatus.FAILED else None
+
+            await _wait_for(processed, "processing")
+            steps["processing"] = time.perf_counter() - started
+            await _wait_for(_jobs_settled, "the analysis after processing")
+            started = time.perf_counter()
+            result = await billing_review.mass_update(viewer, batch.id, BillingStatus.APPROVED,
+                                                      visible(viewer, models.PeriodicBilling))
+            steps["approval"] = time.perf_counter() - started
+            if result.changed != contracts or result.refusals:
+                raise SystemExit(f"the approval changed {result.changed}, refused {len(result.refusals)}")
+            started = time.perf_counter()
+            job = await posting.start_posting(viewer, batch.id, PostMode.EXPORT)
+            if job is None:  # the bench adds no approval rule: posting never waits for a second user here
+                raise SystemExit("posting waits for a second user's confirmation")
+
+            async def posted() -> bool | None:
+                if (await models.BillingBatch.get(id=batch.id)).status == BatchStatus.POSTED:
+                    return True
+                return False if (await models.Job.get(id=job.id)).status == JobStatus.FAILED else None
+
+            await _wait_for(posted, "posting")
+            steps["posting"] = time.perf_counter() - started
+            total = time.perf_counter() - day_started
+            await _wait_for(_jobs_settled, "the jobs after posting")  # the export: not timed
+            rss = _rss_per_worker_mb(children)
+        invoices = await models.Invoice.filter(batch_id=batch.id).count()
+        if invoices != contracts:
+            raise SystemExit(f"posting wrote {invoices} invoices for {contracts} billings")
+        sizes = await _trace_bytes(url)
+        posted_rows, posting_floor = await _copy_floor_posted(url)
+        approval_floor = await _floor_mass_update(url, batch.id)
+        processed_rows, processing_floor = await _copy_floor(url)
+    finally:
+        await db.close()
+    floors = {"processing": processing_floor, "approval": approval_floor, "posting": posting_floor}
+    return {
+        "contracts": contracts, "workers": workers,
+        "seconds": {step: round(seconds, 2) for step, seconds in steps.items()},
+        "total_seconds": round(total, 2), "invoices_per_second": round(invoices / total, 1),
+        "floor_seconds": floors, "copy_floor_seconds": round(sum(floors.values()), 2),
+        "ratio_to_floor": {step: round(steps[step] / floors[step], 2) for step in steps},
+        "rows_written": {"processing": processed_rows, "posting": posted_rows}, **sizes,
+        "peak_rss_mb_per_worker": rss, "load_average": [round(x, 2) for x in os.getloadavg()],
+    }

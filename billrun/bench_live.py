@@ -16,7 +16,6 @@ import asyncio
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -34,36 +33,11 @@ BATCH_EVENTS = ("subscription($batch: ID!, $after: String) { billingBatchEvents(
                 + FIELDS + " } }")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @asynccontextmanager
 async def _api(env: dict[str, str]) -> AsyncIterator[str]:
     """A `billrun serve` process; yields its WebSocket URL."""
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "billrun", "serve", "--port", str(port)],  # noqa: ASYNC220
-                            cwd=bench.ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise SystemExit("the API process did not start") from None
-                await asyncio.sleep(0.1)
-        yield f"ws://127.0.0.1:{port}/graphql"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    async with bench.served(env, ["-m", "billrun", "serve"]) as (address, _):
+        yield f"ws://{address}/graphql"
 
 
 class RawClient(asyncio.Protocol):

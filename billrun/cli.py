@@ -1,4 +1,4 @@
-"""The `billrun` command: serve, worker, migrate, demo, token create."""
+"""The `billrun` command: serve, worker, migrate, demo, token create, batch … (billrun/cli_batch.py)."""
 
 import asyncio
 import os
@@ -9,12 +9,15 @@ from typing import Annotated, Any
 
 import typer
 
+from billrun.cli_batch import app as batch_app
+from billrun.graphiql import demo_token_path
 from billrun.settings import Settings, get_settings
 
 app = typer.Typer(help="billrun: the billing-run engine (GraphQL API + Dramatiq workers).", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+app.add_typer(batch_app, name="batch")
 
 
 def _logging() -> None:
@@ -115,6 +118,12 @@ def demo() -> None:
             return await load_demo()
 
     token = asyncio.run(run())
+    settings = get_settings()
+    token_file = demo_token_path(settings.database_url) if settings.embedded else None
+    if token_file is not None:  # GraphiQL on the embedded default opens with it (billrun/graphiql.py)
+        token_file.parent.mkdir(parents=True, exist_ok=True)
+        token_file.touch(mode=0o600)
+        token_file.write_text(token + "\n")
     typer.echo(f"\nDemo token (every permission):\n\n    {token}\n")
     typer.echo(f"GraphiQL: http://{get_settings().host}:{get_settings().port}/graphql  "
                f'(Headers tab: {{"Authorization": "Bearer {token}"}})\n')
@@ -221,6 +230,33 @@ def bench_posting(
     _run_bench(bench_posting(billings, workers), output)
 
 
+@bench_app.command("credit-notes")
+def bench_credit_notes(
+    lines: Annotated[int, typer.Option(help="Lines of the invoice credited.")] = 100,
+    notes: Annotated[int, typer.Option(help="Credit notes created and issued (each crediting every line).")] = 50,
+    output: Annotated[str, typer.Option(help="Where to write the JSON result.")] = "bench/results/credit_notes.json",
+) -> None:
+    """A credit note of a 100-line invoice through the GraphQL API: createCreditNote + issueCreditNote, journaled
+    and numbered (median, p95). DATABASE_URL must name a scratch database ending in `_bench` (it is recreated)."""
+    from billrun.bench import bench_credit_notes as run
+
+    _run_bench(run(lines, notes), output)
+
+
+@bench_app.command("billing-day")
+def bench_billing_day(
+    contracts: Annotated[int, typer.Option(help="Contracts to process, approve and post.")] = 100_000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    output: Annotated[str, typer.Option(help="Where to write the JSON result.")] = "bench/results/billing_day.json",
+) -> None:
+    """A billing day: process N contracts, approve every billing at once, post them; each step against its floor.
+    DATABASE_URL must name a scratch database ending in `_bench` (it is recreated)."""
+    from billrun.bench import bench_billing_day
+
+    _logging()
+    _run_bench(bench_billing_day(contracts, workers), output)
+
+
 @bench_app.command("live")
 def bench_live(
     contracts: Annotated[int, typer.Option(help="Contracts of the batches processed while followed.")] = 2000,
@@ -239,6 +275,20 @@ def bench_live(
     from billrun.bench_live import bench_live as run
 
     _run_bench(run(contracts, subscribers, missed, chunk_size, fan_out_chunk_size, client_processes), output)
+
+
+@bench_app.command("graph")
+def bench_graph(
+    contracts: Annotated[int, typer.Option(help="Contracts of the batch whose billings the grid pages.")] = 300,
+    requests: Annotated[int, typer.Option(help="Requests per measure (1 client, 10 clients).")] = 200,
+    output: Annotated[str, typer.Option(help="Where to write the JSON result.")] = "bench/results/graph.json",
+) -> None:
+    """The billings grid (bench/grid.graphql, 100 billings) over HTTP against one `billrun serve` process with 1
+    and 10 clients, against bare graphql-core over the same rows and a hand-written endpoint; SQL statements per
+    request. DATABASE_URL must name a scratch database ending in `_bench` (it is recreated)."""
+    from billrun.bench_graph import bench_graph as run
+
+    _run_bench(run(contracts, requests), output)
 
 
 def _run_bench(benchmark: Coroutine[Any, Any, dict], output: str) -> None:

@@ -12,15 +12,16 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from strawberry import relay
 
 import models
-from domain import exports, sending
+from domain import credit_notes, exports, sending
 from domain.access import Viewer, visible
-from models.enums import DeliveryChannel, DeliveryStatus, Permission
+from models.enums import CreditNoteStatus, DeliveryChannel, DeliveryStatus, Permission
 from resolvers.context import build_context
 from resolvers.inputs import global_pk
 
 BILLING_DETAILS_CSV = "/exports/billing-details.csv"
 ACCOUNTING_EXPORT = "/exports/{export_id}"
 INVOICE_PDF = "/invoices/{invoice_id}.pdf"
+CREDIT_NOTE_PDF = "/credit-notes/{credit_note_id}.pdf"
 DELIVERED_MESSAGE = "/deliveries/{delivery_id}.eml"
 
 
@@ -42,6 +43,10 @@ def accounting_export_url(export_id: int) -> str:
 
 def invoice_pdf_url(invoice_id: int) -> str:
     return INVOICE_PDF.format(invoice_id=_gid("Invoice", invoice_id))
+
+
+def credit_note_pdf_url(credit_note_id: int) -> str:
+    return CREDIT_NOTE_PDF.format(credit_note_id=_gid("CreditNote", credit_note_id))
 
 
 def delivered_message_url(delivery: models.Delivery) -> str | None:
@@ -121,11 +126,27 @@ async def invoice_pdf(request: Request) -> Response:
     invoice_id = _id(request.path_params["invoice_id"], "Invoice")
     if invoice_id is None or not await visible(viewer, models.Invoice).filter(id=invoice_id).exists():
         return _problem(404, "NOT_FOUND", "No invoice with this global id that you may see.")
-    rendered = await sending.render(invoice_id)
-    if rendered is None:  # deleted since the check above
-        return _problem(404, "NOT_FOUND", "No invoice with this global id that you may see.")
+    return _pdf(await sending.render(invoice_id), "invoice")
+
+
+def _pdf(rendered: tuple[str, bytes] | None, what: str) -> Response:
+    if rendered is None:  # deleted since the visibility check
+        return _problem(404, "NOT_FOUND", f"No {what} with this global id that you may see.")
     name, pdf = rendered
     return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'})
+
+
+async def credit_note_pdf(request: Request) -> Response:
+    """GET /credit-notes/<credit note id>.pdf — an issued credit note as sent, for anyone who may see it (the
+    same rule as its invoice's PDF: hidden reads as absent)."""
+    viewer = await _viewer(request)
+    if isinstance(viewer, JSONResponse):
+        return viewer
+    note_id = _id(request.path_params["credit_note_id"], "CreditNote")
+    if note_id is None or not await visible(viewer, models.CreditNote).filter(
+            id=note_id, status=CreditNoteStatus.ISSUED).exists():
+        return _problem(404, "NOT_FOUND", "No credit note with this global id that you may see.")
+    return _pdf(await credit_notes.render(note_id), "credit note")
 
 
 async def delivered_message(request: Request) -> Response:

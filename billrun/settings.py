@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     max_nodes: int = 100  # ids one `nodes(ids:)` may ask for
     max_field_repeats: int = 20  # times one response key may be selected in one selection set
     max_page_size: int = 500
+    # Automatic persisted queries (docs/API.md): documents kept by their sha256 in each API process, least
+    # recently used dropped first.
+    persisted_queries_max: int = Field(default=1000, ge=0)
     max_text_length: int = Field(default=10_000, ge=1)  # characters of a free-text value (comments, notes)
     max_body_bytes: int = 1_048_576  # an HTTP request body beyond this is answered 413 without reading on
     max_ws_message_bytes: int = 1_048_576  # a WebSocket message beyond this closes the socket (1009)
@@ -85,6 +88,9 @@ class Settings(BaseSettings):
     # The sweeper runs once per interval across every worker host (a Redis lock per tick), and on the
     # embedded default in its one process.
     sweep_interval_seconds: int = 60
+    # Billing schedules (docs/SCHEDULES.md): whether a scheduled batch processed by itself (auto-advance PROCESS)
+    # is also posted by the scheduler once every billing is dispositioned and no approval rule wants a second user.
+    schedule_auto_post: bool = False
     # The sweeper sends a job again when nothing moved it for this long: QUEUED (its first message was lost) or
     # RUNNING with a stale heartbeat (every chunk touches it), in which case only its pending chunks are re-sent.
     job_stale_after_seconds: int = 120
@@ -114,6 +120,15 @@ class Settings(BaseSettings):
     ws_send_queue: int = Field(default=1_000, ge=1)
     ws_send_timeout_seconds: float = Field(default=10.0, gt=0)
     ws_per_message_deflate: bool = False
+    # Webhooks (docs/WEBHOOKS.md): how often the workers look for endpoints with events to send (one claim per
+    # tick across hosts), the timeout of one POST, the waits between failed attempts at one event (seconds, or
+    # with an s/m/h suffix; when they are spent the endpoint is disabled), how long a rotated secret still
+    # signs, and whether destinations may be private, loopback or link-local addresses (tests only).
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_retry_schedule: str = "5s,5m,30m,2h,5h,10h,10h"
+    webhook_secret_grace_hours: float = Field(default=24, ge=0)
+    webhook_allow_private: bool = False
 
     @property
     def embedded(self) -> bool:
@@ -166,6 +181,17 @@ class Settings(BaseSettings):
                 raise ValueError(f"BILLRUN_TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR network") from None
         return value
 
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _schedule_parses(cls, value: str) -> str:
+        _durations(value)
+        return value
+
+    @property
+    def webhook_retry_waits(self) -> list[float]:
+        """The waits, in seconds, before the second, third… attempt at one event."""
+        return _durations(self.webhook_retry_schedule)
+
     @model_validator(mode="after")
     def _lease_outlasts_wait(self) -> "Settings":
         """A retry waiting for a running request must never take its key over as if that request had died."""
@@ -176,6 +202,26 @@ class Settings(BaseSettings):
     @property
     def trusted_proxy_list(self) -> list[str]:
         return _entries(self.trusted_proxies)
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def _durations(value: str) -> list[float]:
+    """`5s,5m,2h` (a bare number is seconds) as seconds; at least one, each positive."""
+    waits = []
+    for entry in _entries(value):
+        number, unit = (entry[:-1], entry[-1]) if entry[-1] in _UNITS else (entry, "s")
+        try:
+            seconds = float(number) * _UNITS[unit]
+        except ValueError:
+            raise ValueError(f"BILLRUN_WEBHOOK_RETRY_SCHEDULE: {entry!r} is no duration (e.g. 30s, 5m, 2h)") from None
+        if not 0 < seconds < float("inf"):
+            raise ValueError(f"BILLRUN_WEBHOOK_RETRY_SCHEDULE: {entry!r} must be positive")
+        waits.append(seconds)
+    if not waits:
+        raise ValueError("BILLRUN_WEBHOOK_RETRY_SCHEDULE: give at least one wait")
+    return waits
 
 
 def _entries(value: str) -> list[str]:

@@ -70,13 +70,20 @@ ACCOUNT_PATH: dict[type[Model], str] = {
     models.Delivery: "invoice__account",
     models.JournalEntry: "invoice__account",
     models.JournalLine: "entry__invoice__account",
+    models.CreditNote: "account",
+    models.CreditNoteLine: "credit_note__account",
 }
 
 # Records about an account when they name one, and about the company when not: hidden with a hidden account.
 MAYBE_ACCOUNT_OWNED = (models.Finding, models.Notification, models.Audit, models.Event)
 
+# What only admins see (and manage): the webhook endpoints and their delivery log.
+ADMIN_ONLY = (models.WebhookEndpoint, models.WebhookDelivery)
+
 # Shared reference data any billing user may read.
 BILLING_REFERENCE = (
+    models.ApprovalRule,
+    models.BillingSchedule,
     models.LedgerAccount,
     models.TaxRate,
     models.AccountingPeriod,
@@ -98,13 +105,18 @@ def account_visibility(viewer: Viewer, path: str = "") -> Q:
 
 
 def granted_visibility(user_id: int, path: str = "") -> Q:
-    """Open accounts and those granted to this user: what a user who is not an admin sees. (Background jobs
-    re-check with it what the user who started them may see at the time they run.)"""
+    """Open accounts, those granted to this user and those granted to a team the user is a member of now: what
+    a user who is not an admin sees. Membership is read by the query itself, so leaving a team hides its
+    accounts at the next request. (Background jobs re-check with it what the user who started them may see at
+    the time they run.)"""
     prefix = f"{path}__" if path else ""
     granted = Subquery(models.AccountGrant.filter(user_id=user_id).values("account_id"))
+    via_team = Subquery(models.AccountTeamGrant.filter(
+        team_id__in=Subquery(models.TeamMember.filter(user_id=user_id).values("team_id"))).values("account_id"))
     open_accounts: dict[str, Any] = {f"{prefix}restricted": False}
     granted_accounts: dict[str, Any] = {f"{prefix}id__in": granted}
-    return Q(**open_accounts) | Q(**granted_accounts)
+    team_accounts: dict[str, Any] = {f"{prefix}id__in": via_team}
+    return Q(**open_accounts) | Q(**granted_accounts) | Q(**team_accounts)
 
 
 def visible(viewer: Viewer, model: type[M]) -> QuerySet[M]:
@@ -117,6 +129,14 @@ def visible(viewer: Viewer, model: type[M]) -> QuerySet[M]:
         if viewer.can(Permission.ADMIN):
             return model.all()
         return model.filter(user_id=viewer.user_id)
+    if model in ADMIN_ONLY:  # the company's webhooks: for admins, absent for everyone else
+        return model.all() if viewer.can(Permission.ADMIN) else model.filter(id__in=[])
+    if model is models.Team:
+        if viewer.can(Permission.ADMIN):
+            return model.all()
+        return model.filter(id__in=Subquery(models.TeamMember.filter(user_id=viewer.user_id).values("team_id")))
+    if model is models.ApprovalRule and viewer.can(Permission.ADMIN):
+        return model.all()  # admins manage the rules, billing users read them
     if not viewer.can(Permission.BILLING_ACCESS):
         return model.filter(id__in=[])
     if model in ACCOUNT_PATH:

@@ -21,7 +21,7 @@ from domain import audit, clock, events, jobs, spreadsheet_csv
 from domain.access import Viewer, account_visibility, get_visible, require, sees_all_accounts
 from domain.errors import DomainError, ErrorCode
 from domain.transactions import in_transaction
-from models.enums import BatchStatus, ExportFormat, JobKind, Permission
+from models.enums import BatchStatus, CreditNoteStatus, ExportFormat, JobKind, Permission
 
 EXPORTABLE = (BatchStatus.POSTED, BatchStatus.COMPLETED)
 INVOICE_COLUMNS = ("ContactName", "EmailAddress", "InvoiceNumber", "Reference", "InvoiceDate", "DueDate",
@@ -98,9 +98,34 @@ async def _invoice_rows(batch_id: int, writer: spreadsheet_csv.SafeWriter) -> No
                                  invoice["due_date"].isoformat(), detail["description"], "1", str(detail["amount"]),
                                  detail["revenue_account__code"] or "", TAX_TYPE, invoice["currency"]])
         last = page[-1]["number"]
+    await _credit_note_rows(batch_id, writer)
+
+
+async def _credit_note_rows(batch_id: int, writer: spreadsheet_csv.SafeWriter) -> None:
+    """Issued credit notes of the batch's invoices, after the invoices, by number: one row per credited line,
+    amounts negative (Xero imports a negative invoice as a credit note), dated on their credit date."""
+    notes = models.CreditNote.filter(batch_id=batch_id, status=CreditNoteStatus.ISSUED)
+    last = ""
+    while page := await notes.filter(number__gt=last).order_by("number").limit(PAGE).values(
+            "id", "number", "credit_date", "currency", "invoice__bill_to_name", "invoice__bill_to_email",
+            "account__number"):
+        lines: dict[int, list[dict]] = defaultdict(list)
+        for line in await models.CreditNoteLine.filter(credit_note_id__in=[n["id"] for n in page]).order_by(
+                "credit_note_id", "position", "id").values("credit_note_id", "description", "amount",
+                                                           "detail__revenue_account__code"):
+            lines[line["credit_note_id"]].append(line)
+        for note in page:
+            day = note["credit_date"].isoformat()
+            for line in lines[note["id"]]:
+                writer.writerow([note["invoice__bill_to_name"], note["invoice__bill_to_email"], note["number"],
+                                 note["account__number"], day, day, line["description"], "1",
+                                 str(-line["amount"]), line["detail__revenue_account__code"] or "", TAX_TYPE,
+                                 note["currency"]])
+        last = page[-1]["number"]
 
 
 async def _journal_rows(batch_id: int, writer: spreadsheet_csv.SafeWriter) -> None:
+    # Posting entries and credit notes' (receipts, refunds and credit applications carry no batch).
     lines = models.JournalLine.filter(entry__batch_id=batch_id, entry__payment_id=None)
     last = 0
     while page := await lines.filter(id__gt=last).order_by("id").limit(PAGE).values(

@@ -89,18 +89,26 @@ async def update_account(viewer: Viewer, account_id: int, changes: dict) -> mode
     return account
 
 
-async def restrict_account(viewer: Viewer, account_id: int, restricted: bool, user_ids: list[int]) -> models.Account:
-    """Set who may see an account (ADMIN). `restricted=False` opens it to every billing user."""
+async def restrict_account(viewer: Viewer, account_id: int, restricted: bool, user_ids: list[int],
+                           team_ids: list[int] | None = None) -> models.Account:
+    """Set who may see an account (ADMIN): these users and the members of these teams (the grants are replaced
+    whole). `restricted=False` opens it to every billing user."""
     require(viewer, Permission.ADMIN)
     account = await get_visible(viewer, models.Account, account_id, "Account")
+    teams = sorted(set(team_ids or []))
     found = await models.User.filter(id__in=user_ids).values_list("id", flat=True)
     missing = set(user_ids) - set(found)
     if missing:
         raise not_found("User", "userIds")
+    if len(await models.Team.filter(id__in=teams).values_list("id", flat=True)) != len(teams):
+        raise not_found("Team", "teamIds")
     async with in_transaction():
         account.restricted = restricted
         await account.save(update_fields=["restricted", "updated_at"])
         await models.AccountGrant.filter(account_id=account.id).delete()
         await models.AccountGrant.bulk_create(
             [models.AccountGrant(account_id=account.id, user_id=uid) for uid in sorted(set(user_ids))])
+        await models.AccountTeamGrant.filter(account_id=account.id).delete()
+        await models.AccountTeamGrant.bulk_create(
+            [models.AccountTeamGrant(account_id=account.id, team_id=tid) for tid in teams])
     return account

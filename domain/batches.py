@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from tortoise import connections
 from tortoise.expressions import Q
@@ -46,15 +47,21 @@ async def create_batch(viewer: Viewer, data: dict) -> models.BillingBatch:
     if await models.BillingBatch.exists(name=name):
         raise DomainError(ErrorCode.DUPLICATE, f"A batch named {name!r} exists.", "name")
     async with in_transaction():
-        code = f"BB-{await sequences.next_value('billing_batch'):06d}"
-        batch = await models.BillingBatch.create(
-            code=code, name=name, bill_group=_all(data.get("bill_group")), division=_all(data.get("division")),
-            currency=currency, invoice_date=invoice_date, as_of_date=as_of, created_by_id=viewer.user_id)
-        await events.batch_created(batch)
+        return await insert_batch(name=name, bill_group=every_or_one(data.get("bill_group")),
+                                  division=every_or_one(data.get("division")), currency=currency,
+                                  invoice_date=invoice_date, as_of_date=as_of, created_by_id=viewer.user_id)
+
+
+async def insert_batch(**values: Any) -> models.BillingBatch:
+    """Write a new batch, numbered, with its BATCH_CREATED event: inside the caller's transaction, its checks
+    done (by `create_batch`, or by the scheduler)."""
+    code = f"BB-{await sequences.next_value('billing_batch'):06d}"
+    batch = await models.BillingBatch.create(code=code, **values)
+    await events.batch_created(batch)
     return batch
 
 
-def _all(value: str | None) -> str | None:
+def every_or_one(value: str | None) -> str | None:
     """Blank or "ALL" means every bill group / division."""
     return None if value is None or not value.strip() or value.strip().upper() == "ALL" else value.strip()
 

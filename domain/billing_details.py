@@ -17,7 +17,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
 
 import models
-from domain import audit, batches, clock, events, periods, validation
+from domain import audit, batches, clock, events, periods, trace, validation
 from domain.access import Viewer, get_visible, require
 from domain.accounts import currency_of
 from domain.contracts import revenue_account
@@ -138,8 +138,10 @@ async def update_detail(viewer: Viewer, detail_id: int, changes: dict) -> models
         billing = await _lock_editable(tx, billing, "detailId")
         before = {"amount": detail.amount, "days_billed": detail.days_billed,
                   "revenue_account_id": detail.revenue_account_id}
+        if (amount, days) != (detail.amount, detail.days_billed):  # the arithmetic it was priced with stays
+            detail.trace = trace.pinned(detail, billing)
         detail.amount, detail.days_billed, detail.revenue_account_id = amount, days, account
-        await detail.save(update_fields=["amount", "days_billed", "revenue_account_id"])
+        await detail.save(update_fields=["amount", "days_billed", "revenue_account_id", "trace"])
         await audit.record(viewer, "BillingDetail", detail.id,
                            {k: (v, getattr(detail, k)) for k, v in before.items()}, "EDIT",
                            batch_id=billing.batch_id, billing_id=billing.id)
@@ -165,9 +167,7 @@ async def add_misc_charge(viewer: Viewer, billing_id: int, description: str, amo
         detail = await models.BillingDetail.create(
             billing_id=billing.id, position=position, kind=DetailKind.MISC, description=description.strip(),
             amount=amount, revenue_account=account,
-            trace={"price_source": None, "why": f"Miscellaneous charge added by {viewer.label}",
-                   "formula": f"{amount}", "distribution": [{"revenue_account_id": account.id,
-                                                             "amount": str(amount)}]})
+            trace={"why": f"Miscellaneous charge added by {viewer.label}", "formula": f"{amount}"})
         await models.RevenueDistribution.create(detail_id=detail.id, revenue_account=account, amount=amount)
         await audit.record(viewer, "BillingDetail", detail.id, {"amount": (None, amount),
                                                                 "description": (None, description.strip())},
@@ -204,7 +204,8 @@ async def update_billing(viewer: Viewer, billing_id: int, changes: dict) -> mode
         values = {key: value if value is not None or key == "invoice_date_override" else ""
                   for key, value in changes.items()}
         await models.PeriodicBilling.filter(id=billing.id).update(**values, version=F("version") + 1,
-                                                                  updated_at=clock.now())
+                                                                  updated_at=clock.now(),
+                                                                  last_edited_by_id=viewer.user_id)
         await audit.record(viewer, "PeriodicBilling", billing.id, {k: (v, values[k]) for k, v in before.items()},
                            "EDIT", batch_id=billing.batch_id, billing_id=billing.id)
         await events.billing_edited(billing, BillingEdit.BILLING_CHANGED, billing.amount, viewer)
@@ -221,16 +222,17 @@ async def recalculate(viewer: Viewer, billing: models.PeriodicBilling, edit: Bil
     currency = await currency_of(billing.account_id)
     for tax in (d for d in details if d.kind == DetailKind.TAX):
         new_tax = to_money(base * rate.rate, currency) if rate is not None else tax.amount
-        if new_tax != tax.amount:
-            tax.trace = {**tax.trace, "base": str(base), "formula": f"{base} \u00d7 {rate.rate if rate else '?'} = "
-                         f"{new_tax}"}
+        if new_tax != tax.amount:  # the formula and reason compose from the base (written out on old rows)
+            tax.trace = {**tax.trace, "base": str(base)}
+            if "formula" in tax.trace:
+                tax.trace["formula"] = f"{base} \u00d7 {rate.rate if rate else '?'} = {new_tax}"
             await models.BillingDetail.filter(id=tax.id).update(amount=new_tax, trace=tax.trace)
             await models.RevenueDistribution.filter(detail_id=tax.id).update(amount=new_tax)
             tax.amount = new_tax
     total = sum((d.amount for d in details), Decimal(0))
     before = billing.amount
     await models.PeriodicBilling.filter(id=billing.id).update(amount=total, version=F("version") + 1,
-                                                              updated_at=clock.now())
+                                                              updated_at=clock.now(), last_edited_by_id=viewer.user_id)
     billing.amount, billing.version = total, billing.version + 1
     await audit.record(viewer, "PeriodicBilling", billing.id, {"amount": (before, total)}, "RECALCULATE",
                        batch_id=billing.batch_id, billing_id=billing.id)

@@ -34,9 +34,10 @@ async def update_status(viewer: Viewer, billing_id: int, target: BillingStatus,
         raise DomainError(problem.code, problem.message, problem.field)
     version = expected_version if expected_version is not None else billing.version
     async with in_transaction():
-        await batches.hold_open(billing.batch_id, "status")
+        if billing.status != BillingStatus.INVOICED:  # a posted one is re-billed from its locked batch
+            await batches.hold_open(billing.batch_id, "status")
         changed = await models.PeriodicBilling.filter(id=billing.id, version=version, status=billing.status).update(
-            status=target, version=version + 1, updated_at=clock.now())
+            status=target, version=version + 1, updated_at=clock.now(), last_edited_by_id=viewer.user_id)
         if not changed:
             raise DomainError(ErrorCode.CONCURRENT_UPDATE,
                               "The billing changed since you read it: reload it and decide again.", "expectedVersion")

@@ -7,11 +7,13 @@ enforces can never disagree. Single updates and mass updates both go through `re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from tortoise.expressions import Subquery
 from tortoise.queryset import QuerySet
 
 import models
+from domain import approvals
 from domain.access import Viewer
 from domain.errors import ErrorCode, Problem
 from models.enums import BatchStatus, BillingStatus, Permission
@@ -52,10 +54,16 @@ class Subject:
     period_start: date
     earlier: tuple[Sibling, ...]
     later: tuple[Sibling, ...]
+    fully_credited: bool = False  # an INVOICED billing whose invoice is credited in full (re-billing)
+    # An approval rule applies (docs/APPROVALS.md): APPROVED only by a user other than `last_edited_by`.
+    four_eyes: bool = False
+    last_edited_by: int | None = None
 
 
 def refusal(viewer: Viewer, subject: Subject, target: BillingStatus) -> Problem | None:
     """Why `viewer` may not move this billing to `target`, or None when it may."""
+    if subject.status == S.INVOICED:
+        return _rebill_refusal(viewer, subject, target)
     if subject.batch_status not in OPEN_BATCH:
         return Problem(ErrorCode.BATCH_LOCKED, f"{_where(subject)}: its billings cannot change now.", "status")
     if not viewer.can(Permission.BILLING_ACCESS):
@@ -69,6 +77,8 @@ def refusal(viewer: Viewer, subject: Subject, target: BillingStatus) -> Problem 
         return Problem(ErrorCode.INVALID_TRANSITION, f"Not allowed: {why}.", "status")
     if target == S.APPROVED and not viewer.can(Permission.BILLING_APPROVE):
         return Problem(ErrorCode.PERMISSION_DENIED, "Approving needs the BILLING_APPROVE permission.", "status")
+    if target == S.APPROVED and subject.four_eyes and subject.last_edited_by == viewer.user_id:
+        return approvals.four_eyes_problem()
     if target == S.REJECTED:
         if any(s.status == S.NEW for s in subject.earlier):
             return Problem(ErrorCode.EARLIER_BILLING_NOT_DISPOSITIONED,
@@ -76,6 +86,23 @@ def refusal(viewer: Viewer, subject: Subject, target: BillingStatus) -> Problem 
         if any(s.status != S.REJECTED for s in subject.later):
             return Problem(ErrorCode.LATER_BILLING_EXISTS,
                            "A later billing of this contract exists and is not rejected.", "status")
+    return None
+
+
+def _rebill_refusal(viewer: Viewer, subject: Subject, target: BillingStatus) -> Problem | None:
+    """A posted billing may only become REJECTED, and only once its invoice is credited in full (credit,
+    reject, re-run: the next processing bills the period again, docs/CREDIT_NOTES.md)."""
+    if not viewer.can(Permission.BILLING_ACCESS):
+        return Problem(ErrorCode.PERMISSION_DENIED, "Dispositions need the BILLING_ACCESS permission.", "status")
+    if target != S.REJECTED:
+        return Problem(ErrorCode.INVALID_TRANSITION, "Not allowed: the billing is invoiced (only REJECTED, once "
+                       "its invoice is fully credited).", "status")
+    if not subject.fully_credited:
+        return Problem(ErrorCode.INVOICE_NOT_CREDITED, "The billing is invoiced: credit its invoice in full (a "
+                       "credit note) before rejecting it.", "status")
+    if any(s.status != S.REJECTED for s in subject.later):
+        return Problem(ErrorCode.LATER_BILLING_EXISTS,
+                       "A later billing of this contract exists and is not rejected.", "status")
     return None
 
 
@@ -104,19 +131,30 @@ def deletion_refusal(subject: Subject) -> Problem | None:
 
 
 async def subjects(billings: QuerySet) -> dict[int, Subject]:
-    """What the rules need for these billings (a query, so a whole batch works), in two queries."""
-    rows = await billings.values_list("id", "status", "contract_id", "period_start", "batch__status")
-    by_contract: dict[int, list[tuple[int, date, BillingStatus]]] = defaultdict(list)
-    for bid, contract_id, start, status in await models.PeriodicBilling.filter(
+    """What the rules need for these billings (a query, so a whole batch works), in three queries: the
+    billings, every billing of their contracts, the invoices of the invoiced ones, the approval rules."""
+    rows = await billings.values_list("id", "status", "contract_id", "period_start", "batch__status", "amount",
+                                      "account__currency", "last_edited_by_id")
+    by_contract: dict[int, list[tuple[int, date, BillingStatus, Decimal]]] = defaultdict(list)
+    for bid, contract_id, start, status, amount in await models.PeriodicBilling.filter(
             contract_id__in=Subquery(billings.values("contract_id"))).values_list(
-            "id", "contract_id", "period_start", "status"):
-        by_contract[contract_id].append((bid, start, BillingStatus(status)))
+            "id", "contract_id", "period_start", "status", "amount"):
+        by_contract[contract_id].append((bid, start, BillingStatus(status), amount))
+    rules = await approvals.load()
+    credited = {billing_id for billing_id, amount, amount_credited in await models.Invoice.filter(
+        billing_id__in=[r[0] for r in rows if r[1] == S.INVOICED]).values_list("billing_id", "amount",
+                                                                             "amount_credited")
+                if amount > 0 and amount_credited >= amount}
     found = {}
-    for bid, status, contract_id, start, batch_status in rows:
+    for bid, status, contract_id, start, batch_status, amount, currency, editor in rows:
         siblings = [s for s in by_contract.get(contract_id, []) if s[0] != bid]
+        previous = max((s for s in siblings if s[1] < start and s[2] != S.REJECTED), key=lambda s: (s[1], s[0]),
+                       default=None)
         found[bid] = Subject(
             id=bid, status=BillingStatus(status), period_start=start,
             batch_status=BatchStatus(batch_status) if batch_status else None,
-            earlier=tuple(Sibling(s, st) for _, s, st in siblings if s < start),
-            later=tuple(Sibling(s, st) for _, s, st in siblings if s > start))
+            earlier=tuple(Sibling(s, st) for _, s, st, _ in siblings if s < start),
+            later=tuple(Sibling(s, st) for _, s, st, _ in siblings if s > start),
+            four_eyes=rules.billing_needs_four_eyes(amount, currency, previous[3] if previous else None),
+            last_edited_by=editor, fully_credited=bid in credited)
     return found

@@ -24,7 +24,16 @@ from domain import clock
 from domain.access import SYSTEM_LABEL, Viewer
 from domain.transactions import current_outbox, in_transaction
 from models import sql
-from models.enums import BatchStatus, BillingEdit, BillingStatus, EventType, JobStatus, PaymentStatus
+from models.enums import (
+    BatchStatus,
+    BillingEdit,
+    BillingStatus,
+    Change,
+    EventType,
+    JobStatus,
+    PaymentStatus,
+    PostMode,
+)
 
 Row = tuple[str, int | None, int | None, int | None, int | None, int | None, str, datetime]
 
@@ -198,6 +207,69 @@ async def accounting_period_changed(period: models.AccountingPeriod, viewer: Vie
     """An accounting period was opened, closed or reopened (`reason` says why a closed one reopened)."""
     await record(EventType.ACCOUNTING_PERIOD_CHANGED, period_id=period.id, month=period.month,
                  status=period.status, reason=reason, actor=_actor(viewer))
+
+
+async def webhook_endpoint_disabled(endpoint_id: int, reason: str) -> None:
+    """A webhook endpoint was disabled after persistent failure (docs/WEBHOOKS.md)."""
+    await record(EventType.WEBHOOK_ENDPOINT_DISABLED, endpoint_id=endpoint_id, reason=reason[:500])
+
+
+# ---------------------------------------------------------------- credit notes
+
+
+async def credit_note_changed(event_type: EventType, note: models.CreditNote, invoice: models.Invoice,
+                              viewer: Viewer | None) -> None:
+    """A credit note was created (DRAFT), issued (numbered and journaled) or voided."""
+    await record(event_type, batch_id=note.batch_id, invoice_id=invoice.id, account_id=note.account_id,
+                 credit_note_id=note.id, number=note.number, invoice_number=invoice.number, status=note.status,
+                 amount=note.amount, credit_amount=note.credit_amount, refund_amount=note.refund_amount,
+                 currency=note.currency, reason=note.reason, actor=_actor(viewer))
+
+
+async def credit_applied(note: models.CreditNote, invoice: dict[str, Any], amount: Decimal) -> None:
+    """Account credit of a credit note settled part of a newly posted invoice."""
+    await record(EventType.CREDIT_APPLIED, batch_id=invoice["batch_id"], invoice_id=invoice["id"],
+                 account_id=note.account_id, credit_note_id=note.id, number=note.number,
+                 invoice_number=invoice["number"], amount=amount, remaining=note.credit_remaining)
+
+
+async def refund_settled(note: models.CreditNote, invoice: models.Invoice, status: Any,
+                         error: str | None = None) -> None:
+    await record(EventType.REFUND_SETTLED, batch_id=note.batch_id, invoice_id=invoice.id,
+                 account_id=note.account_id, credit_note_id=note.id, number=note.number, status=status,
+                 amount=note.refund_amount, currency=note.currency, error=error[:500] if error else None)
+
+
+# ---------------------------------------------------------------- teams, approval rules, schedules
+
+
+async def team_changed(team: models.Team, change: Change, viewer: Viewer, member: models.User | None = None) -> None:
+    """A team was created, renamed or deleted, or a member joined or left it (by display name)."""
+    await record(EventType.TEAM_CHANGED, team_id=team.id, name=team.name, change=change,
+                 member=member.name if member is not None else None, actor=_actor(viewer))
+
+
+async def approval_rule_changed(rule: models.ApprovalRule, change: Change, viewer: Viewer) -> None:
+    await record(EventType.APPROVAL_RULE_CHANGED, rule_id=rule.id, kind=rule.kind, threshold=rule.threshold,
+                 currency=rule.currency, change=change, actor=_actor(viewer))
+
+
+async def schedule_changed(schedule: models.BillingSchedule, change: Change, viewer: Viewer) -> None:
+    await record(EventType.SCHEDULE_CHANGED, schedule_id=schedule.id, name=schedule.name, change=change,
+                 next_run_on=schedule.next_run_on, actor=_actor(viewer))
+
+
+async def schedule_ran(schedule: models.BillingSchedule, due: date, batch_id: int | None,
+                       error: str | None = None) -> None:
+    """A schedule's run for a due date: the batch it created, or why it created none."""
+    await record(EventType.SCHEDULE_RAN, batch_id=batch_id, schedule_id=schedule.id, name=schedule.name,
+                 due_date=due, error=error[:500] if error else None)
+
+
+async def batch_post_requested(batch_id: int, mode: PostMode, total: Decimal, viewer: Viewer) -> None:
+    """Posting was asked for a batch whose total needs a second user's confirmation."""
+    await record(EventType.BATCH_POST_REQUESTED, batch_id=batch_id, mode=mode, total_amount=total,
+                 actor=_actor(viewer))
 
 
 # ---------------------------------------------------------------- reading and forgetting

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 import models
 from domain import spreadsheet_csv
 from domain.access import Viewer, require, visible
+from domain.trace import BILLING_FIELDS, LINE_FIELDS, BillingRow, LineRow, compose
 from models.enums import Permission
 
 PAGE = 2000
@@ -35,7 +36,8 @@ def _text(value: object) -> str:
 
 
 def _row(detail: dict, distributions: list[tuple[str, str]]) -> list[str]:
-    trace = detail["trace"] or {}
+    trace = compose(LineRow(**{f: detail[f] for f in LINE_FIELDS}),
+                    BillingRow(**{f: detail[f"billing__{f}"] for f in BILLING_FIELDS}))
     values = {
         "batch_code": detail["billing__batch__code"], "billing_id": detail["billing_id"],
         "account_number": detail["billing__account__number"], "account_name": detail["billing__account__name"],
@@ -50,7 +52,7 @@ def _row(detail: dict, distributions: list[tuple[str, str]]) -> list[str]:
         "dated_price_id": detail["dated_price_id"], "source_type": detail["source_type"],
         "source_id": detail["source_id"], "revenue_account": detail["revenue_account__code"],
         "distributions": ";".join(f"{code}:{amount}" for code, amount in distributions),
-        "why": trace.get("why"), "formula": trace.get("formula"), "tax_rate": trace.get("rate"),
+        "why": trace.why, "formula": trace.formula, "tax_rate": trace.tax_rate,
     }
     return [_text(values[c]) for c in COLUMNS]
 

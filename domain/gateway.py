@@ -1,8 +1,8 @@
 """Payment gateways: the interface auto-pay charges through, and the built-in sandbox (docs/BILLING.md).
 
-A gateway takes an idempotency key with every charge and must answer a repeated key with the first charge's
-outcome, never charging twice (as Stripe, Adyen and Braintree do). It can also be asked afterwards what
-happened to a key, which is how the sweeper settles a charge whose answer was lost (`GatewayTimeout`).
+A gateway takes an idempotency key with every charge (and every refund) and must answer a repeated key with
+the first charge's outcome, never charging twice (as Stripe, Adyen and Braintree do). It can also be asked
+afterwards what happened to a key, which is how the sweeper settles a charge whose answer was lost (`GatewayTimeout`).
 
 The sandbox decides by payment-method token, like a provider's test mode:
 
@@ -50,6 +50,8 @@ class GatewayTimeout(Exception):
 class PaymentGateway(Protocol):
     async def charge(self, idempotency_key: str, token: str, amount: Decimal, currency: str) -> ChargeResult: ...
 
+    async def refund(self, idempotency_key: str, token: str, amount: Decimal, currency: str) -> ChargeResult: ...
+
     async def lookup(self, idempotency_key: str) -> ChargeResult | None: ...
 
 
@@ -77,6 +79,12 @@ class SandboxGateway:
             raise GatewayTimeout("sandbox: the charge was made but its answer timed out")
         return _result(stored)
 
+    async def refund(self, idempotency_key: str, token: str, amount: Decimal, currency: str) -> ChargeResult:
+        """A refund to the payment method `token`, decided by token like a charge (`tok_ok` refunds,
+        `tok_error` fails transiently twice, `tok_timeout` refunds and loses the answer, a declining or unknown
+        token refuses it); one refund per key, kept in the same books (a negative amount)."""
+        return await self.charge(idempotency_key, token, -amount, currency)
+
     async def lookup(self, idempotency_key: str) -> ChargeResult | None:
         row = await models.SandboxCharge.get_or_none(idempotency_key=idempotency_key)
         if row is None or row.status not in (PaymentStatus.SUCCEEDED, PaymentStatus.DECLINED):
@@ -95,8 +103,9 @@ class SandboxGateway:
 
 
 def _result(row: models.SandboxCharge) -> ChargeResult:
+    what = "refund refused" if row.amount < 0 else "card declined"
     message = "" if row.status == PaymentStatus.SUCCEEDED else (
-        "card declined" if row.token == "tok_decline" else f"unknown payment method {row.token!r}")
+        what if row.token == "tok_decline" else f"unknown payment method {row.token!r}")
     return ChargeResult(row.status, row.reference, message)
 
 

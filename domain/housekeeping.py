@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import models
 from billrun.settings import get_settings
-from domain import clock, events, jobs, payments, sending
+from domain import clock, credit_notes, events, jobs, payments, sending
 from models.enums import TokenKind
 
 LOGIN_ATTEMPTS_KEPT = timedelta(days=30)
@@ -27,7 +27,8 @@ async def purge_expired() -> dict[str, int]:
 async def sweep() -> dict[str, int]:
     """Move on what is stuck (idempotent, safe from several workers at once): jobs nothing moved for a while
     (QUEUED ones whose first message was lost, RUNNING ones whose chunk messages or follow-up were lost: planned
-    again, which re-sends their pending chunks), auto-pay charges whose answer was lost (UNKNOWN: the gateway
-    is asked), e-mails whose worker died mid-send (reported, not re-sent)."""
+    again, which re-sends their pending chunks), auto-pay charges and credit-note refunds whose answer was lost
+    (UNKNOWN: the gateway is asked), e-mails whose worker died mid-send (reported, not re-sent)."""
     return {"jobs_resent": await jobs.resend_stale(), "payments_settled": await payments.settle_unknown(),
+            "refunds_settled": await credit_notes.settle_unknown(),
             "deliveries_stuck": await sending.settle_stuck()}

@@ -48,6 +48,12 @@ class InvoiceDocument:
     tax_amount: Decimal
     total: Decimal
     external_comment: str
+    title: str = "Invoice"  # or "Credit note": same layout, no due date
+    references: tuple[str, ...] = ()  # printed under the dates: what a credit note credits, and why
+
+
+def is_invoice(doc: InvoiceDocument) -> bool:
+    return doc.title == "Invoice"
 
 
 def format_money(amount: Decimal, currency: str) -> str:
@@ -76,7 +82,7 @@ def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
     """Render the invoice as an A4 PDF; deterministic for a given document."""
     pdf = FPDF(format="A4")
     pdf.set_creation_date(datetime.combine(doc.invoice_date, time(), tzinfo=UTC))
-    pdf.set_title(_text(f"Invoice {doc.number}"))
+    pdf.set_title(_text(f"{doc.title} {doc.number}"))
     pdf.set_author(_text(doc.issuer))
     pdf.set_creator("billrun")
     pdf.set_auto_page_break(auto=True, margin=15)
@@ -89,10 +95,13 @@ def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
 
     line(doc.issuer, style="B", size=16)
     pdf.ln(4)
-    line(f"Invoice {doc.number}", style="B", size=14)
-    line(f"Invoice date: {doc.invoice_date.isoformat()}")
-    line(f"Due date: {doc.due_date.isoformat()}")
+    line(f"{doc.title} {doc.number}", style="B", size=14)
+    line(f"{doc.title} date: {doc.invoice_date.isoformat()}")
+    if is_invoice(doc):
+        line(f"Due date: {doc.due_date.isoformat()}")
     line(f"Billing period: {doc.period_start.isoformat()} to {doc.period_end.isoformat()}")
+    for reference in doc.references:
+        line(reference)
     pdf.ln(4)
     line("Bill to", style="B", size=11)
     line(doc.account_name)

@@ -3,7 +3,8 @@
 Actors are addressed by name, so the domain never imports the workers; `workers/actors.py` declares them with
 these names and queues.
 
-**One protocol runs every chunked job** (processing, posting, sending, the accounting export, auto-pay). A kind
+**One protocol runs every chunked job** (processing, posting, sending, the accounting export, auto-pay, credit
+notes). A kind
 module describes only what is its own, in a `Chunked`: what its chunks are, the work of one, what finishing
 does. The rest is here, once:
 
@@ -57,15 +58,18 @@ EXPORT_FILE = "export_file"
 PLAN_AUTOPAY = "plan_autopay"
 CHARGE_PAYMENT = "charge_payment"
 GIVE_UP_PAYMENT = "give_up_payment"
+PLAN_CREDIT_NOTE = "plan_credit_note"
+CREDIT_NOTE_TASK = "credit_note_task"
 
 # Which actor starts each kind of job (for a chunked kind: its planning).
 STARTS = {JobKind.PROCESS: PLAN_PROCESSING, JobKind.ANALYZE: ANALYZE_BATCH, JobKind.REVERSE: REVERSE_BATCH,
           JobKind.POST: PLAN_POSTING, JobKind.SEND: PLAN_SENDING, JobKind.EXPORT: PLAN_EXPORT,
-          JobKind.AUTO_PAY: PLAN_AUTOPAY}
+          JobKind.AUTO_PAY: PLAN_AUTOPAY, JobKind.CREDIT_NOTE: PLAN_CREDIT_NOTE}
 UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING)
 # The protocol's steps, in order, each a fault point `<kind>.<step>` (`domain.faults`).
 STEPS = ("plan.committed", "chunk.before_commit", "chunk.committed", "finish.committed")
-CHUNKED_KINDS = (JobKind.PROCESS, JobKind.POST, JobKind.SEND, JobKind.EXPORT, JobKind.AUTO_PAY)
+CHUNKED_KINDS = (JobKind.PROCESS, JobKind.POST, JobKind.SEND, JobKind.EXPORT, JobKind.AUTO_PAY,
+                 JobKind.CREDIT_NOTE)
 
 
 def checkpoints() -> list[str]:
@@ -76,16 +80,17 @@ def checkpoints() -> list[str]:
 # ---------------------------------------------------------------- messages
 
 
-def send(actor_name: str, *, on_exhausted: str = FAIL_JOB, **kwargs: Any) -> None:
-    """Enqueue a message for an actor by name; when its retries are exhausted, `on_exhausted` (by default
-    `fail_job`, which fails the job named in the message) gets the message. (Not `on_failure`: dramatiq calls
-    that on every failed attempt, retried or not.)"""
+def send(actor_name: str, *, on_exhausted: str = FAIL_JOB, queue: str = QUEUE, **kwargs: Any) -> None:
+    """Enqueue a message for an actor by name (on `queue`); when its retries are exhausted, `on_exhausted` (by
+    default `fail_job`, which fails the job named in the message, if any) gets the message. (Not `on_failure`:
+    dramatiq calls that on every failed attempt, retried or not.)"""
     broker = dramatiq.get_broker()
-    if QUEUE not in broker.get_declared_queues():
+    if queue not in broker.get_declared_queues():
         # Without `workers.actors` imported, dramatiq builds a default broker and the message goes astray.
-        raise RuntimeError("The billing actors are not declared in this process: import workers.actors first.")
-    message: dramatiq.Message[Any] = dramatiq.Message(queue_name=QUEUE, actor_name=actor_name, args=(), kwargs=kwargs,
-                               options={"on_retry_exhausted": on_exhausted})
+        raise RuntimeError(f"The actors of queue {queue} are not declared in this process: import workers.actors "
+                           "first.")
+    message: dramatiq.Message[Any] = dramatiq.Message(queue_name=queue, actor_name=actor_name, args=(),
+                                                      kwargs=kwargs, options={"on_retry_exhausted": on_exhausted})
     broker.enqueue(message)
 
 

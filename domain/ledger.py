@@ -61,6 +61,20 @@ def invoice_lines(receivable_id: int, total: Decimal, revenue: Iterable[tuple[in
                         *((account, -amount, "Tax") for account, amount in tax)])
 
 
+def credit_note_lines(receivable_id: int, total: Decimal, revenue: Iterable[tuple[int, Decimal]],
+                      tax: Iterable[tuple[int, Decimal]]) -> list[Line]:
+    """The mirror of an invoice's entry for the credited amounts: Dr revenue per distribution; Dr tax payable;
+    Cr receivables (the credit note's total)."""
+    return entry_lines([(receivable_id, -total, "Receivable"),
+                        *((account, amount, "Revenue") for account, amount in revenue),
+                        *((account, amount, "Tax") for account, amount in tax)])
+
+
+def refund_lines(cash_id: int, receivable_id: int, amount: Decimal) -> list[Line]:
+    """A refund: Dr receivables; Cr cash (the mirror of a payment)."""
+    return entry_lines([(receivable_id, amount, "Receivable"), (cash_id, -amount, "Cash")])
+
+
 def payment_lines(cash_id: int, receivable_id: int, amount: Decimal) -> list[Line]:
     """Dr cash; Cr receivables."""
     return entry_lines([(cash_id, amount, "Cash"), (receivable_id, -amount, "Receivable")])

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import aiosmtplib
 
 from domain import clock
-from domain.invoice_pdf import InvoiceDocument, format_money
+from domain.invoice_pdf import InvoiceDocument, format_money, is_invoice
 
 INVOICE_HEADER = "X-Billrun-Invoice"  # the invoice number, which names the outbox file
 SMTP_TIMEOUT = 30.0  # seconds
@@ -49,26 +49,30 @@ def _safe_name(value: str) -> str:
 
 
 def invoice_message(doc: InvoiceDocument, pdf: bytes, *, sender: str) -> EmailMessage:
-    """The invoice e-mail to the account's billing address, with the PDF attached as `<number>.pdf`."""
+    """The invoice (or credit note) e-mail to the account's billing address, with the PDF attached as
+    `<number>.pdf`."""
     if not doc.billing_email.strip():
         raise ValueError(f"invoice {doc.number} has no billing e-mail address")
     domain = parseaddr(sender)[1].rpartition("@")[2] or "billrun.invalid"
     message = EmailMessage()
     message["From"] = sender
     message["To"] = doc.billing_email.strip()
-    message["Subject"] = _one_line(f"Invoice {doc.number} from {doc.issuer}")
+    message["Subject"] = _one_line(f"{doc.title} {doc.number} from {doc.issuer}")
     message["Date"] = format_datetime(clock.now())
-    message["Message-ID"] = f"<invoice-{_safe_name(doc.number)}@{domain}>"
+    kind = doc.title.lower().replace(" ", "-")
+    message["Message-ID"] = f"<{kind}-{_safe_name(doc.number)}@{domain}>"
     message[INVOICE_HEADER] = _one_line(doc.number)
     body = [
         f"Dear {_one_line(doc.account_name)},",
         "",
-        f"please find attached invoice {doc.number} for {doc.period_start.isoformat()} to "
+        f"please find attached {doc.title.lower()} {doc.number} for {doc.period_start.isoformat()} to "
         f"{doc.period_end.isoformat()}.",
+        *doc.references,
         "",
         f"Total: {format_money(doc.total, doc.currency)}",
-        f"Due date: {doc.due_date.isoformat()}",
     ]
+    if is_invoice(doc):
+        body.append(f"Due date: {doc.due_date.isoformat()}")
     if doc.external_comment.strip():
         body += ["", doc.external_comment.strip()]
     body += ["", doc.issuer, ""]

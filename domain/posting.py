@@ -24,7 +24,7 @@ from tortoise.expressions import F, Subquery
 
 import models
 from billrun.settings import get_settings
-from domain import audit, clock, events, jobs, ledger, periods, sequences
+from domain import approvals, audit, clock, credit_notes, events, jobs, ledger, periods, sequences
 from domain.access import Viewer, account_visibility, get_visible, require, sees_all_accounts
 from domain.errors import DomainError, ErrorCode, Problem, raise_if
 from domain.transactions import in_transaction
@@ -55,12 +55,59 @@ def invoice_number(n: int) -> str:
 # ---------------------------------------------------------------- starting, from the API
 
 
-async def start_posting(viewer: Viewer, batch_id: int, mode: PostMode) -> models.Job:
+async def start_posting(viewer: Viewer, batch_id: int, mode: PostMode) -> models.Job | None:
     """Refuse with every failed guard at once, or move the batch to POSTING and queue the job. A batch left
-    POSTING by a failed job is resumed the same way (chunks already posted are not posted again)."""
+    POSTING by a failed job is resumed the same way (chunks already posted are not posted again).
+
+    When the batch's APPROVED total is above a BATCH_TOTAL_ABOVE rule of its currency, nothing is posted: the
+    request is recorded on the batch (who, which mode) and None returned; another user confirms it
+    (`confirm_posting`)."""
     require(viewer, Permission.BILLING_ACCESS)
     batch = await get_visible(viewer, models.BillingBatch, batch_id, "Billing batch", "batchId")
     require(viewer, Permission.BILLING_SEND_EXPORT)
+    if batch.status == BatchStatus.PROCESSED and (total := await total_needing_confirmation(batch)) is not None:
+        raise_if(await _guard_problems(viewer, batch))
+        async with in_transaction():
+            updated = await models.BillingBatch.filter(id=batch.id, status=BatchStatus.PROCESSED).update(
+                post_requested_by_id=viewer.user_id, post_requested_mode=mode, post_requested_at=clock.now())
+            if not updated:
+                raise DomainError(ErrorCode.CONCURRENT_UPDATE, "The batch changed meanwhile; reload it.", "batchId")
+            await audit.record(viewer, "BillingBatch", batch.id, {"post_requested_by": (
+                batch.post_requested_by_id, viewer.user_id), "post_requested_mode": (batch.post_requested_mode, mode)},
+                "POST_REQUEST", batch_id=batch.id)
+            await events.batch_post_requested(batch.id, mode, total, viewer)
+        return None
+    return await _start(viewer, batch, mode)
+
+
+async def confirm_posting(viewer: Viewer, batch_id: int) -> models.Job:
+    """Post a batch whose posting another user asked for (four eyes on a total above the rule). The guards are
+    checked again, for the confirming user, on the batch as it is now."""
+    require(viewer, Permission.BILLING_ACCESS)
+    batch = await get_visible(viewer, models.BillingBatch, batch_id, "Billing batch", "batchId")
+    require(viewer, Permission.BILLING_SEND_EXPORT)
+    if batch.status != BatchStatus.PROCESSED or batch.post_requested_by_id is None \
+            or batch.post_requested_mode is None:
+        raise DomainError(ErrorCode.INVALID_STATUS, "No posting of this batch waits for confirmation.", "batchId")
+    if batch.post_requested_by_id == viewer.user_id:
+        raise DomainError(ErrorCode.FOUR_EYES_REQUIRED, "The user who asked to post this batch cannot confirm it: "
+                          "another user with BILLING_SEND_EXPORT must.", "batchId")
+    return await _start(viewer, batch, batch.post_requested_mode, requested_by=batch.post_requested_by_id)
+
+
+async def total_needing_confirmation(batch: models.BillingBatch) -> Decimal | None:
+    """The APPROVED total of the batch (what posting would invoice) when a rule wants it confirmed, else None."""
+    limit = (await approvals.load()).batch_limit(batch.currency)
+    if limit is None:
+        return None
+    amounts = await models.PeriodicBilling.filter(batch_id=batch.id, status=BillingStatus.APPROVED).values_list(
+        "amount", flat=True)
+    total = sum((Decimal(str(a)) for a in amounts), Decimal("0.00"))
+    return total if total > limit else None
+
+
+async def _start(viewer: Viewer, batch: models.BillingBatch, mode: PostMode,
+                 requested_by: int | None = None) -> models.Job:
     resuming = batch.status == BatchStatus.POSTING
     if resuming and await models.Job.exists(batch_id=batch.id, kind=JobKind.POST,
                                             status__in=[JobStatus.QUEUED, JobStatus.RUNNING]):
@@ -73,15 +120,22 @@ async def start_posting(viewer: Viewer, batch_id: int, mode: PostMode) -> models
     await sequences.ensure(INVOICE_SEQUENCE)
     async with in_transaction():
         if not resuming:
-            updated = await models.BillingBatch.filter(id=batch.id, status=BatchStatus.PROCESSED).update(
-                status=BatchStatus.POSTING, post_mode=mode, version=batch.version + 1)
+            # A confirmation posts only the request it confirms (not one made again meanwhile by someone else).
+            confirming = {"post_requested_by_id": requested_by} if requested_by is not None else {}
+            updated = await models.BillingBatch.filter(id=batch.id, status=BatchStatus.PROCESSED, **confirming).update(
+                status=BatchStatus.POSTING, post_mode=mode, version=batch.version + 1, post_requested_by_id=None,
+                post_requested_mode=None, post_requested_at=None)
             if not updated:
                 raise DomainError(ErrorCode.CONCURRENT_UPDATE, "The batch changed meanwhile; reload it.", "batchId")
             # Dispositions share-lock the batch row (batches.hold_open): those that got in before this update
             # have committed now, and later ones will be refused. So the guards are checked again, for good.
             raise_if(await _guard_problems(viewer, batch))
+            if requested_by is None and await total_needing_confirmation(batch) is not None:
+                # Dispositions that got in meanwhile lifted the total above a rule: ask for confirmation instead.
+                raise DomainError(ErrorCode.CONCURRENT_UPDATE, "The batch changed meanwhile; reload it.", "batchId")
             await audit.record(viewer, "BillingBatch", batch.id, {"status": (batch.status, BatchStatus.POSTING),
-                                                                  "post_mode": (None, mode)},
+                                                                  "post_mode": (None, mode),
+                                                                  "post_requested_by": (requested_by, None)},
                                "POST", batch_id=batch.id)
         job = await jobs.create(JobKind.POST, batch_id=batch.id, created_by=viewer.user_id, actor=viewer.user_id,
                                 actor_label=viewer.label)
@@ -132,8 +186,8 @@ async def _chunks(job: models.Job) -> list[jobs.Chunk]:
 # ---------------------------------------------------------------- one chunk, in a worker
 
 INVOICE_COLUMNS = ("id", "number", "billing_id", "account_id", "bill_to_name", "bill_to_email", "batch_id",
-                   "currency", "invoice_date", "due_date", "amount", "tax_amount", "amount_paid", "status",
-                   "created_at")
+                   "currency", "invoice_date", "due_date", "amount", "tax_amount", "amount_paid", "credit_applied",
+                   "status", "created_at")
 ENTRY_COLUMNS = ("id", "entry_date", "memo", "invoice_id", "payment_id", "batch_id", "created_at")
 LINE_COLUMNS = ("id", "entry_id", "ledger_account_id", "debit", "credit", "memo")
 AUDIT_COLUMNS = ("entity", "entity_id", "field", "before", "after", "operation", "actor_id", "actor_label",
@@ -184,15 +238,21 @@ async def write_invoices(tx: BaseDBAsyncClient, job: models.Job, first_id: int, 
         number = invoice_number(first + n)
         invoice_date = override or batch.invoice_date
         tax_amount = sum((a for _, a in tax[billing_id]), Decimal("0.00"))
-        invoices.append((invoice_id, number, billing_id, account_id, name, email, batch.id, batch.currency,
+        invoices.append([invoice_id, number, billing_id, account_id, name, email, batch.id, batch.currency,
                          invoice_date, invoice_date + timedelta(days=terms), amount, tax_amount, Decimal("0.00"),
-                         InvoiceStatus.OPEN.value, now))
+                         Decimal("0.00"), InvoiceStatus.OPEN.value, now])
         entries.append((entry_id, invoice_date, f"Invoice {number}", invoice_id, None, batch.id, now))
     await insert_rows(tx, "invoice", INVOICE_COLUMNS, invoices)
     await insert_rows(tx, "journal_entry", ENTRY_COLUMNS, entries)
     await insert_rows(tx, "journal_line", LINE_COLUMNS, [
         (line_id, entry_id, line.ledger_account_id, line.debit, line.credit, line.memo)
         for line_id, (entry_id, line) in zip(line_ids, lines, strict=True)])
+    # Account credit left by credit notes settles the new invoices of its account (docs/CREDIT_NOTES.md).
+    applied = await credit_notes.apply_available_credit(tx, [
+        {"id": i[0], "number": i[1], "account_id": i[3], "amount": i[10], "invoice_date": i[8], "batch_id": batch.id}
+        for i in invoices], batch.currency, accounts.receivable_id)
+    for invoice_id, amount in applied.items():
+        await models.Invoice.filter(id=invoice_id).update(credit_applied=amount)
     await events.invoices_posted(batch.id, job.id, len(billings), invoice_number(first),
                                  invoice_number(first + len(billings) - 1))
     return len(billings)
@@ -236,9 +296,9 @@ async def _follow_ups(job: models.Job) -> list[models.Job]:
     if batch.post_mode == PostMode.EXPORT:
         queued.append(await jobs.follow_up(JobKind.EXPORT, batch_id=batch.id, created_by=job.created_by_id))
     # Amounts compared in Python: SQLite keeps money as text, where '0.00' > 0.
-    rows = [(invoice_id, amount) for invoice_id, amount in await models.Invoice.filter(
+    rows = [(invoice_id, amount - applied) for invoice_id, amount, applied in await models.Invoice.filter(
         batch_id=batch.id, account__autopay_enabled=True).exclude(account__payment_method_token=None).values_list(
-        "id", "amount") if amount > 0]
+        "id", "amount", "credit_applied") if amount - applied > 0]
     if rows:
         await models.Payment.bulk_create([
             models.Payment(invoice_id=invoice_id, idempotency_key=f"autopay-invoice-{invoice_id}", amount=amount,

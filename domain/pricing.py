@@ -4,8 +4,10 @@ Pure: no database, no I/O, no clock. The same input always gives the same drafts
 half-up at the line to the minor unit of the account's currency (USD cents, whole yen: `domain.money`); a draft's
 amount is the sum of its rounded lines. The currency is an input of both entry points, beside the tax rate.
 
-Every line carries a JSON-serializable `trace` that answers "why this amount?": the price record used and why,
-the period, days billed out of days in the period, the formula, and the revenue distribution.
+Every line carries a JSON-serializable `trace`: the facts of its pricing that its columns do not hold (the unit
+price and quantity used, a dated price's window, a service change's prices…). `domain.trace.compose` turns
+them and the columns into the whole answer to "why this amount?" (price record and why, period, days billed of
+days in the period, the formula, tax rate and location).
 """
 
 from collections.abc import Sequence
@@ -16,11 +18,10 @@ from decimal import Decimal
 from domain.calendar import days_inclusive, periods_due
 from domain.currencies import STORED_DECIMALS, currency_problem, minor_unit
 from domain.money import round_half_up
+from domain.trace import number_text, price_text
 from models.enums import BillingFrequency, BillingStatus, DetailKind, PriceSource
 
 ZERO = Decimal(0)
-TIMES = "\u00d7"  # the multiplication and minus signs of the trace formulas
-MINUS = "\u2212"
 
 # ---------------------------------------------------------------------------------------------------- inputs
 
@@ -171,19 +172,6 @@ def _iso(day: date | None) -> str | None:
     return None if day is None else day.isoformat()
 
 
-def _number(value: Decimal) -> str:
-    """A plain decimal string without exponent or trailing zeros (quantities, rates)."""
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def _price_text(value: Decimal, places: int) -> str:
-    """A price shown with the currency's decimals (cents, or none for yen), or with all its places when it has
-    more."""
-    rounded = round_half_up(value, places)
-    return format(rounded, "f") if value == rounded else format(value, "f")
-
-
 def _places(currency: str, problems: list[Problem]) -> int:
     """The decimals lines of this currency round to. A currency that cannot be billed (withdrawn since the
     account was opened, or with more decimals than storage holds) rejects the billing and rounds to storage."""
@@ -194,38 +182,16 @@ def _places(currency: str, problems: list[Problem]) -> int:
     return STORED_DECIMALS
 
 
-def _window_text(price: DatedPriceIn) -> str:
-    if price.last is None:
-        return f"from {price.first.isoformat()}, open-ended"
-    return f"{price.first.isoformat()} to {price.last.isoformat()}"
-
-
-def _distribution_trace(distributions: list[tuple[int | None, Decimal]]) -> list[dict]:
-    return [{"revenue_account_id": account, "amount": str(amount)} for account, amount in distributions]
-
-
-def _trace(*, price_source: PriceSource | None, price_record: dict, why: str, period: tuple[date, date],
-           billing_starting_date: date, days_billed: int | None, days_in_period: int | None,
-           unit_price: Decimal | None, quantity: Decimal | None, formula: str, places: int, **extra: object) -> dict:
-    """The keys every line's trace has; `distribution` is added once the line exists."""
-    return {
-        "price_source": None if price_source is None else price_source.value,
-        "price_record": price_record,
-        "why": why,
-        "period": {"start": period[0].isoformat(), "end": period[1].isoformat()},
-        "billing_starting_date": billing_starting_date.isoformat(),
-        "days_billed": days_billed,
-        "days_in_period": days_in_period,
-        "unit_price": None if unit_price is None else _price_text(unit_price, places),
-        "quantity": None if quantity is None else _number(quantity),
-        "formula": formula,
-        **extra,
-    }
-
-
-def _finish(line: LineDraft) -> LineDraft:
-    line.trace["distribution"] = _distribution_trace(line.distributions)
-    return line
+def _facts(places: int, unit_price: Decimal | None, quantity: Decimal | None, **extra: object) -> dict:
+    """The stored trace: only what the line's and billing's columns do not hold (`domain.trace` composes the
+    rest on read): the unit price and quantity used, the currency's decimals when not two, and `extra`."""
+    facts: dict = {} if places == STORED_DECIMALS else {"places": places}
+    if unit_price is not None:
+        facts["unit_price"] = price_text(unit_price, places)
+    if quantity is not None:
+        facts["quantity"] = number_text(quantity)
+    facts.update({key: value for key, value in extra.items() if value is not None})
+    return facts
 
 
 # ------------------------------------------------------------------------------------------- price choice
@@ -248,20 +214,16 @@ class _PeriodSpan:
     def days_billed(self) -> int:
         return days_inclusive(self.billing_start, self.billing_end)
 
-    @property
-    def bounds(self) -> tuple[date, date]:
-        return self.start, self.end
-
 
 @dataclass(frozen=True)
 class PriceChoice:
-    """The price of a charge for a period, where it came from and why."""
+    """The price of a charge for a period and where it came from: `record` holds the trace facts of the choice
+    (a dated price's window and overlapping windows, a service change's id and effective date)."""
 
     price: Decimal
     source: PriceSource
     dated_price_id: int | None
     record: dict
-    why: str
     problem: Problem | None = None
 
 
@@ -276,40 +238,31 @@ def _latest_service_change(charge: ChargeIn, day: date) -> ServiceChangeIn | Non
 
 def _dated_choice(charge: ChargeIn, windows: list[DatedPriceIn], day: date) -> PriceChoice:
     chosen = windows[0]
-    why = f"Dated price #{chosen.id} ({_window_text(chosen)}) contains the billing starting date {day.isoformat()}"
+    record: dict = {"window": [chosen.first.isoformat(), _iso(chosen.last)]}
     problem = None
     if len(windows) > 1:
+        record["overlap"] = [p.id for p in windows[1:]]
         others = ", ".join(f"#{p.id}" for p in windows[1:])
-        why += f"; dated prices {others} contain it too (overlapping legacy data), the earliest-starting one is used"
         problem = Problem("OVERLAPPING_DATED_PRICES",
                           f"Charge #{charge.id} '{charge.description}' has overlapping dated prices "
                           f"#{chosen.id}, {others} on {day.isoformat()}.")
-    record = {"type": "DatedPrice", "id": chosen.id, "first": chosen.first.isoformat(), "last": _iso(chosen.last)}
-    return PriceChoice(chosen.price, PriceSource.DATED_PRICE, chosen.id, record, why, problem)
+    return PriceChoice(chosen.price, PriceSource.DATED_PRICE, chosen.id, record, problem)
 
 
-def _undated_choice(charge: ChargeIn, day: date, places: int) -> PriceChoice:
+def _undated_choice(charge: ChargeIn, day: date) -> PriceChoice:
     change = _latest_service_change(charge, day)
     if change is None:
-        why = (f"No dated price contains the billing starting date {day.isoformat()} and no service change "
-               f"applies: the charge's own periodic price is used")
-        return PriceChoice(charge.price, PriceSource.CONTRACT_CHARGE, None,
-                            {"type": "RecurringCharge", "id": charge.id}, why)
-    why = (f"No dated price contains the billing starting date {day.isoformat()}: service change #{change.id} "
-           f"effective {change.effective.isoformat()} set the charge's price to "
-           f"{_price_text(change.new_price, places)}")
-    record = {"type": "ServiceChange", "id": change.id, "effective": change.effective.isoformat(),
-              "charge_id": charge.id}
-    return PriceChoice(change.new_price, PriceSource.CONTRACT_CHARGE, None, record, why)
+        return PriceChoice(charge.price, PriceSource.CONTRACT_CHARGE, None, {})
+    record = {"record": ["ServiceChange", change.id], "effective": change.effective.isoformat()}
+    return PriceChoice(change.new_price, PriceSource.CONTRACT_CHARGE, None, record)
 
 
-def choose_price(charge: ChargeIn, billing_starting_date: date, places: int) -> PriceChoice:
-    """The price of `charge` for a period billed from `billing_starting_date` (docs/BILLING.md); `places`, the
-    currency's decimals, only formats the price in the explanation."""
+def choose_price(charge: ChargeIn, billing_starting_date: date) -> PriceChoice:
+    """The price of `charge` for a period billed from `billing_starting_date` (docs/BILLING.md)."""
     windows = _containing_windows(charge, billing_starting_date)
     if windows:
         return _dated_choice(charge, windows, billing_starting_date)
-    return _undated_choice(charge, billing_starting_date, places)
+    return _undated_choice(charge, billing_starting_date)
 
 
 # ------------------------------------------------------------------------------------------ contract lines
@@ -319,25 +272,15 @@ def _prorate(price: Decimal, quantity: Decimal, days_billed: int, days_in_period
     return round_half_up(price * quantity * days_billed / days_in_period, places)
 
 
-def _proration_formula(price: Decimal, quantity: Decimal, days: int, days_in_period: int, amount: Decimal,
-                       places: int) -> str:
-    return f"{_price_text(price, places)} {TIMES} {_number(quantity)} {TIMES} {days}/{days_in_period} = {amount}"
-
-
 def _recurring_line(charge: ChargeIn, span: _PeriodSpan, choice: PriceChoice, places: int) -> LineDraft:
     days_billed, days_in_period = span.days_billed, span.days_in_period
     amount = _prorate(choice.price, charge.quantity, days_billed, days_in_period, places)
-    formula = _proration_formula(choice.price, charge.quantity, days_billed, days_in_period, amount, places)
-    trace = _trace(price_source=choice.source, price_record=choice.record, why=choice.why, period=span.bounds,
-                   billing_starting_date=span.billing_start, days_billed=days_billed,
-                   days_in_period=days_in_period, unit_price=choice.price, quantity=charge.quantity,
-                   formula=formula, places=places, billing_ending_date=span.billing_end.isoformat(),
-                   charge_id=charge.id)
-    return _finish(LineDraft(
+    return LineDraft(
         kind=DetailKind.RECURRING, description=charge.description, amount=amount, days_billed=days_billed,
         days_in_period=days_in_period, price_source=choice.source, charge_id=charge.id,
         dated_price_id=choice.dated_price_id, source_type=None, source_id=None,
-        revenue_account_id=charge.revenue_account_id, trace=trace))
+        revenue_account_id=charge.revenue_account_id,
+        trace=_facts(places, choice.price, charge.quantity, **choice.record))
 
 
 def _changes_inside(charge: ChargeIn, span: _PeriodSpan) -> list[ServiceChangeIn]:
@@ -354,29 +297,18 @@ def _service_change_line(charge: ChargeIn, span: _PeriodSpan, change: ServiceCha
     days, days_in_period = days_inclusive(change.effective, span.billing_end), span.days_in_period
     difference = change.new_price - replaced_price
     amount = _prorate(difference, charge.quantity, days, days_in_period, places)
-    new_text, replaced_text = _price_text(change.new_price, places), _price_text(replaced_price, places)
-    formula = (f"({new_text} {MINUS} {replaced_text}) "
-               f"{TIMES} {_number(charge.quantity)} {TIMES} {days}/{days_in_period} = {amount}")
-    why = (f"Service change #{change.id} effective {change.effective.isoformat()} changes the price from "
-           f"{replaced_text} to {new_text} for the {days} days from "
-           f"{change.effective.isoformat()} to {span.billing_end.isoformat()}")
-    record = {"type": "ServiceChange", "id": change.id, "effective": change.effective.isoformat(),
-              "charge_id": charge.id}
-    trace = _trace(price_source=PriceSource.CONTRACT_CHARGE, price_record=record, why=why, period=span.bounds,
-                   billing_starting_date=span.billing_start, days_billed=days, days_in_period=days_in_period,
-                   unit_price=difference, quantity=charge.quantity, formula=formula, places=places,
-                   new_price=new_text, replaced_price=replaced_text,
-                   billing_ending_date=span.billing_end.isoformat(), charge_id=charge.id)
-    return _finish(LineDraft(
+    trace = _facts(places, difference, charge.quantity, new_price=price_text(change.new_price, places),
+                   replaced_price=price_text(replaced_price, places), effective=change.effective.isoformat())
+    return LineDraft(
         kind=DetailKind.SERVICE_CHANGE, description=f"{charge.description} (service change)", amount=amount,
         days_billed=days, days_in_period=days_in_period, price_source=PriceSource.CONTRACT_CHARGE,
         charge_id=charge.id, dated_price_id=None, source_type="ServiceChange", source_id=change.id,
-        revenue_account_id=charge.revenue_account_id, trace=trace))
+        revenue_account_id=charge.revenue_account_id, trace=trace)
 
 
 def _charge_lines(charge: ChargeIn, span: _PeriodSpan, places: int) -> tuple[list[LineDraft], list[Problem]]:
     """The recurring line of a charge, then one line per service change inside the period."""
-    choice = choose_price(charge, span.billing_start, places)
+    choice = choose_price(charge, span.billing_start)
     problems = [] if choice.problem is None else [choice.problem]
     if charge.revenue_account_id is None:
         problems.append(Problem("NO_REVENUE_ACCOUNT",
@@ -392,24 +324,15 @@ def _charge_lines(charge: ChargeIn, span: _PeriodSpan, places: int) -> tuple[lis
 # ----------------------------------------------------------------------------------------- one-off lines
 
 
-def _one_off_formula(item: OneOffIn, amount: Decimal, places: int) -> str:
-    if item.quantity is not None and item.unit_price is not None:
-        return f"{_number(item.quantity)} {TIMES} {_price_text(item.unit_price, places)} = {amount}"
-    return f"{format(item.amount, 'f')} rounded half-up = {amount}"
-
-
-def _one_off_line(item: OneOffIn, period: tuple[date, date], places: int) -> LineDraft:
+def _one_off_line(item: OneOffIn, places: int) -> LineDraft:
     amount = round_half_up(item.amount, places)
-    record = {"type": item.source_type, "id": item.source_id, "day": item.day.isoformat()}
-    why = f"{item.source_type} #{item.source_id} of {item.day.isoformat()} is billed once, for {amount}"
-    trace = _trace(price_source=None, price_record=record, why=why, period=period,
-                   billing_starting_date=period[0], days_billed=None, days_in_period=None,
-                   unit_price=item.unit_price, quantity=item.quantity, formula=_one_off_formula(item, amount, places),
-                   places=places)
-    return _finish(LineDraft(
+    priced = item.quantity is not None and item.unit_price is not None
+    trace = _facts(places, item.unit_price, item.quantity, day=item.day.isoformat(),
+                   raw=None if priced else format(item.amount, "f"))
+    return LineDraft(
         kind=item.kind, description=item.description, amount=amount, days_billed=None, days_in_period=None,
         price_source=None, charge_id=None, dated_price_id=None, source_type=item.source_type,
-        source_id=item.source_id, revenue_account_id=item.revenue_account_id, trace=trace))
+        source_id=item.source_id, revenue_account_id=item.revenue_account_id, trace=trace)
 
 
 def _one_off_problems(items: Sequence[OneOffIn]) -> list[Problem]:
@@ -421,20 +344,13 @@ def _one_off_problems(items: Sequence[OneOffIn]) -> list[Problem]:
 # ---------------------------------------------------------------------------------------------- tax, totals
 
 
-def _tax_line(tax: TaxIn, base: Decimal, period: tuple[date, date], billing_starting_date: date,
-              places: int) -> LineDraft:
+def _tax_line(tax: TaxIn, base: Decimal, places: int) -> LineDraft:
     amount = round_half_up(base * tax.rate, places)
-    formula = f"{base} {TIMES} {_number(tax.rate)} = {amount}"
-    why = f"Tax rate {_number(tax.rate)} of tax location {tax.location} applied to the other lines ({base})"
-    record = {"type": "TaxRate", "location": tax.location, "rate": _number(tax.rate)}
-    trace = _trace(price_source=None, price_record=record, why=why, period=period,
-                   billing_starting_date=billing_starting_date, days_billed=None, days_in_period=None,
-                   unit_price=None, quantity=None, formula=formula, places=places,
-                   location=tax.location, rate=_number(tax.rate), base=str(base))
-    return _finish(LineDraft(
+    return LineDraft(
         kind=DetailKind.TAX, description=f"Tax ({tax.location})", amount=amount, days_billed=None,
         days_in_period=None, price_source=None, charge_id=None, dated_price_id=None, source_type=None,
-        source_id=None, revenue_account_id=tax.ledger_account_id, trace=trace))
+        source_id=None, revenue_account_id=tax.ledger_account_id,
+        trace=_facts(places, None, None, rate=number_text(tax.rate), base=str(base)))
 
 
 def _add_tax(draft: BillingDraft, tax: TaxIn | None, places: int) -> None:
@@ -446,8 +362,7 @@ def _add_tax(draft: BillingDraft, tax: TaxIn | None, places: int) -> None:
         return
     if tax.ledger_account_id is None:
         draft.problems.append(Problem("NO_TAX_ACCOUNT", f"The tax rate of '{tax.location}' has no ledger account."))
-    period = (draft.period_start, draft.period_end)
-    draft.lines.append(_tax_line(tax, draft.amount, period, draft.billing_start, places))
+    draft.lines.append(_tax_line(tax, draft.amount, places))
 
 
 def _check_total(draft: BillingDraft) -> None:
@@ -510,7 +425,7 @@ def price_one_offs(account_id: int, items: Sequence[OneOffIn], *, currency: str,
                          period_start=start, period_end=as_of, billing_start=start, billing_end=as_of, as_of=as_of,
                          tax_location=tax_location, lines=[], problems=[])
     places = _places(currency, draft.problems)
-    draft.lines = [_one_off_line(item, (start, as_of), places) for item in items]
+    draft.lines = [_one_off_line(item, places) for item in items]
     draft.problems.extend(_one_off_problems(items))
     _add_tax(draft, tax, places)
     _check_total(draft)

@@ -43,10 +43,11 @@ async def _send_chunk(job: models.Job, chunk: models.JobChunk) -> bool:
     sent. Done when each has a settled delivery (SENT or FAILED); one still SENDING (another worker at it, or
     one that died mid-send, which the sweeper reports) leaves the chunk open."""
     invoice_ids = chunk.params["invoice_ids"]
-    attempted = set(await models.Delivery.filter(invoice_id__in=invoice_ids).values_list("invoice_id", flat=True))
+    invoices = models.Delivery.filter(invoice_id__in=invoice_ids, credit_note_id=None)  # not their credit notes
+    attempted = set(await invoices.values_list("invoice_id", flat=True))
     for outgoing in await documents([i for i in invoice_ids if i not in attempted]):
         await deliver(job.batch_id, outgoing)
-    return not await models.Delivery.exists(invoice_id__in=invoice_ids, status=DeliveryStatus.SENDING)
+    return not await invoices.filter(status=DeliveryStatus.SENDING).exists()
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class Outgoing:
     account_id: int
     recipient: str
     doc: InvoiceDocument
+    credit_note_id: int | None = None  # a credit note of the invoice, sent the same way
 
 
 async def deliver(batch_id: int | None, outgoing: Outgoing) -> None:
@@ -65,8 +67,8 @@ async def deliver(batch_id: int | None, outgoing: Outgoing) -> None:
     invoice_id, doc, recipient = outgoing.invoice_id, outgoing.doc, outgoing.recipient
     settings = get_settings()
     try:
-        claim = await models.Delivery.create(invoice_id=invoice_id, channel=_channel(), recipient=recipient,
-                                             status=DeliveryStatus.SENDING)
+        claim = await models.Delivery.create(invoice_id=invoice_id, credit_note_id=outgoing.credit_note_id,
+                                             channel=_channel(), recipient=recipient, status=DeliveryStatus.SENDING)
     except IntegrityError:
         return  # being sent by another worker, or sent already
     pdf = await asyncio.to_thread(render_invoice_pdf, doc)
@@ -79,8 +81,8 @@ async def deliver(batch_id: int | None, outgoing: Outgoing) -> None:
             await events.invoice_delivery_failed(batch_id, invoice_id, outgoing.account_id, doc.number, claim.id,
                                                  str(error))
             await notifications.raise_once(batch_id, "DELIVERY_FAILED",
-                                           f"Invoice {doc.number} could not be sent to {recipient}: {error}",
-                                           f"delivery-failed:{invoice_id}", account_id=outgoing.account_id)
+                                           f"{doc.title} {doc.number} could not be sent to {recipient}: {error}",
+                                           _failure_key(outgoing), account_id=outgoing.account_id)
         return
     if sent.channel == DeliveryChannel.OUTBOX_FILE.value and sent.path:
         _write_pdf_beside(Path(sent.path), pdf)
@@ -90,6 +92,12 @@ async def deliver(batch_id: int | None, outgoing: Outgoing) -> None:
             path=sent.path)
         await events.invoice_delivered(batch_id, invoice_id, outgoing.account_id, doc.number, claim.id,
                                        sent.channel)
+
+
+def _failure_key(outgoing: Outgoing) -> str:
+    if outgoing.credit_note_id is not None:
+        return f"delivery-failed:credit-note:{outgoing.credit_note_id}"
+    return f"delivery-failed:{outgoing.invoice_id}"
 
 
 async def settle_stuck(older_than: timedelta = timedelta(minutes=10)) -> int:
@@ -155,7 +163,8 @@ async def resend(viewer: Viewer, invoice_id: int, recipient: str | None = None) 
     invoice = await get_visible(viewer, models.Invoice, invoice_id, "Invoice", "invoiceId")
     require(viewer, Permission.BILLING_SEND_EXPORT)
     recipient = validation.email_address(recipient, "recipient") if recipient is not None else None
-    if await models.Delivery.exists(invoice_id=invoice.id, status__in=[DeliveryStatus.SENDING, DeliveryStatus.SENT]):
+    if await models.Delivery.exists(invoice_id=invoice.id, credit_note_id=None,
+                                    status__in=[DeliveryStatus.SENDING, DeliveryStatus.SENT]):
         raise DomainError(ErrorCode.INVALID_STATUS, f"Invoice {invoice.number} is sent or being sent.", "invoiceId")
     [outgoing] = await documents([invoice.id])
     if recipient is not None:
@@ -163,7 +172,7 @@ async def resend(viewer: Viewer, invoice_id: int, recipient: str | None = None) 
         outgoing = Outgoing(outgoing.invoice_id, outgoing.account_id, address,
                             dataclasses.replace(outgoing.doc, billing_email=address))
     await deliver(invoice.batch_id, outgoing)
-    delivery = await models.Delivery.filter(invoice_id=invoice.id).order_by("-id").first()
+    delivery = await models.Delivery.filter(invoice_id=invoice.id, credit_note_id=None).order_by("-id").first()
     if delivery is None:  # `deliver` records every attempt, sent or failed
         raise RuntimeError(f"Invoice {invoice.number} was delivered without a delivery row")
     return delivery

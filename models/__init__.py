@@ -1,8 +1,18 @@
 """Tortoise models of billrun, one module per part of the domain, migrations live in `models/migrations`."""
 
-from models.access import AccessToken, AccountGrant, LoginAttempt, User
-from models.billing import BillingBatch, BillingDetail, Finding, PeriodicBilling, RevenueDistribution
+from models.access import AccessToken, AccountGrant, AccountTeamGrant, LoginAttempt, Team, TeamMember, User
+from models.billing import (
+    ApprovalRule,
+    BillingBatch,
+    BillingDetail,
+    BillingSchedule,
+    Finding,
+    PeriodicBilling,
+    RevenueDistribution,
+)
 from models.ledger import (
+    CreditNote,
+    CreditNoteLine,
     Delivery,
     Export,
     Invoice,
@@ -26,15 +36,21 @@ from models.master import (
     WorkOrder,
 )
 from models.operations import Audit, Event, IdempotencyRecord, Job, JobChunk, Notification
+from models.webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "AccessToken",
     "Account",
     "AccountGrant",
+    "AccountTeamGrant",
     "AccountingPeriod",
+    "ApprovalRule",
     "Audit",
     "BillingBatch",
     "BillingDetail",
+    "BillingSchedule",
+    "CreditNote",
+    "CreditNoteLine",
     "DatedPrice",
     "Delivery",
     "Event",
@@ -60,6 +76,10 @@ __all__ = [
     "SandboxCharge",
     "ServiceChange",
     "TaxRate",
+    "Team",
+    "TeamMember",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "WorkOrder",
 ]

@@ -41,6 +41,49 @@ class AccountGrant(Model):
         unique_together = (("account", "user"),)
 
 
+class Team(Model):
+    """A named group of users that account restrictions can grant to at once (docs/ACCESS.md)."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=200, unique=True)
+    created_at = created_at()
+
+    class Meta:
+        table = "team"
+
+
+class TeamMember(Model):
+    """One user in one team."""
+
+    id = fields.IntField(primary_key=True)
+    team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField(
+        "models.Team", related_name="members", on_delete=fields.CASCADE)
+    team_id: int
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="team_memberships", on_delete=fields.CASCADE)
+    user_id: int
+
+    class Meta:
+        table = "team_member"
+        unique_together = (("team", "user"),)
+
+
+class AccountTeamGrant(Model):
+    """One team allowed to see a restricted account: every member sees it while a member (docs/ACCESS.md)."""
+
+    id = fields.IntField(primary_key=True)
+    account: fields.ForeignKeyRelation["Account"] = fields.ForeignKeyField(
+        "models.Account", related_name="team_grants", on_delete=fields.CASCADE)
+    account_id: int
+    team: fields.ForeignKeyRelation[Team] = fields.ForeignKeyField(
+        "models.Team", related_name="account_grants", on_delete=fields.CASCADE)
+    team_id: int
+
+    class Meta:
+        table = "account_team_grant"
+        unique_together = (("account", "team"),)
+
+
 class AccessToken(Model):
     """A bearer token: a login session or a long-lived API token. Only its SHA-256 is stored."""
 

@@ -7,9 +7,12 @@ from tortoise.models import Model
 
 from models._fields import created_at, money, nullable_enum, nullable_text, updated_at
 from models.enums import (
+    ApprovalRuleKind,
+    AutoAdvance,
     BatchStatus,
     BillingFrequency,
     BillingStatus,
+    Cadence,
     DetailKind,
     PostMode,
     PriceSource,
@@ -44,9 +47,21 @@ class BillingBatch(Model):
     exported_at = fields.DatetimeField(null=True)
     completed_at = fields.DatetimeField(null=True)
     version = fields.IntField(default=1)
+    # The schedule that created it, and for which due date: one batch per schedule and due date (a unique key).
+    schedule: fields.ForeignKeyNullableRelation["BillingSchedule"] = fields.ForeignKeyField(
+        "models.BillingSchedule", related_name="runs", null=True, on_delete=fields.SET_NULL)
+    schedule_id: int | None
+    scheduled_for = fields.DateField(null=True)
+    # A posting waiting for a second user's confirmation (the batch total is above a rule's, docs/APPROVALS.md).
+    post_requested_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="post_requests", null=True, on_delete=fields.SET_NULL)
+    post_requested_by_id: int | None
+    post_requested_mode = nullable_enum(PostMode, max_length=8)
+    post_requested_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "billing_batch"
+        unique_together = (("schedule", "scheduled_for"),)
 
 
 class PeriodicBilling(Model):
@@ -78,6 +93,8 @@ class PeriodicBilling(Model):
     external_comment = fields.TextField(default="")
     invoice_date_override = fields.DateField(null=True)
     version = fields.IntField(default=1)
+    # The last user who edited its details, comments or status: four-eyes rules want another user to approve.
+    last_edited_by_id = fields.IntField(null=True)
     created_at = created_at()
     updated_at = updated_at()
 
@@ -166,3 +183,47 @@ class Finding(Model):
     class Meta:
         table = "finding"
         indexes = (("batch_id", "key"),)
+
+
+class ApprovalRule(Model):
+    """A company-level four-eyes rule (docs/APPROVALS.md): amounts are in `currency` and apply to billings and
+    batches of that currency only; a percentage rule has no currency."""
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharEnumField(ApprovalRuleKind, max_length=40)
+    threshold = fields.DecimalField(max_digits=14, decimal_places=2)
+    currency = fields.CharField(max_length=3, null=True)
+    created_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="approval_rules", null=True, on_delete=fields.SET_NULL)
+    created_by_id: int | None
+    created_at = created_at()
+    updated_at = updated_at()
+
+    class Meta:
+        table = "approval_rule"
+
+
+class BillingSchedule(Model):
+    """Batches created on a calendar (docs/SCHEDULES.md): one per due date, advanced as far as `auto_advance`."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=150, unique=True)
+    bill_group = fields.CharField(max_length=64, null=True)  # null: every bill group
+    division = fields.CharField(max_length=64, null=True)  # null: every division
+    currency = fields.CharField(max_length=3)
+    cadence = fields.CharEnumField(Cadence, max_length=16)
+    day = fields.IntField()  # MONTHLY and QUARTERLY: day of the month 1-28; WEEKLY: ISO weekday 1-7
+    auto_advance = fields.CharEnumField(AutoAdvance, max_length=16, default=AutoAdvance.CREATE)
+    paused = fields.BooleanField(default=False)
+    next_run_on = fields.DateField(db_index=True)  # the next due date, in the business time zone
+    last_run_on = fields.DateField(null=True)
+    last_error = nullable_text()
+    created_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="schedules", null=True, on_delete=fields.SET_NULL)
+    created_by_id: int | None
+    version = fields.IntField(default=1)
+    created_at = created_at()
+    updated_at = updated_at()
+
+    class Meta:
+        table = "billing_schedule"

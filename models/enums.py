@@ -145,6 +145,7 @@ class JobKind(StrEnum):
     AUTO_PAY = "AUTO_PAY"
     EXPORT = "EXPORT"
     MASS_UPDATE = "MASS_UPDATE"
+    CREDIT_NOTE = "CREDIT_NOTE"
 
 
 class JobStatus(StrEnum):
@@ -184,6 +185,27 @@ class EventType(StrEnum):
     INVOICE_DELIVERY_FAILED = "INVOICE_DELIVERY_FAILED"
     EXPORT_CREATED = "EXPORT_CREATED"
     ACCOUNTING_PERIOD_CHANGED = "ACCOUNTING_PERIOD_CHANGED"
+    WEBHOOK_ENDPOINT_DISABLED = "WEBHOOK_ENDPOINT_DISABLED"
+    CREDIT_NOTE_CREATED = "CREDIT_NOTE_CREATED"
+    CREDIT_NOTE_ISSUED = "CREDIT_NOTE_ISSUED"
+    CREDIT_NOTE_VOIDED = "CREDIT_NOTE_VOIDED"
+    CREDIT_APPLIED = "CREDIT_APPLIED"
+    REFUND_SETTLED = "REFUND_SETTLED"
+    TEAM_CHANGED = "TEAM_CHANGED"
+    APPROVAL_RULE_CHANGED = "APPROVAL_RULE_CHANGED"
+    SCHEDULE_CHANGED = "SCHEDULE_CHANGED"
+    SCHEDULE_RAN = "SCHEDULE_RAN"
+    BATCH_POST_REQUESTED = "BATCH_POST_REQUESTED"
+
+
+class WebhookDeliveryState(StrEnum):
+    """Where one webhook attempt stands (docs/WEBHOOKS.md)."""
+
+    QUEUED = "QUEUED"  # a redelivery waiting for its worker
+    SENDING = "SENDING"  # a redelivery being sent
+    DELIVERED = "DELIVERED"  # answered 2xx
+    RETRYING = "RETRYING"  # failed; the next attempt is due at next_retry_at
+    FAILED = "FAILED"  # failed, and no attempt follows (the schedule is spent, or a redelivery)
 
 
 class BillingEdit(StrEnum):
@@ -193,3 +215,78 @@ class BillingEdit(StrEnum):
     MISC_CHARGE_ADDED = "MISC_CHARGE_ADDED"
     MISC_CHARGE_REMOVED = "MISC_CHARGE_REMOVED"
     BILLING_CHANGED = "BILLING_CHANGED"
+
+
+class CreditNoteReason(StrEnum):
+    """Why an invoice is credited (the fixed set Stripe and Lago use)."""
+
+    DUPLICATED_CHARGE = "DUPLICATED_CHARGE"
+    PRODUCT_UNSATISFACTORY = "PRODUCT_UNSATISFACTORY"
+    ORDER_CHANGE = "ORDER_CHANGE"
+    ORDER_CANCELLATION = "ORDER_CANCELLATION"
+    FRAUDULENT_CHARGE = "FRAUDULENT_CHARGE"
+    OTHER = "OTHER"
+
+
+class CreditNoteStatus(StrEnum):
+    """DRAFT (no effect yet, voidable), ISSUED (numbered, journaled, final) or VOIDED (a draft dropped)."""
+
+    DRAFT = "DRAFT"
+    ISSUED = "ISSUED"
+    VOIDED = "VOIDED"
+
+
+class CreditStatus(StrEnum):
+    """The account-credit part of a credit note: AVAILABLE until applied to later invoices, then CONSUMED;
+    VOIDED when its draft was voided."""
+
+    AVAILABLE = "AVAILABLE"
+    CONSUMED = "CONSUMED"
+    VOIDED = "VOIDED"
+
+
+class RefundStatus(StrEnum):
+    """The refund part of a credit note, through the payment gateway (UNKNOWN: the answer was lost, the
+    sweeper asks the gateway)."""
+
+    PENDING = "PENDING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    UNKNOWN = "UNKNOWN"
+
+
+class Change(StrEnum):
+    """What happened to a team, an approval rule or a schedule (TEAM_CHANGED, APPROVAL_RULE_CHANGED,
+    SCHEDULE_CHANGED events)."""
+
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"
+    DELETED = "DELETED"
+    MEMBER_ADDED = "MEMBER_ADDED"
+    MEMBER_REMOVED = "MEMBER_REMOVED"
+    PAUSED = "PAUSED"
+    RESUMED = "RESUMED"
+
+
+class ApprovalRuleKind(StrEnum):
+    """A company-level four-eyes rule (docs/APPROVALS.md)."""
+
+    BILLING_AMOUNT_ABOVE = "BILLING_AMOUNT_ABOVE"
+    CHANGE_FROM_PREVIOUS_ABOVE_PERCENT = "CHANGE_FROM_PREVIOUS_ABOVE_PERCENT"
+    BATCH_TOTAL_ABOVE = "BATCH_TOTAL_ABOVE"
+
+
+class Cadence(StrEnum):
+    """How often a billing schedule runs (docs/SCHEDULES.md)."""
+
+    MONTHLY = "MONTHLY"
+    WEEKLY = "WEEKLY"
+    QUARTERLY = "QUARTERLY"
+
+
+class AutoAdvance(StrEnum):
+    """How far a scheduled run goes by itself: create the batch, also analyze it, or also process it."""
+
+    CREATE = "CREATE"
+    ANALYZE = "ANALYZE"
+    PROCESS = "PROCESS"

@@ -6,11 +6,21 @@ from tortoise import fields
 from tortoise.models import Model
 
 from models._fields import created_at, money, nullable_text, updated_at
-from models.enums import DeliveryChannel, DeliveryStatus, ExportFormat, InvoiceStatus, PaymentStatus
+from models.enums import (
+    CreditNoteReason,
+    CreditNoteStatus,
+    CreditStatus,
+    DeliveryChannel,
+    DeliveryStatus,
+    ExportFormat,
+    InvoiceStatus,
+    PaymentStatus,
+    RefundStatus,
+)
 
 if TYPE_CHECKING:
     from models.access import User
-    from models.billing import BillingBatch, PeriodicBilling
+    from models.billing import BillingBatch, BillingDetail, PeriodicBilling
     from models.master import Account, LedgerAccount
 
 
@@ -48,6 +58,9 @@ class Invoice(Model):
     amount = money()
     tax_amount = money(default=0)
     amount_paid = money(default=0)
+    # Issued credit notes' totals, and account credit (of earlier credit notes) that settled part of it.
+    amount_credited = money(default=0, db_default=0)
+    credit_applied = money(default=0, db_default=0)
     status = fields.CharEnumField(InvoiceStatus, max_length=16, default=InvoiceStatus.OPEN)
     created_at = created_at()
 
@@ -70,6 +83,14 @@ class JournalEntry(Model):
     batch: fields.ForeignKeyNullableRelation["BillingBatch"] = fields.ForeignKeyField(
         "models.BillingBatch", related_name="journal_entries", null=True, db_index=True, on_delete=fields.RESTRICT)
     batch_id: int | None
+    # A credit note's own entry, or an application of its account credit to a later invoice.
+    credit_note: fields.ForeignKeyNullableRelation["CreditNote"] = fields.ForeignKeyField(
+        "models.CreditNote", related_name="journal_entries", null=True, db_index=True, on_delete=fields.RESTRICT)
+    credit_note_id: int | None
+    # The refund of a credit note: one entry at most per credit note (a unique key), so never refunded twice.
+    refund_of: fields.OneToOneNullableRelation["CreditNote"] = fields.OneToOneField(
+        "models.CreditNote", related_name="refund_entry", null=True, on_delete=fields.RESTRICT)
+    refund_of_id: int | None
     created_at = created_at()
 
     class Meta:
@@ -134,12 +155,15 @@ class SandboxCharge(Model):
 
 
 class Delivery(Model):
-    """An invoice sent: by SMTP, or written to the outbox folder."""
+    """An invoice (or a credit note of it) sent: by SMTP, or written to the outbox folder."""
 
     id = fields.IntField(primary_key=True)
     invoice: fields.ForeignKeyRelation[Invoice] = fields.ForeignKeyField(
         "models.Invoice", related_name="deliveries", on_delete=fields.RESTRICT, db_index=True)
     invoice_id: int
+    credit_note: fields.ForeignKeyNullableRelation["CreditNote"] = fields.ForeignKeyField(
+        "models.CreditNote", related_name="deliveries", null=True, db_index=True, on_delete=fields.RESTRICT)
+    credit_note_id: int | None
     channel = fields.CharEnumField(DeliveryChannel, max_length=16)
     recipient = fields.CharField(max_length=254)
     status = fields.CharEnumField(DeliveryStatus, max_length=8)
@@ -171,3 +195,69 @@ class Export(Model):
 
     class Meta:
         table = "export"
+
+
+class CreditNote(Model):
+    """A correction of a posted invoice: numbered from its own gap-free sequence at issue, journaled as the
+    mirror of the invoice's entry, split into what reduces the invoice's balance, account credit and a refund."""
+
+    id = fields.IntField(primary_key=True)
+    number = fields.CharField(max_length=32, unique=True, null=True)  # taken at issue
+    invoice: fields.ForeignKeyRelation[Invoice] = fields.ForeignKeyField(
+        "models.Invoice", related_name="credit_notes", on_delete=fields.RESTRICT, db_index=True)
+    invoice_id: int
+    account: fields.ForeignKeyRelation["Account"] = fields.ForeignKeyField(
+        "models.Account", related_name="credit_notes", on_delete=fields.RESTRICT, db_index=True)
+    account_id: int
+    batch: fields.ForeignKeyRelation["BillingBatch"] = fields.ForeignKeyField(
+        "models.BillingBatch", related_name="credit_notes", on_delete=fields.RESTRICT, db_index=True)
+    batch_id: int
+    reason = fields.CharEnumField(CreditNoteReason, max_length=32)
+    description = fields.TextField(default="")
+    status = fields.CharEnumField(CreditNoteStatus, max_length=8, default=CreditNoteStatus.DRAFT, db_index=True)
+    currency = fields.CharField(max_length=3)
+    amount = money()
+    tax_amount = money(default=0)
+    # What is left once the invoice's open balance is reduced goes back to the customer: account credit ...
+    credit_amount = money(default=0)
+    credit_remaining = money(default=0)
+    credit_status = fields.CharEnumField(CreditStatus, max_length=16, null=True, db_index=True)
+    # ... and a refund through the payment gateway, only up to what was paid.
+    refund_amount = money(default=0)
+    refund_status = fields.CharEnumField(RefundStatus, max_length=16, null=True, db_index=True)
+    refund_key = fields.CharField(max_length=64, unique=True, null=True)
+    refund_reference = fields.CharField(max_length=64, null=True)
+    refund_attempts = fields.IntField(default=0)
+    refund_error = nullable_text()
+    refund_updated_at = fields.DatetimeField(null=True)
+    job_id = fields.IntField(null=True)  # the CREDIT_NOTE job that sends it and refunds it
+    credit_date = fields.DateField(null=True)  # the accounting date of its entry (the day of issue)
+    created_by: fields.ForeignKeyNullableRelation["User"] = fields.ForeignKeyField(
+        "models.User", related_name="credit_notes", null=True, on_delete=fields.SET_NULL)
+    created_by_id: int | None
+    created_at = created_at()
+    issued_at = fields.DatetimeField(null=True)
+    voided_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "credit_note"
+
+
+class CreditNoteLine(Model):
+    """How much of one invoice line (a billing detail) a credit note credits."""
+
+    id = fields.IntField(primary_key=True)
+    credit_note: fields.ForeignKeyRelation[CreditNote] = fields.ForeignKeyField(
+        "models.CreditNote", related_name="lines", on_delete=fields.CASCADE, db_index=True)
+    credit_note_id: int
+    detail: fields.ForeignKeyRelation["BillingDetail"] = fields.ForeignKeyField(
+        "models.BillingDetail", related_name="credit_note_lines", on_delete=fields.RESTRICT, db_index=True)
+    detail_id: int
+    position = fields.IntField(default=0)
+    description = fields.CharField(max_length=200)
+    kind = fields.CharField(max_length=16)
+    amount = money()
+
+    class Meta:
+        table = "credit_note_line"
+        ordering = ("credit_note_id", "position", "id")

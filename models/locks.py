@@ -13,7 +13,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from models.billing import PeriodicBilling
 from models.bulk import is_postgres
-from models.ledger import Payment
+from models.ledger import CreditNote, Invoice, Payment
 from models.operations import Job, JobChunk
 
 
@@ -50,6 +50,25 @@ async def payment(tx: BaseDBAsyncClient, payment_id: int) -> Payment | None:
     """A payment, its row locked while it is settled (its invoice loaded, not locked)."""
     return await (Payment.filter(id=payment_id).select_related("invoice").select_for_update(of=("payment",))
                   .using_db(tx).first())
+
+
+async def invoice(tx: BaseDBAsyncClient, invoice_id: int) -> Invoice | None:
+    """An invoice, its row locked: credit notes of one invoice are issued one at a time (its open amounts)."""
+    return await Invoice.filter(id=invoice_id).select_for_update().using_db(tx).first()
+
+
+async def credit_note(tx: BaseDBAsyncClient, credit_note_id: int) -> CreditNote | None:
+    """A credit note, its row locked while it is issued, voided or its refund settled (its invoice loaded)."""
+    return await (CreditNote.filter(id=credit_note_id).select_related("invoice").select_for_update(
+        of=("credit_note",)).using_db(tx).first())
+
+
+async def available_credit(tx: BaseDBAsyncClient, account_ids: list[int], currency: str) -> list[CreditNote]:
+    """The account credit still AVAILABLE on these accounts, oldest first, rows locked: two postings
+    applying the same credit to different invoices serialize here."""
+    return list(await CreditNote.filter(account_id__in=account_ids, currency=currency,
+                                        credit_status="AVAILABLE").order_by("id").select_for_update()
+                .using_db(tx))
 
 
 async def billing(tx: BaseDBAsyncClient, billing_id: int) -> PeriodicBilling | None:

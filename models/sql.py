@@ -98,7 +98,7 @@ async def invoice_approved_billings(tx: BaseDBAsyncClient, batch_id: int, first_
 async def mass_disposition(tx: BaseDBAsyncClient, viewer_id: int | None, viewer_label: str, ids: list[int],
                            target: str, now: datetime) -> None:
     """One INSERT … SELECT of the audit rows, then one UPDATE (in id slices on SQLite, which caps parameters):
-    the billings `ids` take status `target`, version + 1."""
+    the billings `ids` take status `target`, version + 1, and the viewer as their last editor."""
     slices = [ids] if is_postgres(tx) else [ids[i:i + 500] for i in range(0, len(ids), 500)]
     for part in slices:
         if is_postgres(tx):
@@ -113,12 +113,12 @@ async def mass_disposition(tx: BaseDBAsyncClient, viewer_id: int | None, viewer_
             f"'MASS_DISPOSITION', {marks[0]}, {marks[1]}, batch_id, id, account_id, {marks[3]} FROM periodic_billing "
             f"WHERE {where}",
             _reorder(args, is_postgres(tx)))
-        update_args = [target, now, part] if is_postgres(tx) else [target, now, *part]
-        update_where = "id = ANY($3::int[])" if is_postgres(tx) else where
-        set_marks = ("$1", "$2") if is_postgres(tx) else ("?", "?")
+        update_args = [target, now, viewer_id, part] if is_postgres(tx) else [target, now, viewer_id, *part]
+        update_where = "id = ANY($4::int[])" if is_postgres(tx) else where
+        set_marks = ("$1", "$2", "$3") if is_postgres(tx) else ("?", "?", "?")
         await tx.execute_query(
-            f"UPDATE periodic_billing SET status = {set_marks[0]}, version = version + 1, updated_at = {set_marks[1]} "
-            f"WHERE {update_where}", update_args)
+            f"UPDATE periodic_billing SET status = {set_marks[0]}, version = version + 1, updated_at = {set_marks[1]}, "
+            f"last_edited_by_id = {set_marks[2]} WHERE {update_where}", update_args)
 
 
 def _reorder(args: list, postgres: bool) -> list:

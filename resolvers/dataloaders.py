@@ -12,9 +12,10 @@ from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 
 import models
-from domain import batches, dispositions, ledger
+from domain import batches, credit_notes, dispositions, ledger
 from domain.access import Viewer, visible
 from models.enums import BillingStatus
+from models.rows import values_rows
 
 
 def by_id_loader(viewer: Viewer, model: type[Model], scoped: bool = True) -> DataLoader[int, Any]:
@@ -37,12 +38,14 @@ def one_by_field_loader(viewer: Viewer, model: type[Model], key_field: str) -> D
 
 
 def children_loader(viewer: Viewer, model: type[Model], parent_field: str,
-                    order: tuple[str, ...] = ("id",), scoped: bool = True) -> DataLoader[int, list[Any]]:
+                    order: tuple[str, ...] = ("id",), scoped: bool = True,
+                    plain: bool = False) -> DataLoader[int, list[Any]]:
+    """The rows under each parent; `plain` reads them as `models.rows.Row`s (many per parent, read-only)."""
     async def load(parent_ids: Sequence[int]) -> list[list[Any]]:
         groups: dict[int, list[Any]] = defaultdict(list)
         rows = visible(viewer, model) if scoped else model.all()
         query = rows.filter(**{f"{parent_field}__in": list(parent_ids)}).order_by(*order)
-        for row in await query:
+        for row in await (values_rows(query) if plain else query):
             groups[getattr(row, parent_field)].append(row)
         return [groups.get(i, []) for i in parent_ids]
 
@@ -133,16 +136,30 @@ class Loaders:
     def dated_price_by_id(self) -> DataLoader[int, Any]:
         return self._get("dated_price_by_id", lambda v: by_id_loader(v, models.DatedPrice))
 
+    def record_by_id(self, model: type[Model]) -> DataLoader[int, Any]:
+        """Records of `model` by id through the viewer's scope (the price records lines' traces name)."""
+        return self._get(f"{model.__name__}_record_by_id", lambda v: by_id_loader(v, model))
+
+    @property
+    def tax_rate_by_location(self) -> DataLoader[str, Any]:
+        return self._get("tax_rate_by_location", lambda v: one_by_field_loader(v, models.TaxRate, "location"))
+
+    @property
+    def billing_of_line(self) -> DataLoader[int, Any]:
+        """A line's billing, for its trace: a visible line's billing is visible (they share the account)."""
+        return self._get("billing_of_line", lambda v: by_id_loader(v, models.PeriodicBilling, scoped=False))
+
     @property
     def details_by_billing_id(self) -> DataLoader[int, list[Any]]:
         return self._get("details_by_billing_id",
                          lambda v: children_loader(v, models.BillingDetail, "billing_id", ("position", "id"),
-                                                   scoped=False))
+                                                   scoped=False, plain=True))
 
     @property
     def distributions_by_detail_id(self) -> DataLoader[int, list[Any]]:
         return self._get("distributions_by_detail_id",
-                         lambda v: children_loader(v, models.RevenueDistribution, "detail_id", scoped=False))
+                         lambda v: children_loader(v, models.RevenueDistribution, "detail_id", scoped=False,
+                                                   plain=True))
 
     @property
     def findings_by_billing_id(self) -> DataLoader[int, list[Any]]:
@@ -188,12 +205,30 @@ class Loaders:
     @property
     def audits_by_billing_id(self) -> DataLoader[int, list[Any]]:
         return self._get("audits_by_billing_id",
-                         lambda v: children_loader(v, models.Audit, "billing_id", ("-id",)))
+                         lambda v: children_loader(v, models.Audit, "billing_id", ("-id",), plain=True))
 
     @property
     def grantees_by_account_id(self) -> DataLoader[int, list[Any]]:
         return self._get("grantees_by_account_id",
                          lambda v: children_loader(v, models.AccountGrant, "account_id", scoped=False))
+
+    @property
+    def team_grants_by_account_id(self) -> DataLoader[int, list[Any]]:
+        return self._get("team_grants_by_account_id",
+                         lambda v: children_loader(v, models.AccountTeamGrant, "account_id", scoped=False))
+
+    @property
+    def team_by_id(self) -> DataLoader[int, Any]:
+        return self._get("team_by_id", lambda v: by_id_loader(v, models.Team))
+
+    @property
+    def members_by_team_id(self) -> DataLoader[int, list[Any]]:
+        return self._get("members_by_team_id",
+                         lambda v: children_loader(v, models.TeamMember, "team_id", scoped=False))
+
+    @property
+    def schedule_by_id(self) -> DataLoader[int, Any]:
+        return self._get("schedule_by_id", lambda v: by_id_loader(v, models.BillingSchedule))
 
     @property
     def invoice_by_id(self) -> DataLoader[int, Any]:
@@ -222,6 +257,35 @@ class Loaders:
     def deliveries_by_invoice_id(self) -> DataLoader[int, list[Any]]:
         return self._get("deliveries_by_invoice_id",
                          lambda v: children_loader(v, models.Delivery, "invoice_id", scoped=False))
+
+    @property
+    def credit_notes_by_invoice_id(self) -> DataLoader[int, list[Any]]:
+        return self._get("credit_notes_by_invoice_id",
+                         lambda v: children_loader(v, models.CreditNote, "invoice_id", scoped=False))
+
+    @property
+    def credit_note_lines_by_credit_note_id(self) -> DataLoader[int, list[Any]]:
+        return self._get("credit_note_lines_by_credit_note_id", lambda v: children_loader(
+            v, models.CreditNoteLine, "credit_note_id", ("position", "id"), scoped=False))
+
+    @property
+    def entries_by_credit_note_id(self) -> DataLoader[int, list[Any]]:
+        return self._get("entries_by_credit_note_id",
+                         lambda v: children_loader(v, models.JournalEntry, "credit_note_id", scoped=False))
+
+    @property
+    def detail_by_id(self) -> DataLoader[int, Any]:
+        return self._get("detail_by_id", lambda v: by_id_loader(v, models.BillingDetail))
+
+    @property
+    def credit_balance_by_account_id(self) -> DataLoader[int, Any]:
+        """The account credit available on each account of a page, in one query."""
+        def factory(viewer: Viewer) -> DataLoader[int, Any]:
+            async def load(ids: Sequence[int]) -> list[Any]:
+                found = await credit_notes.credit_balances(list(ids))
+                return [found.get(i, credit_notes.ZERO) for i in ids]
+            return DataLoader(load_fn=load)
+        return self._get("credit_balance_by_account_id", factory)
 
     @property
     def exports_by_batch_id(self) -> DataLoader[int, list[Any]]:

@@ -1,23 +1,16 @@
 """Global ids of records that other records name by database id: the audited record of an audit row, the
-subject of a finding, the source item of a billing line, and the records inside a line's trace.
+subject of a finding and the source item of a billing line (a line's trace links its records as nodes).
 
 The graph speaks Relay everywhere: these are presented as `base64("Type:id")`, like every other id, at read
 time (the rows keep plain ids). A global id names a record, it does not reveal it: `node(id)` still answers
 through the viewer's scope.
 """
 
-from typing import Any
-
 from strawberry import relay
 
 # Audit rows name their record by kind and id. A line's distributions are audited as one field of the line
 # (`RevenueDistribution` rows carry the line's id), so they point at the line.
 AUDITED_AS = {"RevenueDistribution": "BillingDetail"}
-
-# Ids inside a trace, by key, and the node type they name.
-TRACE_IDS = {"charge_id": "RecurringCharge", "dated_price_id": "DatedPrice", "revenue_account_id": "LedgerAccount",
-             "ledger_account_id": "LedgerAccount"}
-
 
 def global_id(type_name: str | None, pk: int | None) -> relay.GlobalID | None:
     """The global id of a record of `type_name`, or None when either is missing."""
@@ -52,22 +45,3 @@ def audited_value(field: str, value: str | None) -> str | None:
         return ", ".join(f"{relay.GlobalID('LedgerAccount', pk)}:{amount}" if pk.isdigit() else f"{pk}:{amount}"
                          for pk, _, amount in parts)
     return value
-
-
-def trace_with_global_ids(value: Any) -> Any:
-    """A copy of a line's trace with every record id as a global id: `{"type": T, "id": n}` records (the price
-    record) and the keys of TRACE_IDS, at any depth (distributions are a list of such objects)."""
-    if isinstance(value, list):
-        return [trace_with_global_ids(item) for item in value]
-    if not isinstance(value, dict):
-        return value
-    typed = value.get("type") if isinstance(value.get("type"), str) else None
-    converted = {}
-    for key, item in value.items():
-        if key == "id" and typed is not None and isinstance(item, int):
-            converted[key] = str(relay.GlobalID(typed, str(item)))
-        elif key in TRACE_IDS and isinstance(item, int):
-            converted[key] = str(relay.GlobalID(TRACE_IDS[key], str(item)))
-        else:
-            converted[key] = trace_with_global_ids(item)
-    return converted

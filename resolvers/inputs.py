@@ -22,6 +22,8 @@ ID_TYPES = {
     "ledger_account_id": "LedgerAccount",
     "user_id": "User",
     "user_ids": "User",
+    "team_id": "Team",
+    "team_ids": "Team",
     "id": None,  # checked by the caller, who knows the type
 }
 
@@ -43,6 +45,7 @@ NULL_MEANS: dict[str, dict[str, str]] = {
     "UpdatePeriodicBillingInput": {"internal_comment": "clear the comment", "external_comment": "clear the comment",
                                    "invoice_date_override": "the batch's invoice date"},
     "UpdateUserInput": {"current_password": "not given"},
+    "UpdateBillingScheduleInput": {"bill_group": "every bill group", "division": "every division"},
 }
 
 

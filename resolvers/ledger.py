@@ -21,6 +21,7 @@ from resolvers.relations import CtxInfo
 if TYPE_CHECKING:
     from schema.mutations.posting import (
         CompleteBillingBatchInput,
+        ConfirmPostBillingBatchInput,
         ExportBillingBatchInput,
         PostBillingBatchInput,
         ResendInvoiceInput,
@@ -30,8 +31,20 @@ if TYPE_CHECKING:
 
 
 async def post_billing_batch(info: CtxInfo, input: PostBillingBatchInput) -> Any:
-    return await perform(lambda: posting.start_posting(authenticated_viewer(info), decode_id(
-        input.batch_id, "BillingBatch", "batchId"), PostMode(input.mode.value)))
+    """The job started (None when the posting now waits for a second user's confirmation) and the batch."""
+    async def run() -> Any:
+        batch_id = decode_id(input.batch_id, "BillingBatch", "batchId")
+        job = await posting.start_posting(authenticated_viewer(info), batch_id, PostMode(input.mode.value))
+        return job, await models.BillingBatch.get(id=batch_id)
+    return await perform(run)
+
+
+async def confirm_post_billing_batch(info: CtxInfo, input: ConfirmPostBillingBatchInput) -> Any:
+    async def run() -> Any:
+        batch_id = decode_id(input.batch_id, "BillingBatch", "batchId")
+        job = await posting.confirm_posting(authenticated_viewer(info), batch_id)
+        return job, await models.BillingBatch.get(id=batch_id)
+    return await perform(run)
 
 
 async def export_billing_batch(info: CtxInfo, input: ExportBillingBatchInput) -> Any:

@@ -14,12 +14,16 @@ from models.enums import InvoiceStatus, TokenKind
 from resolvers.global_ids import audit_entities
 from resolvers.inputs import filter_id
 from resolvers.pagination import BadRequest, Page, paginate
+from resolvers.prefetch import prefetch_page
 from resolvers.relations import CtxInfo
 
 
 async def page_of(info: CtxInfo, query: QuerySet, order: list[str], window: dict[str, Any]) -> Page:
-    return await paginate(query, order, first=window.get("first"), after=window.get("after"),
+    """One page of the list, with the relations its selection asks for loaded in bulk (resolvers/prefetch.py)."""
+    page = await paginate(query, order, first=window.get("first"), after=window.get("after"),
                           last=window.get("last"), before=window.get("before"))
+    await prefetch_page(info, page.rows)
+    return page
 
 
 def _set(obj: Any, name: str) -> Any:
@@ -91,6 +95,23 @@ async def accounting_periods(info: CtxInfo, filter: Any, window: dict[str, Any])
     if (status := _set(filter, "status")) is not None:
         query = query.filter(status=status)
     return await page_of(info, query, ["-month"], window)
+
+
+async def teams(info: CtxInfo, window: dict[str, Any]) -> Page:
+    return await page_of(info, scoped(info, models.Team), ["name"], window)
+
+
+async def approval_rules(info: CtxInfo, window: dict[str, Any]) -> Page:
+    return await page_of(info, scoped(info, models.ApprovalRule), ["kind", "currency", "id"], window)
+
+
+async def billing_schedules(info: CtxInfo, window: dict[str, Any]) -> Page:
+    return await page_of(info, scoped(info, models.BillingSchedule), ["name"], window)
+
+
+async def schedule_runs(info: CtxInfo, schedule_id: int, window: dict[str, Any]) -> Page:
+    query = scoped(info, models.BillingBatch).filter(schedule_id=schedule_id)
+    return await page_of(info, query, ["-scheduled_for", "-id"], window)
 
 
 async def users(info: CtxInfo, window: dict[str, Any]) -> Page:

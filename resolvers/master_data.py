@@ -46,7 +46,7 @@ async def restrict_account(info: CtxInfo, input: RestrictAccountInput) -> Any:
         data = to_data(input)
         return await accounts.restrict_account(
             authenticated_viewer(info), decode_id(input.account_id, "Account", "accountId"), data["restricted"],
-            data.get("user_ids", []))
+            data.get("user_ids", []), data.get("team_ids", []))
     return await perform(run)
 
 

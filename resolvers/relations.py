@@ -1,15 +1,25 @@
-"""Resolvers of relation fields: each reads one DataLoader, so a page of parents costs one query per level."""
+"""Resolvers of relation fields: each reads one DataLoader, so a page of parents costs one query per level.
 
+Most are built by `to_one` / `to_many`: a plain function of (row, info) that graphql-core calls directly
+(schema/fast_fields.py) and that answers **synchronously** when the row's relation is already loaded — the page
+resolver loads every selected relation of its page in bulk, level by level, before execution reaches them
+(resolvers/prefetch.py) — and with the DataLoader's awaitable otherwise. They read only `info.context`.
+"""
+
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from strawberry import Info
 from strawberry.dataloader import DataLoader
+from tortoise.models import Model
 
 import models
-from domain import dispositions
-from resolvers.context import Context, authenticated_viewer
+from domain import credit_notes, dispositions, trace
+from resolvers.context import Context
+from resolvers.dataloaders import Loaders
 
 CtxInfo = Info[Context, Any]
+Resolver = Callable[[Any, Any], Any]
 
 
 async def _maybe(loader: DataLoader, key: int | None) -> Any:
@@ -17,36 +27,74 @@ async def _maybe(loader: DataLoader, key: int | None) -> Any:
     return None if key is None else await loader.load(key)
 
 
-async def account_of(root: Any, info: CtxInfo) -> Any:
-    return await info.context.loaders.account_by_id.load(root.account_id)
+def direct(resolver: Resolver) -> Resolver:
+    """Mark a resolver graphql-core may call as `resolver(row, info)` with its own info, skipping strawberry's
+    per-field wrapping (schema/fast_fields.py): it takes no arguments and reads nothing of `info` but `context`."""
+    resolver.direct = True  # type: ignore[attr-defined]  # a marker read by schema/fast_fields.py
+    return resolver
 
 
-async def contract_of(root: Any, info: CtxInfo) -> Any:
-    return await info.context.loaders.contract_by_id.load(root.contract_id)
+def loaded(loader: DataLoader, key: Any) -> Any:
+    """The loaded value itself when this request already has it (no awaitable: the field completes
+    synchronously), else the DataLoader's awaitable."""
+    future = loader.cache_map.get(key)
+    if future is not None and future.done() and not future.cancelled() and future.exception() is None:
+        return future.result()
+    return loader.load(key)
 
 
-async def charge_of(root: Any, info: CtxInfo) -> Any:
-    return await info.context.loaders.charge_by_id.load(root.charge_id)
+def then(value: Any, finish: Callable[[Any], Any]) -> Any:
+    """`finish(value)`, now if the value is here, after awaiting it otherwise."""
+    if isinstance(value, Awaitable):
+        async def later() -> Any:
+            return finish(await value)
+        return later()
+    return finish(value)
 
 
-async def revenue_account_of(root: Any, info: CtxInfo) -> Any:
-    return await _maybe(info.context.loaders.ledger_account_by_id, root.revenue_account_id)
+class Prefetch:
+    """How a page loads one relation of all its rows at once: the keys of `rows`, loaded in one batch; returns the
+    related rows (the next level down)."""
+
+    def __init__(self, loader: str, key: str, many: bool) -> None:
+        self.loader, self.key, self.many = loader, key, many
+
+    async def __call__(self, loaders: Loaders, rows: Iterable[Any]) -> list[Any]:
+        keys = list(dict.fromkeys(k for r in rows if (k := getattr(r, self.key, None)) is not None))
+        found = await getattr(loaders, self.loader).load_many(keys)
+        if self.many:
+            return [child for group in found for child in group]
+        return [row for row in found if row is not None]
 
 
-async def ledger_account_of(root: Any, info: CtxInfo) -> Any:
-    return await _maybe(info.context.loaders.ledger_account_by_id, root.ledger_account_id)
+def to_one(loader: str, key: str) -> Resolver:
+    """The row named by `row.<key>` through `loaders.<loader>` (by id, in the viewer's scope); a null key is a
+    null field, not a lookup."""
+    def resolve(root: Any, info: CtxInfo) -> Any:
+        pk = getattr(root, key)
+        return None if pk is None else loaded(getattr(info.context.loaders, loader), pk)
+
+    resolve.prefetch = Prefetch(loader, key, many=False)  # type: ignore[attr-defined]  # read by resolvers/prefetch.py
+    return direct(resolve)
 
 
-async def contracts_of_account(root: Any, info: CtxInfo) -> list[Any]:
-    return await info.context.loaders.contracts_by_account_id.load(root.id)
+def to_many(loader: str) -> Resolver:
+    """The rows `loaders.<loader>` groups under `row.id`."""
+    def resolve(root: Any, info: CtxInfo) -> Any:
+        return loaded(getattr(info.context.loaders, loader), root.id)
+
+    resolve.prefetch = Prefetch(loader, "id", many=True)  # type: ignore[attr-defined]  # read by resolvers/prefetch.py
+    return direct(resolve)
 
 
-async def charges_of_contract(root: Any, info: CtxInfo) -> list[Any]:
-    return await info.context.loaders.charges_by_contract_id.load(root.id)
-
-
-async def dated_prices_of_charge(root: Any, info: CtxInfo) -> list[Any]:
-    return await info.context.loaders.dated_prices_by_charge_id.load(root.id)
+account_of = to_one("account_by_id", "account_id")
+contract_of = to_one("contract_by_id", "contract_id")
+charge_of = to_one("charge_by_id", "charge_id")
+revenue_account_of = to_one("ledger_account_by_id", "revenue_account_id")
+ledger_account_of = to_one("ledger_account_by_id", "ledger_account_id")
+contracts_of_account = to_many("contracts_by_account_id")
+charges_of_contract = to_many("charges_by_contract_id")
+dated_prices_of_charge = to_many("dated_prices_by_charge_id")
 
 
 async def granted_users_of_account(root: Any, info: CtxInfo) -> list[Any]:
@@ -55,48 +103,30 @@ async def granted_users_of_account(root: Any, info: CtxInfo) -> list[Any]:
     return [u for u in users if u is not None]
 
 
-async def batch_of(root: Any, info: CtxInfo) -> Any:
-    return await _maybe(info.context.loaders.batch_by_id, root.batch_id)
+async def granted_teams_of_account(root: Any, info: CtxInfo) -> list[Any]:
+    grants = await info.context.loaders.team_grants_by_account_id.load(root.id)
+    teams = await info.context.loaders.team_by_id.load_many([g.team_id for g in grants])
+    return sorted((t for t in teams if t is not None), key=lambda t: t.name)
 
 
-async def optional_account_of(root: Any, info: CtxInfo) -> Any:
-    return await _maybe(info.context.loaders.account_by_id, root.account_id)
+async def members_of_team(root: Any, info: CtxInfo) -> list[Any]:
+    """The team's members the viewer may see as users (all for an admin, else the viewer), by name."""
+    members = await info.context.loaders.members_by_team_id.load(root.id)
+    users = await info.context.loaders.user_by_id.load_many([m.user_id for m in members])
+    return sorted((u for u in users if u is not None), key=lambda u: (u.name, u.id))
 
 
-async def optional_contract_of(root: Any, info: CtxInfo) -> Any:
-    return await _maybe(info.context.loaders.contract_by_id, root.contract_id)
-
-
-async def optional_charge_of(root: Any, info: CtxInfo) -> Any:
-    return await _maybe(info.context.loaders.charge_by_id, root.charge_id)
-
-
-async def dated_price_of(root: Any, info: CtxInfo) -> Any:
-    return await _maybe(info.context.loaders.dated_price_by_id, root.dated_price_id)
-
-
-async def details_of_billing(root: Any, info: CtxInfo) -> list[Any]:
-    return await info.context.loaders.details_by_billing_id.load(root.id)
-
-
-async def distributions_of_detail(root: Any, info: CtxInfo) -> list[Any]:
-    return await info.context.loaders.distributions_by_detail_id.load(root.id)
-
-
-async def findings_of_billing(root: Any, info: CtxInfo) -> list[Any]:
-    return await info.context.loaders.findings_by_billing_id.load(root.id)
-
-
-async def billings_of_contract(root: Any, info: CtxInfo) -> list[Any]:
-    return await info.context.loaders.billings_by_contract_id.load(root.id)
-
-
-async def jobs_of_batch(root: Any, info: CtxInfo) -> list[Any]:
-    return await info.context.loaders.jobs_by_batch_id.load(root.id)
-
-
-async def summary_of_batch(root: Any, info: CtxInfo) -> Any:
-    return await info.context.loaders.summary_by_batch_id.load(root.id)
+batch_of = to_one("batch_by_id", "batch_id")
+optional_account_of = to_one("account_by_id", "account_id")
+optional_contract_of = to_one("contract_by_id", "contract_id")
+optional_charge_of = to_one("charge_by_id", "charge_id")
+dated_price_of = to_one("dated_price_by_id", "dated_price_id")
+details_of_billing = to_many("details_by_billing_id")
+distributions_of_detail = to_many("distributions_by_detail_id")
+findings_of_billing = to_many("findings_by_billing_id")
+billings_of_contract = to_many("billings_by_contract_id")
+jobs_of_batch = to_many("jobs_by_batch_id")
+summary_of_batch = to_one("summary_by_batch_id", "id")
 
 
 async def previous_billing_of(root: Any, info: CtxInfo) -> Any:
@@ -111,12 +141,19 @@ async def recurring_charges_of_billing(root: Any, info: CtxInfo) -> list[Any]:
     return [c for c in charges if c is not None]
 
 
-async def created_by_of(root: Any, info: CtxInfo) -> Any:
-    return await _maybe(info.context.loaders.person_by_id, root.created_by_id)
+created_by_of = to_one("person_by_id", "created_by_id")
 
 
-async def resolved_by_of(root: Any, info: CtxInfo) -> Any:
-    return await _maybe(info.context.loaders.person_by_id, root.resolved_by_id)
+async def person(info: CtxInfo, user_id: int | None) -> Any:
+    """A user named on a record (any viewer sees the name)."""
+    return await _maybe(info.context.loaders.person_by_id, user_id)
+
+
+async def schedule_of(root: Any, info: CtxInfo) -> Any:
+    return await _maybe(info.context.loaders.schedule_by_id, root.schedule_id)
+
+
+resolved_by_of = to_one("person_by_id", "resolved_by_id")
 
 
 async def work_orders_of_account(root: Any, info: CtxInfo) -> list[Any]:
@@ -139,40 +176,46 @@ async def notifications_of_batch(root: Any, info: CtxInfo) -> list[Any]:
     return await info.context.loaders.items_by_parent_id(models.Notification, "batch_id").load(root.id)
 
 
-async def allowed_transitions_of(root: Any, info: CtxInfo) -> list[Any]:
-    subject = await info.context.loaders.subject_by_billing_id.load(root.id)
-    return [] if subject is None else dispositions.allowed_transitions(authenticated_viewer(info), subject)
+@direct
+def allowed_transitions_of(root: Any, info: CtxInfo) -> Any:
+    """From the rules' inputs of the whole page (one batch of two queries, loaded with the page)."""
+    viewer = info.context.viewer
+
+    def allowed(subject: Any) -> list[Any]:
+        return [] if subject is None or viewer is None else dispositions.allowed_transitions(viewer, subject)
+    return then(loaded(info.context.loaders.subject_by_billing_id, root.id), allowed)
 
 
-async def audits_of_billing(root: Any, info: CtxInfo) -> list[Any]:
-    return await info.context.loaders.audits_by_billing_id.load(root.id)
+allowed_transitions_of.prefetch = Prefetch(  # type: ignore[attr-defined]  # read by resolvers/prefetch.py
+    "subject_by_billing_id", "id", many=False)
 
 
-async def actor_of(root: Any, info: CtxInfo) -> Any:
-    return await _maybe(info.context.loaders.person_by_id, root.actor_id)
+audits_of_billing = to_many("audits_by_billing_id")
 
 
-async def actor_label_of(root: Any, info: CtxInfo) -> str:
+actor_of = to_one("person_by_id", "actor_id")
+
+
+@direct
+def actor_label_of(root: Any, info: CtxInfo) -> Any:
     """The actor's current display name: rows written before labels were names hold an e-mail, and a rename
     shows everywhere. Rows without a user keep their label (`system`)."""
-    person = await _maybe(info.context.loaders.person_by_id, root.actor_id)
-    return person.name if person is not None else root.actor_label
+    return then(actor_of(root, info), lambda person: person.name if person is not None else root.actor_label)
 
 
-async def invoice_of(root: Any, info: CtxInfo) -> Any:
-    return await _maybe(info.context.loaders.invoice_by_id, root.invoice_id)
+actor_label_of.prefetch = actor_of.prefetch  # type: ignore[attr-defined]  # read by resolvers/prefetch.py
 
 
-async def invoice_of_billing(root: Any, info: CtxInfo) -> Any:
-    return await info.context.loaders.invoice_by_billing_id.load(root.id)
+invoice_of = to_one("invoice_by_id", "invoice_id")
 
 
-async def billing_of(root: Any, info: CtxInfo) -> Any:
-    return await info.context.loaders.billing_by_id.load(root.billing_id)
+invoice_of_billing = to_one("invoice_by_billing_id", "id")
 
 
-async def optional_billing_of(root: Any, info: CtxInfo) -> Any:
-    return await _maybe(info.context.loaders.billing_by_id, root.billing_id)
+billing_of = to_one("billing_by_id", "billing_id")
+
+
+optional_billing_of = to_one("billing_by_id", "billing_id")
 
 
 async def journal_entry_of_invoice(root: Any, info: CtxInfo) -> Any:
@@ -181,25 +224,70 @@ async def journal_entry_of_invoice(root: Any, info: CtxInfo) -> Any:
     return next((e for e in entries if e.payment_id is None), None)
 
 
-async def journal_entries_of_invoice(root: Any, info: CtxInfo) -> list[Any]:
-    return await info.context.loaders.entries_by_invoice_id.load(root.id)
+journal_entries_of_invoice = to_many("entries_by_invoice_id")
 
 
 async def lines_of_entry(root: Any, info: CtxInfo) -> list[Any]:
     return await info.context.loaders.lines_by_entry_id.load(root.id)
 
 
-async def payments_of_invoice(root: Any, info: CtxInfo) -> list[Any]:
-    return await info.context.loaders.payments_by_invoice_id.load(root.id)
+payments_of_invoice = to_many("payments_by_invoice_id")
 
 
-async def deliveries_of_invoice(root: Any, info: CtxInfo) -> list[Any]:
-    return await info.context.loaders.deliveries_by_invoice_id.load(root.id)
+deliveries_of_invoice = to_many("deliveries_by_invoice_id")
 
 
-async def exports_of_batch(root: Any, info: CtxInfo) -> list[Any]:
-    return await info.context.loaders.exports_by_batch_id.load(root.id)
+exports_of_batch = to_many("exports_by_batch_id")
 
 
-async def balance_of_ledger_account(root: Any, info: CtxInfo) -> Any:
-    return await info.context.loaders.balance_by_ledger_account_id.load(root.id)
+balance_of_ledger_account = to_one("balance_by_ledger_account_id", "id")
+
+
+async def credit_notes_of_invoice(root: Any, info: CtxInfo) -> list[Any]:
+    return await info.context.loaders.credit_notes_by_invoice_id.load(root.id)
+
+
+async def lines_of_credit_note(root: Any, info: CtxInfo) -> list[Any]:
+    return await info.context.loaders.credit_note_lines_by_credit_note_id.load(root.id)
+
+
+async def journal_entry_of_credit_note(root: Any, info: CtxInfo) -> Any:
+    """The credit note's own entry (the mirror of its invoice's); applications of its credit come after."""
+    entries = await info.context.loaders.entries_by_credit_note_id.load(root.id)
+    return entries[0] if entries else None
+
+
+async def detail_of(root: Any, info: CtxInfo) -> Any:
+    return await _maybe(info.context.loaders.detail_by_id, root.detail_id)
+
+
+async def credit_balance_of_account(root: Any, info: CtxInfo) -> Any:
+    return await info.context.loaders.credit_balance_by_account_id.load(root.id)
+
+
+def invoice_balance(invoice: models.Invoice) -> Any:
+    return credit_notes.balance(invoice)
+
+
+# The node types a line's trace may name as its price record, besides dated prices, charges and tax rates.
+PRICE_RECORD_MODELS: dict[str, type[Model]] = {
+    "ServiceChange": models.ServiceChange, "WorkOrder": models.WorkOrder, "ManualCharge": models.ManualCharge,
+    "InvoiceAdjustment": models.InvoiceAdjustment}
+
+
+async def trace_of(root: Any, info: CtxInfo) -> trace.Trace:
+    """A line's whole trace: its stored facts and its and its billing's columns (one query per page of lines)."""
+    return trace.compose(root, await info.context.loaders.billing_of_line.load(root.billing_id))
+
+
+async def price_record_of(info: CtxInfo, record: trace.Trace) -> Any:
+    """The record a trace names as its price record, through the viewer's scope (hidden reads as null)."""
+    loaders = info.context.loaders
+    if record.record_type == "TaxRate":
+        return None if record.tax_location is None else await loaders.tax_rate_by_location.load(record.tax_location)
+    if record.record_type == "DatedPrice":
+        return await _maybe(loaders.dated_price_by_id, record.record_id)
+    if record.record_type == "RecurringCharge":
+        return await _maybe(loaders.charge_by_id, record.record_id)
+    model = PRICE_RECORD_MODELS.get(record.record_type or "")
+    return None if model is None else await _maybe(loaders.record_by_id(model), record.record_id)

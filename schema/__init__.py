@@ -7,25 +7,29 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from billrun.settings import get_settings
+from schema import fast_fields
 from schema.idempotency import Idempotency
 from schema.limits import EdgeLimits, MaskUnexpectedErrors, is_unexpected, log_unexpected
 from schema.mutations.access import AccessMutations
 from schema.mutations.billing import BillingMutations
 from schema.mutations.books import BooksMutations
+from schema.mutations.credit_notes import CreditNoteMutations
 from schema.mutations.items import ItemMutations
 from schema.mutations.master_data import MasterDataMutations
 from schema.mutations.posting import PostingMutations
 from schema.mutations.review import ReviewMutations
+from schema.mutations.rules import RulesMutations
 from schema.operation_metrics import OperationMetrics
 from schema.query import Query
 from schema.scalars import STRICT_SCALARS, NoNulInStrings
 from schema.subscription import SharedEventExecutor, Subscription
+from schema.webhooks import WebhookMutations
 
 
 @strawberry.type(description="Everything a client can change. Each mutation takes one `input` and answers a "
                  "payload whose `errors` lists business-rule refusals (nothing changed then).")
 class Mutation(AccessMutations, MasterDataMutations, BooksMutations, ItemMutations, BillingMutations,
-               ReviewMutations, PostingMutations):
+               ReviewMutations, PostingMutations, WebhookMutations, CreditNoteMutations, RulesMutations):
     pass
 
 
@@ -54,8 +58,10 @@ def build_schema() -> strawberry.Schema:
     ]
     # Strict Decimal, Date and DateTime schema-wide (schema/scalars.py), in place of strawberry's lenient ones.
     config = StrawberryConfig(auto_camel_case=True, scalar_map=STRICT_SCALARS)
-    return BillrunSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions,
-                         execution_context_class=SharedEventExecutor, config=config)
+    built = BillrunSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions,
+                          execution_context_class=SharedEventExecutor, config=config)
+    fast_fields.install(built)  # plain fields resolved by graphql-core directly (schema/fast_fields.py)
+    return built
 
 
 schema = build_schema()

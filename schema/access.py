@@ -10,6 +10,7 @@ from strawberry import relay
 import models
 from domain import access
 from models import enums
+from resolvers import relations
 from resolvers.relations import CtxInfo
 from schema.node import ModelNode
 
@@ -57,6 +58,20 @@ class User(ModelNode):
     @staticmethod
     def is_active(row: strawberry.Parent[models.User], info: CtxInfo) -> bool | None:
         return row.is_active if _sees_account_of(info, row) else None
+
+
+@strawberry.type(description="A group of users that restricted accounts can be granted to (ADMIN-managed). Admins "
+                 "see every team, other users the teams they are members of.")
+class Team(ModelNode):
+    model = models.Team
+    id: relay.NodeID[int]
+    name: str = strawberry.field(description="The team's name, unique.")
+    created_at: datetime = strawberry.field(description="When the team was created (UTC).")
+
+    @strawberry.field(description="Its members, by name (a viewer who is not ADMIN sees only themselves).")
+    @staticmethod
+    async def members(row: strawberry.Parent[models.Team], info: CtxInfo) -> list[User]:
+        return await relations.members_of_team(row, info)
 
 
 @strawberry.type(description="An API token (the secret is shown once, at creation, and stored only hashed).")

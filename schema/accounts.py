@@ -12,7 +12,7 @@ from strawberry import relay
 import models
 from models import enums
 from resolvers import relations
-from schema.access import User
+from schema.access import Team, User
 from schema.books import LedgerAccount
 from schema.node import ModelNode
 
@@ -98,6 +98,10 @@ class Account(ModelNode):
     invoice_adjustments: list[Annotated[InvoiceAdjustment, strawberry.lazy("schema.items")]] = strawberry.field(
         resolver=relations.adjustments_of_account, description="Credit and debit adjustments, newest first.")
 
+    @strawberry.field(description="Account credit from credit notes not yet applied to its invoices.")
+    async def credit_balance(self, info: relations.CtxInfo) -> Decimal:
+        return await relations.credit_balance_of_account(self, info)
+
     @strawberry.field(description="Whether a payment-method token is on file (the token itself is never shown).")
     @staticmethod
     def has_payment_method(row: strawberry.Parent[models.Account]) -> bool:
@@ -106,3 +110,8 @@ class Account(ModelNode):
     @strawberry.field(description="The users granted access when the account is restricted.")
     async def granted_users(self, info: relations.CtxInfo) -> list[User]:
         return await relations.granted_users_of_account(self, info)
+
+    @strawberry.field(description="The teams granted access when the account is restricted (those the viewer may "
+                      "see), by name: their members see the account.")
+    async def granted_teams(self, info: relations.CtxInfo) -> list[Team]:
+        return await relations.granted_teams_of_account(self, info)

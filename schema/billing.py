@@ -5,28 +5,30 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Union
 
 import strawberry
 from strawberry import relay
-from strawberry.scalars import JSON
 
 import models
 from billrun import downloads
 from domain import batches
+from domain import trace as traces
 from domain.money import round_half_up
 from models import enums
 from resolvers import global_ids, lists, relations
 from resolvers.relations import CtxInfo
 from schema.access import User
 from schema.accounts import Account, BillingFrequency, DatedPrice, RecurringCharge, SalesContract
-from schema.books import LedgerAccount
+from schema.books import LedgerAccount, TaxRate
 from schema.common import Connection, Direction
+from schema.items import InvoiceAdjustment, ManualCharge, ServiceChange, WorkOrder
 from schema.node import ModelNode
 
 if TYPE_CHECKING:
     from schema.events import Event, EventOrder, EventType
     from schema.ledger import Completion, Export, Invoice, InvoiceFilter, InvoiceOrder
+    from schema.rules import BillingSchedule, PostRequest
 
 # The stored enumerations are the GraphQL enums: `strawberry.enum` registers the class itself (and returns
 # it), so each name stays a type the checker knows.
@@ -53,6 +55,84 @@ class RevenueDistribution:
     amount: Decimal = strawberry.field(description="The part of the line's amount.")
     revenue_account: LedgerAccount | None = strawberry.field(resolver=relations.revenue_account_of,
                                                               description="The revenue account credited.")
+
+
+@strawberry.type(description="A span of days, both ends included.")
+class DateRange:
+    start: date = strawberry.field(description="The first day.")
+    end: date = strawberry.field(description="The last day (inclusive).")
+
+
+@strawberry.type(description="A part of a line's revenue, as its trace shows it: how much, which share of the line, "
+                 "and the revenue account credited.")
+class TraceDistribution:
+    amount: Decimal = strawberry.field(description="The part of the line's amount.")
+    percent: Decimal | None = strawberry.field(description="Its share of the line's amount in percent, two places "
+                                               "half-up (null when the line's amount is 0).")
+    revenue_account_id: strawberry.Private[int]
+    revenue_account: LedgerAccount | None = strawberry.field(resolver=relations.revenue_account_of,
+                                                              description="The revenue account credited.")
+
+
+PriceRecord = Annotated[
+    Union[DatedPrice, RecurringCharge, ServiceChange, WorkOrder, ManualCharge, InvoiceAdjustment, TaxRate],  # noqa: UP007
+    strawberry.union("PriceRecord", description="The record that priced a line: a dated price, the recurring "
+                     "charge's own price, a service change, a work order, a manual charge, an invoice adjustment "
+                     "or, for a tax line, the tax rate of its location.")]
+
+
+@strawberry.type(description="Why a line's amount is what it is: the price record used and why, the period and the "
+                 "days billed of it, the unit price and quantity, the formula, the tax rate and location (tax "
+                 "lines) and the revenue distribution. The records it names resolve through the viewer's scope.")
+class PriceTrace:
+    price_source: PriceSource | None = strawberry.field(
+        description="DATED_PRICE or CONTRACT_CHARGE (the charge's own price, or a service change of it) for "
+        "recurring and service-change lines; null for one-off, miscellaneous and tax lines.")
+    why: str = strawberry.field(description="Why this price record was used, in words.")
+    period: DateRange = strawberry.field(description="The billing period itself (its anchored bounds).")
+    billed: DateRange = strawberry.field(description="The days the billing bills: from its billing starting "
+                                         "date to its billing ending date.")
+    days_billed: int | None = strawberry.field(description="Days the amount is based on (recurring and "
+                                               "service-change lines).")
+    days_in_period: int | None = strawberry.field(description="Days in the period (recurring and service-change "
+                                                  "lines): the amount is unit price \u00d7 quantity \u00d7 days "
+                                                  "billed / days in period.")
+    unit_price: Decimal | None = strawberry.field(description="The price per unit and period used (for a service "
+                                                  "change, the new price minus the replaced one); per unit for work "
+                                                  "orders.")
+    quantity: Decimal | None = strawberry.field(description="The quantity billed (charges and work orders).")
+    formula: str = strawberry.field(description="The arithmetic, with the currency's decimals, e.g. "
+                                    "`30.00 \u00d7 1 \u00d7 28/28 = 30.00`.")
+    tax_rate: Decimal | None = strawberry.field(description="The tax rate applied, as a fraction (tax lines).")
+    tax_location: str | None = strawberry.field(description="The tax location whose rate applied (tax lines).")
+    tax_base: Decimal | None = strawberry.field(description="The amount taxed: the other lines' sum (tax lines).")
+    composed: strawberry.Private[traces.Trace]
+    detail: strawberry.Private[models.BillingDetail]
+
+    @classmethod
+    def of(cls, trace: traces.Trace, detail: models.BillingDetail) -> PriceTrace:
+        """The GraphQL face of a composed trace."""
+        return cls(price_source=trace.price_source, why=trace.why,
+                   period=DateRange(start=trace.period_start, end=trace.period_end),
+                   billed=DateRange(start=trace.billing_start, end=trace.billing_end),
+                   days_billed=trace.days_billed, days_in_period=trace.days_in_period,
+                   unit_price=trace.unit_price, quantity=trace.quantity, formula=trace.formula,
+                   tax_rate=trace.tax_rate, tax_location=trace.tax_location, tax_base=trace.tax_base,
+                   composed=trace, detail=detail)
+
+    @strawberry.field(description="The price record used, as its node (null when hidden from the viewer or "
+                      "deleted since; miscellaneous lines have none).")
+    async def price_record(self, info: CtxInfo) -> PriceRecord | None:
+        return await relations.price_record_of(info, self.composed)
+
+    @strawberry.field(description="How the line's revenue is split over revenue accounts; the parts sum to the "
+                      "line.")
+    async def distribution(self, info: CtxInfo) -> list[TraceDistribution]:
+        rows = await relations.distributions_of_detail(self.detail, info)
+        total = self.detail.amount
+        return [TraceDistribution(amount=row.amount, revenue_account_id=row.revenue_account_id,
+                                  percent=round_half_up(row.amount * 100 / total, 2) if total else None)
+                for row in rows]
 
 
 @strawberry.type(description="A line of a billing, with the trace of how its amount was computed.")
@@ -85,11 +165,11 @@ class BillingDetail(ModelNode):
     def source_id(row: strawberry.Parent[models.BillingDetail]) -> relay.GlobalID | None:
         return global_ids.global_id(row.source_type, row.source_id)
 
-    @strawberry.field(description="Why this amount: price record and reason, period, days billed of days in "
-                      "period, the formula, tax rate and location, distribution. Records are named by global id.")
+    @strawberry.field(description="Why this amount: the price record and why, the period and days billed of it, "
+                      "unit price, quantity, the formula, tax rate and location, the distribution.")
     @staticmethod
-    def trace(row: strawberry.Parent[models.BillingDetail]) -> JSON:
-        return global_ids.trace_with_global_ids(row.trace)
+    async def trace(row: strawberry.Parent[models.BillingDetail], info: CtxInfo) -> PriceTrace:
+        return PriceTrace.of(await relations.trace_of(row, info), row)
 
 
 @strawberry.type(description="How a billing compares with the previous billing of its contract.")
@@ -375,6 +455,17 @@ class BillingBatch(ModelNode):
                                                          description="Its notifications, newest first.")
     exports: list[Annotated[Export, strawberry.lazy("schema.ledger")]] = strawberry.field(
         resolver=relations.exports_of_batch, description="Its accounting exports, newest first.")
+    schedule: Annotated[BillingSchedule, strawberry.lazy("schema.rules")] | None = strawberry.field(
+        resolver=relations.schedule_of, description="The schedule that created it, if one did.")
+    scheduled_for: date | None = strawberry.field(description="The due date of the schedule it was created for.")
+
+    @strawberry.field(description="A posting waiting for a second user's confirmation (an approval rule on the "
+                      "batch total), if one does.")
+    @staticmethod
+    def post_request(row: strawberry.Parent[models.BillingBatch]
+                     ) -> Annotated[PostRequest, strawberry.lazy("schema.rules")] | None:
+        from schema.rules import post_request_of
+        return post_request_of(row)
 
     @strawberry.field(description="Where to GET the lines of its billings the viewer may see as CSV, with "
                       "`Authorization: Bearer <token>`.")

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated, Any, Union
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
 import strawberry
 from strawberry import relay
@@ -14,6 +14,7 @@ import models
 from models import enums
 from resolvers import events as resolvers
 from resolvers.relations import CtxInfo
+from schema.access import Team
 from schema.billing import (
     BatchStatus,
     BillingBatch,
@@ -24,10 +25,16 @@ from schema.billing import (
     JobStatus,
     Notification,
     PeriodicBilling,
+    PostMode,
 )
 from schema.books import AccountingPeriod, PeriodStatus
 from schema.ledger import Delivery, Export, ExportFormat, Invoice, Payment, PaymentStatus
 from schema.node import ModelNode
+from schema.rules import ApprovalRuleKind, BillingSchedule, Change
+from schema.webhooks import WebhookEndpoint
+
+if TYPE_CHECKING:
+    from schema.credit_notes import CreditNote
 
 EventType = enums.EventType
 strawberry.enum(EventType, description="What an event reports; each type has one payload type.")
@@ -231,12 +238,128 @@ class AccountingPeriodChanged:
         return await resolvers.record_by_id(info, models.AccountingPeriod, self.period_id)
 
 
+@strawberry.type(description="Payload of WEBHOOK_ENDPOINT_DISABLED: a webhook endpoint was disabled after "
+                 "persistent failure (docs/WEBHOOKS.md).")
+class WebhookEndpointDisabled:
+    reason: str = strawberry.field(description="Why: the attempts made and the last error.")
+    endpoint_id: strawberry.Private[int]
+
+    @strawberry.field(description="The endpoint (null unless the viewer is ADMIN).")
+    async def endpoint(self, info: CtxInfo) -> WebhookEndpoint | None:
+        return await resolvers.record_by_id(info, models.WebhookEndpoint, self.endpoint_id)
+
+
+@strawberry.type(description="Payload of TEAM_CHANGED: a team was created, renamed or deleted, or a member joined "
+                 "or left it.")
+class TeamChanged:
+    name: str = strawberry.field(description="The team's name (after a rename, the new one).")
+    change: Change = strawberry.field(description="What happened.")
+    member: str | None = strawberry.field(description="The member who joined or left (a display name).")
+    actor: str = strawberry.field(description="Who did it (a display name).")
+    team_id: strawberry.Private[int]
+
+    @strawberry.field(description="The team (null once deleted, or for a viewer who may not see it).")
+    async def team(self, info: CtxInfo) -> Team | None:
+        return await resolvers.record_by_id(info, models.Team, self.team_id)
+
+
+@strawberry.type(description="Payload of APPROVAL_RULE_CHANGED: a four-eyes rule was created, changed or deleted.")
+class ApprovalRuleChanged:
+    rule_kind: ApprovalRuleKind = strawberry.field(description="The rule's kind.")
+    threshold: Decimal = strawberry.field(description="Its threshold (after the change).")
+    currency: str | None = strawberry.field(description="Its currency (amount rules).")
+    change: Change = strawberry.field(description="What happened.")
+    actor: str = strawberry.field(description="Who did it (a display name).")
+
+
+@strawberry.type(description="Payload of SCHEDULE_CHANGED: a billing schedule was created, changed, paused, resumed "
+                 "or deleted.")
+class ScheduleChanged:
+    name: str = strawberry.field(description="The schedule's name.")
+    change: Change = strawberry.field(description="What happened.")
+    next_run_on: date = strawberry.field(description="Its next due date after the change.")
+    actor: str = strawberry.field(description="Who did it (a display name).")
+    schedule_id: strawberry.Private[int]
+
+    @strawberry.field(description="The schedule (null once deleted).")
+    async def schedule(self, info: CtxInfo) -> BillingSchedule | None:
+        return await resolvers.record_by_id(info, models.BillingSchedule, self.schedule_id)
+
+
+@strawberry.type(description="Payload of SCHEDULE_RAN: the scheduler ran a schedule for a due date: the batch it "
+                 "created (the event's `batch`), or why none.")
+class ScheduleRan:
+    name: str = strawberry.field(description="The schedule's name.")
+    due_date: date = strawberry.field(description="The due date run (the latest missed one, after a pause of the "
+                                      "scheduler).")
+    error: str | None = strawberry.field(description="Why no batch was created, if none was.")
+    schedule_id: strawberry.Private[int]
+
+    @strawberry.field(description="The schedule (null once deleted).")
+    async def schedule(self, info: CtxInfo) -> BillingSchedule | None:
+        return await resolvers.record_by_id(info, models.BillingSchedule, self.schedule_id)
+
+
+@strawberry.type(description="Payload of BATCH_POST_REQUESTED: posting was asked for a batch whose total needs a "
+                 "second user's confirmation (`confirmPostBillingBatch`).")
+class BatchPostRequested:
+    mode: PostMode = strawberry.field(description="How it is to be posted.")
+    total_amount: Decimal = strawberry.field(description="Its APPROVED total when asked (all of its billings).")
+    actor: str = strawberry.field(description="Who asked (a display name).")
+
+
 def _money(value: Any) -> Decimal:
     return Decimal(str(value))
 
 
 def _gid(type_name: str, pk: int | None) -> relay.GlobalID:
     return relay.GlobalID(type_name, str(pk))
+
+
+LazyCreditNote = Annotated["CreditNote", strawberry.lazy("schema.credit_notes")]
+
+
+@strawberry.type(description="Payload of CREDIT_NOTE_CREATED, CREDIT_NOTE_ISSUED and CREDIT_NOTE_VOIDED.")
+class CreditNoteChanged:
+    number: str | None = strawberry.field(description="CN-… (null while a draft).")
+    invoice_number: str = strawberry.field(description="The invoice credited.")
+    credit_note_status: enums.CreditNoteStatus = strawberry.field(description="DRAFT, ISSUED or VOIDED.")
+    amount: Decimal = strawberry.field(description="The total credited.")
+    credit_amount: Decimal = strawberry.field(description="Of which account credit.")
+    refund_amount: Decimal = strawberry.field(description="Of which refunded.")
+    currency: str = strawberry.field(description="Its currency.")
+    reason: enums.CreditNoteReason = strawberry.field(description="Why.")
+    actor: str = strawberry.field(description="Who (display name).")
+    credit_note_id: strawberry.Private[int]
+
+    @strawberry.field(description="The credit note.")
+    async def credit_note(self, info: CtxInfo) -> LazyCreditNote | None:
+        return await resolvers.record_by_id(info, models.CreditNote, self.credit_note_id)
+
+
+@strawberry.type(description="Payload of CREDIT_APPLIED: account credit settled part of a newly posted invoice.")
+class CreditApplied:
+    credit_note_number: str = strawberry.field(description="The credit note whose credit was used.")
+    invoice_number: str = strawberry.field(description="The invoice it settled.")
+    amount: Decimal = strawberry.field(description="How much.")
+    remaining: Decimal = strawberry.field(description="The credit left on the credit note.")
+
+
+@strawberry.type(description="Payload of REFUND_SETTLED: a credit note's refund got its outcome.")
+class RefundSettled:
+    credit_note_number: str = strawberry.field(description="The credit note refunded.")
+    refund_status: enums.RefundStatus = strawberry.field(description="SUCCEEDED or FAILED.")
+    amount: Decimal = strawberry.field(description="The amount refunded (or attempted).")
+    currency: str = strawberry.field(description="Its currency.")
+    error: str | None = strawberry.field(description="Why it failed.")
+
+
+def _credit_note_changed(e: models.Event, p: dict) -> CreditNoteChanged:
+    return CreditNoteChanged(
+        number=p.get("number"), invoice_number=p["invoice_number"],
+        credit_note_status=enums.CreditNoteStatus(p["status"]), amount=_money(p["amount"]),
+        credit_amount=_money(p["credit_amount"]), refund_amount=_money(p["refund_amount"]), currency=p["currency"],
+        reason=enums.CreditNoteReason(p["reason"]), actor=p["actor"], credit_note_id=p["credit_note_id"])
 
 
 T = enums.EventType
@@ -287,14 +410,39 @@ PAYLOADS: dict[enums.EventType, Callable[[models.Event, dict], Any]] = {
     T.ACCOUNTING_PERIOD_CHANGED: lambda e, p: AccountingPeriodChanged(
         month=date.fromisoformat(p["month"]), period_status=enums.PeriodStatus(p["status"]), reason=p.get("reason"),
         actor=p["actor"], period_id=p["period_id"]),
+    T.WEBHOOK_ENDPOINT_DISABLED: lambda e, p: WebhookEndpointDisabled(reason=p["reason"],
+                                                                     endpoint_id=p["endpoint_id"]),
+    T.CREDIT_NOTE_CREATED: _credit_note_changed,
+    T.CREDIT_NOTE_ISSUED: _credit_note_changed,
+    T.CREDIT_NOTE_VOIDED: _credit_note_changed,
+    T.CREDIT_APPLIED: lambda e, p: CreditApplied(credit_note_number=p["number"], invoice_number=p["invoice_number"],
+                                                 amount=_money(p["amount"]), remaining=_money(p["remaining"])),
+    T.REFUND_SETTLED: lambda e, p: RefundSettled(credit_note_number=p["number"],
+                                                 refund_status=enums.RefundStatus(p["status"]),
+                                                 amount=_money(p["amount"]), currency=p["currency"],
+                                                 error=p.get("error")),
+    T.TEAM_CHANGED: lambda e, p: TeamChanged(name=p["name"], change=enums.Change(p["change"]), member=p.get("member"),
+                                             actor=p["actor"], team_id=p["team_id"]),
+    T.APPROVAL_RULE_CHANGED: lambda e, p: ApprovalRuleChanged(
+        rule_kind=enums.ApprovalRuleKind(p["kind"]), threshold=_money(p["threshold"]), currency=p.get("currency"),
+        change=enums.Change(p["change"]), actor=p["actor"]),
+    T.SCHEDULE_CHANGED: lambda e, p: ScheduleChanged(name=p["name"], change=enums.Change(p["change"]),
+                                                     next_run_on=date.fromisoformat(p["next_run_on"]),
+                                                     actor=p["actor"], schedule_id=p["schedule_id"]),
+    T.SCHEDULE_RAN: lambda e, p: ScheduleRan(name=p["name"], due_date=date.fromisoformat(p["due_date"]),
+                                             error=p.get("error"), schedule_id=p["schedule_id"]),
+    T.BATCH_POST_REQUESTED: lambda e, p: BatchPostRequested(mode=enums.PostMode(p["mode"]),
+                                                            total_amount=_money(p["total_amount"]), actor=p["actor"]),
 }
 
 EventPayload = Annotated[Union[  # noqa: UP007 - a union type of the schema, named below
     BatchCreated, BatchStatusChanged, BatchAnalyzed, JobQueued, JobProgress, JobFinished, BillingDispositioned,
     BillingsMassDispositioned, BillingEdited, BillingDeleted, BillingsMoved, FindingResolved, NotificationOpened,
     NotificationResolved, InvoicesPosted, PaymentSettled, InvoiceDelivered, InvoiceDeliveryFailed, ExportCreated,
-    AccountingPeriodChanged], strawberry.union("EventPayload", description="What an event reports, typed by its "
-                                               "event type (`... on BatchStatusChanged { status }`).")]
+    AccountingPeriodChanged, WebhookEndpointDisabled, CreditNoteChanged, CreditApplied, RefundSettled,
+    TeamChanged, ApprovalRuleChanged, ScheduleChanged, ScheduleRan, BatchPostRequested], strawberry.union(
+        "EventPayload", description="What an event reports, typed by its event type (`... on BatchStatusChanged "
+        "{ status }`).")]
 
 
 @strawberry.type(description="One fact of the event stream: written with the change it reports, in the same "

@@ -22,6 +22,7 @@ from schema.node import ModelNode
 
 if TYPE_CHECKING:
     from schema.billing import BillingBatch, PeriodicBilling
+    from schema.credit_notes import CreditNote
 
 # The stored enumerations are the GraphQL enums: `strawberry.enum` registers the class itself (and returns
 # it), so each name stays a type the checker knows.
@@ -38,6 +39,7 @@ strawberry.enum(ExportFormat, description="Accounting export file formats (docs/
 
 LazyBatch = Annotated["BillingBatch", strawberry.lazy("schema.billing")]
 LazyBilling = Annotated["PeriodicBilling", strawberry.lazy("schema.billing")]
+LazyCreditNote = Annotated["CreditNote", strawberry.lazy("schema.credit_notes")]
 
 
 @strawberry.type(description="One side of a journal entry: a debit or a credit to one ledger account.")
@@ -105,6 +107,8 @@ class Invoice(ModelNode):
     amount: Decimal = strawberry.field(description="The amount due (the billing's amount, tax included).")
     tax_amount: Decimal = strawberry.field(description="Of which tax.")
     amount_paid: Decimal = strawberry.field(description="Paid so far.")
+    amount_credited: Decimal = strawberry.field(description="Credited by issued credit notes.")
+    credit_applied: Decimal = strawberry.field(description="Settled by account credit of earlier credit notes.")
     status: InvoiceStatus = strawberry.field(description="OPEN, PARTIALLY_PAID or PAID.")
     created_at: datetime = strawberry.field(description="When it was posted (UTC).")
     account: Account = strawberry.field(resolver=relations.account_of, description="The account invoiced.")
@@ -119,11 +123,19 @@ class Invoice(ModelNode):
     payments: list[Payment] = strawberry.field(resolver=relations.payments_of_invoice,
                                                description="Its auto-pay charges.")
     deliveries: list[Delivery] = strawberry.field(resolver=relations.deliveries_of_invoice,
-                                                  description="Its sendings.")
+                                                  description="Its sendings (and its credit notes').")
+    credit_notes: list[LazyCreditNote] = strawberry.field(resolver=relations.credit_notes_of_invoice,
+                                                          description="Its credit notes, drafts included.")
 
-    @strawberry.field(description="Still to pay: amount minus amount paid.")
+    @strawberry.field(description="Still to pay: amount minus amount paid (credit notes aside: see `balance`).")
     def amount_due(self) -> Decimal:
         return self.amount - self.amount_paid
+
+    @strawberry.field(description="The open amount: amount less payments, credit notes and account credit "
+                      "applied (never below zero; what was paid beyond it went back as credit or a refund).")
+    @staticmethod
+    def balance(row: strawberry.Parent[models.Invoice]) -> Decimal:
+        return relations.invoice_balance(row)
 
     @strawberry.field(description="Where to GET the PDF, with `Authorization: Bearer <token>`.")
     def pdf_url(self) -> str:

@@ -9,8 +9,10 @@ token is refused exactly like one with a token.
 
 import copy
 import logging
+from collections import OrderedDict
 from collections.abc import Iterator
 from functools import lru_cache
+from types import GeneratorType
 from typing import Any
 
 from graphql import (
@@ -30,6 +32,7 @@ from graphql import (
 )
 from graphql import OperationType as CoreOperationType
 from strawberry.exceptions import MissingQueryError
+from strawberry.execution import optimized_is_awaitable
 from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.relay.types import GlobalIDValueError, InvalidGlobalIDError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
@@ -38,6 +41,7 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
+from tortoise.models import Model
 
 from billrun.settings import Settings, get_settings
 from resolvers.pagination import BadRequest
@@ -58,6 +62,31 @@ def _shown(value: int) -> str:
 def _parse(query: str, max_tokens: int | None) -> DocumentNode:
     """Parsing is cached by text (documents are read-only); errors are not cached, they are raised again."""
     return parse(query, max_tokens=max_tokens)
+
+
+class ValidatedDocuments:
+    """Documents that passed standard validation, by text and the validation's settings (production hides
+    suggestions and refuses introspection), most recent last, at most `size`. Only passing documents are kept:
+    a refused one is validated again, and answered with its errors, every time. The per-request limits
+    (depth, aliases, repeats, ids, cost — the last two depend on the variables) run before this every time."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._valid: OrderedDict[tuple[str, bool, int], None] = OrderedDict()
+
+    def passed(self, key: tuple[str, bool, int]) -> bool:
+        if key in self._valid:
+            self._valid.move_to_end(key)
+            return True
+        return False
+
+    def remember(self, key: tuple[str, bool, int]) -> None:
+        self._valid[key] = None
+        if len(self._valid) > self.size:
+            self._valid.popitem(last=False)
+
+
+VALIDATED = ValidatedDocuments()
 
 
 def _placeholder(ctx: ExecutionContext) -> DocumentNode:
@@ -124,10 +153,10 @@ def limit_errors(schema: GraphQLSchema, document: DocumentNode, operation_name: 
 
 
 class EdgeLimits(SchemaExtension):
-    """Parses (cached) and validates every operation with the limits first; standard validation runs only on
-    a document within them, with the strawberry rules, introspection refused and suggestions hidden in
-    production. It replaces strawberry's ParserCache, QueryDepthLimiter and MaxAliasesLimiter; the token
-    limit stays MaxTokensLimiter's parser option."""
+    """Parses (cached) and validates every operation with the limits first; standard validation (cached for
+    documents that passed it: `ValidatedDocuments`) runs only on a document within them, with the strawberry
+    rules, introspection refused and suggestions hidden in production. It replaces strawberry's ParserCache,
+    QueryDepthLimiter and MaxAliasesLimiter; the token limit stays MaxTokensLimiter's parser option."""
 
     def __init__(self) -> None:
         self.refusal: GraphQLError | None = None
@@ -157,23 +186,49 @@ class EdgeLimits(SchemaExtension):
             settings = get_settings()
             core_schema = ctx.schema._schema
             errors = limit_errors(core_schema, ctx.graphql_document, ctx.operation_name, ctx.variables, settings)
-            if not errors:
+            key = (ctx.query or "", settings.production, id(core_schema))
+            if not errors and not VALIDATED.passed(key):
                 rules = (*ctx.validation_rules, MaybeNullValidationRule, OneOfInputValidationRule)
                 if settings.production:
                     rules = (*rules, NoSchemaIntrospectionCustomRule)
                 errors = validate(core_schema, ctx.graphql_document, rules, hide_suggestions=settings.production)
+                if not errors:
+                    VALIDATED.remember(key)
             ctx.pre_execution_errors = errors  # set, even empty: strawberry then skips its own validation
         yield
 
 
+_VALUE_TYPES: set[type] = set()  # types seen whose values are never awaitable (rows, str, Decimal, enums…)
+
+
+def is_awaitable(value: Any) -> bool:
+    """graphql-core's test, asked of every value it completes (22,000 times on a grid page), with two changes: a
+    type already seen to be a plain value is answered with one set look-up, and a Tortoise row is a value, not an
+    awaitable: `Model` defines `__await__` (so `await row` works), which sent every object field answering a row
+    down graphql-core's asynchronous path, a coroutine and an await per object (docs/PERFORMANCE.md, "Serving
+    the grid")."""
+    kind = type(value)
+    if kind in _VALUE_TYPES:
+        return False
+    if isinstance(value, Model) or not optimized_is_awaitable(value):
+        if kind is not GeneratorType and "__await__" not in getattr(value, "__dict__", ()):
+            _VALUE_TYPES.add(kind)
+        return False
+    return True
+
+
 class SuggestionFreeExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor; in production its errors (variables, arguments, enums) carry no "Did you mean …"
-    suggestions, so the schema cannot be guessed from error messages once introspection is off."""
+    suggestions, so the schema cannot be guessed from error messages once introspection is off. Rows are values
+    (`is_awaitable`)."""
 
     @classmethod
     def build(cls, *args: Any, **kwargs: Any) -> Any:
         kwargs["hide_suggestions"] = kwargs.get("hide_suggestions", False) or get_settings().production
-        return super().build(*args, **kwargs)
+        executor = super().build(*args, **kwargs)
+        if isinstance(executor, StrawberryGraphQLCoreExecutionContext):
+            executor.is_awaitable = is_awaitable  # type: ignore[assignment]  # graphql-core types it as a TypeGuard
+        return executor
 
 
 # Exceptions that describe the client's request, not a bug: shown as they are, never masked or logged.

@@ -7,10 +7,10 @@ from typing import cast
 import strawberry
 from strawberry import relay
 
-from resolvers import billing, events, ledger, lists
+from resolvers import billing, credit_notes, events, ledger, lists, webhooks
 from resolvers.context import authenticated_viewer
 from resolvers.relations import CtxInfo
-from schema.access import ApiToken, User, Viewer
+from schema.access import ApiToken, Team, User, Viewer
 from schema.accounts import Account, BillingFrequency, ContractStatus, SalesContract
 from schema.billing import (
     Audit,
@@ -24,9 +24,12 @@ from schema.billing import (
 )
 from schema.books import AccountingPeriod, LedgerAccount, LedgerAccountKind, PeriodStatus, TaxRate
 from schema.common import Connection, Direction, order_key
+from schema.credit_notes import CreditNote, CreditNoteFilter
 from schema.events import Event, EventFilter, EventOrder
 from schema.ledger import Invoice, InvoiceFilter, InvoiceOrder, TrialBalance
 from schema.permissions import AUTHENTICATED
+from schema.rules import ApprovalRule, BillingSchedule
+from schema.webhooks import WebhookDelivery, WebhookEndpoint
 
 
 @strawberry.input(description="Narrow the accounts listed; every given condition must hold.")
@@ -166,6 +169,24 @@ class Query:
                                  before: str | None = None) -> Connection[AccountingPeriod]:
         return Connection.of(await lists.accounting_periods(info, filter, window(first, after, last, before)))
 
+    @strawberry.field(description="Teams (all for ADMIN, else those the viewer is a member of), by name. "
+                      + PAGE_ARGS_DOC, permission_classes=AUTHENTICATED)
+    async def teams(self, info: CtxInfo, first: int | None = None, after: str | None = None,
+                    last: int | None = None, before: str | None = None) -> Connection[Team]:
+        return Connection.of(await lists.teams(info, window(first, after, last, before)))
+
+    @strawberry.field(description="The company's four-eyes approval rules (needs BILLING_ACCESS). " + PAGE_ARGS_DOC,
+                      permission_classes=AUTHENTICATED)
+    async def approval_rules(self, info: CtxInfo, first: int | None = None, after: str | None = None,
+                             last: int | None = None, before: str | None = None) -> Connection[ApprovalRule]:
+        return Connection.of(await lists.approval_rules(info, window(first, after, last, before)))
+
+    @strawberry.field(description="Billing schedules, by name (needs BILLING_ACCESS). " + PAGE_ARGS_DOC,
+                      permission_classes=AUTHENTICATED)
+    async def billing_schedules(self, info: CtxInfo, first: int | None = None, after: str | None = None,
+                                last: int | None = None, before: str | None = None) -> Connection[BillingSchedule]:
+        return Connection.of(await lists.billing_schedules(info, window(first, after, last, before)))
+
     @strawberry.field(description="Users (all for ADMIN, else only the viewer), by e-mail. " + PAGE_ARGS_DOC,
                       permission_classes=AUTHENTICATED)
     async def users(self, info: CtxInfo, first: int | None = None, after: str | None = None,
@@ -214,6 +235,17 @@ class Query:
     async def invoice(self, info: CtxInfo, id: relay.GlobalID) -> Invoice | None:
         return await ledger.invoice(info, id)
 
+    @strawberry.field(description="Credit notes of accounts the viewer may see, newest first. " + PAGE_ARGS_DOC,
+                      permission_classes=AUTHENTICATED)
+    async def credit_notes(self, info: CtxInfo, filter: CreditNoteFilter | None = None, first: int | None = None,
+                           after: str | None = None, last: int | None = None,
+                           before: str | None = None) -> Connection[CreditNote]:
+        return Connection.of(await credit_notes.credit_notes_page(info, filter, window(first, after, last, before)))
+
+    @strawberry.field(description="One credit note; null when absent or hidden.", permission_classes=AUTHENTICATED)
+    async def credit_note(self, info: CtxInfo, id: relay.GlobalID) -> CreditNote | None:
+        return await credit_notes.credit_note(info, id)
+
     @strawberry.field(description="System notifications, newest first. " + PAGE_ARGS_DOC,
                       permission_classes=AUTHENTICATED)
     async def notifications(self, info: CtxInfo, filter: NotificationFilter | None = None,
@@ -231,6 +263,19 @@ class Query:
                      before: str | None = None) -> Connection[Event]:
         return Connection.of(await events.events_page(info, filter, order == EventOrder.NEWEST_FIRST,
                                                       window(first, after, last, before)))
+
+    @strawberry.field(description="Webhook endpoints, newest first (ADMIN; empty for everyone else). "
+                      + PAGE_ARGS_DOC, permission_classes=AUTHENTICATED)
+    async def webhook_endpoints(self, info: CtxInfo, first: int | None = None, after: str | None = None,
+                                last: int | None = None, before: str | None = None) -> Connection[WebhookEndpoint]:
+        return Connection.of(await webhooks.endpoints(info, window(first, after, last, before)))
+
+    @strawberry.field(description="The delivery log of one webhook endpoint: every attempt, newest first (ADMIN; "
+                      "empty for everyone else). " + PAGE_ARGS_DOC, permission_classes=AUTHENTICATED)
+    async def webhook_deliveries(self, info: CtxInfo, endpoint_id: relay.GlobalID, first: int | None = None,
+                                 after: str | None = None, last: int | None = None,
+                                 before: str | None = None) -> Connection[WebhookDelivery]:
+        return Connection.of(await webhooks.deliveries(info, endpoint_id, window(first, after, last, before)))
 
     @strawberry.field(description="Debits and credits per ledger account, entries dated up to `asOf` (default: "
                       "all). Needs BILLING_ACCESS; null without it.", permission_classes=AUTHENTICATED)

@@ -2,6 +2,7 @@
 
 from strawberry.relay import to_base64
 
+import models
 from tests.conftest import make_token
 from tests.support import builders
 from tests.support.api import Api
@@ -69,3 +70,30 @@ async def test_only_admins_restrict_accounts(admin: Api, clerk: Api) -> None:
     account_id = await builders.account(admin, "A-1")
     payload = (await clerk.ok(RESTRICT, {"input": {"accountId": account_id, "restricted": True}}))
     assert payload["restrictAccount"]["errors"] == [{"code": "PERMISSION_DENIED", "field": None}]
+
+
+TEAM = """mutation($input: CreateTeamInput!) { createTeam(input: $input) { team { id } errors { code } } }"""
+MEMBER = """mutation($input: TeamMemberInput!) { %s(input: $input) { team { id } errors { code } } }"""
+
+
+async def test_a_team_grant_shows_the_account_to_members_only_while_they_are_members(admin: Api, client) -> None:
+    granted, other, ids = await _setup(admin, client)
+    team = (await admin.mutate("createTeam", TEAM, {"input": {"name": "Desk"}}))["team"]["id"]
+    granted_id = (await models.User.get(email="granted@example.com")).id
+    other_id = (await models.User.get(email="other@example.com")).id
+    payload = await admin.mutate("restrictAccount", RESTRICT, {"input": {
+        "accountId": ids["hidden"], "restricted": True, "userIds": [to_base64("User", granted_id)],
+        "teamIds": [team]}})
+    assert payload["account"]["grantedUsers"] == [{"email": "granted@example.com"}]
+    member = {"teamId": team, "userId": to_base64("User", other_id)}
+    node = "query($id: ID!) { node(id: $id) { id } }"
+    lists = "{ accounts { totalCount } salesContracts { totalCount } }"
+    assert (await other.ok(node, {"id": ids["contract"]}))["node"] is None
+    await admin.mutate("addTeamMember", MEMBER % "addTeamMember", {"input": member})
+    assert (await other.ok(node, {"id": ids["contract"]}))["node"] == {"id": ids["contract"]}
+    assert await other.ok(lists) == {"accounts": {"totalCount": 2}, "salesContracts": {"totalCount": 1}}
+    await admin.mutate("removeTeamMember", MEMBER % "removeTeamMember", {"input": member})
+    assert (await other.ok(node, {"id": ids["contract"]}))["node"] is None
+    assert await other.ok(lists) == {"accounts": {"totalCount": 1}, "salesContracts": {"totalCount": 0}}
+    # The user granted by name is not affected by the team's changes.
+    assert (await granted.ok(node, {"id": ids["contract"]}))["node"] == {"id": ids["contract"]}

@@ -35,7 +35,9 @@ MUTATIONS = CORE.mutation_type.fields  # type: ignore[union-attr]
 ID_FIELD_TYPES = {"accountId": "Account", "batchId": "BillingBatch", "billingId": "PeriodicBilling",
                   "billingIds": "PeriodicBilling", "chargeId": "RecurringCharge", "contractId": "SalesContract",
                   "invoiceId": "Invoice", "ledgerAccountId": "LedgerAccount", "revenueAccountId": "LedgerAccount",
-                  "toBatchId": "BillingBatch", "userId": "User", "userIds": "User", "jobId": "Job"}
+                  "toBatchId": "BillingBatch", "userId": "User", "userIds": "User", "jobId": "Job",
+                  "endpointId": "WebhookEndpoint", "eventId": "Event", "invoiceLineId": "BillingDetail",
+                  "teamId": "Team", "teamIds": "Team"}
 ID_OF_INPUT = {"UpdateAccountInput": "Account", "UpdateSalesContractInput": "SalesContract",
                "UpdateRecurringChargeInput": "RecurringCharge", "UpdateDatedPriceInput": "DatedPrice",
                "DeleteDatedPriceInput": "DatedPrice", "UpdateLedgerAccountInput": "LedgerAccount",
@@ -46,7 +48,11 @@ ID_OF_INPUT = {"UpdateAccountInput": "Account", "UpdateSalesContractInput": "Sal
                "UpdateBillingDetailInput": "BillingDetail", "RemoveMiscChargeInput": "BillingDetail",
                "UpdatePeriodicBillingInput": "PeriodicBilling", "DeletePeriodicBillingInput": "PeriodicBilling",
                "ResolveNotificationInput": "Notification", "UpdateUserInput": "User",
-               "RevokeApiTokenInput": "ApiToken"}
+               "RevokeApiTokenInput": "ApiToken", "UpdateWebhookEndpointInput": "WebhookEndpoint",
+               "DisableWebhookEndpointInput": "WebhookEndpoint", "WebhookEndpointIdInput": "WebhookEndpoint",
+               "CreditNoteIdInput": "CreditNote", "UpdateTeamInput": "Team", "DeleteTeamInput": "Team",
+               "UpdateApprovalRuleInput": "ApprovalRule", "DeleteApprovalRuleInput": "ApprovalRule",
+               "UpdateBillingScheduleInput": "BillingSchedule", "BillingScheduleInput": "BillingSchedule"}
 
 # Node ids billrun never makes: beyond PostgreSQL `integer`, zero, negative, not digits, non-ASCII digits,
 # padded, zero-led, decimal, exponent, empty.
@@ -210,6 +216,9 @@ FILTER_QUERIES = {
     ("EventFilter", "jobId"): "events(filter: {jobId: $id}) { totalCount }",
     ("EventFilter", "billingId"): "events(filter: {billingId: $id}) { totalCount }",
     ("EventFilter", "invoiceId"): "events(filter: {invoiceId: $id}) { totalCount }",
+    ("CreditNoteFilter", "invoiceId"): "creditNotes(filter: {invoiceId: $id}) { totalCount }",
+    ("CreditNoteFilter", "accountId"): "creditNotes(filter: {accountId: $id}) { totalCount }",
+    ("CreditNoteFilter", "batchId"): "creditNotes(filter: {batchId: $id}) { totalCount }",
 }
 
 
@@ -339,6 +348,15 @@ def valid_inputs(ids: dict[str, str]) -> dict[str, dict]:
         "updatePeriodicBilling": {"id": ids["billing"]},
         "resolveNotification": {"id": ids["notification"], "note": "n"},
         "resendInvoice": {"invoiceId": ids["invoice"]},
+        "createTeam": {"name": "T"},
+        "updateTeam": {"id": ids["team"], "name": "T2"},
+        "createApprovalRule": {"kind": "BILLING_AMOUNT_ABOVE", "threshold": "1.00", "currency": "USD"},
+        "createBillingSchedule": {"name": "S", "cadence": "MONTHLY", "day": 1},
+        "updateBillingSchedule": {"id": ids["schedule"]},
+        "createWebhookEndpoint": {"url": "http://127.0.0.1:9/new"},
+        "updateWebhookEndpoint": {"id": ids["webhook"]},
+        "disableWebhookEndpoint": {"id": ids["webhook"]},
+        "createCreditNote": {"invoiceId": ids["invoice"], "wholeInvoice": True, "reason": "OTHER"},
     }
 
 

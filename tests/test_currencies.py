@@ -18,7 +18,7 @@ pytestmark = pytest.mark.usefixtures("worker")
 
 D = Decimal
 LINES = """query($id: ID!) { periodicBilling(id: $id) { periodicBillingAmount
-  details { id kind billingAmount daysBilled daysInPeriod trace } } }"""
+  details { id kind billingAmount daysBilled daysInPeriod """ + billing.TRACE + """ } } }"""
 EDIT = """mutation($input: UpdateBillingDetailInput!) { updateBillingDetail(input: $input) {
   billingDetail { billingAmount } errors { code field message } } }"""
 MISC = """mutation($input: AddMiscChargeInput!) { addMiscCharge(input: $input) {

@@ -13,8 +13,8 @@ from tests.support.api import Api
 pytestmark = pytest.mark.usefixtures("worker")
 
 NODE = "query($id: ID!) { node(id: $id) { __typename id } }"
-DETAILS = """query($id: ID!) { periodicBilling(id: $id) { id details { id kind sourceType sourceId trace
-  charge { id } datedPrice { id } revenueAccount { id } } } }"""
+DETAILS = """query($id: ID!) { periodicBilling(id: $id) { id details { id kind sourceType sourceId
+  """ + billing.TRACE + """ charge { id } datedPrice { id } revenueAccount { id } } } }"""
 AUDITS = """query($filter: AuditFilter) { audits(filter: $filter, first: 100) { totalCount
   nodes { entity entityId field operation batch { id } billing { id } } } }"""
 VALUES = """query($filter: AuditFilter) { audits(filter: $filter) { nodes { field before after } } }"""
@@ -70,21 +70,23 @@ async def test_findings_lines_and_traces_name_records_by_global_id(admin: Api) -
     one_off = next(r for r in world["rows"] if r["salesContract"] is None)
     [line] = (await admin.ok(DETAILS, {"id": one_off["id"]}))["periodicBilling"]["details"]
     assert (line["kind"], line["sourceType"], line["sourceId"]) == ("MANUAL", "ManualCharge", world["manual"])
-    assert line["trace"]["price_record"]["id"] == world["manual"]
-    assert line["trace"]["distribution"] == [{"revenue_account_id": world["accounts"]["revenue"],
-                                              "amount": "15.00"}]
+    assert line["trace"]["priceRecord"] == {"__typename": "ManualCharge", "id": world["manual"]}
+    assert line["trace"]["distribution"] == [{"amount": "15.00", "percent": "100.00", "revenueAccount": {
+        "id": world["accounts"]["revenue"], "code": "4000"}}]
 
     by_start = {r["billingStartingDate"]: r for r in world["rows"] if r["salesContract"] is not None}
     for start, record_type in (("2026-02-01", "DatedPrice"), ("2026-04-01", "RecurringCharge")):
         for detail in (await admin.ok(DETAILS, {"id": by_start[start]["id"]}))["periodicBilling"]["details"]:
             trace = detail["trace"]
-            assert trace["price_record"]["type"] == record_type and detail["sourceId"] is None
+            if detail["kind"] == "TAX":
+                assert trace["priceRecord"]["__typename"] == "TaxRate"
+                continue
+            assert trace["priceRecord"]["__typename"] == record_type and detail["sourceId"] is None
             expected = detail["datedPrice"]["id"] if record_type == "DatedPrice" else detail["charge"]["id"]
-            assert trace["price_record"]["id"] == expected
-            assert trace["charge_id"] == detail["charge"]["id"]
-            assert trace["distribution"][0]["revenue_account_id"] == detail["revenueAccount"]["id"]
-            for gid in (trace["price_record"]["id"], trace["charge_id"]):
-                assert (await admin.ok(NODE, {"id": gid}))["node"]["id"] == gid
+            assert trace["priceRecord"]["id"] == expected
+            assert trace["distribution"][0]["revenueAccount"]["id"] == detail["revenueAccount"]["id"]
+            gid = trace["priceRecord"]["id"]
+            assert (await admin.ok(NODE, {"id": gid}))["node"]["id"] == gid
 
 
 async def test_audits_name_their_record_and_link_batch_and_billing(admin: Api) -> None:

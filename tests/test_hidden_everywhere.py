@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from strawberry.relay import to_base64
 
+import models
 from tests.conftest import make_token
 from tests.support import billing, posting
 from tests.support.api import Api
@@ -52,7 +53,8 @@ EVERYTHING = """query($batch: ID!) {
       hiddenBillingCount hiddenInvoiceCount billingCounts { status count } }
     findings { id kind message subjectType subjectId account { number } }
     periodicBillings { totalCount nodes { id internalComment externalComment periodicBillingAmount
-      serviceCustomer { number } details { id description billingAmount trace sourceType sourceId }
+      serviceCustomer { number } details { id description billingAmount sourceType sourceId
+        trace { why priceRecord { ... on Node { id } } } }
       findings { id message } audits { id entityId before after } } }
     invoices { totalCount nodes { id number amount account { number } billing { id }
       journalEntry { id memo lines { debit credit } } payments { amount error }
@@ -368,3 +370,32 @@ async def test_reversal_job_rechecks_what_its_user_may_see_when_it_runs(admin: A
     summary = (await world.granted.ok(SUMMARY, {"id": first}))["billingBatch"]["summary"]
     assert summary["billingCount"] == 3
     assert (await admin.ok(billing.BATCH, {"id": first}))["billingBatch"]["status"] == "PROCESSED"
+
+
+TEAM = """mutation($input: CreateTeamInput!) { createTeam(input: $input) { team { id } errors { code } } }"""
+MEMBER = """mutation($input: TeamMemberInput!) { %s(input: $input) { team { id } errors { code } } }"""
+
+
+async def test_a_team_grant_shows_everything_to_members_and_leaving_the_team_hides_it_all_again(
+        admin: Api, client) -> None:
+    world = await _draft(admin, client)
+    hidden_billings = [world.ids["secret_contract"], world.ids["secret_one_off"]]
+    team = (await admin.mutate("createTeam", TEAM, {"input": {"name": "Merger desk"}}))["team"]["id"]
+    granted_user = await models.User.get(email="granted@example.com")
+    other_user = await models.User.get(email="other@example.com")
+    await admin.mutate("restrictAccount", RESTRICT, {"input": {
+        "accountId": world.secret, "restricted": True, "userIds": [to_base64("User", granted_user.id)],
+        "teamIds": [team]}})
+    member = {"teamId": team, "userId": to_base64("User", other_user.id)}
+    await admin.mutate("addTeamMember", MEMBER % "addTeamMember", {"input": member})
+    # A member sees what the granted user sees: every figure, every record.
+    inside = await world.other.ok(EVERYTHING, {"batch": world.batch})
+    assert inside["billingBatch"]["summary"] == (await world.granted.ok(SUMMARY, {"id": world.batch}))[
+        "billingBatch"]["summary"]
+    assert all(marker in json.dumps(inside) for marker in ("SECRET-1", "Acme success fee", "CEO discount agreed"))
+    await admin.mutate("removeTeamMember", MEMBER % "removeTeamMember", {"input": member})
+    # Out of the team: nothing of it, at once, exactly as before.
+    assert_no_trace(await world.other.ok(EVERYTHING, {"batch": world.batch}), world.secret, *hidden_billings,
+                    *world.ids["secret_audits"])
+    summary = (await world.other.ok(SUMMARY, {"id": world.batch}))["billingBatch"]["summary"]
+    assert (summary["hiddenBillingCount"], summary["billingCount"], summary["totalAmount"]) == (2, 1, "100.00")

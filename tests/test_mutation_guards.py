@@ -118,6 +118,34 @@ GUARDS: dict[str, list[Case]] = {
     "resendInvoice": [Case(SEND, lambda r: {"invoiceId": r.owned.invoice})],
     "retryPayment": [Case(SEND, lambda r: {"invoiceId": r.owned.invoice})],
     "completeBillingBatch": [Case(SEND, lambda r: {"batchId": r.posted_batch})],
+    # Webhooks
+    "createWebhookEndpoint": [Case(ADMIN, lambda r: {"url": "http://127.0.0.1:9/new"})],
+    "updateWebhookEndpoint": [Case(ADMIN, lambda r: {"id": r.webhook, "description": "Renamed"})],
+    "disableWebhookEndpoint": [Case(ADMIN, lambda r: {"id": r.webhook_enabled})],
+    "enableWebhookEndpoint": [Case(ADMIN, lambda r: {"id": r.webhook})],
+    "rotateWebhookEndpointSecret": [Case(ADMIN, lambda r: {"id": r.webhook})],
+    "redeliverWebhookEvent": [Case(ADMIN, lambda r: {"endpointId": r.webhook, "eventId": r.event})],
+    # Credit notes
+    "createCreditNote": [Case(SEND, lambda r: {"invoiceId": r.owned.invoice, "wholeInvoice": True, "reason": "OTHER",
+                                               "creditDate": "2026-05-20"})],
+    "issueCreditNote": [Case(SEND, lambda r: {"id": r.owned.credit_note})],
+    "voidCreditNote": [Case(SEND, lambda r: {"id": r.owned.credit_note})],
+    "confirmPostBillingBatch": [Case(SEND, lambda r: {"batchId": r.ready_batch})],
+    # Teams, approval rules, schedules
+    "createTeam": [Case(ADMIN, lambda r: {"name": "New team"})],
+    "updateTeam": [Case(ADMIN, lambda r: {"id": r.team, "name": "Renamed"})],
+    "deleteTeam": [Case(ADMIN, lambda r: {"id": r.team})],
+    "addTeamMember": [Case(ADMIN, lambda r: {"teamId": r.team, "userId": r.other_user})],
+    "removeTeamMember": [Case(ADMIN, lambda r: {"teamId": r.team, "userId": r.other_user})],
+    "createApprovalRule": [Case(ADMIN, lambda r: {"kind": "BILLING_AMOUNT_ABOVE", "threshold": "100.00",
+                                                  "currency": "USD"})],
+    "updateApprovalRule": [Case(ADMIN, lambda r: {"id": r.approval_rule, "threshold": "50"})],
+    "deleteApprovalRule": [Case(ADMIN, lambda r: {"id": r.approval_rule})],
+    "createBillingSchedule": [Case(SEND, lambda r: {"name": "New schedule", "cadence": "WEEKLY", "day": 1})],
+    "updateBillingSchedule": [Case(SEND, lambda r: {"id": r.schedule, "name": "Renamed"})],
+    "pauseBillingSchedule": [Case(SEND, lambda r: {"id": r.schedule})],
+    "resumeBillingSchedule": [Case(SEND, lambda r: {"id": r.schedule})],
+    "deleteBillingSchedule": [Case(SEND, lambda r: {"id": r.schedule})],
 }
 
 # What every payload answers, and what the mass update answers besides.

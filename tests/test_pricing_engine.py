@@ -20,13 +20,15 @@ from domain.pricing import (
     price_contract,
     price_one_offs,
 )
+from domain.trace import Trace, compose
 from models.enums import BillingFrequency, BillingStatus, DetailKind, PriceSource
 
 D = Decimal
 MONTHLY = BillingFrequency.MONTHLY
 NO_TAX = TaxIn("ZERO", D(0), 90)
-TRACE_KEYS = {"price_source", "price_record", "why", "period", "billing_starting_date", "days_billed",
-              "days_in_period", "unit_price", "quantity", "formula", "distribution"}
+# Keys the stored trace never holds: the line's and billing's columns (and the distribution rows) hold them.
+COLUMN_KEYS = {"price_source", "price_record", "why", "period", "billing_starting_date", "billing_ending_date",
+               "days_billed", "days_in_period", "formula", "distribution", "charge_id", "location"}
 
 
 def charge(charge_id: int = 1, price: str = "20", quantity: str = "1", revenue: int | None = 10,
@@ -47,6 +49,11 @@ def price(c: ContractIn, as_of: date, *, billed: frozenset[date] = frozenset(), 
 
 def one_offs(items: list[OneOffIn], tax: TaxIn = NO_TAX, currency: str = "USD") -> BillingDraft | None:
     return price_one_offs(7, items, currency=currency, as_of=date(2026, 4, 30), tax=tax, tax_location=tax.location)
+
+
+def explain(draft: BillingDraft, line: int) -> Trace:
+    """The whole trace of a draft's line, as the graph composes it from the stored facts and the columns."""
+    return compose(draft.lines[line], draft)
 
 
 def kinds(draft: BillingDraft) -> list[str]:
@@ -146,10 +153,11 @@ def test_spec_vector_bills_120_230_340_120_450_naming_each_price_source() -> Non
         [(PriceSource.DATED_PRICE, 13), (PriceSource.DATED_PRICE, 23)],
     ]
     assert all(d.status == BillingStatus.NEW and d.problems == [] for d in drafts)
-    assert drafts[1].lines[0].trace["why"] == ("Dated price #11 (2026-02-01 to 2026-02-28) contains the billing "
+    assert explain(drafts[1], 0).why == ("Dated price #11 (2026-02-01 to 2026-02-28) contains the billing "
                                                "starting date 2026-02-01")
-    assert drafts[1].lines[0].trace["formula"] == "30.00 \u00d7 1 \u00d7 28/28 = 30.00"
-    assert drafts[3].lines[0].trace["price_record"] == {"type": "RecurringCharge", "id": 1}
+    assert explain(drafts[1], 0).formula == "30.00 \u00d7 1 \u00d7 28/28 = 30.00"
+    assert (explain(drafts[3], 0).record_type, explain(drafts[3], 0).record_id) == ("RecurringCharge", 1)
+    assert (explain(drafts[1], 0).record_type, explain(drafts[1], 0).record_id) == ("DatedPrice", 11)
 
 
 def test_already_billed_periods_are_skipped() -> None:
@@ -163,14 +171,20 @@ def test_contract_without_charges_yields_no_drafts() -> None:
     assert price(contract(), date(2026, 5, 1)) == []
 
 
-def test_every_trace_is_json_and_complete() -> None:
+def test_every_trace_is_json_compact_and_composes_whole() -> None:
     drafts = price(spec_contract(), date(2026, 5, 1), tax=TaxIn("NY", D("0.08875"), 90))
     for draft in drafts:
-        for line in draft.lines:
-            assert TRACE_KEYS <= set(line.trace)
+        for i, line in enumerate(draft.lines):
             assert json.loads(json.dumps(line.trace)) == line.trace
-            assert line.trace["distribution"] == [{"revenue_account_id": line.revenue_account_id,
-                                                   "amount": str(line.amount)}]
+            assert not COLUMN_KEYS & set(line.trace), line.trace
+            trace = explain(draft, i)
+            assert trace.why and trace.formula.endswith(f"= {line.amount}")
+            assert (trace.period_start, trace.period_end) == (draft.period_start, draft.period_end)
+            assert (trace.billing_start, trace.days_billed) == (draft.billing_start, line.days_billed)
+            assert line.distributions == [(line.revenue_account_id, line.amount)]
+    tax = explain(drafts[0], -1)
+    assert (tax.record_type, tax.tax_rate, tax.tax_base) == ("TaxRate", D("0.08875"), D("120.00"))
+    assert tax.tax_location == drafts[0].tax_location  # the billing's
 
 
 # ------------------------------------------------------------------------------------------------ proration
@@ -183,8 +197,8 @@ def test_contract_starting_mid_period_is_prorated_from_its_start() -> None:
     assert (first.period_start, first.period_end) == (date(2026, 1, 1), date(2026, 1, 31))
     assert (first.billing_start, first.billing_end) == (date(2026, 1, 15), date(2026, 1, 31))  # the days billed
     assert (line.days_billed, line.days_in_period, line.amount) == (17, 31, D("17.00"))
-    assert line.trace["billing_starting_date"] == "2026-01-15"
-    assert line.trace["formula"] == "31.00 \u00d7 1 \u00d7 17/31 = 17.00"
+    assert explain(first, 0).billing_start == date(2026, 1, 15)
+    assert explain(first, 0).formula == "31.00 \u00d7 1 \u00d7 17/31 = 17.00"
 
 
 def test_contract_ending_mid_period_is_prorated_to_its_end() -> None:
@@ -220,8 +234,9 @@ def test_service_change_mid_period_bills_a_prorated_difference_then_the_new_pric
     assert difference.revenue_account_id == 10
     assert april.amount == D("40.00")
     assert [line.amount for line in may.lines] == [D("50.00")]
-    assert may.lines[0].trace["price_record"]["type"] == "ServiceChange"
-    assert may.lines[0].trace["price_record"]["id"] == 77
+    assert (explain(may, 0).record_type, explain(may, 0).record_id) == ("ServiceChange", 77)
+    assert explain(may, 0).why.endswith("service change #77 effective 2026-04-11 set the charge's price to 50.00")
+    assert explain(april, 1).formula == "(50.00 \u2212 20.00) \u00d7 1 \u00d7 20/30 = 20.00"
 
 
 def test_service_change_lines_follow_their_charge_and_chain_within_a_period() -> None:
@@ -297,7 +312,7 @@ def test_one_offs_make_one_draft_from_the_earliest_day_to_as_of() -> None:
     assert (draft.billing_start, draft.billing_end) == (date(2026, 3, 2), date(2026, 4, 30))  # bills its period
     assert [(line.kind, line.amount) for line in draft.lines] == [
         (DetailKind.WORK_ORDER, D("75.38")), (DetailKind.MANUAL, D("10.00")), (DetailKind.TAX, D("6.19"))]
-    assert draft.lines[0].trace["formula"] == "3 \u00d7 25.125 = 75.38"
+    assert explain(draft, 0).formula == "3 \u00d7 25.125 = 75.38"
     assert draft.status == BillingStatus.NEW
     assert one_offs([]) is None
 
@@ -316,8 +331,9 @@ def test_tax_rounds_half_up_and_comes_last() -> None:
     assert [line.kind for line in draft.lines] == [DetailKind.RECURRING, DetailKind.TAX]
     assert draft.lines[-1].amount == D("0.50")  # 0.5025
     assert draft.lines[-1].revenue_account_id == 90
-    assert draft.lines[-1].trace["formula"] == "10.05 \u00d7 0.05 = 0.50"
-    assert {"location", "rate", "base"} <= set(draft.lines[-1].trace)
+    assert explain(draft, -1).formula == "10.05 \u00d7 0.05 = 0.50"
+    assert (explain(draft, -1).tax_rate, explain(draft, -1).tax_base, explain(draft, -1).tax_location) == (
+        D("0.05"), D("10.05"), draft.tax_location)
     assert draft.amount == D("10.55")
 
 
@@ -345,9 +361,9 @@ def test_yen_lines_round_half_up_to_whole_yen() -> None:
     assert (recurring.days_billed, recurring.days_in_period, recurring.amount) == (17, 31, D("5484"))  # 5483.87
     assert tax.amount == D("452")  # 5484 * 0.0825 = 452.43
     assert draft.amount == D("5936") and draft.status == BillingStatus.NEW
-    assert recurring.trace["formula"] == "10000 \u00d7 1 \u00d7 17/31 = 5484"
-    assert recurring.trace["unit_price"] == "10000"
-    assert tax.trace["formula"] == "5484 \u00d7 0.0825 = 452"
+    assert explain(draft, 0).formula == "10000 \u00d7 1 \u00d7 17/31 = 5484"
+    assert explain(draft, 0).unit_price == D("10000") and recurring.trace["unit_price"] == "10000"
+    assert explain(draft, 1).formula == "5484 \u00d7 0.0825 = 452"
     half = price(contract(charge(price="1")), date(2026, 1, 1), tax=TaxIn("TX", D("0.5"), 90), currency="JPY")[0]
     assert half.lines[-1].amount == D("1")  # 0.5 yen rounds up, never to even
 
@@ -359,7 +375,7 @@ def test_yen_one_offs_and_service_changes_round_to_whole_yen() -> None:
     draft = one_offs(items, tax=TaxIn("CA", D("0.0725"), 90), currency="JPY")
     assert draft is not None
     assert [line.amount for line in draft.lines] == [D("500"), D("1000"), D("109")]  # 499.5; 108.75
-    assert draft.lines[0].trace["formula"] == "1.5 \u00d7 333 = 500"
+    assert explain(draft, 0).formula == "1.5 \u00d7 333 = 500"
     change = ServiceChangeIn(77, date(2026, 4, 11), D(5000))
     april = price(contract(charge(price="2000", changes=(change,))), date(2026, 4, 1), currency="JPY")[3]
     assert [line.amount for line in april.lines] == [D("2000"), D("2000")]  # 3000 * 20/30

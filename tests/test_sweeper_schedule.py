@@ -5,6 +5,7 @@ import asyncio
 import json
 import re
 
+import httpx
 import pytest
 
 from tests.support.live_server import free_port
@@ -22,6 +23,14 @@ def _claims(workers: list[WorkerProcess]) -> list[tuple[int, str]]:
             if match := CLAIMED.search(json.loads(line)["message"]):
                 found.append((int(match.group(1)), match.group(2)))
     return found
+
+
+def _serving(port: int) -> bool:
+    try:
+        scrape(f"http://127.0.0.1:{port}/metrics")
+    except httpx.TransportError:
+        return False
+    return True
 
 
 @pytest.mark.usefixtures("alone")
@@ -47,8 +56,17 @@ async def test_two_worker_hosts_sweep_once_per_tick() -> None:
                          for t in texts)
             return claimed, elsewhere, sweeps
 
-        # Settle: every claimed tick's sweep message has run on one of the two hosts.
-        while (current := counts())[2] != current[0]:
+        # Each host's metrics process (a fork of the master) may come up after the first ticks on a busy machine.
+        while not all(_serving(port) for port in ports):
+            assert loop.time() < deadline, "a worker host's metrics never came up"
+            await asyncio.sleep(0.1)
+
+        # Settle: both hosts have been trying the same ticks for a while (each finding the other's claims), and
+        # every claimed tick's sweep message has run on one of the two hosts.
+        def settled(claimed: float, elsewhere: float, sweeps: float) -> bool:
+            return sweeps == claimed >= TICKS and elsewhere >= TICKS - 2
+
+        while not settled(*(current := counts())):
             assert loop.time() < deadline, current
             await asyncio.sleep(0.1)
     finally:
@@ -63,4 +81,5 @@ async def test_two_worker_hosts_sweep_once_per_tick() -> None:
     # Both hosts tried the ticks both ran through: each tick the other one claimed, it found taken.
     assert elsewhere >= TICKS - 2, counts_at_stop
     first, last = min(ticks), max(ticks)
-    assert len(ticks) >= (last - first + 1) - 1, sorted(ticks)  # about one sweep per interval, not two
+    # About one sweep per interval (a loaded machine may let a tick pass unclaimed), never two.
+    assert len(ticks) >= (last - first + 1) - 2, sorted(ticks)

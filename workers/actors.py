@@ -9,7 +9,20 @@ from typing import Any
 import dramatiq
 
 from billrun.settings import get_settings
-from domain import accounting_export, analysis, housekeeping, jobs, payments, posting, processing, reversal, sending
+from domain import (
+    accounting_export,
+    analysis,
+    credit_notes,
+    housekeeping,
+    jobs,
+    payments,
+    posting,
+    processing,
+    reversal,
+    schedules,
+    sending,
+    webhooks,
+)
 from workers.broker import broker  # noqa: F401 - the broker must exist before actors are declared
 
 log = logging.getLogger("billrun.workers")
@@ -94,6 +107,20 @@ async def charge_payment(*, job_id: int, chunk_no: int) -> None:
     await jobs.run_chunk(payments.JOB, job_id, chunk_no)
 
 
+@dramatiq.actor(actor_name=jobs.PLAN_CREDIT_NOTE, queue_name=jobs.QUEUE, time_limit=600_000, **RETRY)
+async def plan_credit_note(*, job_id: int) -> None:
+    """Split an issued credit note's follow-up into its tasks: e-mail it, refund it."""
+    await jobs.plan(credit_notes.JOB, job_id)
+
+
+@dramatiq.actor(actor_name=jobs.CREDIT_NOTE_TASK, queue_name=jobs.QUEUE, time_limit=120_000,
+                max_retries=_settings.payment_max_attempts + 2, min_backoff=_settings.job_min_backoff_ms,
+                max_backoff=60_000)
+async def credit_note_task(*, job_id: int, chunk_no: int) -> None:
+    """Send a credit note, or one gateway attempt at its refund (a transient error is retried with backoff)."""
+    await jobs.run_chunk(credit_notes.JOB, job_id, chunk_no)
+
+
 @dramatiq.actor(actor_name=jobs.FAIL_JOB, queue_name=jobs.QUEUE, max_retries=10)
 async def fail_job(message_data: dict[str, Any], retry_data: dict[str, Any]) -> None:
     """Called by dramatiq when a job's message has exhausted its retries."""
@@ -137,3 +164,38 @@ async def sweep() -> None:
     counts = await housekeeping.sweep()
     if any(counts.values()):
         log.warning("sweeper: %s", counts)
+
+
+# Webhooks (docs/WEBHOOKS.md): their own queue, so a slow receiver never holds up a billing run's messages. A
+# failed POST is not an actor failure (the domain schedules the next attempt); only a failure of billrun itself
+# (the database away) is retried by dramatiq, and the next dispatch tick would send the endpoint again anyway.
+WEBHOOK_RETRY: dict[str, Any] = {"max_retries": 3, "min_backoff": 1_000, "max_backoff": 10_000,
+                                 "time_limit": 30 * 60_000}
+
+
+@dramatiq.actor(actor_name=webhooks.DISPATCH, queue_name=webhooks.QUEUE, **WEBHOOK_RETRY)
+async def dispatch_webhooks() -> None:
+    """Send a delivery message to every endpoint with events due (once per BILLRUN_WEBHOOK_POLL_SECONDS)."""
+    await webhooks.dispatch()
+
+
+@dramatiq.actor(actor_name=webhooks.DELIVER, queue_name=webhooks.QUEUE, **WEBHOOK_RETRY)
+async def deliver_webhooks(*, endpoint_id: int, token: str) -> None:
+    """POST an endpoint its next events, in order, while they are delivered."""
+    await webhooks.deliver(endpoint_id, token)
+
+
+@dramatiq.actor(actor_name=webhooks.REDELIVER, queue_name=webhooks.QUEUE, **WEBHOOK_RETRY)
+async def redeliver_webhook(*, delivery_id: int) -> None:
+    """Send one event again to one endpoint (an admin asked)."""
+    await webhooks.redeliver_one(delivery_id)
+
+
+@dramatiq.actor(queue_name="housekeeping", max_retries=3, min_backoff=1_000, max_backoff=30_000,
+                time_limit=120_000)
+async def run_schedules() -> None:
+    """The scheduler: create the batch of every billing schedule that is due (one per due date, however many
+    schedulers run: docs/SCHEDULES.md)."""
+    counts = await schedules.run_due()
+    if any(counts.values()):
+        log.info("scheduler: %s", counts)

@@ -55,23 +55,37 @@ class AsyncOrm(AsyncIO):
 
 
 class Sweeper(dramatiq.Middleware):
-    """Runs the sweeper and the purge once per `interval_seconds` across every worker host (0: never).
+    """Runs the sweeper, the purge and the scheduler once per `interval_seconds` across every worker host (0:
+    never); the same schedule, named otherwise, sends the webhook dispatcher (`Sweeper.webhooks`).
 
     Ticks fall on the wall clock's multiples of the interval, the same instants on every host. At each tick every
-    worker process tries to claim it in Redis (`SET billrun:sweeper:<interval>:<tick> NX PX`); the one that gets
-    the key enqueues `sweep` and `purge_expired`, the others let it be. Without Redis (RabbitMQ and no REDIS_URL)
-    each process enqueues them: both are idempotent, so that only costs work."""
+    worker process tries to claim it in Redis (`SET billrun:<name>:<interval>:<tick> NX PX`); the one that gets
+    the key enqueues `sweep`, `purge_expired` and `run_schedules`, the others let it be. Without Redis (RabbitMQ
+    and no REDIS_URL) each process enqueues them: all are idempotent (the scheduler by a unique key), so that only
+    costs work."""
 
-    def __init__(self, interval_seconds: int, lock_url: str | None) -> None:
+    def __init__(self, interval_seconds: float, lock_url: str | None, *, name: str = "sweeper",
+                 actors: tuple[tuple[str, str], ...] = (("housekeeping", "sweep"), ("housekeeping", "purge_expired"),
+                                                         ("housekeeping", "run_schedules")),
+                 counted: bool = True) -> None:
         self.interval = interval_seconds
         self.lock_url = lock_url
+        self.name, self.actors, self.counted = name, actors, counted  # counted: billrun_sweeper_ticks_total
         self.stop = threading.Event()
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
+
+    @classmethod
+    def webhooks(cls, interval_seconds: float, lock_url: str | None) -> "Sweeper":
+        """Sends `dispatch_webhooks` once per tick across every worker host."""
+        from domain import webhooks
+
+        return cls(interval_seconds, lock_url, name="webhooks", actors=((webhooks.QUEUE, webhooks.DISPATCH),),
+                   counted=False)
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         if self.interval > 0:
             self.owner = f"{socket.gethostname()}:{os.getpid()}"
-            threading.Thread(target=self._run, args=(broker,), name="billrun-sweeper", daemon=True).start()
+            threading.Thread(target=self._run, args=(broker,), name=f"billrun-{self.name}", daemon=True).start()
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         self.stop.set()
@@ -79,7 +93,7 @@ class Sweeper(dramatiq.Middleware):
     def _run(self, broker: dramatiq.Broker) -> None:
         client = redis.Redis.from_url(self.lock_url, socket_timeout=5) if self.lock_url else None
         if client is None:
-            log.warning("no Redis for the sweeper's lock: every worker process runs the sweeper")
+            log.warning("no Redis for the %s's lock: every worker process runs it", self.name)
         try:
             while True:
                 tick = int(time.time() // self.interval) + 1
@@ -96,23 +110,28 @@ class Sweeper(dramatiq.Middleware):
             return True
         try:
             # The key outlives the tick so that a host whose clock runs a little late cannot claim it again.
-            claimed = client.set(f"billrun:sweeper:{self.interval}:{tick}", self.owner, nx=True,
-                                 px=max(2_000, 2_000 * self.interval))
+            claimed = client.set(f"billrun:{self.name}:{self.interval}:{tick}", self.owner, nx=True,
+                                 px=int(max(2_000, 2_000 * self.interval)))
         except redis.RedisError:  # Redis is down for a moment: whoever reaches it at the next tick sweeps
-            metrics.sweeper_ticks.labels("failed").inc()
-            log.warning("sweeper tick %d: Redis is unreachable, skipped", tick)
+            self._count("failed")
+            log.warning("%s tick %d: Redis is unreachable, skipped", self.name, tick)
             return False
-        metrics.sweeper_ticks.labels("claimed" if claimed else "elsewhere").inc()
+        self._count("claimed" if claimed else "elsewhere")
         return bool(claimed)
 
+    def _count(self, outcome: str) -> None:
+        if self.counted:
+            metrics.sweeper_ticks.labels(outcome).inc()
+
     def _enqueue(self, broker: dramatiq.Broker, tick: int) -> None:
-        for actor in ("sweep", "purge_expired"):
+        for queue, actor in self.actors:
             try:
-                broker.enqueue(dramatiq.Message(queue_name="housekeeping", actor_name=actor, args=(),
-                                                kwargs={}, options={}))
+                broker.enqueue(dramatiq.Message(queue_name=queue, actor_name=actor, args=(), kwargs={}, options={}))
             except Exception:  # the broker is down for a moment: the next tick tries again
                 log.exception("could not enqueue %s", actor)
-        log.info("sweeper tick %d claimed by %s: sweep and purge enqueued", tick, self.owner)
+        if self.counted:  # the webhook ticks come every second or so: not worth a line each
+            log.info("%s tick %d claimed by %s: %s enqueued", self.name, tick, self.owner,
+                     ", ".join(actor for _, actor in self.actors))
 
 
 class WorkerMetrics(dramatiq.Middleware):
@@ -212,7 +231,9 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
                              maintenance_chance=settings.broker_maintenance_chance)
     if settings.broker_kind != "stub":
         broker.add_middleware(AsyncOrm())
-        broker.add_middleware(Sweeper(settings.sweep_interval_seconds, settings.redis_url or _redis_broker(settings)))
+        lock_url = settings.redis_url or _redis_broker(settings)
+        broker.add_middleware(Sweeper(settings.sweep_interval_seconds, lock_url))
+        broker.add_middleware(Sweeper.webhooks(settings.webhook_poll_seconds, lock_url))
     broker.add_middleware(WorkerMetrics())
     broker.add_middleware(MessageLogContext(configure_logging=settings.broker_kind != "stub"))
     return broker

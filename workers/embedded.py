@@ -9,22 +9,32 @@ import dramatiq
 from dramatiq.asyncio import set_event_loop_thread
 
 from billrun.settings import get_settings
-from domain import housekeeping, jobs
+from domain import housekeeping, jobs, schedules, webhooks
 from workers.broker import AppLoop, broker
 
 log = logging.getLogger("billrun.workers")
 
 
 async def _sweep_every(seconds: int) -> None:
-    """The embedded default's sweeper and purge, as `billrun worker` schedules them: on the API's loop, every
-    `seconds` (0: never)."""
+    """The embedded default's sweeper, purge and scheduler, as `billrun worker` runs them: on the API's loop,
+    every `seconds` (0: never)."""
     while seconds > 0:
         await asyncio.sleep(seconds)
-        for task in (housekeeping.sweep, housekeeping.purge_expired):
+        for task in (housekeeping.sweep, housekeeping.purge_expired, schedules.run_due):
             try:
                 await task()
             except Exception:  # logged; the next tick tries again
                 log.exception("%s failed", task.__name__)
+
+
+async def _dispatch_webhooks_every(seconds: float) -> None:
+    """The embedded default's webhook dispatcher, on the API's loop: its messages run on the in-process worker."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await webhooks.dispatch()
+        except Exception:  # logged; the next tick tries again
+            log.exception("webhook dispatch failed")
 
 
 @asynccontextmanager
@@ -38,9 +48,11 @@ async def in_process_worker(threads: int = 2) -> AsyncIterator[dramatiq.Worker]:
     worker.start()
     await jobs.resend_unfinished()
     sweeper = asyncio.create_task(_sweep_every(get_settings().sweep_interval_seconds))
+    dispatcher = asyncio.create_task(_dispatch_webhooks_every(get_settings().webhook_poll_seconds))
     try:
         yield worker
     finally:
         sweeper.cancel()
+        dispatcher.cancel()
         await asyncio.to_thread(worker.stop)
         set_event_loop_thread(None)

@@ -62,6 +62,8 @@ class RestrictAccountInput(IdempotentInput):
     account_id: relay.GlobalID = strawberry.field(description="The account.")
     restricted: bool = strawberry.field(description="True: only the listed users (and admins) see it.")
     user_ids: list[relay.GlobalID] = strawberry.field(default_factory=list, description="Users granted access.")
+    team_ids: list[relay.GlobalID] = strawberry.field(default_factory=list, description="Teams granted access: "
+                                                      "their members see it while they are members.")
 
 
 @strawberry.input(description="A new sales contract.")
@@ -156,7 +158,7 @@ class MasterDataMutations:
     async def update_account(self, info: CtxInfo, input: UpdateAccountInput) -> AccountPayload:
         return payload(AccountPayload, "account", await master_data.update_account(info, input))
 
-    @strawberry.mutation(description="Restrict an account to some users, or open it again (ADMIN).",
+    @strawberry.mutation(description="Restrict an account to some users and teams, or open it again (ADMIN).",
                          permission_classes=AUTHENTICATED)
     async def restrict_account(self, info: CtxInfo, input: RestrictAccountInput) -> AccountPayload:
         return payload(AccountPayload, "account", await master_data.restrict_account(info, input))

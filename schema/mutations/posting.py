@@ -6,11 +6,11 @@ from strawberry import relay
 from resolvers import ledger
 from resolvers.mutations import payload
 from resolvers.relations import CtxInfo
-from schema.billing import Notification, PostMode
+from schema.billing import BillingBatch, Job, Notification, PostMode
 from schema.common import UserError
 from schema.idempotency import IdempotentInput
 from schema.ledger import Delivery, Export, ExportFormat, Payment
-from schema.mutations.billing import BillingBatchPayload, JobPayload
+from schema.mutations.billing import BillingBatchPayload
 from schema.permissions import AUTHENTICATED
 
 
@@ -20,6 +20,31 @@ class PostBillingBatchInput(IdempotentInput):
                                                 "to resume it).")
     mode: PostMode = strawberry.field(description="SEND: e-mail each invoice as a PDF; EXPORT: produce the "
                                       "accounting export files.")
+
+
+@strawberry.input(description="The batch whose posting another user asked for.")
+class ConfirmPostBillingBatchInput(IdempotentInput):
+    batch_id: relay.GlobalID = strawberry.field(description="A PROCESSED batch with a posting request "
+                                                "(`postRequest`) by another user.")
+
+
+@strawberry.type(description="Posting started (follow `job`), or recorded as a request waiting for a second "
+                 "user's confirmation (`job` null, `billingBatch.postRequest` set) when an approval rule wants one.")
+class PostBillingBatchPayload:
+    job: Job | None = strawberry.field(description="The posting job, QUEUED; null while the posting waits for "
+                                       "confirmation, or when refused.")
+    billing_batch: BillingBatch | None = strawberry.field(description="The batch.")
+    errors: list[UserError] = strawberry.field(description="Why nothing started.")
+
+    @strawberry.field(description="True when the posting waits for another user's `confirmPostBillingBatch`.")
+    def confirmation_required(self) -> bool:
+        return self.job is None and self.billing_batch is not None and not self.errors
+
+
+def _post_payload(result: tuple) -> PostBillingBatchPayload:
+    value, errors = result
+    job, batch = value if value is not None else (None, None)
+    return PostBillingBatchPayload(job=job, billing_batch=batch, errors=errors)
 
 
 @strawberry.input(description="The batch to export, and the file format.")
@@ -81,9 +106,19 @@ class PostingMutations:
     @strawberry.mutation(description="Post a PROCESSED batch in the background: an invoice and a journal entry per "
                          "APPROVED billing, then sending or export and auto-pay. Refused (nothing written) with "
                          "BILLINGS_NOT_DISPOSITIONED, PERIOD_CLOSED, PERMISSION_DENIED, HIDDEN_INVOICES, "
-                         "LEDGER_NOT_CONFIGURED or INVALID_STATUS.", permission_classes=AUTHENTICATED)
-    async def post_billing_batch(self, info: CtxInfo, input: PostBillingBatchInput) -> JobPayload:
-        return payload(JobPayload, "job", await ledger.post_billing_batch(info, input))
+                         "LEDGER_NOT_CONFIGURED or INVALID_STATUS. When the APPROVED total is above a "
+                         "BATCH_TOTAL_ABOVE rule, nothing is posted: the request waits for another user's "
+                         "`confirmPostBillingBatch`.", permission_classes=AUTHENTICATED)
+    async def post_billing_batch(self, info: CtxInfo, input: PostBillingBatchInput) -> PostBillingBatchPayload:
+        return _post_payload(await ledger.post_billing_batch(info, input))
+
+    @strawberry.mutation(description="Confirm the posting another user asked for (four eyes on a batch total above "
+                         "a rule): posts it as that user asked, with the guards checked again for the confirming "
+                         "user. FOUR_EYES_REQUIRED for the user who asked, INVALID_STATUS when nothing waits.",
+                         permission_classes=AUTHENTICATED)
+    async def confirm_post_billing_batch(self, info: CtxInfo,
+                                         input: ConfirmPostBillingBatchInput) -> PostBillingBatchPayload:
+        return _post_payload(await ledger.confirm_post_billing_batch(info, input))
 
     @strawberry.mutation(description="Export a posted batch for an accounting system (repeatable; the same batch "
                          "and format give the same bytes).", permission_classes=AUTHENTICATED)

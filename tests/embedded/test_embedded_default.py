@@ -97,6 +97,13 @@ def test_make_run_path_serves_the_demo_with_a_printed_token(tmp_path: Path) -> N
         assert body["data"]["accounts"]["totalCount"] == 7
         page = httpx.get(url, headers={"Accept": "text/html"}, timeout=5)
         assert page.status_code == 200 and "unpkg" not in page.text
+        # The front door: a tab per step of a run, the demo token already in the headers.
+        assert f"Bearer {token}" in page.text
+        for operation in ("mutation CreateRun", "mutation Analyze", "mutation Process", "query Review",
+                          "mutation Post", "subscription RunEvents"):
+            assert operation in page.text
+        console = httpx.get(f"http://127.0.0.1:{port}/app/runs", timeout=5)  # the web console, a client route
+        assert console.status_code == 200 and '<div id="root">' in console.text
         batch = _process_demo_batch_over_http(url, token)
         _post_and_complete_over_http(url, token, batch, outbox)
     finally:

@@ -2,20 +2,13 @@
 subscriptions fed by the in-process wake-ups, from one `billrun serve` process."""
 
 import asyncio
-import os
-import re
-import subprocess
-import sys
-from pathlib import Path
 
 import httpx
 
 import models
 from tests.support import billing
 from tests.support.api import Api
-from tests.support.live_server import live_server
 from tests.support.subscriptions import EVENT_FIELDS, LEGACY, TRANSPORT, Subscription
-from tests.support.worker import ROOT
 
 BATCH_EVENTS = ("subscription($batch: ID!, $after: String) { billingBatchEvents(batchId: $batch, after: $after) { "
                 + EVENT_FIELDS + " } }")
@@ -52,18 +45,9 @@ async def test_concurrent_producers_and_the_in_process_worker_never_make_a_reade
     assert seen == list(range(1, len(seen) + 1))
 
 
-def test_a_subscriber_of_the_embedded_default_receives_a_batch_s_events_in_order(tmp_path: Path) -> None:
-    env = dict(os.environ, DATABASE_URL=f"sqlite://{tmp_path / 'events.sqlite3'}", BILLRUN_ENV="development",
-               BILLRUN_OUTBOX_DIR=str(tmp_path / "outbox"))
-    env.pop("REDIS_URL", None)
-    cli = [sys.executable, "-m", "billrun"]
-    subprocess.run([*cli, "migrate"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
-    demo = subprocess.run([*cli, "demo"], cwd=ROOT, env=env, check=True, capture_output=True, text=True,
-                          timeout=120)
-    token = re.search(r"\b(brn_[\w-]+)", demo.stdout).group(1)
-    overrides = {k: env[k] for k in ("DATABASE_URL", "BILLRUN_ENV", "BILLRUN_OUTBOX_DIR")}
-    with live_server(**overrides) as port:  # the embedded default: no REDIS_URL in this suite
-        asyncio.run(_follow_a_batch(port, token))
+def test_a_subscriber_of_the_embedded_default_receives_a_batch_s_events_in_order(demo: tuple[int, str]) -> None:
+    port, token = demo  # `make run`'s server: the embedded default, no REDIS_URL in this suite
+    asyncio.run(_follow_a_batch(port, token))
 
 
 async def _follow_a_batch(port: int, token: str) -> None:

@@ -21,11 +21,15 @@ REVERSE = """mutation($id: ID!) { reverseBillingBatch(input: {batchId: $id}) {
 JOB = "query($id: ID!) { job(id: $id) { status progressDone progressTotal error } }"
 BATCH = """query($id: ID!) { billingBatch(id: $id) { status processedAt
   summary { billingCount totalAmount hiddenBillingCount billingCounts { status count } } } }"""
+# A line's whole typed trace, every field and link.
+TRACE = """trace { priceSource why period { start end } billed { start end } daysBilled daysInPeriod unitPrice
+  quantity formula taxRate taxLocation taxBase priceRecord { __typename ... on Node { id } }
+  distribution { amount percent revenueAccount { id code } } }"""
 BILLINGS = """query($id: ID!, $first: Int) { billingBatch(id: $id) { periodicBillings(first: $first,
     orderBy: {field: BILLING_STARTING_DATE}) { totalCount nodes { id billingStartingDate billingEndingDate
     periodicBillingAmount billingStatus salesContract { number } serviceCustomer { number }
     details { kind description billingAmount daysBilled daysInPeriod priceSource datedPrice { periodicPrice }
-      trace distributions { amount revenueAccount { code } } }
+      trace { priceSource why formula } distributions { amount revenueAccount { code } } }
     previousBilling { periodicBillingAmount } change { amount percent } findings { kind severity } } } } }"""
 
 
@@ -95,6 +99,17 @@ async def vector_contract(admin: Api, accounts: dict[str, str], number: str = "V
         await builders.dated_price(admin, a, first, last, pa)
         await builders.dated_price(admin, b, first, last, pb)
     return contract
+
+
+async def unwritable_contract(admin: Api, accounts: dict[str, str]) -> str:
+    """Legacy data no NUMERIC(14,2) line can hold (a charge of 999,999,999,999.99, quantity 1000): the database refuses
+    its billing's write on every delivery, so processing a batch with it fails. Returns the contract's id."""
+    huge = await builders.contract(admin, await builders.account(admin, "HUGE-1", taxLocation="ZERO"), "SC-HUGE",
+                                   start="2026-05-01")
+    charge = await builders.charge(admin, huge, "999999999999.99", accounts["revenue"])
+    await admin.mutate("updateRecurringCharge", """mutation($id: ID!) { updateRecurringCharge(input: {id: $id,
+      quantity: "1000"}) { recurringCharge { id } errors { code } } }""", {"id": charge})
+    return huge
 
 
 async def bulk_contracts(admin: Api, count: int) -> None:

@@ -44,6 +44,11 @@ def configure() -> None:
     os.environ["BILLRUN_SWEEP_INTERVAL_SECONDS"] = "1"  # the worker's sweeper settles lost answers quickly
     os.environ["BILLRUN_PAYMENT_SETTLE_AFTER_SECONDS"] = "0"
     os.environ["BILLRUN_SEND_CHUNK_SIZE"] = "3"  # several sending chunks even for small test batches
+    # Webhooks go to receivers on loopback, looked for every 0.2 s, retried after 0.3 s (five attempts in all).
+    os.environ["BILLRUN_WEBHOOK_ALLOW_PRIVATE"] = "true"
+    os.environ["BILLRUN_WEBHOOK_POLL_SECONDS"] = "0.2"
+    os.environ["BILLRUN_WEBHOOK_RETRY_SCHEDULE"] = "0.3,0.3,0.3,0.3"
+    os.environ["BILLRUN_WEBHOOK_TIMEOUT_SECONDS"] = "5"
     os.environ["BILLRUN_OUTBOX_DIR"] = str(OUTBOX_DIR)
     os.environ.pop("BILLRUN_SMTP_URL", None)
     os.environ.pop("BILLRUN_BROKER_URL", None)

@@ -36,6 +36,7 @@ class Owned:
     misc_charge: str
     invoice: str
     notification: str
+    credit_note: str  # a DRAFT credit note of the invoice
 
     def absent(self) -> "Owned":
         """The same kinds of id, pointing at nothing."""
@@ -57,6 +58,12 @@ class Records:
     review_batch: str  # PROCESSED, billings NEW, each with a misc charge
     ready_batch: str  # PROCESSED, every billing APPROVED (postable)
     posted_batch: str  # POSTED in EXPORT mode, an auto-pay declined (an open notification)
+    webhook: str  # a disabled webhook endpoint (nothing is sent while the walk compares)
+    webhook_enabled: str  # an enabled one, caught up with the stream and pointing at a closed port
+    event: str  # an event of the log
+    team: str  # a team with `other_user` in it
+    approval_rule: str  # a rule no billing of the world meets
+    schedule: str  # a billing schedule first due years ahead (no scheduler creates anything meanwhile)
     owned: Owned
 
 
@@ -118,6 +125,17 @@ def _of(rows: list[dict], number: str, path: str = "account") -> dict:
     return row
 
 
+async def _webhooks(admin: Api) -> tuple[str, str]:
+    """A disabled endpoint, and an enabled one only for a type no event of the walk has (nothing to send)."""
+    ids = []
+    for types in ([], ["WEBHOOK_ENDPOINT_DISABLED"]):
+        ids.append(await _create(admin, "createWebhookEndpoint", "CreateWebhookEndpointInput", "webhookEndpoint",
+                                 {"url": "http://127.0.0.1:9/hook", "eventTypes": types}))
+    await admin.mutate("disableWebhookEndpoint", """mutation($id: ID!) { disableWebhookEndpoint(input: {id: $id}) {
+      webhookEndpoint { id } errors { code field message } } }""", {"id": ids[0]})
+    return ids[0], ids[1]
+
+
 async def build(admin: Api) -> World:
     """The whole world (about ten seconds: three batches processed, one posted by the worker)."""
     accounts = await posting.company(admin)
@@ -174,19 +192,32 @@ async def build(admin: Api) -> World:
         assert [p["status"] for p in invoice["payments"]] == ["DECLINED"], invoice
         notification = _of([n for n in posted_content["notifications"] if n["kind"] == "PAYMENT_DECLINED"],
                            f"{side}-{POSTED}")
+        credit_note = await _create(admin, "createCreditNote", "CreateCreditNoteInput", "creditNote", {
+            "invoiceId": invoice["id"], "wholeInvoice": True, "reason": "OTHER", "creditDate": "2026-05-20"})
         owned[side] = Owned(**items[side], finding=finding["id"], billing=bill["id"],
                             detail=next(d["id"] for d in bill["details"] if d["kind"] == "RECURRING"),
                             misc_charge=misc["billingDetail"]["id"], invoice=invoice["id"],
-                            notification=notification["id"])
+                            notification=notification["id"], credit_note=credit_note)
     for account in restricted:  # granted to nobody: only admins see them
         await admin.mutate("restrictAccount", """mutation($input: RestrictAccountInput!) { restrictAccount(
           input: $input) { account { id } errors { code field message } } }""", {"input": {
             "accountId": account, "restricted": True, "userIds": []}})
+    team = await _create(admin, "createTeam", "CreateTeamInput", "team", {"name": "Guards"})
+    await admin.mutate("addTeamMember", """mutation($input: TeamMemberInput!) { addTeamMember(input: $input) {
+      team { id } errors { code field message } } }""", {"input": {"teamId": team, "userId": other_user}})
+    rule = await _create(admin, "createApprovalRule", "CreateApprovalRuleInput", "approvalRule", {
+        "kind": "CHANGE_FROM_PREVIOUS_ABOVE_PERCENT", "threshold": "99999"})
+    schedule = await _create(admin, "createBillingSchedule", "CreateBillingScheduleInput", "billingSchedule", {
+        "name": "Guarded", "cadence": "MONTHLY", "day": 1, "startsOn": "2099-01-01"})
     for batch in (draft, review, ready, posted):  # no background work left to write while the walk compares
         await posting.follow_ups_done(admin, batch)
+    webhook, webhook_enabled = await _webhooks(admin)
+    event = (await admin.ok("{ events(last: 1) { nodes { id } } }"))["events"]["nodes"][0]["id"]
     visible = Records(other_user=other_user, other_token=other_token, revenue=revenue, tax_rate=tax_rate,
                       open_period=periods["2026-06-01"], closed_period=periods["2026-04-01"], draft_batch=draft,
-                      review_batch=review, ready_batch=ready, posted_batch=posted, owned=owned["V"])
+                      review_batch=review, ready_batch=ready, posted_batch=posted, webhook=webhook,
+                      webhook_enabled=webhook_enabled, event=event, team=team, approval_rule=rule,
+                      schedule=schedule, owned=owned["V"])
     return World(visible=visible, hidden=dataclasses.replace(visible, owned=owned["H"]),
                  absent=dataclasses.replace(visible, owned=owned["V"].absent()))
 

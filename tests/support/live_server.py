@@ -2,12 +2,14 @@
 tests; it shares the test database and broker through the environment."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import IO
 
 from tests.support.worker import ROOT
@@ -45,3 +47,20 @@ def live_server(*, workers: int = 1, output: IO[str] | None = None, **env: str) 
         except subprocess.TimeoutExpired:  # stuck (e.g. a request holding its event loop): no graceful stop
             proc.kill()
             proc.wait()
+
+
+@contextmanager
+def demo_server(home: Path) -> Iterator[tuple[int, str]]:
+    """`make run` on the embedded default, in `home`: `billrun migrate`, `billrun demo` and `billrun serve` on an
+    SQLite file of its own (never the suite's: one process per SQLite file). Yields its port and the demo token."""
+    overrides = {"DATABASE_URL": f"sqlite://{home / 'run.sqlite3'}", "BILLRUN_ENV": "development",
+                 "BILLRUN_OUTBOX_DIR": str(home / "outbox")}
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"} | overrides
+    command = [sys.executable, "-m", "billrun"]
+    subprocess.run([*command, "migrate"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
+    printed = subprocess.run([*command, "demo"], cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+                             timeout=120).stdout
+    token = re.search(r"\b(brn_[\w-]+)", printed)
+    assert token, printed
+    with live_server(**overrides) as port:
+        yield port, token.group(1)

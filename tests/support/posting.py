@@ -31,7 +31,12 @@ INVOICES = """query($id: ID!, $first: Int) { billingBatch(id: $id) { invoices(fi
 
 async def company(admin: Api, month: str = "2026-05-01") -> dict[str, str]:
     """`billing.books` plus receivables (1200) and cash (1000): everything posting writes to."""
-    accounts = await billing.books(admin, month)
+    return {**await billing.books(admin, month), **await receivable_and_cash(admin)}
+
+
+async def receivable_and_cash(admin: Api) -> dict[str, str]:
+    """Receivables (1200) and cash (1000), the accounts posting needs besides revenue and tax."""
+    accounts = {}
     for code, name, kind in (("1200", "Accounts receivable", "RECEIVABLE"), ("1000", "Bank", "CASH")):
         payload = await admin.mutate("createLedgerAccount", builders.CREATE_LEDGER, {"input": {
             "code": code, "name": name, "kind": kind}})

@@ -1,37 +1,5 @@
-"""Count the SQL statements a block of code sends (for N+1 guards), from Tortoise's client log."""
+"""The SQL statement counter of the N+1 guards (billrun/query_log.py, shared with `billrun bench graph`)."""
 
-import logging
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from billrun.query_log import QueryLog, count_queries
 
-SQL = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b", re.IGNORECASE)
-
-
-class QueryLog(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.statements: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if SQL.match(message):
-            self.statements.append(message)
-
-    @property
-    def count(self) -> int:
-        return len(self.statements)
-
-
-@contextmanager
-def count_queries() -> Iterator[QueryLog]:
-    logger = logging.getLogger("tortoise.db_client")
-    handler = QueryLog()
-    previous = logger.level
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(handler)
-    try:
-        yield handler
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(previous)
+__all__ = ["QueryLog", "count_queries"]

@@ -58,6 +58,12 @@ async def build(admin: Api, *, post: bool = True) -> dict[str, str]:
     await admin.mutate("closeAccountingPeriod", """mutation($id: ID!) { closeAccountingPeriod(input: {id: $id}) {
       errors { code field message } } }""", {"id": ids["closed_period"]})
 
+    # A webhook endpoint, disabled at once so nothing is sent to its closed port meanwhile.
+    ids["webhook"] = (await create(admin, "createWebhookEndpoint", "CreateWebhookEndpointInput",
+                                   "webhookEndpoint { id }", {"url": "http://127.0.0.1:9/world"}))["webhookEndpoint"]["id"]
+    await admin.mutate("disableWebhookEndpoint", """mutation($id: ID!) { disableWebhookEndpoint(input: {id: $id}) {
+      errors { code field message } } }""", {"id": ids["webhook"]})
+
     # Billable items after processing, so they are still unbilled (editable).
     ids["work_order"] = (await create(admin, "createWorkOrder", "CreateWorkOrderInput", "workOrder { id }", {
         "accountId": ids["account"], "description": "Install", "performedOn": "2026-05-03"}))["workOrder"]["id"]
@@ -78,6 +84,12 @@ async def build(admin: Api, *, post: bool = True) -> dict[str, str]:
     token = await create(admin, "createApiToken", "CreateApiTokenInput", "apiToken { id }", {
         "userId": ids["user"], "name": "partner"})
     ids["api_token"] = token["apiToken"]["id"]
+    ids["team"] = (await create(admin, "createTeam", "CreateTeamInput", "team { id }", {"name": "World team"}))[
+        "team"]["id"]
+    ids["schedule"] = (await create(admin, "createBillingSchedule", "CreateBillingScheduleInput",
+                                    "billingSchedule { id }", {"name": "World schedule", "cadence": "MONTHLY",
+                                                               "day": 1, "startsOn": "2099-01-01"}))[
+        "billingSchedule"]["id"]
     return ids
 
 
