@@ -145,16 +145,24 @@ async def test_a_socket_that_does_not_read_is_closed_without_delaying_the_others
         async with in_transaction():
             for n in range(MISSED):
                 await events.batch_analyzed(int(from_base64(batch)[1]), n, 0)
-        cursors = [int((await fast.next())["billingBatchEvents"]["cursor"]) for _ in range(MISSED)]
-        assert cursors == sorted(set(cursors))  # every one, in order, while the slow socket takes nothing
+        async def all_of_fast() -> list[int]:
+            return [int((await fast.next())["billingBatchEvents"]["cursor"]) for _ in range(MISSED)]
+
+        following = asyncio.create_task(all_of_fast())  # the other subscriber reads throughout
+        deadline = asyncio.get_running_loop().time() + DEADLINE
+        while value((await server.http.get("/metrics")).text, "billrun_websockets_too_far_behind_total") < 1:
+            assert asyncio.get_running_loop().time() < deadline, "the socket that does not read was never closed"
+            await asyncio.sleep(0.05)
         assert slow.transport is not None
-        slow.transport.resume_reading()
+        slow.transport.resume_reading()  # soon, well within the server's WebSocket ping timeout
         async with asyncio.timeout(DEADLINE):
             with pytest.raises(RuntimeError, match="closed by the server"):
                 await slow.finished
         assert slow.close_code == 1013
         got = [int(json.loads(frame)["payload"]["data"]["billingBatchEvents"]["cursor"])
                for _, frame in slow.arrivals]
+        cursors = await following
+        assert cursors == sorted(set(cursors))  # every one, in order: the closed socket held nothing back
         assert len(got) < MISSED and got == cursors[:len(got)]
         resumed = await Subscription(url, token).open(WIDE, {"batch": batch,
                                                              "after": str(got[-1]) if got else None})
@@ -164,5 +172,4 @@ async def test_a_socket_that_does_not_read_is_closed_without_delaying_the_others
     finally:
         slow.close()
         await fast.close()
-    scrape = await server.http.get("/metrics")
-    assert "billrun_websockets_too_far_behind_total 1.0" in scrape.text
+    assert value((await server.http.get("/metrics")).text, "billrun_websockets_too_far_behind_total") == 1
