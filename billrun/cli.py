@@ -65,7 +65,8 @@ def uvicorn_options(settings: Settings, *, host: str | None = None, port: int | 
     return {"host": host or settings.host, "port": port or settings.port, "workers": workers,
             "log_level": settings.log_level.lower(), "log_config": logs.uvicorn_log_config(settings),
             "proxy_headers": False,  # the app applies them, from BILLRUN_TRUSTED_PROXIES only
-            "ws_max_size": settings.max_ws_message_bytes}
+            "ws_max_size": settings.max_ws_message_bytes,
+            "ws_per_message_deflate": settings.ws_per_message_deflate}
 
 
 @app.command()
@@ -264,6 +265,8 @@ def bench_live(
     chunk_size: Annotated[int, typer.Option(help="Contracts per processing message (a progress event each) while "
                                             "one subscriber follows.")] = 20,
     fan_out_chunk_size: Annotated[int, typer.Option(help="The same while the many follow.")] = 200,
+    client_processes: Annotated[int, typer.Option(help="Client processes the fan-out's subscribers are spread "
+                                                  "over.")] = 2,
     output: Annotated[str, typer.Option(help="Where to write the JSON result.")] = "bench/results/live.json",
 ) -> None:
     """Events across processes: a worker's event to a subscriber of an API process (p50/p99), S subscribers of
@@ -271,7 +274,7 @@ def bench_live(
     `_bench` (it is recreated)."""
     from billrun.bench_live import bench_live as run
 
-    _run_bench(run(contracts, subscribers, missed, chunk_size, fan_out_chunk_size), output)
+    _run_bench(run(contracts, subscribers, missed, chunk_size, fan_out_chunk_size, client_processes), output)
 
 
 @bench_app.command("graph")

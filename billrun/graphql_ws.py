@@ -4,6 +4,9 @@ well-formed protocol messages, and a connection refused (4403) unless `connectio
 
 Strawberry's handlers assume well-formed messages (a list, a missing `id` or a `query` that is not a string
 made them crash); here every message is checked first and a malformed one is a protocol error.
+
+Every frame a socket sends goes through its outbox (billrun/fanout.py): one writer task, in order, bounded; each
+operation's task knows its sink (socket, id, protocol), so a subscription writes its shared frames there itself.
 """
 
 import asyncio
@@ -19,6 +22,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.types.unset import UnsetType
 
+from billrun import fanout
 from billrun.settings import get_settings
 from billrun.strict_json import MalformedRequest, decode_request_json
 
@@ -65,8 +69,29 @@ class BoundedWebSocketAdapter(ASGIWebSocketAdapter):
         except WebSocketDisconnect:
             pass
 
+    @property
+    def outbox(self) -> fanout.Outbox:
+        """This socket's queue of frames (made on first use, on the running loop)."""
+        outbox: fanout.Outbox | None = self.__dict__.get("_outbox")
+        if outbox is None:
+            outbox = self.__dict__["_outbox"] = fanout.Outbox(self.ws)
+        return outbox
+
+    async def send_json(self, message: Any) -> None:
+        """Queued behind the frames before it (never waits for the socket, unless its queue is full)."""
+        encoded = self.view.encode_json(message)
+        await self.outbox.put(encoded if isinstance(encoded, str) else encoded.decode())
+
     async def close(self, code: int, reason: str) -> None:
+        """What was queued first (a refusal's message), then the close frame."""
+        await self.outbox.flush()
+        self.outbox.stop()
         await self.ws.close(code=code, reason=close_reason(reason))
+
+    def stop(self) -> None:
+        """The socket's handler is done: its writer ends."""
+        if "_outbox" in self.__dict__:
+            self.outbox.stop()
 
 
 def _operation_problem(payload: object) -> str | None:
@@ -103,6 +128,18 @@ def _forget_socket(context: Any) -> None:
         hub.forget(context)
 
 
+def _sink(websocket: Any, operation_id: str, message_type: str) -> None:
+    """The operation whose task this is sends its frames to `websocket`'s outbox (billrun/fanout.py)."""
+    if isinstance(websocket, BoundedWebSocketAdapter):
+        fanout.SINK.set(fanout.Sink(websocket.outbox, operation_id, message_type))
+
+
+def _done(websocket: Any, context: Any) -> None:
+    _forget_socket(context)
+    if isinstance(websocket, BoundedWebSocketAdapter):
+        websocket.stop()
+
+
 class CheckedTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
     """graphql-transport-ws: a malformed message closes the socket with 4400 and the reason."""
 
@@ -110,7 +147,11 @@ class CheckedTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
         try:
             await super().handle()
         finally:
-            _forget_socket(self.context)
+            _done(self.websocket, self.context)
+
+    async def run_operation(self, operation: Any) -> None:
+        _sink(self.websocket, operation.id, "next")
+        await super().run_operation(operation)
 
     async def handle_message(self, message: Any) -> None:
         if problem := message_problem(message, "subscribe", "complete"):
@@ -128,7 +169,12 @@ class CheckedLegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
         try:
             await super().handle()
         finally:
-            _forget_socket(self.context)
+            _done(self.websocket, self.context)
+
+    async def handle_async_results(self, operation_id: str, query: str, operation_name: str | None,
+                                   variables: dict[str, object] | None) -> None:
+        _sink(self.websocket, operation_id, "data")
+        await super().handle_async_results(operation_id, query, operation_name, variables)
 
     async def handle_message(self, message: Any) -> None:
         problem = message_problem(message, "start", "stop")

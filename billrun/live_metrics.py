@@ -41,3 +41,9 @@ def subscription_opened() -> None:
 def subscription_closed() -> None:
     if _METRICS is not None:
         _METRICS.subscription_closed()
+
+
+def slow_consumer_closed() -> None:
+    """A WebSocket was closed as too far behind (billrun/fanout.py)."""
+    if _METRICS is not None:
+        _METRICS.websockets_too_far_behind.inc()

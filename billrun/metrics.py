@@ -14,6 +14,7 @@ API processes (`GET /metrics`)
   billrun_events_published_total{type}                      events written to the outbox
   billrun_events_delivered_total{channel}                   events handed to a subscriber or a webhook endpoint
   billrun_webhook_attempts_total{outcome}                   webhook calls by outcome
+  billrun_websockets_too_far_behind_total                   WebSockets closed (1013) for not taking their frames
 
 Workers (`billrun worker` serves them on BILLRUN_WORKER_METRICS_HOST:BILLRUN_WORKER_METRICS_PORT); the names
 and labels of Dramatiq's own Prometheus middleware, so its dashboards work unchanged:
@@ -70,6 +71,8 @@ subscriptions_open = Gauge("billrun_subscriptions_open", "GraphQL subscriptions 
 events_published = Counter("billrun_events_published", "Events written to the outbox, by type.", ["type"])
 events_delivered = Counter("billrun_events_delivered", "Events handed to a subscriber or a webhook endpoint.",
                            ["channel"])
+websockets_too_far_behind = Counter("billrun_websockets_too_far_behind", "WebSockets closed (1013) because their "
+                                    "queue of frames stayed full (BILLRUN_WS_SEND_TIMEOUT_SECONDS).")
 webhook_attempts = Counter("billrun_webhook_attempts", "Webhook calls, by outcome.", ["outcome"])
 
 # ---------------------------------------------------------------- worker series

@@ -114,6 +114,12 @@ class Settings(BaseSettings):
     events_poll_seconds: float = Field(default=2.0, gt=0)
     subscriber_buffer: int = Field(default=10_000, ge=1)
     ws_reauth_seconds: float = Field(default=5.0, gt=0)
+    # Each WebSocket's frames wait in a queue of their own (billrun/fanout.py): at most this many; a socket whose
+    # queue stays full this long is too far behind and is closed (1013, resume with your last cursor). Per-message
+    # compression is off unless enabled: small JSON frames gain little, and it costs a compression per socket.
+    ws_send_queue: int = Field(default=1_000, ge=1)
+    ws_send_timeout_seconds: float = Field(default=10.0, gt=0)
+    ws_per_message_deflate: bool = False
     # Webhooks (docs/WEBHOOKS.md): how often the workers look for endpoints with events to send (one claim per
     # tick across hosts), the timeout of one POST, the waits between failed attempts at one event (seconds, or
     # with an s/m/h suffix; when they are spent the endpoint is disabled), how long a rotated secret still

@@ -11,6 +11,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 import models
+from billrun import fanout
 from billrun.hub import Hub, Interest, replay
 from billrun.settings import get_settings
 from models.enums import EventType, JobStatus
@@ -133,12 +134,24 @@ async def _live(info: CtxInfo, interest: Interest, after: int | None,
     event of that type."""
     viewer = info.context.viewer
     assert viewer is not None
+
+    def fresh() -> None:
+        info.context.loaders = Loaders(viewer)  # links read fresh for each event, not from the socket's start
+
+    # Over our WebSockets the stream writes each event's shared frame itself (billrun/fanout.py); an event whose
+    # result has errors, or a stream outside a WebSocket, goes through Strawberry's per-operation path.
+    fast = fanout.fast_operation(fresh)
     hub = await Hub.running()
     subscriber = hub.subscribe(viewer, interest)
     try:
         async for event in subscriber.events(after):
-            info.context.loaders = Loaders(viewer)  # links read fresh for each event, not from the socket's start
-            yield event
+            try:
+                delivered = fast is not None and await fast.deliver(event)
+            except fanout.SocketGone:
+                return
+            if not delivered:
+                fresh()
+                yield event
             if final_type is not None and event.type == final_type.value:
                 return
     finally:

@@ -1,16 +1,15 @@
 """The root Subscription: the event stream, live, over WebSocket (graphql-transport-ws and the legacy graphql-ws),
 with the token in `connection_init` (docs/EVENTS.md)."""
 
-import asyncio
-from collections import OrderedDict
 from collections.abc import AsyncGenerator
 from typing import Any
 
 import strawberry
-from graphql import ExecutionResult
+from graphql import OperationType
 from strawberry import relay
 
 import models
+from billrun import fanout
 from resolvers import events
 from resolvers.relations import CtxInfo
 from schema.events import Event, EventType
@@ -49,66 +48,55 @@ class Subscription:
 class SharedEventExecutor(SuggestionFreeExecutor):
     """The schema's executor. For subscriptions, an event's result is computed once per distinct operation and
     viewer and handed to every subscriber asking the same (1,000 subscribers of a batch cost one execution per
-    event, not 1,000). The operation (its text, name and variables) and the viewer (user and permissions, which is
-    all the scope depends on) make the key, with the event's cursor."""
+    event, not 1,000): billrun/fanout.py keeps the shared results, and over our WebSockets also their
+    serialized payload. The operation (its text, name and variables) and the viewer (user and permissions, which
+    is all the scope depends on) make the key, with the event's cursor."""
+
+    _operation_key: tuple | None = None
+
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> Any:
+        executor = super().build(*args, **kwargs)
+        if isinstance(executor, SharedEventExecutor) and executor.operation.operation == OperationType.SUBSCRIPTION:
+            executor._operation_key = executor._key_of_operation()
+            fanout.EXECUTOR.set(executor)  # the operation's task: its stream may deliver events itself
+        return executor
 
     def build_per_event_executor(self, payload: Any) -> Any:
-        executor = super().build_per_event_executor(payload)
-        # graphql-core's copy shares its sub-field memo, keyed by objects each event makes anew: it would keep
-        # two entries per event for the life of the subscription.
-        executor._relevant_sub_fields = {}
+        executor = self._event_executor(payload)
         if not isinstance(payload, models.Event):
             return executor
-        key = self._sharing_key(payload)
+        key = self.sharing_key(payload)
         if key is None:
             return executor
         execute = executor.execute_operation
 
         def shared_execute(serially: bool | None = None) -> Any:
-            return _SHARED.result(key, lambda: execute(serially))
+            return fanout.SHARED.result(key, lambda: execute(serially))
 
-        executor.execute_operation = shared_execute  # type: ignore[method-assign]  # one execution shared by the subscribers of an event
+        executor.execute_operation = shared_execute  # one execution shared by the subscribers of an event
         return executor
 
-    def _sharing_key(self, event: models.Event) -> tuple | None:
+    def execute_event(self, event: models.Event) -> Any:
+        """One execution of the operation for `event`, not shared (the caller shares it)."""
+        return self._event_executor(event).execute_operation(False)
+
+    def _event_executor(self, payload: Any) -> Any:
+        executor = super().build_per_event_executor(payload)
+        # graphql-core's copy shares its sub-field memo, keyed by objects each event makes anew: it would keep
+        # two entries per event for the life of the subscription.
+        executor._relevant_sub_fields = {}
+        return executor
+
+    def sharing_key(self, event: models.Event) -> tuple | None:
         viewer = getattr(self.context_value, "viewer", None)
+        if viewer is None or self._operation_key is None:
+            return None
+        return (*self._operation_key, viewer.user_id, viewer.permissions, event.id)
+
+    def _key_of_operation(self) -> tuple | None:
         source = self.operation.loc.source.body if self.operation.loc is not None else None
-        if viewer is None or source is None:
+        if source is None:
             return None
         variables: dict[str, Any] = self.variable_values.coerced
-        return (source, self.operation.name.value if self.operation.name else None,
-                repr(sorted(variables.items())), viewer.user_id, viewer.permissions, event.id)
-
-
-class _SharedResults:
-    """The latest events' results, by key: a future, so subscribers asking at once wait for one execution."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self.size = size
-        self.found: OrderedDict[tuple, asyncio.Future] = OrderedDict()
-
-    def result(self, key: tuple, execute: Any) -> Any:
-        future = self.found.get(key)
-        if future is None:
-            future = asyncio.ensure_future(_awaited(execute()))
-            self.found[key] = future
-            while len(self.found) > self.size:
-                self.found.popitem(last=False)
-        if future.done() and not future.cancelled() and future.exception() is None:
-            return _copy(future.result())  # the common case: no coroutine to schedule
-        return _copy_of(future)
-
-
-async def _awaited(value: Any) -> ExecutionResult:
-    return await value if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future) else value
-
-
-def _copy(result: ExecutionResult) -> ExecutionResult:
-    return ExecutionResult(result.data, result.errors, result.extensions)
-
-
-async def _copy_of(future: asyncio.Future) -> ExecutionResult:
-    return _copy(await asyncio.shield(future))
-
-
-_SHARED = _SharedResults()
+        return (source, self.operation.name.value if self.operation.name else None, repr(sorted(variables.items())))

@@ -116,3 +116,31 @@ def test_two_uvicorn_processes_answer_one_sum(tmp_path) -> None:
 def _processes_that_counted(directory) -> set[str]:
     """The pids of the files multiprocess mode writes (counter_<pid>.db) once a process counted something."""
     return {path.stem.rsplit("_", 1)[-1] for path in directory.glob("counter_*.db")}
+
+
+async def test_the_event_stream_s_series_are_fed_by_a_subscription_on_a_served_process() -> None:
+    """Open subscriptions, events published (by type) and delivered (by channel), counted by the process that
+    serves them; the fast path's closing of sockets too far behind is a series too."""
+    from tests.conftest import ALL, make_token
+    from tests.support import billing
+    from tests.support.subscriptions import Subscription
+
+    _, token = await make_token("watcher@example.com", ALL)
+    with live_server() as port:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+            await billing.books(Api(http, token))
+            before = await _metrics(http)
+            subscription = await Subscription(f"ws://127.0.0.1:{port}/graphql", token).open(
+                "subscription { events(types: [BATCH_CREATED]) { cursor } }")
+            try:
+                await billing.batch(Api(http, token), "Counted")
+                assert (await subscription.next())["events"]["cursor"]
+                during = await _metrics(http)
+            finally:
+                await subscription.close()
+    assert value(during, "billrun_subscriptions_open") - value(before, "billrun_subscriptions_open") == 1
+    assert value(during, "billrun_events_published_total", type="BATCH_CREATED") - value(
+        before, "billrun_events_published_total", type="BATCH_CREATED") == 1
+    assert value(during, "billrun_events_delivered_total", channel="subscription") - value(
+        before, "billrun_events_delivered_total", channel="subscription") == 1
+    assert "# TYPE billrun_websockets_too_far_behind" in during

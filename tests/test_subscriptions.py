@@ -10,7 +10,7 @@ import pytest
 import models
 from domain import auth, clock
 from tests.conftest import ALL, make_token
-from tests.support import billing, builders
+from tests.support import billing
 from tests.support.api import Api
 from tests.support.live_server import live_server
 from tests.support.subscriptions import EVENT_FIELDS, LEGACY, TRANSPORT, Subscription
@@ -25,7 +25,6 @@ JOB_PROGRESS = "subscription($job: ID!) { jobProgress(jobId: $job) { %s } }".rep
 ANALYZE = """mutation($id: ID!) { analyzeBillingBatch(input: {batchId: $id}) { errors { code message } } }"""
 EDIT = """mutation($id: ID!, $note: String) { updatePeriodicBilling(input: {id: $id, internalComment: $note}) {
   periodicBilling { id } errors { code message } } }"""
-RESTRICT = """mutation($input: RestrictAccountInput!) { restrictAccount(input: $input) { errors { code } } }"""
 
 
 class Server:
@@ -158,16 +157,7 @@ async def _until(condition, within: float = 60.0) -> None:
 async def test_a_subscriber_never_receives_events_about_an_account_it_may_not_see(server: Server,
                                                                                 token: str) -> None:
     api = server.api(token)
-    accounts = await billing.books(api)
-    for number in ("OPEN-1", "SECRET-1"):
-        account = await builders.account(api, number, taxLocation="ZERO")
-        if number.startswith("SECRET"):
-            await api.mutate("restrictAccount", RESTRICT, {"input": {"accountId": account, "restricted": True,
-                                                                      "userIds": []}})
-        contract = await builders.contract(api, account, f"SC-{number}", start="2026-05-01")
-        await builders.charge(api, contract, "10.00", accounts["revenue"])
-    batch = await billing.batch(api)
-    await billing.process(api, batch)
+    batch = await billing.processed_with_a_restricted_account(api)
     _, outsider_token = await make_token("outsider@example.com", ["BILLING_ACCESS"])
     live = await Subscription(server.ws_url, outsider_token).open(BATCH_EVENTS, {"batch": batch})
     everything = await Subscription(server.ws_url, outsider_token, LEGACY).open(ALL_EVENTS, {})

@@ -131,3 +131,21 @@ async def bulk_contracts(admin: Api, count: int) -> None:
     await models.RecurringCharge.bulk_create([
         models.RecurringCharge(contract_id=c, description="Service", periodic_price="25.00", quantity=1,
                                revenue_account_id=revenue_id) for c in contract_ids])
+
+
+RESTRICT = """mutation($input: RestrictAccountInput!) { restrictAccount(input: $input) { errors { code } } }"""
+
+
+async def processed_with_a_restricted_account(api: Api) -> str:
+    """A processed batch billing two accounts: OPEN-1, and SECRET-1 restricted to nobody (admins still see it)."""
+    accounts = await books(api)
+    for number in ("OPEN-1", "SECRET-1"):
+        account = await builders.account(api, number, taxLocation="ZERO")
+        if number.startswith("SECRET"):
+            await api.mutate("restrictAccount", RESTRICT, {"input": {"accountId": account, "restricted": True,
+                                                                      "userIds": []}})
+        contract = await builders.contract(api, account, f"SC-{number}", start="2026-05-01")
+        await builders.charge(api, contract, "10.00", accounts["revenue"])
+    created = await batch(api)
+    await process(api, created)
+    return created

@@ -1,0 +1,258 @@
+"""The fast path of subscriptions: an event is executed and serialized **once per (operation, viewer)**, and the
+same text is written to every socket of that group, below Strawberry's per-operation streaming
+(docs/EVENTS.md, "The fast path"; docs/PERFORMANCE.md, "Live events").
+
+- `SharedResults`: by (operation, viewer, event), one execution's future and, once it is known to have no errors,
+  its serialized payload (`{"data": …}`). The operation is its text, name and variables; the viewer its user and
+  permissions, which is all the scope depends on.
+- `Outbox`: one per WebSocket; every frame of the socket goes through it, in order (Strawberry's own messages —
+  ack, errors, `complete`, keep-alives — and the fast path's), to one writer task. It holds at most
+  BILLRUN_WS_SEND_QUEUE frames; a producer waits for room, and a socket whose queue stays full for
+  BILLRUN_WS_SEND_TIMEOUT_SECONDS is too far behind: it is closed with 1013 ("try again later"), and its client
+  resumes with its last cursor. A slow socket only ever makes its own subscriptions wait.
+- `Sink`: one per operation: its socket's outbox, its id and its protocol's message type (`next` for
+  graphql-transport-ws, `data` for the legacy graphql-ws). A frame is the shared payload spliced into
+  `{"type":…,"id":…,"payload":<shared>}`: the frames of two operations differ only by the id.
+- `FastOperation`: what a subscription's stream uses to deliver an event itself (resolvers/events.py). An event
+  whose result has errors is not delivered here: the subscription yields it to Strawberry, whose per-operation
+  path masks, logs and counts the errors for that operation, as for any result.
+
+The WebSocket handlers (billrun/graphql_ws.py) set the operation's sink and the schema's executor
+(schema/subscription.py) sets the subscription's executor in context variables of the operation's task; a
+subscription run without both (outside a WebSocket) takes Strawberry's path for every event.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any, Protocol
+
+from graphql import ExecutionResult
+
+from billrun import live_metrics
+from billrun.settings import get_settings
+
+log = logging.getLogger("billrun.fanout")
+
+TRY_AGAIN_LATER = 1013  # RFC 6455: the client retries (graphql-ws clients reconnect on it)
+TOO_FAR_BEHIND = "Too far behind: subscribe again with `after` set to the last cursor you received."
+
+
+class EventExecutor(Protocol):
+    """The subscription's executor (schema/subscription.py: SharedEventExecutor)."""
+
+    def sharing_key(self, event: Any) -> tuple | None: ...
+
+    def execute_event(self, event: Any) -> Any: ...
+
+
+# ---------------------------------------------------------------- one execution and one serialization, shared
+
+
+class _Shared:
+    __slots__ = ("future", "text")
+
+    def __init__(self, future: asyncio.Future) -> None:
+        self.future = future
+        self.text: str | None = None  # the serialized payload, once the result is known to have no errors
+
+
+class SharedResults:
+    """The latest events' results, by key: a future, so subscribers asking at once wait for one execution."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self.found: OrderedDict[tuple, _Shared] = OrderedDict()
+
+    def entry(self, key: tuple, execute: Callable[[], Any]) -> _Shared:
+        shared = self.found.get(key)
+        if shared is None:
+            shared = _Shared(asyncio.ensure_future(_awaited(execute())))
+            self.found[key] = shared
+            while len(self.found) > self.size:
+                self.found.popitem(last=False)
+        return shared
+
+    def result(self, key: tuple, execute: Callable[[], Any]) -> Any:
+        """A copy of the shared result (each operation's errors are masked on its own copy), or a coroutine of
+        one while it is being computed."""
+        future = self.entry(key, execute).future
+        if future.done() and not future.cancelled() and future.exception() is None:
+            return _copy(future.result())  # the common case: no coroutine to schedule
+        return _copy_of(future)
+
+
+async def _awaited(value: Any) -> ExecutionResult:
+    return await value if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future) else value
+
+
+def _copy(result: ExecutionResult) -> ExecutionResult:
+    return ExecutionResult(result.data, result.errors, result.extensions)
+
+
+async def _copy_of(future: asyncio.Future) -> ExecutionResult:
+    return _copy(await asyncio.shield(future))
+
+
+def payload_text(result: ExecutionResult) -> str:
+    """A result without errors as the `payload` of a `next`/`data` message, as Strawberry would write it."""
+    payload: dict[str, Any] = {"data": result.data}
+    if result.extensions:
+        payload["extensions"] = result.extensions
+    return json.dumps(payload)
+
+
+SHARED = SharedResults()
+
+
+# ---------------------------------------------------------------- one queue and one writer per socket
+
+
+class Outbox:
+    """A WebSocket's frames, in order, to one writer task; bounded (see the module's docstring)."""
+
+    def __init__(self, websocket: Any) -> None:
+        settings = get_settings()
+        self.websocket = websocket  # starlette's WebSocket
+        self.timeout = settings.ws_send_timeout_seconds
+        self.queue: asyncio.Queue[str] = asyncio.Queue(settings.ws_send_queue)
+        self.closed = False
+        self._writer: asyncio.Task | None = None
+
+    async def put(self, text: str) -> bool:
+        """Queue a frame; False when the socket is gone (or was just closed as too far behind)."""
+        if self.closed:
+            return False
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write_forever(), name="billrun-ws-writer")
+        try:
+            self.queue.put_nowait(text)
+            return True
+        except asyncio.QueueFull:
+            pass
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self.queue.put(text)
+        except TimeoutError:
+            self._too_far_behind()
+            return False
+        return not self.closed
+
+    async def _write_forever(self) -> None:
+        send = self.websocket.send_text
+        queue = self.queue
+        try:
+            while True:
+                text = await queue.get()
+                try:
+                    await send(text)
+                finally:
+                    queue.task_done()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the socket is gone (closed by either side): nothing more to write
+            self.stop()
+
+    async def flush(self, within: float = 1.0) -> None:
+        """Wait (a little) until what was queued is written: a refusal's message before its close frame."""
+        if self._writer is not None and not self.closed:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(within):
+                    await self.queue.join()
+
+    def stop(self) -> None:
+        """Write nothing more: the writer ends, producers waiting for room return, the queue is let go."""
+        self.closed = True
+        if self._writer is not None and self._writer is not _current_task():
+            self._writer.cancel()
+        while not self.queue.empty():
+            self.queue.get_nowait()
+            self.queue.task_done()
+
+    def _too_far_behind(self) -> None:
+        if self.closed:
+            return
+        self.stop()
+        live_metrics.slow_consumer_closed()
+        log.info("closing a WebSocket too far behind (%s frames waiting for %s s)", self.queue.maxsize,
+                 self.timeout)
+        asyncio.get_running_loop().create_task(self._close(TRY_AGAIN_LATER, TOO_FAR_BEHIND))
+
+    async def _close(self, code: int, reason: str) -> None:
+        """The close frame goes out once the client takes what its socket holds; a client that takes nothing at
+        all is dropped by the server's WebSocket ping timeout (uvicorn's, 20 s) meanwhile."""
+        with contextlib.suppress(Exception):  # closed meanwhile
+            await self.websocket.close(code=code, reason=reason)
+
+
+def _current_task() -> asyncio.Task | None:
+    with contextlib.suppress(RuntimeError):
+        return asyncio.current_task()
+    return None
+
+
+class Sink:
+    """Where one operation's frames go: its socket's outbox, with its id (see the module's docstring)."""
+
+    def __init__(self, outbox: Outbox, operation_id: str, message_type: str) -> None:
+        self.outbox = outbox
+        self._head = f'{{"type":"{message_type}","id":{json.dumps(operation_id)},"payload":'
+
+    async def send(self, payload: str) -> bool:
+        return await self.outbox.put(self._head + payload + "}")
+
+
+# ---------------------------------------------------------------- the operation's side
+
+
+class SocketGone(Exception):
+    """The operation's socket takes no more frames: the subscription ends."""
+
+
+class FastOperation:
+    """Delivers a subscription's events through the shared results and its sink."""
+
+    def __init__(self, executor: EventExecutor, sink: Sink, fresh: Callable[[], None]) -> None:
+        self.executor, self.sink, self.fresh = executor, sink, fresh
+
+    async def deliver(self, event: Any) -> bool:
+        """Send `event`'s frame; False when it must take Strawberry's path (its result has errors, or it cannot
+        be shared). SocketGone when the socket takes nothing more."""
+        key = self.executor.sharing_key(event)
+        if key is None:
+            return False
+        shared = SHARED.entry(key, lambda: self._execute(event))
+        if shared.text is None:
+            try:
+                result = await asyncio.shield(shared.future)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a failure outside the fields: Strawberry's path reports it as it always has
+                return False
+            if result.errors:
+                return False
+            if shared.text is None:
+                shared.text = payload_text(result)
+        if not await self.sink.send(shared.text):
+            raise SocketGone
+        return True
+
+    def _execute(self, event: Any) -> Any:
+        self.fresh()  # links read fresh for each event
+        return self.executor.execute_event(event)
+
+
+SINK: ContextVar[Sink | None] = ContextVar("billrun_operation_sink", default=None)
+EXECUTOR: ContextVar[EventExecutor | None] = ContextVar("billrun_subscription_executor", default=None)
+
+
+def fast_operation(fresh: Callable[[], None]) -> FastOperation | None:
+    """The running subscription's fast path, when it runs over one of our WebSockets."""
+    sink, executor = SINK.get(), EXECUTOR.get()
+    if sink is None or executor is None:
+        return None
+    return FastOperation(executor, sink, fresh)
