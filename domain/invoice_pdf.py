@@ -158,8 +158,8 @@ def tax_by_rate(doc: InvoiceDocument) -> list[tuple[str, Decimal]]:
         label = names or "Tax"
         if rate is not None:
             bases = [line.tax_base for line in lines if line.tax_base is not None]
-            on = f" of {format_money(sum(bases, ZERO), doc.currency)}" if len(bases) == len(lines) else ""
-            label += f" ({percent_text(rate)}{on})"
+            on = f" on {format_money(sum(bases, ZERO), doc.currency)}" if len(bases) == len(lines) else ""
+            label += f" at {percent_text(rate)}{on}"
         found.append((_text(label[:MAX_DESCRIPTION]), sum((line.amount for line in lines), ZERO)))
     if not found and doc.tax_amount:
         found.append(("Tax", doc.tax_amount))

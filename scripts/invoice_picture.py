@@ -30,7 +30,7 @@ def demo_invoice() -> InvoiceDocument:
              days_in_period=31),
         line("Extra pickup (work order WO-1001-1)", "90.00", "WORK_ORDER", quantity=Decimal("2"),
              unit_price=Decimal("45.00")),
-        line("Austin sales tax", "17.33", "TAX", tax_rate=Decimal("0.0825"), tax_base=Decimal("210.00")),
+        line("Tax (TX-AUSTIN)", "17.33", "TAX", tax_rate=Decimal("0.0825"), tax_base=Decimal("210.00")),
     )
     return InvoiceDocument(
         number="INV-00000001", invoice_date=MAY[1], due_date=date(2024, 6, 30), currency="USD", issuer=issuer(),

@@ -133,7 +133,7 @@ def test_pdf_carries_what_a_customer_would_accept() -> None:
     assert "Monthly platform fee 2024-01-01 to 2024-01-31 3 411.50 1,234.50 USD" in lines
     assert "Setup work 2024-01-01 to 2024-01-31 2.5 40.00 100.00 USD" in lines
     assert "Subtotal 1,334.50 USD" in lines
-    assert "State sales tax (7.5% of 1,334.50 USD) 100.09 USD" in lines  # tax by rate, with its base
+    assert "State sales tax at 7.5% on 1,334.50 USD 100.09 USD" in lines  # tax by rate, with its base
     assert "Total 1,434.59 USD" in lines
     assert "Amount paid 400.00 USD" in lines and "Amount due 1,034.59 USD" in lines
     assert "Payment terms: Net 30 days. Please pay by 2024-03-01, quoting invoice INV-00000001." in lines
@@ -153,8 +153,8 @@ def test_tax_is_summed_per_rate_and_prorated_lines_say_so() -> None:
         _line("Other city tax", "2.00", "TAX", tax_rate=Decimal("0.04"), tax_base=Decimal("50.00"))),
         tax_amount=Decimal("5.00"), total=Decimal("55.00"))
     lines = _pdf_text(render_invoice_pdf(doc)).splitlines()
-    assert "City tax; Other city tax (4% of 100.00 USD) 4.00 USD" in lines
-    assert "County tax (2% of 50.00 USD) 1.00 USD" in lines
+    assert "City tax; Other city tax at 4% on 100.00 USD 4.00 USD" in lines
+    assert "County tax at 2% on 50.00 USD 1.00 USD" in lines
     assert any(line.startswith("Container rental (prorated: 15 of 30 days)") for line in lines), lines
 
 
