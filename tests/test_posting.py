@@ -173,7 +173,8 @@ UPDATE_ADDRESS = """mutation($id: ID!, $address: String!) { updateAccount(input:
 async def test_invoice_pdf_prints_the_bill_to_address_as_posted_with_lines_totals_and_terms(
         admin: Api, client, smtp_server: Mailbox) -> None:
     accounts = await posting.company(admin)
-    account = await posting.customer(admin, accounts, "PDF-2", "100.00", billingAddress="1 Test Way\nSpringfield, IL 62701")
+    account = await posting.customer(admin, accounts, "PDF-2", "100.00",
+                                     billingAddress="1 Test Way\nSpringfield, IL 62701")
     too_long = (await admin.ok(UPDATE_ADDRESS, {"id": account, "address": "x" * 501}))["updateAccount"]
     assert [(e["code"], e["field"]) for e in too_long["errors"]] == [("INVALID_INPUT", "billingAddress")]
     batch = await posting.processed(admin)
