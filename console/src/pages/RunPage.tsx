@@ -151,7 +151,15 @@ const Reverse = graphql(`
 const Post = graphql(`
   mutation ConsolePost($input: PostBillingBatchInput!) {
     postBillingBatch(input: $input) {
-      ...ConsoleJobPayload
+      job {
+        id
+        kind
+        status
+      }
+      errors {
+        ...ConsoleErrors
+      }
+      confirmationRequired
     }
   }
 `);
