@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test test-postgres test-embedded test-rabbitmq install console lint schema migrations vendor-graphiql screenshot screenshots bench clean
+.PHONY: run test test-postgres test-embedded test-rabbitmq install console lint schema migrations vendor-graphiql screenshot screenshots invoice-picture bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,9 @@ vendor-graphiql:  ## re-vendor GraphiQL's assets from the npm registry after upg
 
 screenshots: install console  ## every console screen in headless Chromium, from its browser tests -> docs/console-*.png
 	BILLRUN_CONSOLE_SCREENSHOTS=$(CURDIR)/docs $(BIN)/pytest -q tests/test_console.py
+
+invoice-picture: install  ## page 1 of a demo-like invoice PDF, rasterized with pypdfium2 -> docs/invoice.png
+	$(BIN)/python scripts/invoice_picture.py docs/invoice.png
 
 screenshot: install  ## GraphiQL in headless Chromium with outside networking blocked -> docs/graphiql.png
 	scripts/graphiql_screenshot.sh

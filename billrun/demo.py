@@ -67,6 +67,7 @@ async def _company(viewer: Viewer) -> None:
         account = await accounts.create_account(viewer, {
             "number": number, "name": name, "bill_group": group, "division": division,
             "tax_location": location, "billing_email": f"billing+{number.lower()}@example.com",
+            "billing_address": f"{100 + i * 12} {name.split()[0]} Road\n{location[3:].title()}, {location[:2]} 7{i:04}",
             "payment_terms_days": 15 if group == "COMMERCIAL" else 30,
             "autopay_enabled": pay_token is not None, "payment_method_token": pay_token,
         })

@@ -103,7 +103,14 @@ class Settings(BaseSettings):
     smtp_url: str | None = None
     mail_from: str = "billing@billrun.invalid"  # the From of invoice e-mails
     outbox_dir: Path = ROOT / "var" / "outbox"  # where .eml files go when there is no smtp_url
-    company_name: str = "billrun demo company"  # printed as the invoice's issuer
+    # The issuer printed on invoices and credit notes (docs/POSTING.md): its name (BILLRUN_COMPANY_NAME is the
+    # older spelling), postal address (lines separated by a newline or `|`), tax id and contact (e-mail, phone).
+    # The defaults are the demo company's: set all four in production.
+    issuer_name: str = Field(default="billrun demo company",
+                             validation_alias=AliasChoices("BILLRUN_ISSUER_NAME", "BILLRUN_COMPANY_NAME"))
+    issuer_address: str = "100 Demo Street, Suite 4|Austin, TX 78701|United States"
+    issuer_tax_id: str = "US EIN 12-3456789"
+    issuer_contact: str = "billing@billrun.invalid | +1 512 555 0100"
     # The event stream (docs/EVENTS.md): how long the event log keeps events (housekeeping purges older ones),
     # the Redis pub/sub channel of the wake-ups (empty: `billrun:events:<redis db>`, since channels are shared by
     # every db of a Redis server), how often a subscription hub reads the log even without a wake-up (pub/sub

@@ -12,7 +12,7 @@ from domain.errors import DomainError, ErrorCode, Problem, not_found, raise_if
 from domain.transactions import in_transaction
 from models.enums import Permission
 
-EDITABLE = ("name", "bill_group", "division", "currency", "tax_location", "billing_email",
+EDITABLE = ("name", "bill_group", "division", "currency", "tax_location", "billing_email", "billing_address",
             "payment_terms_days", "autopay_enabled", "payment_method_token")
 
 

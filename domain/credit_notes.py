@@ -30,7 +30,8 @@ from domain import audit, clock, events, jobs, ledger, notifications, periods, s
 from domain.access import Viewer, get_visible, require
 from domain.errors import DomainError, ErrorCode, Problem, raise_if
 from domain.gateway import GatewayTimeout, TransientGatewayError, get_gateway
-from domain.invoice_pdf import InvoiceDocument, InvoiceLine, render_invoice_pdf
+from domain.invoice_pdf import InvoiceDocument, InvoiceLine, address_lines, printed_line, render_invoice_pdf
+from domain.ledger import open_balance as balance
 from domain.money import is_money
 from domain.transactions import in_transaction
 from models import locks
@@ -79,11 +80,6 @@ class PlannedLine:
     description: str
     kind: str
     amount: Decimal
-
-
-def balance(invoice: models.Invoice) -> Decimal:
-    """What is still to pay on an invoice: its amount less payments, credit notes and account credit applied."""
-    return max(ZERO, invoice.amount - invoice.amount_paid - invoice.amount_credited - invoice.credit_applied)
 
 
 # ---------------------------------------------------------------- planning the amounts
@@ -517,12 +513,15 @@ async def outgoing_documents(credit_note_ids: list[int]) -> list[sending.Outgoin
     """The printable documents of these credit notes, sent like invoices (to the invoice's bill-to)."""
     notes = await models.CreditNote.filter(id__in=credit_note_ids).order_by("id").select_related(
         "invoice__billing", "account")
+    credited = await models.CreditNoteLine.filter(credit_note_id__in=credit_note_ids).order_by(
+        "credit_note_id", "position").values_list("credit_note_id", "detail_id", "description", "amount", "kind")
+    details = {d.id: d for d in await sending.traced_details(id__in={row[1] for row in credited})}
     lines: dict[int, list[InvoiceLine]] = defaultdict(list)
-    for note_id, description, amount, kind in await models.CreditNoteLine.filter(
-            credit_note_id__in=credit_note_ids).order_by("credit_note_id", "position").values_list(
-            "credit_note_id", "description", "amount", "kind"):
-        lines[note_id].append(InvoiceLine(description, amount, kind))
-    issuer = get_settings().company_name
+    for note_id, detail_id, description, amount, kind in credited:
+        detail = details.get(detail_id)
+        lines[note_id].append(printed_line(description, amount, kind, None if detail is None else detail.trace,
+                                           whole=detail is not None and detail.amount == amount))
+    issuer = sending.issuer()
     found = []
     for note in notes:
         invoice, billing = note.invoice, note.invoice.billing
@@ -530,11 +529,14 @@ async def outgoing_documents(credit_note_ids: list[int]) -> list[sending.Outgoin
         doc = InvoiceDocument(
             number=note.number or "DRAFT", invoice_date=day, due_date=day, currency=note.currency, issuer=issuer,
             account_number=note.account.number, account_name=invoice.bill_to_name,
-            billing_email=invoice.bill_to_email, period_start=billing.billing_start, period_end=billing.billing_end,
+            billing_email=invoice.bill_to_email, bill_to_address=address_lines(invoice.bill_to_address),
+            period_start=billing.billing_start, period_end=billing.billing_end,
             lines=tuple(lines[note.id]), tax_amount=note.tax_amount, total=note.amount,
             external_comment=note.description, title="Credit note",
             references=(f"Credits invoice {invoice.number} of {invoice.invoice_date.isoformat()}",
-                        f"Reason: {note.reason.value.replace('_', ' ').lower()}"))
+                        f"Reason: {note.reason.value.replace('_', ' ').lower()}"),
+            settlement=((f"Applied to invoice {invoice.number}", note.amount - note.credit_amount - note.refund_amount),
+                        ("Account credit", note.credit_amount), ("Refund", note.refund_amount)))
         found.append(sending.Outgoing(invoice.id, note.account_id, invoice.bill_to_email, doc,
                                       credit_note_id=note.id))
     return found

@@ -161,3 +161,8 @@ async def trial_balance(viewer: Viewer, as_of: date | None = None) -> TrialBalan
     codes = dict(await models.LedgerAccount.filter(id__in=list(found)).values_list("id", "code"))
     rows = sorted(found.values(), key=lambda b: codes.get(b.ledger_account_id, ""))
     return TrialBalance(as_of, rows, sum((r.debit for r in rows), ZERO), sum((r.credit for r in rows), ZERO))
+
+
+def open_balance(invoice: models.Invoice) -> Decimal:
+    """What is still to pay on an invoice: its amount less payments, credit notes and account credit applied."""
+    return max(Decimal("0.00"), invoice.amount - invoice.amount_paid - invoice.amount_credited - invoice.credit_applied)

@@ -57,7 +57,7 @@ def invoice_message(doc: InvoiceDocument, pdf: bytes, *, sender: str) -> EmailMe
     message = EmailMessage()
     message["From"] = sender
     message["To"] = doc.billing_email.strip()
-    message["Subject"] = _one_line(f"{doc.title} {doc.number} from {doc.issuer}")
+    message["Subject"] = _one_line(f"{doc.title} {doc.number} from {doc.issuer.name}")
     message["Date"] = format_datetime(clock.now())
     kind = doc.title.lower().replace(" ", "-")
     message["Message-ID"] = f"<{kind}-{_safe_name(doc.number)}@{domain}>"
@@ -75,7 +75,7 @@ def invoice_message(doc: InvoiceDocument, pdf: bytes, *, sender: str) -> EmailMe
         body.append(f"Due date: {doc.due_date.isoformat()}")
     if doc.external_comment.strip():
         body += ["", doc.external_comment.strip()]
-    body += ["", doc.issuer, ""]
+    body += ["", doc.issuer.name, ""]
     message.set_content("\n".join(body))
     message.add_attachment(pdf, maintype="application", subtype="pdf", filename=f"{_safe_name(doc.number)}.pdf")
     return message

@@ -19,7 +19,7 @@ from tortoise.expressions import F
 
 import models
 from billrun.settings import get_settings
-from domain import clock, credit_notes, events, jobs, ledger, notifications
+from domain import clock, events, jobs, ledger, notifications
 from domain.access import Viewer, get_visible, require
 from domain.errors import DomainError, ErrorCode
 from domain.gateway import ChargeResult, GatewayTimeout, TransientGatewayError, get_gateway
@@ -54,7 +54,7 @@ async def retry(viewer: Viewer, invoice_id: int) -> models.Payment:
     invoice = await get_visible(viewer, models.Invoice, invoice_id, "Invoice", "invoiceId")
     require(viewer, Permission.BILLING_SEND_EXPORT)
     account = await models.Account.get(id=invoice.account_id)
-    due = credit_notes.balance(invoice)
+    due = ledger.open_balance(invoice)
     if due <= 0:
         raise DomainError(ErrorCode.INVALID_STATUS, f"Invoice {invoice.number} has nothing left to pay.", "invoiceId")
     if not account.autopay_enabled or not account.payment_method_token:

@@ -185,9 +185,9 @@ async def _chunks(job: models.Job) -> list[jobs.Chunk]:
 
 # ---------------------------------------------------------------- one chunk, in a worker
 
-INVOICE_COLUMNS = ("id", "number", "billing_id", "account_id", "bill_to_name", "bill_to_email", "batch_id",
-                   "currency", "invoice_date", "due_date", "amount", "tax_amount", "amount_paid", "credit_applied",
-                   "status", "created_at")
+INVOICE_COLUMNS = ("id", "number", "billing_id", "account_id", "bill_to_name", "bill_to_email", "bill_to_address",
+                   "batch_id", "currency", "invoice_date", "due_date", "amount", "tax_amount", "amount_paid",
+                   "credit_applied", "status", "created_at")
 ENTRY_COLUMNS = ("id", "entry_date", "memo", "invoice_id", "payment_id", "batch_id", "created_at")
 LINE_COLUMNS = ("id", "entry_id", "ledger_account_id", "debit", "credit", "memo")
 AUDIT_COLUMNS = ("entity", "entity_id", "field", "before", "after", "operation", "actor_id", "actor_label",
@@ -206,7 +206,7 @@ async def write_invoices(tx: BaseDBAsyncClient, job: models.Job, first_id: int, 
                                              id__lte=last_id)
     billings = await in_range.order_by("id").values_list("id", "account_id", "amount", "invoice_date_override",
                                                          "account__payment_terms_days", "account__name",
-                                                         "account__billing_email")
+                                                         "account__billing_email", "account__billing_address")
     if not billings:
         return 0
     revenue: dict[int, list[tuple[int, Decimal]]] = defaultdict(list)
@@ -234,11 +234,11 @@ async def write_invoices(tx: BaseDBAsyncClient, job: models.Job, first_id: int, 
     first = await sequences.advance(tx, INVOICE_SEQUENCE, len(billings)) - len(billings) + 1
     invoices, entries = [], []
     for n, (invoice_id, entry_id, billing) in enumerate(zip(invoice_ids, entry_ids, billings, strict=True)):
-        billing_id, account_id, amount, override, terms, name, email = billing
+        billing_id, account_id, amount, override, terms, name, email, address = billing
         number = invoice_number(first + n)
         invoice_date = override or batch.invoice_date
         tax_amount = sum((a for _, a in tax[billing_id]), Decimal("0.00"))
-        invoices.append([invoice_id, number, billing_id, account_id, name, email, batch.id, batch.currency,
+        invoices.append([invoice_id, number, billing_id, account_id, name, email, address, batch.id, batch.currency,
                          invoice_date, invoice_date + timedelta(days=terms), amount, tax_amount, Decimal("0.00"),
                          Decimal("0.00"), InvoiceStatus.OPEN.value, now])
         entries.append((entry_id, invoice_date, f"Invoice {number}", invoice_id, None, batch.id, now))
@@ -249,7 +249,7 @@ async def write_invoices(tx: BaseDBAsyncClient, job: models.Job, first_id: int, 
         for line_id, (entry_id, line) in zip(line_ids, lines, strict=True)])
     # Account credit left by credit notes settles the new invoices of its account (docs/CREDIT_NOTES.md).
     applied = await credit_notes.apply_available_credit(tx, [
-        {"id": i[0], "number": i[1], "account_id": i[3], "amount": i[10], "invoice_date": i[8], "batch_id": batch.id}
+        {"id": i[0], "number": i[1], "account_id": i[3], "amount": i[11], "invoice_date": i[9], "batch_id": batch.id}
         for i in invoices], batch.currency, accounts.receivable_id)
     for invoice_id, amount in applied.items():
         await models.Invoice.filter(id=invoice_id).update(credit_applied=amount)

@@ -16,6 +16,7 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from tortoise.exceptions import IntegrityError
@@ -25,7 +26,9 @@ from billrun.settings import get_settings
 from domain import clock, events, jobs, mailer, notifications, validation
 from domain.access import Viewer, get_visible, require
 from domain.errors import DomainError, ErrorCode
-from domain.invoice_pdf import InvoiceDocument, InvoiceLine, render_invoice_pdf
+from domain.invoice_pdf import InvoiceDocument, InvoiceLine, Issuer, address_lines, printed_line, render_invoice_pdf
+from domain.ledger import open_balance
+from domain.trace import BILLING_FIELDS, LINE_FIELDS, BillingRow, LineRow, Trace, compose
 from domain.transactions import in_transaction
 from models.enums import DeliveryChannel, DeliveryStatus, JobKind, Permission
 
@@ -133,24 +136,63 @@ def _write_pdf_beside(eml: Path, pdf: bytes) -> None:
     os.replace(temporary, target)
 
 
+def issuer() -> Issuer:
+    """The issuer printed on invoices and credit notes (BILLRUN_ISSUER_*)."""
+    settings = get_settings()
+    return Issuer(settings.issuer_name.strip(), address_lines(settings.issuer_address),
+                  settings.issuer_tax_id.strip(), settings.issuer_contact.strip())
+
+
+DETAIL_FIELDS = ("id", "billing_id", "description", *LINE_FIELDS, *(f"billing__{f}" for f in BILLING_FIELDS))
+
+
+@dataclass(frozen=True)
+class TracedDetail:
+    """A billing detail line with its composed trace (what its printed period, quantity and unit price say)."""
+
+    id: int
+    billing_id: int
+    description: str
+    kind: str
+    amount: Decimal
+    trace: Trace
+
+
+async def traced_details(**filters: object) -> list[TracedDetail]:
+    """The detail lines matching `filters`, in billing and line order, each with its trace: one query."""
+    found = []
+    for row in await models.BillingDetail.filter(**filters).order_by("billing_id", "position", "id").values(
+            *DETAIL_FIELDS):
+        trace = compose(LineRow(**{f: row[f] for f in LINE_FIELDS}),
+                        BillingRow(**{f: row[f"billing__{f}"] for f in BILLING_FIELDS}))
+        kind = row["kind"]
+        found.append(TracedDetail(row["id"], row["billing_id"], row["description"],
+                                  kind.value if hasattr(kind, "value") else kind, row["amount"], trace))
+    return found
+
+
 async def documents(invoice_ids: list[int]) -> list[Outgoing]:
-    """The printable documents of these invoices, with their recipients, in three queries."""
+    """The printable documents of these invoices, with their recipients, in two queries."""
     invoices = await models.Invoice.filter(id__in=invoice_ids).order_by("id").select_related("account", "billing")
     lines: dict[int, list[InvoiceLine]] = defaultdict(list)
-    for billing_id, description, amount, kind in await models.BillingDetail.filter(
-            billing_id__in=[i.billing_id for i in invoices]).order_by("billing_id", "position", "id").values_list(
-            "billing_id", "description", "amount", "kind"):
-        lines[billing_id].append(InvoiceLine(description, amount, kind.value if hasattr(kind, "value") else kind))
-    issuer = get_settings().company_name
+    for detail in await traced_details(billing_id__in=[i.billing_id for i in invoices]):
+        lines[detail.billing_id].append(printed_line(detail.description, detail.amount, detail.kind, detail.trace))
+    sender = issuer()
     found = []
     for invoice in invoices:
         billing, account = invoice.billing, invoice.account
+        credited = (("Credited", invoice.amount_credited),) if invoice.amount_credited else ()
         doc = InvoiceDocument(
             number=invoice.number, invoice_date=invoice.invoice_date, due_date=invoice.due_date,
-            currency=invoice.currency, issuer=issuer, account_number=account.number,
+            currency=invoice.currency, issuer=sender, account_number=account.number,
             account_name=invoice.bill_to_name, billing_email=invoice.bill_to_email,
+            bill_to_address=address_lines(invoice.bill_to_address),
             period_start=billing.billing_start, period_end=billing.billing_end,  # the days billed
             lines=tuple(lines[billing.id]), tax_amount=invoice.tax_amount, total=invoice.amount,
+            settlement=(("Amount paid", invoice.amount_paid + invoice.credit_applied), *credited,
+                        ("Amount due", open_balance(invoice))),
+            payment_terms_days=(invoice.due_date - invoice.invoice_date).days,
+            autopay=account.autopay_enabled and bool(account.payment_method_token),
             external_comment=billing.external_comment)  # the internal comment never leaves the house
         found.append(Outgoing(invoice.id, account.id, invoice.bill_to_email, doc))
     return found

@@ -49,6 +49,7 @@ class Invoice(Model):
     # The bill-to as it was at posting: an invoice is a document, renaming the account later does not change it.
     bill_to_name = fields.CharField(max_length=200, default="")
     bill_to_email = fields.CharField(max_length=254, default="")
+    bill_to_address = fields.CharField(max_length=500, default="", db_default="")
     batch: fields.ForeignKeyRelation["BillingBatch"] = fields.ForeignKeyField(
         "models.BillingBatch", related_name="invoices", on_delete=fields.RESTRICT, db_index=True)
     batch_id: int

@@ -31,6 +31,8 @@ class Account(Model):
     currency = fields.CharField(max_length=3)
     tax_location = fields.CharField(max_length=64)
     billing_email = fields.CharField(max_length=254)
+    # The postal bill-to address printed on invoices, its lines separated by newlines (or `|`); may be empty.
+    billing_address = fields.CharField(max_length=500, default="", db_default="")
     payment_terms_days = fields.IntField(default=30)
     autopay_enabled = fields.BooleanField(default=False)
     payment_method_token = fields.CharField(max_length=128, null=True)

@@ -14,7 +14,7 @@ from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 
 import models
-from domain import credit_notes, dispositions, trace
+from domain import dispositions, ledger, trace
 from resolvers.context import Context
 from resolvers.dataloaders import Loaders
 
@@ -266,7 +266,7 @@ async def credit_balance_of_account(root: Any, info: CtxInfo) -> Any:
 
 
 def invoice_balance(invoice: models.Invoice) -> Any:
-    return credit_notes.balance(invoice)
+    return ledger.open_balance(invoice)
 
 
 # The node types a line's trace may name as its price record, besides dated prices, charges and tax rates.

@@ -85,6 +85,8 @@ class Account(ModelNode):
     currency: str = strawberry.field(description="ISO 4217 currency the account is billed in.")
     tax_location: str = strawberry.field(description="Tax location of the ship-to address.")
     billing_email: str = strawberry.field(description="Where invoices are e-mailed.")
+    billing_address: str = strawberry.field(
+        description="The postal bill-to address printed on invoices, one line per line (may be empty).")
     payment_terms_days: int = strawberry.field(description="Days from invoice date to due date.")
     autopay_enabled: bool = strawberry.field(description="Whether posted invoices are charged automatically.")
     restricted: bool = strawberry.field(description="Whether only granted users (and admins) may see it.")

@@ -103,6 +103,7 @@ class Invoice(ModelNode):
     due_date: date = strawberry.field(description="The invoice date plus the account's payment terms.")
     currency: str = strawberry.field(description="ISO 4217 code.")
     bill_to_name: str = strawberry.field(description="The account's name as it was at posting.")
+    bill_to_address: str = strawberry.field(description="The account's postal address as it was at posting.")
     bill_to_email: str = strawberry.field(description="Where the invoice was sent: the billing e-mail at posting.")
     amount: Decimal = strawberry.field(description="The amount due (the billing's amount, tax included).")
     tax_amount: Decimal = strawberry.field(description="Of which tax.")

@@ -19,10 +19,19 @@ import pytest
 from aiosmtpd.controller import Controller
 from pypdf import PdfReader
 
-from domain.invoice_pdf import InvoiceDocument, InvoiceLine, render_invoice_pdf
+from domain.invoice_pdf import InvoiceDocument, InvoiceLine, Issuer, render_invoice_pdf
 from domain.mailer import DeliveryFailed, invoice_message, send
 
 INTERNAL_MARKER = "INTERNAL-ONLY-7f3a"  # an internal note that exists only outside the document
+
+
+ISSUER = Issuer("billrun demo company", ("100 Demo Street, Suite 4", "Austin, TX 78701"), "US EIN 12-3456789",
+                "billing@demo.example | +1 512 555 0100")
+JAN = (date(2024, 1, 1), date(2024, 1, 31))
+
+
+def _line(description: str, amount: str, kind: str, **facts: Any) -> InvoiceLine:
+    return InvoiceLine(description, Decimal(amount), kind, period_start=JAN[0], period_end=JAN[1], **facts)
 
 
 def _document(**changes: Any) -> InvoiceDocument:
@@ -32,12 +41,16 @@ def _document(**changes: Any) -> InvoiceDocument:
     }
     doc = InvoiceDocument(
         number=billing["number"], invoice_date=date(2024, 1, 31), due_date=date(2024, 3, 1), currency="USD",
-        issuer="billrun demo company", account_number="ACC-42", account_name="Globex Corporation",
-        billing_email="ap@globex.example", period_start=date(2024, 1, 1), period_end=date(2024, 1, 31),
-        lines=(InvoiceLine("Monthly platform fee", Decimal("1234.50"), "RECURRING"),
-               InvoiceLine("Setup work", Decimal("100.00"), "WORK_ORDER"),
-               InvoiceLine("State sales tax 7.5%", Decimal("100.09"), "TAX")),
+        issuer=ISSUER, account_number="ACC-42", account_name="Globex Corporation",
+        billing_email="ap@globex.example", bill_to_address=("1 Globex Plaza", "Springfield, OR 97477"),
+        period_start=JAN[0], period_end=JAN[1],
+        lines=(_line("Monthly platform fee", "1234.50", "RECURRING", quantity=Decimal("3"),
+                     unit_price=Decimal("411.50"), days_billed=31, days_in_period=31),
+               _line("Setup work", "100.00", "WORK_ORDER", quantity=Decimal("2.5"), unit_price=Decimal("40")),
+               _line("State sales tax", "100.09", "TAX", tax_rate=Decimal("0.075"), tax_base=Decimal("1334.50"))),
         tax_amount=Decimal("100.09"), total=Decimal("1434.59"), external_comment=billing["external_comment"],
+        settlement=(("Amount paid", Decimal("400.00")), ("Amount due", Decimal("1034.59"))),
+        payment_terms_days=30,
     )
     return dataclasses.replace(doc, **changes)
 
@@ -101,10 +114,82 @@ def test_pdf_shows_the_invoice_and_only_what_the_customer_may_see() -> None:
     assert "internal_comment" not in {f.name for f in dataclasses.fields(InvoiceDocument)}
     text = _pdf_text(render_invoice_pdf(_document()))
     for expected in ("Invoice INV-00000001", "1,434.59 USD", "100.09 USD", "1,334.50 USD", "Monthly platform fee",
-                     "State sales tax 7.5%", "Thank you for your business.", "Globex Corporation", "ACC-42",
+                     "State sales tax", "Thank you for your business.", "Globex Corporation", "ACC-42",
                      "ap@globex.example", "2024-01-31", "2024-03-01", "billrun demo company"):
         assert expected in text, expected
     assert INTERNAL_MARKER not in text
+
+
+def test_pdf_carries_what_a_customer_would_accept() -> None:
+    """Issuer, bill-to, dates, each line's period, quantity, unit price and amount, totals, terms."""
+    text = _pdf_text(render_invoice_pdf(_document()))
+    lines = text.splitlines()
+    for expected in ("billrun demo company", "100 Demo Street, Suite 4", "Austin, TX 78701",
+                     "Tax ID: US EIN 12-3456789", "billing@demo.example | +1 512 555 0100",  # the issuer
+                     "Bill to", "Globex Corporation", "1 Globex Plaza", "Springfield, OR 97477",  # the bill-to
+                     "Invoice date: 2024-01-31", "Due date: 2024-03-01"):
+        assert expected in lines, (expected, lines)
+    assert "Description Period Qty Unit price Amount" in lines
+    assert "Monthly platform fee 2024-01-01 to 2024-01-31 3 411.50 1,234.50 USD" in lines
+    assert "Setup work 2024-01-01 to 2024-01-31 2.5 40.00 100.00 USD" in lines
+    assert "Subtotal 1,334.50 USD" in lines
+    assert "State sales tax at 7.5% on 1,334.50 USD 100.09 USD" in lines  # tax by rate, with its base
+    assert "Total 1,434.59 USD" in lines
+    assert "Amount paid 400.00 USD" in lines and "Amount due 1,034.59 USD" in lines
+    assert "Payment terms: Net 30 days. Please pay by 2024-03-01, quoting invoice INV-00000001." in lines
+    assert "Auto-pay" not in text  # only for an account paying by token
+    assert "Page 1 of 1" in text
+    autopay = _pdf_text(render_invoice_pdf(_document(autopay=True)))
+    assert "Auto-pay: this invoice is charged to the payment method on file; no payment is needed from you." in (
+        autopay.splitlines())
+
+
+def test_tax_is_summed_per_rate_and_prorated_lines_say_so() -> None:
+    doc = _document(lines=(
+        _line("Container rental", "50.00", "RECURRING", quantity=Decimal("1"), unit_price=Decimal("100"),
+              days_billed=15, days_in_period=30),
+        _line("City tax", "2.00", "TAX", tax_rate=Decimal("0.04"), tax_base=Decimal("50.00")),
+        _line("County tax", "1.00", "TAX", tax_rate=Decimal("0.02"), tax_base=Decimal("50.00")),
+        _line("Other city tax", "2.00", "TAX", tax_rate=Decimal("0.04"), tax_base=Decimal("50.00"))),
+        tax_amount=Decimal("5.00"), total=Decimal("55.00"))
+    lines = _pdf_text(render_invoice_pdf(doc)).splitlines()
+    assert "City tax; Other city tax at 4% on 100.00 USD 4.00 USD" in lines
+    assert "County tax at 2% on 50.00 USD 1.00 USD" in lines
+    assert any(line.startswith("Container rental (prorated: 15 of 30 days)") for line in lines), lines
+
+
+def test_long_invoice_numbers_its_pages_and_repeats_the_table_header() -> None:
+    lines = tuple(_line(f"Service line {n}", "10.00", "MANUAL", quantity=Decimal("1"), unit_price=Decimal("10"))
+                  for n in range(60))
+    pdf = render_invoice_pdf(_document(lines=lines, tax_amount=Decimal("0"), total=Decimal("600.00")))
+    pages = [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
+    assert len(pages) == 2
+    for n, page in enumerate(pages, start=1):
+        assert f"Page {n} of 2" in page
+        assert "Description Period Qty Unit price Amount" in page.splitlines()
+    assert "Service line 59" in pages[1] and "Total 600.00 USD" in pages[1]
+
+
+def test_credit_note_carries_the_invoice_it_credits_its_reason_and_split() -> None:
+    lines = tuple(_line(f"Credit of line {n}", "5.00", "MANUAL", quantity=Decimal("1"), unit_price=Decimal("5"))
+                  for n in range(60))
+    doc = _document(number="CN-00000007", title="Credit note", lines=lines, tax_amount=Decimal("0"),
+                    total=Decimal("300.00"), payment_terms_days=None,
+                    references=("Credits invoice INV-00000001 of 2024-01-31", "Reason: billing error"),
+                    settlement=(("Applied to invoice INV-00000001", Decimal("200.00")),
+                                ("Account credit", Decimal("60.00")), ("Refund", Decimal("40.00"))))
+    pages = [page.extract_text() for page in PdfReader(io.BytesIO(render_invoice_pdf(doc))).pages]
+    first = pages[0].splitlines()
+    for expected in ("Credit note CN-00000007", "Credit note date: 2024-01-31", "Credits invoice INV-00000001 of "
+                     "2024-01-31", "Reason: billing error", "Tax ID: US EIN 12-3456789", "1 Globex Plaza",
+                     "Credit of line 0 2024-01-01 to 2024-01-31 1 5.00 5.00 USD"):
+        assert expected in first, (expected, first)
+    assert "Due date" not in pages[0] and "Payment terms" not in pages[0]
+    last = pages[-1].splitlines()
+    for expected in ("Total credited 300.00 USD", "Applied to invoice INV-00000001 200.00 USD",
+                     "Account credit 60.00 USD", "Refund 40.00 USD"):
+        assert expected in last, (expected, last)
+    assert [f"Page {n} of 2" in page for n, page in enumerate(pages, start=1)] == [True, True]
 
 
 def test_same_document_renders_the_same_bytes() -> None:
@@ -113,7 +198,7 @@ def test_same_document_renders_the_same_bytes() -> None:
 
 
 def test_text_outside_latin1_and_long_descriptions_do_not_break_rendering() -> None:
-    doc = _document(account_name="Zoë 東京 Łódź €", issuer="Ünïcode ☃ GmbH", external_comment="",
+    doc = _document(account_name="Zoë 東京 Łódź €", issuer=Issuer("Ünïcode ☃ GmbH"), external_comment="",
                     lines=(InvoiceLine("very long description " * 100, Decimal("1"), "MISC"),) * 40)
     pdf = render_invoice_pdf(doc)
     text = _pdf_text(pdf)

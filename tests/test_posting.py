@@ -166,6 +166,36 @@ async def test_invoice_pdf_downloads_with_the_bearer_token(admin: Api, client, s
     assert (await client.get(invoice["pdfUrl"])).status_code == 401
 
 
+UPDATE_ADDRESS = """mutation($id: ID!, $address: String!) { updateAccount(input: {id: $id, billingAddress: $address}) {
+  account { billingAddress } errors { code field message } } }"""
+
+
+async def test_invoice_pdf_prints_the_bill_to_address_as_posted_with_lines_totals_and_terms(
+        admin: Api, client, smtp_server: Mailbox) -> None:
+    accounts = await posting.company(admin)
+    account = await posting.customer(admin, accounts, "PDF-2", "100.00",
+                                     billingAddress="1 Test Way\nSpringfield, IL 62701")
+    too_long = (await admin.ok(UPDATE_ADDRESS, {"id": account, "address": "x" * 501}))["updateAccount"]
+    assert [(e["code"], e["field"]) for e in too_long["errors"]] == [("INVALID_INPUT", "billingAddress")]
+    batch = await posting.processed(admin)
+    await posting.approve_all(admin, batch)
+    await posting.post(admin, batch, "SEND")
+    moved = await admin.mutate("updateAccount", UPDATE_ADDRESS, {"id": account, "address": "9 Elsewhere"})
+    assert moved["account"]["billingAddress"] == "9 Elsewhere"  # the invoice keeps the address it was posted with
+    [invoice] = (await admin.ok(posting.INVOICES, {"id": batch}))["billingBatch"]["invoices"]["nodes"]
+    response = await client.get(invoice["pdfUrl"], headers={"Authorization": f"Bearer {admin.token}"})
+    lines = PdfReader(io.BytesIO(response.content)).pages[0].extract_text().splitlines()
+    for expected in ("billrun demo company", "Tax ID: US EIN 12-3456789", "Customer PDF-2", "1 Test Way",
+                     "Springfield, IL 62701", f"Invoice {invoice['number']}", f"Due date: {invoice['dueDate']}",
+                     "Subtotal 100.00 USD", "Tax (TX-AUSTIN) at 8.25% on 100.00 USD 8.25 USD", "Total 108.25 USD",
+                     "Amount paid 0.00 USD", "Amount due 108.25 USD"):
+        assert expected in lines, (expected, "\n".join(lines))
+    assert lines[-1].endswith("Page 1 of 1")
+    assert any(line.endswith("2026-05-01 to 2026-05-31 1 100.00 100.00 USD") for line in lines), lines
+    assert any(line.startswith("Payment terms: Net 30 days.") for line in lines), lines
+    assert "9 Elsewhere" not in lines
+
+
 async def test_the_database_refuses_an_unbalanced_entry_and_any_change_to_the_journal(admin: Api) -> None:
     """Below the domain: PostgreSQL's trigger rejects lines that do not balance, and journal rows never change."""
     from asyncpg.exceptions import RaiseError

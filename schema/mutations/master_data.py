@@ -30,6 +30,8 @@ class CreateAccountInput(IdempotentInput):
     division: str = strawberry.field(description="Division.")
     tax_location: str = strawberry.field(description="Tax location of the ship-to address.")
     billing_email: str = strawberry.field(description="Where invoices are e-mailed.")
+    billing_address: str | None = strawberry.field(
+        default=UNSET, description="Postal bill-to address printed on invoices, lines separated by newlines.")
     currency: str | None = strawberry.field(default=UNSET, description="ISO 4217 code; default: base currency.")
     payment_terms_days: int | None = strawberry.field(default=UNSET, description="Days until due (default 30).")
     autopay_enabled: bool | None = strawberry.field(default=UNSET, description="Charge posted invoices "
@@ -46,6 +48,7 @@ class UpdateAccountInput(IdempotentInput):
     currency: str | None = strawberry.field(default=UNSET, description="ISO 4217 code.")
     tax_location: str | None = strawberry.field(default=UNSET, description="Tax location.")
     billing_email: str | None = strawberry.field(default=UNSET, description="Billing e-mail.")
+    billing_address: str | None = strawberry.field(default=UNSET, description="Postal bill-to address.")
     payment_terms_days: int | None = strawberry.field(default=UNSET, description="Days until due.")
     autopay_enabled: bool | None = strawberry.field(default=UNSET, description="Auto-pay on or off.")
     payment_method_token: str | None = strawberry.field(default=UNSET, description="The gateway's token.")
