@@ -86,9 +86,9 @@ export function ApprovalRules() {
     const { data: answer } = await create({
       input: { idempotencyKey: key, kind, threshold: threshold.trim(), currency: percent ? null : currency.trim() || null },
     });
+    if (answer) setKey(newKey());  // a key replays its first answer: a corrected retry is a new request
     if (answer?.createApprovalRule.approvalRule) {
       setThreshold("");
-      setKey(newKey());
       reload();
     }
   };

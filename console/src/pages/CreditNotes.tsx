@@ -243,8 +243,8 @@ export function CreditInvoice() {
         description: description || null,
       },
     });
+    if (answer) setKey(newKey());  // a key replays its first answer: a corrected retry is a new request
     if (answer?.createCreditNote.creditNote) {
-      setKey(newKey());
       setChosen({});
       refetch({ requestPolicy: "network-only" });
     }

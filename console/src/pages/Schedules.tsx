@@ -113,9 +113,9 @@ export function Schedules() {
         startsOn: fields.startsOn || null,
       },
     });
+    if (answer) setKey(newKey());  // a key replays its first answer: a corrected retry is a new request
     if (answer?.createBillingSchedule.billingSchedule) {
       setFields(EMPTY);
-      setKey(newKey());
       reload();
     }
   };
