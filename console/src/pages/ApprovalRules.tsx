@@ -3,7 +3,7 @@ import { useState, type FormEvent } from "react";
 import { useMutation, useQuery } from "urql";
 import { graphql } from "../gql";
 import type { ApprovalRuleKind } from "../gql/graphql";
-import { Errors, RequestError, Section, newKey, useCan, type PayloadError } from "../ui";
+import { Errors, RequestError, Section, newKey, useAction, useCan } from "../ui";
 
 const RulesQuery = graphql(`
   query ConsoleApprovalRules($first: Int) {
@@ -70,12 +70,12 @@ export function ApprovalRules() {
   const isAdmin = useCan("ADMIN");
   const [{ data, error, fetching }, refetch] = useQuery({ query: RulesQuery, variables: { first: 100 }, pause: !isAdmin });
   const reload = () => refetch({ requestPolicy: "network-only" });
+  const { errors, act } = useAction(reload);
   const [kind, setKind] = useState<ApprovalRuleKind>("BATCH_TOTAL_ABOVE");
   const [threshold, setThreshold] = useState("");
   const [currency, setCurrency] = useState("USD");
   const [key, setKey] = useState(newKey);
   const [thresholds, setThresholds] = useState<Record<string, string>>({});
-  const [errors, setErrors] = useState<readonly PayloadError[] | null>(null);
   const [created, create] = useMutation(CreateRule);
   const [updateState, update] = useMutation(UpdateRule);
   const [deleteState, remove] = useMutation(DeleteRule);
@@ -91,12 +91,6 @@ export function ApprovalRules() {
       setThreshold("");
       reload();
     }
-  };
-  const act = async (run: () => Promise<{ errors: readonly PayloadError[] } | undefined>) => {
-    setErrors(null);
-    const payload = await run();
-    if (payload?.errors.length) setErrors(payload.errors);
-    reload();
   };
   const busy = updateState.fetching || deleteState.fetching;
   const list = data?.approvalRules;

@@ -6,7 +6,7 @@ import { useMutation, useQuery } from "urql";
 import { downloadWithToken } from "../download";
 import { graphql } from "../gql";
 import type { CreditNoteReason } from "../gql/graphql";
-import { Errors, Money, RequestError, Section, Status, newKey, useCan, type PayloadError } from "../ui";
+import { Errors, Money, RequestError, Section, Status, newKey, useAction, useCan } from "../ui";
 
 export const REASONS: CreditNoteReason[] = ["DUPLICATED_CHARGE", "PRODUCT_UNSATISFACTORY", "ORDER_CHANGE",
   "ORDER_CANCELLATION", "FRAUDULENT_CHARGE", "OTHER"];
@@ -123,16 +123,10 @@ type Note = {
 /** The credit notes table, each draft with Issue and Void (for BILLING_SEND_EXPORT). */
 function CreditNoteTable({ notes, caption, onChanged }: { notes: readonly Note[]; caption: string; onChanged: () => void }) {
   const canSend = useCan("BILLING_SEND_EXPORT");
-  const [errors, setErrors] = useState<readonly PayloadError[] | null>(null);
+  const { errors, act } = useAction(onChanged);
   const [issueState, issue] = useMutation(IssueCreditNote);
   const [voidState, voidNote] = useMutation(VoidCreditNote);
   const busy = issueState.fetching || voidState.fetching;
-  const act = async (run: () => Promise<{ errors: readonly PayloadError[] } | undefined>) => {
-    setErrors(null);
-    const payload = await run();
-    if (payload?.errors.length) setErrors(payload.errors);
-    onChanged();
-  };
   return (
     <>
       <Errors errors={errors} />

@@ -5,7 +5,7 @@ import { Link } from "react-router";
 import { useMutation, useQuery } from "urql";
 import { graphql } from "../gql";
 import type { AutoAdvance, Cadence } from "../gql/graphql";
-import { Errors, RequestError, Section, Status, newKey, useCan, type PayloadError } from "../ui";
+import { Errors, RequestError, Section, Status, newKey, useAction, useCan } from "../ui";
 
 const SchedulesQuery = graphql(`
   query ConsoleSchedules($first: Int, $after: String) {
@@ -94,13 +94,13 @@ export function Schedules() {
   const [after, setAfter] = useState<string | null>(null);
   const [{ data, error, fetching }, refetch] = useQuery({ query: SchedulesQuery, variables: { first: 50, after } });
   const reload = () => refetch({ requestPolicy: "network-only" });
+  const { errors, act } = useAction(reload);
   const [fields, setFields] = useState(EMPTY);
   const [key, setKey] = useState(newKey);
   const [created, create] = useMutation(CreateSchedule);
   const [pauseState, pause] = useMutation(PauseSchedule);
   const [resumeState, resume] = useMutation(ResumeSchedule);
   const [deleteState, remove] = useMutation(DeleteSchedule);
-  const [errors, setErrors] = useState<readonly PayloadError[] | null>(null);
   const busy = pauseState.fetching || resumeState.fetching || deleteState.fetching;
   const set = (name: keyof typeof fields) => (e: { target: { value: string } }) => setFields({ ...fields, [name]: e.target.value });
   const submit = async (event: FormEvent) => {
@@ -118,12 +118,6 @@ export function Schedules() {
       setFields(EMPTY);
       reload();
     }
-  };
-  const act = async (run: () => Promise<{ errors: readonly PayloadError[] } | undefined>) => {
-    setErrors(null);
-    const payload = await run();
-    if (payload?.errors.length) setErrors(payload.errors);
-    reload();
   };
   const list = data?.billingSchedules;
   return (
