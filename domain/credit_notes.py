@@ -57,6 +57,7 @@ UNSETTLED_PAYMENTS = (PaymentStatus.PENDING, PaymentStatus.UNKNOWN)
 ENTRY_COLUMNS = ("id", "entry_date", "memo", "invoice_id", "payment_id", "batch_id", "credit_note_id",
                  "refund_of_id", "created_at")
 LINE_COLUMNS = ("id", "entry_id", "ledger_account_id", "debit", "credit", "memo")
+NOTE_LINE_COLUMNS = ("credit_note_id", "detail_id", "position", "description", "kind", "amount")
 
 
 def credit_note_number(n: int) -> str:
@@ -196,10 +197,14 @@ async def _invoice_for(viewer: Viewer, invoice_id: int) -> models.Invoice:
     require(viewer, Permission.BILLING_ACCESS)
     invoice = await get_visible(viewer, models.Invoice, invoice_id, "Invoice", "invoiceId")
     require(viewer, Permission.BILLING_SEND_EXPORT)
+    await _no_payment_under_way(invoice)
+    return invoice
+
+
+async def _no_payment_under_way(invoice: models.Invoice) -> None:
     if await models.Payment.exists(invoice_id=invoice.id, status__in=list(UNSETTLED_PAYMENTS)):
         raise DomainError(ErrorCode.INVALID_STATUS, f"Invoice {invoice.number} has a payment under way: credit it "
                           "once the payment is settled.", "invoiceId")
-    return invoice
 
 
 async def _credit_date(day: date | None, invoice: models.Invoice) -> date:
@@ -229,15 +234,13 @@ async def create(viewer: Viewer, invoice_id: int, *, lines: list[LineRequest] | 
     total = sum((p.amount for p in planned), ZERO)
     split = await _split(invoice, total, refund_amount, credit_amount)
     tax = sum((p.amount for p in planned if p.kind == DetailKind.TAX.value), ZERO)
-    async with in_transaction():
+    async with in_transaction() as tx:
         note = await models.CreditNote.create(
             invoice_id=invoice.id, account_id=invoice.account_id, batch_id=invoice.batch_id, reason=reason,
             description=description, currency=invoice.currency, amount=total, tax_amount=tax,
             credit_amount=split.credit, refund_amount=split.refund, credit_date=day, created_by_id=viewer.user_id)
-        await models.CreditNoteLine.bulk_create([
-            models.CreditNoteLine(credit_note_id=note.id, detail_id=p.detail_id, position=n,
-                                  description=p.description[:200], kind=p.kind, amount=p.amount)
-            for n, p in enumerate(planned)])
+        await insert_rows(tx, "credit_note_line", NOTE_LINE_COLUMNS, [
+            (note.id, p.detail_id, n, p.description[:200], p.kind, p.amount) for n, p in enumerate(planned)])
         await _audit(viewer, note, {"status": (None, CreditNoteStatus.DRAFT), "amount": (None, total),
                                     "reason": (None, reason)}, "CREATE")
         await events.credit_note_changed(EventType.CREDIT_NOTE_CREATED, note, invoice, viewer)
@@ -276,16 +279,12 @@ async def void(viewer: Viewer, credit_note_id: int) -> models.CreditNote:
 async def issue(viewer: Viewer, credit_note_id: int) -> models.CreditNote:
     """Number, journal and apply a DRAFT credit note, in one transaction; its e-mail and refund follow in a
     CREDIT_NOTE job, sent after commit."""
-    note = await _draft(viewer, credit_note_id)
+    note = await _draft(viewer, credit_note_id)  # visible to the viewer, so is its invoice (the same account)
     accounts = await ledger.posting_accounts()
-    await sequences.ensure(SEQUENCE)
     async with in_transaction() as tx:
         invoice = await locks.invoice(tx, note.invoice_id)  # one credit note of an invoice at a time
         assert invoice is not None  # a credit note's invoice is never deleted (RESTRICT)
-        await _invoice_for(viewer, invoice.id)
-        locked = await locks.credit_note(tx, note.id)
-        if locked is None or locked.status != CreditNoteStatus.DRAFT:
-            raise DomainError(ErrorCode.CONCURRENT_UPDATE, "The credit note changed meanwhile; reload it.", "id")
+        await _no_payment_under_way(invoice)
         await _credit_date(note.credit_date, invoice)
         lines = list(await models.CreditNoteLine.filter(credit_note_id=note.id).order_by("position"))
         open_now = await _open_amounts(invoice, excluding=note.id)
@@ -293,26 +292,29 @@ async def issue(viewer: Viewer, credit_note_id: int) -> models.CreditNote:
         split = await _split(invoice, note.amount, note.refund_amount, note.credit_amount, excluding=note.id)
         entry = await _entry_lines(accounts.receivable_id, note.amount, lines, open_now)
         # Numbers last: the counter stays row-locked from here to commit.
-        number = credit_note_number(await sequences.advance(tx, SEQUENCE, 1))
-        now = clock.now()
+        number = credit_note_number(await sequences.take(tx, SEQUENCE, 1))
         day = cast(date, note.credit_date)
         await _write_entry(tx, day, f"Credit note {number}", invoice, entry, batch_id=invoice.batch_id,
                            credit_note_id=note.id)
         await models.Invoice.filter(id=invoice.id).update(amount_credited=F("amount_credited") + note.amount)
         job = await jobs.follow_up(JobKind.CREDIT_NOTE, batch_id=invoice.batch_id, created_by=viewer.user_id,
                                    credit_note_id=note.id)
-        await models.CreditNote.filter(id=note.id).update(
-            status=CreditNoteStatus.ISSUED, number=number, issued_at=now, job_id=job.id,
-            credit_amount=split.credit, credit_remaining=split.credit, refund_amount=split.refund,
-            credit_status=CreditStatus.AVAILABLE if split.credit > 0 else None,
-            refund_status=RefundStatus.PENDING if split.refund > 0 else None,
-            refund_key=f"refund-credit-note-{note.id}" if split.refund > 0 else None, refund_updated_at=now)
+        issued = {"status": CreditNoteStatus.ISSUED, "number": number, "issued_at": clock.now(), "job_id": job.id,
+                  "credit_amount": split.credit, "credit_remaining": split.credit, "refund_amount": split.refund,
+                  "credit_status": CreditStatus.AVAILABLE if split.credit > 0 else None,
+                  "refund_status": RefundStatus.PENDING if split.refund > 0 else None,
+                  "refund_key": f"refund-credit-note-{note.id}" if split.refund > 0 else None}
+        issued["refund_updated_at"] = issued["issued_at"]
+        # Still a draft? A rival issue queued behind the invoice lock, or a void, got there first: roll back.
+        if not await models.CreditNote.filter(id=note.id, status=CreditNoteStatus.DRAFT).update(**issued):
+            raise DomainError(ErrorCode.CONCURRENT_UPDATE, "The credit note changed meanwhile; reload it.", "id")
+        for name, value in issued.items():
+            setattr(note, name, value)
         await _audit(viewer, note, {"status": (CreditNoteStatus.DRAFT, CreditNoteStatus.ISSUED),
                                     "number": (None, number)}, "ISSUE")
-        issued = await models.CreditNote.get(id=note.id)
-        await events.credit_note_changed(EventType.CREDIT_NOTE_ISSUED, issued, invoice, viewer)
+        await events.credit_note_changed(EventType.CREDIT_NOTE_ISSUED, note, invoice, viewer)
     jobs.start(job)
-    return issued
+    return note
 
 
 async def _entry_lines(receivable_id: int, total: Decimal, lines: list[models.CreditNoteLine],
@@ -344,13 +346,11 @@ async def _entry_lines(receivable_id: int, total: Decimal, lines: list[models.Cr
 async def _write_entry(tx: BaseDBAsyncClient, day: date, memo: str, invoice: models.Invoice,
                        lines: list[ledger.Line], *, batch_id: int | None, credit_note_id: int | None,
                        refund_of_id: int | None = None) -> None:
-    [entry_id] = await allocate_ids(tx, "journal_entry", 1)
-    await insert_rows(tx, "journal_entry", ENTRY_COLUMNS, [
-        (entry_id, day, memo[:200], invoice.id, None, batch_id, credit_note_id, refund_of_id, clock.now())])
-    line_ids = await allocate_ids(tx, "journal_line", len(lines))
-    await insert_rows(tx, "journal_line", LINE_COLUMNS, [
-        (line_id, entry_id, ln.ledger_account_id, ln.debit, ln.credit, ln.memo)
-        for line_id, ln in zip(line_ids, lines, strict=True)])
+    entry = await models.JournalEntry.create(
+        using_db=tx, entry_date=day, memo=memo[:200], invoice_id=invoice.id, batch_id=batch_id,
+        credit_note_id=credit_note_id, refund_of_id=refund_of_id, created_at=clock.now())
+    await insert_rows(tx, "journal_line", LINE_COLUMNS[1:], [  # ids from the table's own sequence
+        (entry.id, ln.ledger_account_id, ln.debit, ln.credit, ln.memo) for ln in lines])
 
 
 # ---------------------------------------------------------------- account credit, applied at posting

@@ -94,6 +94,9 @@ def _rebill_refusal(viewer: Viewer, subject: Subject, target: BillingStatus) -> 
     reject, re-run: the next processing bills the period again, docs/CREDIT_NOTES.md)."""
     if not viewer.can(Permission.BILLING_ACCESS):
         return Problem(ErrorCode.PERMISSION_DENIED, "Dispositions need the BILLING_ACCESS permission.", "status")
+    if target != S.REJECTED and subject.batch_status not in OPEN_BATCH:
+        return Problem(ErrorCode.BATCH_LOCKED, f"{_where(subject)}: its billings cannot change now (an invoiced "
+                       "billing may only be REJECTED, once its invoice is fully credited).", "status")
     if target != S.REJECTED:
         return Problem(ErrorCode.INVALID_TRANSITION, "Not allowed: the billing is invoiced (only REJECTED, once "
                        "its invoice is fully credited).", "status")

@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import cast
 
 import models
 from domain.access import Viewer, require, visible
@@ -92,11 +91,10 @@ async def posting_accounts() -> PostingAccounts:
     """The active RECEIVABLE and CASH accounts of the chart (the lowest code of each kind), or a refusal
     naming what is missing."""
     found: dict[LedgerAccountKind, int] = {}
-    for kind in (LedgerAccountKind.RECEIVABLE, LedgerAccountKind.CASH):
-        row = cast(int | None, await models.LedgerAccount.filter(kind=kind, active=True).order_by(
-            "code").first().values_list("id", flat=True))
-        if row is not None:
-            found[kind] = row
+    for account_id, kind in await models.LedgerAccount.filter(  # one query: the lowest code of each kind
+            kind__in=[LedgerAccountKind.RECEIVABLE, LedgerAccountKind.CASH], active=True).order_by(
+            "-code").values_list("id", "kind"):
+        found[LedgerAccountKind(kind)] = account_id
     missing = [k.value for k in (LedgerAccountKind.RECEIVABLE, LedgerAccountKind.CASH) if k not in found]
     if missing:
         raise DomainError(ErrorCode.LEDGER_NOT_CONFIGURED,

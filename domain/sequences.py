@@ -21,6 +21,15 @@ async def advance(conn: BaseDBAsyncClient, name: str, count: int) -> int:
     return last
 
 
+async def take(conn: BaseDBAsyncClient, name: str, count: int) -> int:
+    """As `advance`, creating sequence `name` at 0 on first use (one statement once it exists)."""
+    last = await sql.advance_sequence(conn, name, count)
+    if last is None:
+        await sql.ensure_sequence(conn, name)
+        last = await advance(conn, name, count)
+    return last
+
+
 async def next_value(name: str) -> int:
     """The next number of sequence `name` (created at 1). Call inside a transaction."""
     await ensure(name)

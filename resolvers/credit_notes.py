@@ -8,7 +8,6 @@ from strawberry import UNSET
 
 import models
 from domain import credit_notes
-from domain.access import visible
 from models.enums import CreditNoteReason
 from resolvers import lists
 from resolvers.context import authenticated_viewer
@@ -69,12 +68,10 @@ async def credit_note(info: CtxInfo, gid: Any) -> Any:
 
 
 async def audits_of(info: CtxInfo, credit_note_id: int) -> list[Any]:
-    """A credit note's audit rows (a detail field: one query per credit note shown)."""
-    viewer = authenticated_viewer(info)
-    return list(await visible(viewer, models.Audit).filter(entity="CreditNote", entity_id=credit_note_id).order_by(
-        "-id"))
+    """A credit note's audit rows, newest first (one query for all the credit notes of a page)."""
+    return await info.context.loaders.audits_by_credit_note_id.load(credit_note_id)
 
 
 async def deliveries_of(info: CtxInfo, credit_note_id: int) -> list[Any]:
-    viewer = authenticated_viewer(info)
-    return list(await visible(viewer, models.Delivery).filter(credit_note_id=credit_note_id).order_by("id"))
+    """A credit note's deliveries (one query for all the credit notes of a page)."""
+    return await info.context.loaders.deliveries_by_credit_note_id.load(credit_note_id)

@@ -39,12 +39,13 @@ def one_by_field_loader(viewer: Viewer, model: type[Model], key_field: str) -> D
 
 def children_loader(viewer: Viewer, model: type[Model], parent_field: str,
                     order: tuple[str, ...] = ("id",), scoped: bool = True,
-                    plain: bool = False) -> DataLoader[int, list[Any]]:
-    """The rows under each parent; `plain` reads them as `models.rows.Row`s (many per parent, read-only)."""
+                    plain: bool = False, where: dict[str, Any] | None = None) -> DataLoader[int, list[Any]]:
+    """The rows under each parent in one query; `plain` reads them as `models.rows.Row`s (many per parent,
+    read-only); `where`: further conditions (e.g. an audit's entity)."""
     async def load(parent_ids: Sequence[int]) -> list[list[Any]]:
         groups: dict[int, list[Any]] = defaultdict(list)
         rows = visible(viewer, model) if scoped else model.all()
-        query = rows.filter(**{f"{parent_field}__in": list(parent_ids)}).order_by(*order)
+        query = rows.filter(**{f"{parent_field}__in": list(parent_ids)}, **(where or {})).order_by(*order)
         for row in await (values_rows(query) if plain else query):
             groups[getattr(row, parent_field)].append(row)
         return [groups.get(i, []) for i in parent_ids]
@@ -267,6 +268,16 @@ class Loaders:
     def credit_note_lines_by_credit_note_id(self) -> DataLoader[int, list[Any]]:
         return self._get("credit_note_lines_by_credit_note_id", lambda v: children_loader(
             v, models.CreditNoteLine, "credit_note_id", ("position", "id"), scoped=False))
+
+    @property
+    def audits_by_credit_note_id(self) -> DataLoader[int, list[Any]]:
+        return self._get("audits_by_credit_note_id", lambda v: children_loader(
+            v, models.Audit, "entity_id", ("-id",), where={"entity": "CreditNote"}))
+
+    @property
+    def deliveries_by_credit_note_id(self) -> DataLoader[int, list[Any]]:
+        return self._get("deliveries_by_credit_note_id",
+                         lambda v: children_loader(v, models.Delivery, "credit_note_id"))
 
     @property
     def entries_by_credit_note_id(self) -> DataLoader[int, list[Any]]:

@@ -209,9 +209,10 @@ def test_a_fault_point_ends_the_process_once_and_only_where_armed(tmp_path: Path
 
 
 def test_every_chunked_kind_names_its_fault_points() -> None:
-    from domain import accounting_export, payments, sending
+    from domain import accounting_export, credit_notes, payments, sending
     from domain import posting as posting_domain
 
-    kinds = {k.kind for k in (processing.JOB, posting_domain.JOB, sending.JOB, accounting_export.JOB, payments.JOB)}
+    kinds = {k.kind for k in (processing.JOB, posting_domain.JOB, sending.JOB, accounting_export.JOB, payments.JOB,
+                              credit_notes.JOB)}
     assert kinds == set(jobs.CHUNKED_KINDS)
     assert "send.chunk.before_commit" in jobs.checkpoints() and len(jobs.checkpoints()) == len(kinds) * 4

@@ -17,6 +17,7 @@ from tests.conftest import make_token
 from tests.support import billing, builders, posting
 from tests.support.api import Api
 from tests.support.mailbox import Mailbox
+from tests.support.queries import count_queries
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -293,4 +294,45 @@ async def test_credit_reject_rerun_bills_the_period_again(admin: Api) -> None:
         ("CREATE", "status", "DRAFT"), ("ISSUE", "status", "ISSUED"), ("ISSUE", "number", "CN-00000001")}
     second = (await admin.ok(trail, {"id": rebilled["id"]}))["audits"]["nodes"]
     assert {"operation": "POST", "field": "status", "before": "APPROVED", "after": "INVOICED"} in second
+    await _receivables_match_open_balances(admin)
+
+
+async def test_a_credit_note_costs_the_same_statements_for_3_or_30_lines(admin: Api) -> None:
+    """Set-based: creating and issuing a credit note sends a fixed number of SQL statements, whatever the number
+    of lines it credits (lines, journal lines and audits are written in bulk, one query per level)."""
+    accounts = await posting.company(admin)
+    for number, charges in (("WARM", 1), ("SMALL", 3), ("LARGE", 30)):
+        account = await builders.account(admin, number, taxLocation="ZERO")
+        contract = await builders.contract(admin, account, f"SC-{number}", start="2026-05-01")
+        for n in range(charges):
+            await builders.charge(admin, contract, f"{n + 1}.00", accounts["revenue"], f"Charge {n + 1}")
+    batch = await posting.processed(admin)
+    await posting.approve_all(admin, batch)
+    await posting.post(admin, batch, "EXPORT")
+    invoices = await _invoices(admin, batch)
+    counts = {}
+    for number in ("WARM", "SMALL", "LARGE"):  # the first one creates the credit note sequence: not counted
+        lines = [(d, None) for d in invoices[number]["billing"]["details"]]
+        with count_queries() as log:
+            draft = await _draft(admin, invoices[number], lines)
+            issued = await admin.mutate("issueCreditNote", ISSUE, {"id": draft["id"]})
+        assert issued["creditNote"]["amount"] == invoices[number]["amount"]
+        assert len(draft["lines"]) == len(invoices[number]["billing"]["details"])
+        counts[number] = log.count
+    assert len(invoices["LARGE"]["billing"]["details"]) == 30
+    assert counts["SMALL"] == counts["LARGE"], counts
+    assert counts["LARGE"] <= 32, counts  # create 10, issue 18, and the two payloads read back
+
+    # A page of credit notes with their audits and deliveries: one query per level, not one per credit note.
+    page = """query($first: Int!) { creditNotes(first: $first) { nodes { number audits { operation field after }
+      deliveries { status } } } }"""
+    pages = {}
+    for size in (1, 3):
+        with count_queries() as log:
+            nodes = (await admin.ok(page, {"first": size}))["creditNotes"]["nodes"]
+        assert len(nodes) == size and all({"ISSUE", "CREATE"} <= {a["operation"] for a in n["audits"]} for n in nodes)
+        assert all(("ISSUE", "number", n["number"]) in {(a["operation"], a["field"], a["after"]) for a in n["audits"]}
+                   for n in nodes)
+        pages[size] = log.count
+    assert pages[1] == pages[3], pages
     await _receivables_match_open_balances(admin)
