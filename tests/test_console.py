@@ -10,6 +10,7 @@ BILLRUN_CONSOLE_SCREENSHOTS set and keeps a picture of each screen (docs/console
 import asyncio
 import hashlib
 import os
+import re
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +22,8 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 import models
 from billrun.demo import DEMO_EMAIL, DEMO_PASSWORD, load_demo
 from domain import auth, contracts
+from tests.support import billing, posting
+from tests.support.api import Api
 from tests.support.live_server import live_server
 from tests.support.mailbox import Mailbox
 from tests.support.worker import ROOT, WorkerProcess
@@ -233,6 +236,68 @@ async def test_a_clerk_takes_a_run_from_creation_to_completion_while_a_reviewer_
     await accessible(clerk, "runs")
     await clerk.get_by_role("button", name="Sign out").click()
     await expect(clerk.get_by_role("status")).to_contain_text("signed out")
+
+
+async def test_a_clerk_credits_a_line_schedules_a_run_and_an_admin_adds_a_rule(
+        server: str, browser: Browser, client: httpx.AsyncClient) -> None:
+    """The demo admin (every permission) credits one line of a posted invoice and issues the note (its CN number
+    shown), creates and pauses a schedule, and creates an approval rule; axe-core on each of these screens."""
+    demo = Api(client, await load_demo())
+    batch = await billing.batch(demo, "Posted for credit", invoice_date=None)
+    await billing.process(demo, batch)
+    await posting.approve_all(demo, batch)
+    await posting.post(demo, batch)
+    page = await new_page(browser)
+    await sign_in(page, server, DEMO_EMAIL, DEMO_PASSWORD)
+
+    # Credit: one line of a posted invoice, a part of its amount, a reason from the fixed set; draft, then issue.
+    await page.get_by_role("link", name="Invoices").click()
+    await page.get_by_role("link", name="Credit invoice", exact=False).first.click()
+    await expect(page.get_by_role("heading", name="Credit invoice", exact=False)).to_be_visible()
+    await page.get_by_label("Chosen lines").check()
+    lines = page.get_by_role("table", name="Lines to credit")
+    await lines.get_by_role("checkbox").first.check()
+    await lines.get_by_label("Amount to credit", exact=False).first.fill("1.00")
+    await page.get_by_label("Reason").select_option("PRODUCT_UNSATISFACTORY")
+    await page.get_by_label("Description", exact=False).fill("Service outage on the 3rd")
+    await page.get_by_role("button", name="Create draft").click()
+    notes = page.get_by_role("table", name="Credit notes of invoice", exact=False)
+    await expect(notes.locator(".cn-number")).to_have_text("(draft)")
+    await accessible(page, "credit-invoice")
+    await notes.get_by_role("button", name="Issue").click()
+    await expect(notes.locator(".cn-number")).to_have_text(re.compile(r"^CN-\d+$"))
+    number = await notes.locator(".cn-number").inner_text()
+    await page.get_by_role("link", name="Credit notes").click()
+    await expect(page.get_by_role("table", name="Credit notes")).to_contain_text(number)
+    await expect(page.get_by_role("button", name=f"PDF of credit note {number}")).to_be_visible()
+    await accessible(page, "credit-notes")
+
+    # Schedules: create one, then pause it (a refusal shows in place: a day out of range first).
+    await page.get_by_role("link", name="Schedules").click()
+    await page.get_by_label("Name").fill("Monthly from the console")
+    await page.get_by_role("spinbutton", name="Day").fill("31")
+    await page.get_by_role("button", name="Create schedule").click()
+    await expect(page.get_by_role("alert")).to_contain_text("day")
+    await page.get_by_role("spinbutton", name="Day").fill("5")
+    await page.get_by_role("button", name="Create schedule").click()
+    row = page.get_by_role("row").filter(has_text="Monthly from the console")
+    await expect(row).to_contain_text("MONTHLY on day 5")
+    await row.get_by_role("button", name="Pause Monthly from the console").click()
+    await expect(row.locator(".status")).to_have_text("PAUSED")
+    await expect(row.get_by_role("button", name="Resume Monthly from the console")).to_be_visible()
+    await accessible(page, "schedules")
+
+    # Approval rules (ADMIN): a batch-total rule, then its threshold changed.
+    await page.get_by_role("link", name="Approval rules").click()
+    await page.get_by_label("Applies when").select_option("BATCH_TOTAL_ABOVE")
+    await page.get_by_label("Threshold").fill("250000.00")
+    await page.get_by_role("button", name="Create rule").click()
+    rule = page.get_by_role("row").filter(has_text="approved total above")
+    await expect(rule.locator(".rule-threshold")).to_contain_text("250000.00")
+    await rule.get_by_label("New threshold", exact=False).fill("300000.00")
+    await rule.get_by_role("button", name="Save threshold").click()
+    await expect(rule.locator(".rule-threshold")).to_contain_text("300000.00")
+    await accessible(page, "approval-rules")
 
 
 async def test_graphiql_opens_on_a_whole_run_with_a_header_to_fill(client: httpx.AsyncClient,

@@ -3,13 +3,16 @@ import { BrowserRouter, Link, Navigate, NavLink, Outlet, Route, Routes, useNavig
 import { Provider, useMutation, useQuery } from "urql";
 import { makeClient, resetWebSocket } from "./client";
 import { graphql } from "./gql";
+import { ApprovalRules } from "./pages/ApprovalRules";
 import { BillingPage } from "./pages/BillingPage";
 import { BillingsGrid } from "./pages/BillingsGrid";
 import { CreateRun } from "./pages/CreateRun";
+import { CreditInvoice, CreditNotes } from "./pages/CreditNotes";
 import { Invoices } from "./pages/Invoices";
 import { Login } from "./pages/Login";
 import { RunPage } from "./pages/RunPage";
 import { RunsList } from "./pages/RunsList";
+import { Schedules } from "./pages/Schedules";
 import { loadSession, onSessionChange, saveSession, type Session } from "./session";
 import { RequestError, ViewerContext } from "./ui";
 
@@ -67,6 +70,9 @@ function Shell() {
         <nav aria-label="Main">
           <NavLink to="/" end>Runs</NavLink>
           <NavLink to="/invoices">Invoices</NavLink>
+          {viewer.permissions.includes("BILLING_SEND_EXPORT") ? <NavLink to="/credit-notes">Credit notes</NavLink> : null}
+          <NavLink to="/schedules">Schedules</NavLink>
+          {viewer.permissions.includes("ADMIN") ? <NavLink to="/approval-rules">Approval rules</NavLink> : null}
           <a href="/graphql">GraphiQL</a>
         </nav>
         <span className="who">Signed in as {viewer.name} ({viewer.email})</span>
@@ -103,6 +109,10 @@ export function App() {
             <Route path="runs/:id/billings" element={<BillingsGrid />} />
             <Route path="billings/:id" element={<BillingPage />} />
             <Route path="invoices" element={<Invoices />} />
+            <Route path="invoices/:id/credit" element={<CreditInvoice />} />
+            <Route path="credit-notes" element={<CreditNotes />} />
+            <Route path="schedules" element={<Schedules />} />
+            <Route path="approval-rules" element={<ApprovalRules />} />
             <Route path="*" element={<p>Nothing here. <Link to="/">Back to the runs</Link>.</p>} />
           </Route>
         </Routes>

@@ -1,5 +1,5 @@
 // Shared pieces: payload errors shown in place, the viewer's permissions, money and status display.
-import { createContext, useContext, type ReactNode } from "react";
+import { createContext, useContext, useState, type ReactNode } from "react";
 
 export type PayloadError = { code: string; field?: string | null; message: string };
 
@@ -78,4 +78,16 @@ export function Section({ title, children, id }: { title: string; children: Reac
 
 export function newKey(): string {
   return crypto.randomUUID();
+}
+
+/** A row action: runs a mutation, keeps its payload errors to show in place, then refreshes the screen. */
+export function useAction(after: () => void) {
+  const [errors, setErrors] = useState<readonly PayloadError[] | null>(null);
+  const act = async (run: () => Promise<{ errors: readonly PayloadError[] } | undefined>) => {
+    setErrors(null);
+    const payload = await run();
+    if (payload?.errors.length) setErrors(payload.errors);
+    after();
+  };
+  return { errors, act };
 }

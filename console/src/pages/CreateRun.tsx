@@ -20,7 +20,7 @@ const CreateRunMutation = graphql(`
 
 export function CreateRun() {
   const [fields, setFields] = useState({ name: "", billGroup: "", division: "", invoiceDate: "", asOfDate: "" });
-  const [key] = useState(newKey);
+  const [key, setKey] = useState(newKey);
   const [result, create] = useMutation(CreateRunMutation);
   const navigate = useNavigate();
   const set = (name: keyof typeof fields) => (e: { target: { value: string } }) =>
@@ -37,6 +37,7 @@ export function CreateRun() {
         asOfDate: fields.asOfDate || null,
       },
     });
+    if (data) setKey(newKey());  // a key replays its first answer: a corrected retry is a new request
     const batch = data?.createBillingBatch.billingBatch;
     if (batch) navigate(`/runs/${encodeURIComponent(batch.id)}`);
   };

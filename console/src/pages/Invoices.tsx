@@ -2,7 +2,7 @@ import { Link, useSearchParams } from "react-router";
 import { useQuery } from "urql";
 import { downloadWithToken } from "../download";
 import { graphql } from "../gql";
-import { Money, RequestError, Status } from "../ui";
+import { Money, RequestError, Status, useCan } from "../ui";
 
 const InvoicesQuery = graphql(`
   query ConsoleInvoices($filter: InvoiceFilter, $first: Int, $after: String) {
@@ -42,6 +42,7 @@ export function Invoices() {
     variables: { filter: { batchId: batchId || null }, first: 50 },
   });
   const invoices = data?.invoices;
+  const canSend = useCan("BILLING_SEND_EXPORT");
   return (
     <>
       <h1>Invoices</h1>
@@ -57,6 +58,7 @@ export function Invoices() {
                 <th scope="col">Number</th><th scope="col">Bill to</th><th scope="col">Run</th><th scope="col">Date</th>
                 <th scope="col">Due</th><th scope="col">Amount</th><th scope="col">Tax</th><th scope="col">Paid</th>
                 <th scope="col">Due amount</th><th scope="col">Status</th><th scope="col">PDF</th>
+                {canSend ? <th scope="col">Credit</th> : null}
               </tr>
             </thead>
             <tbody>
@@ -76,6 +78,11 @@ export function Invoices() {
                     <button type="button" className="link" aria-label={`PDF of invoice ${inv.number}`}
                             onClick={() => downloadWithToken(inv.pdfUrl, `${inv.number}.pdf`)}>PDF</button>
                   </td>
+                  {canSend ? (
+                    <td>
+                      <Link to={`/invoices/${encodeURIComponent(inv.id)}/credit`} aria-label={`Credit invoice ${inv.number}`}>Credit</Link>
+                    </td>
+                  ) : null}
                 </tr>
               ))}
             </tbody>

@@ -4,7 +4,7 @@ import { useMutation, useQuery, useSubscription } from "urql";
 import { graphql } from "../gql";
 import type { PostMode, ExportFormat } from "../gql/graphql";
 import { downloadWithToken } from "../download";
-import { Errors, Money, RequestError, Section, Status, newKey, useCan, type PayloadError } from "../ui";
+import { Errors, Money, RequestError, Section, Status, newKey, useCan, useViewer, type PayloadError } from "../ui";
 
 const RunQuery = graphql(`
   query ConsoleRun($id: ID!) {
@@ -54,6 +54,14 @@ const RunQuery = graphql(`
         message
         status
         resolutionNote
+      }
+      postRequest {
+        mode
+        requestedAt
+        requestedBy {
+          id
+          name
+        }
       }
       completion {
         ready
@@ -151,16 +159,29 @@ const Reverse = graphql(`
 const Post = graphql(`
   mutation ConsolePost($input: PostBillingBatchInput!) {
     postBillingBatch(input: $input) {
-      job {
-        id
-        kind
-        status
-      }
-      errors {
-        ...ConsoleErrors
-      }
-      confirmationRequired
+      ...ConsolePostPayload
     }
+  }
+`);
+const ConfirmPost = graphql(`
+  mutation ConsoleConfirmPost($input: ConfirmPostBillingBatchInput!) {
+    confirmPostBillingBatch(input: $input) {
+      ...ConsolePostPayload
+    }
+  }
+`);
+
+graphql(`
+  fragment ConsolePostPayload on PostBillingBatchPayload {
+    job {
+      id
+      kind
+      status
+    }
+    errors {
+      ...ConsoleErrors
+    }
+    confirmationRequired
   }
 `);
 const Export = graphql(`
@@ -264,6 +285,7 @@ export function RunPage() {
   const [notes, setNotes] = useState<Record<string, string>>({});
   const canAccess = useCan("BILLING_ACCESS");
   const canSend = useCan("BILLING_SEND_EXPORT");
+  const viewer = useViewer();
 
   // Every event of the run refreshes it; a job's events start its progress bar.
   useSubscription({ query: RunEvents, variables: { batchId: id }, pause: !id }, (_prev, event) => {
@@ -288,11 +310,12 @@ export function RunPage() {
   const [processState, process] = useMutation(Process);
   const [reverseState, reverse] = useMutation(Reverse);
   const [postState, post] = useMutation(Post);
+  const [confirmState, confirmPost] = useMutation(ConfirmPost);
   const [exportState, exportBatch] = useMutation(Export);
   const [completeState, complete] = useMutation(Complete);
   const [, resolveFinding] = useMutation(ResolveFinding);
   const [, resolveNotification] = useMutation(ResolveNotification);
-  const busy = [analyzeState, processState, reverseState, postState, exportState, completeState].some((s) => s.fetching);
+  const busy = [analyzeState, processState, reverseState, postState, confirmState, exportState, completeState].some((s) => s.fetching);
 
   if (error) return <RequestError error={error} />;
   if (!batch) return fetching ? <p>Loading…</p> : <p>No such run (or it is not yours to see). <Link to="/">Back to the runs</Link>.</p>;
@@ -338,6 +361,14 @@ export function RunPage() {
         </div>
       ) : null}
 
+      {batch.postRequest ? (
+        <div className="banner" role="note" aria-label="Posting request">
+          {batch.postRequest.requestedBy?.name ?? "A user"} asked to post this run ({batch.postRequest.mode}) at{" "}
+          {batch.postRequest.requestedAt}: its approved total is above an approval rule, so another user must confirm
+          the posting.
+        </div>
+      ) : null}
+
       <Section title="Actions">
         <div className="actions">
           {canAccess && (s === "NOT_STARTED" || s === "PROCESSED") ? (
@@ -358,7 +389,13 @@ export function RunPage() {
               Reverse
             </button>
           ) : null}
-          {canSend && s === "PROCESSED" && summary.hiddenInvoiceCount === 0 ? (
+          {canSend && s === "PROCESSED" && batch.postRequest && summary.hiddenInvoiceCount === 0
+            && batch.postRequest.requestedBy?.id !== viewer.id ? (
+            <button type="button" disabled={busy} onClick={() => act(async () => (await confirmPost({ input: input() })).data?.confirmPostBillingBatch)}>
+              Confirm posting
+            </button>
+          ) : null}
+          {canSend && s === "PROCESSED" && !batch.postRequest && summary.hiddenInvoiceCount === 0 ? (
             <span className="inline">
               <label htmlFor="post-mode">Posting mode</label>
               <select id="post-mode" value={mode} onChange={(e) => setMode(e.target.value as PostMode)}>
