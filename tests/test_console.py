@@ -127,6 +127,11 @@ async def test_a_clerk_takes_a_run_from_creation_to_completion_while_a_reviewer_
     await expect(clerk.get_by_role("heading", name="Billing runs")).to_be_visible()
 
     # Every document goes with its persisted hash (Apollo APQ's shape) and its exact text, sha256(text) = hash.
+    # (The heading shows before the list's own request has gone out: wait for it.)
+    deadline = asyncio.get_running_loop().time() + 30
+    while "ConsoleRuns" not in {body["operationName"] for body in sent}:
+        assert asyncio.get_running_loop().time() < deadline, [body["operationName"] for body in sent]
+        await asyncio.sleep(0.05)
     assert sent and all(body["extensions"]["persistedQuery"] == {
         "version": 1, "sha256Hash": hashlib.sha256(body["query"].encode()).hexdigest()} for body in sent)
     assert {body["operationName"] for body in sent} >= {"ConsoleLogin", "ConsoleViewer", "ConsoleRuns"}
