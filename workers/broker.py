@@ -79,8 +79,8 @@ class Sweeper(dramatiq.Middleware):
         """Sends `dispatch_webhooks` once per tick across every worker host."""
         from domain import webhooks
 
-        return cls(interval_seconds, lock_url, name="webhooks", actors=((webhooks.QUEUE, webhooks.DISPATCH),),
-                   counted=False)
+        return WebhookTicker(interval_seconds, lock_url, name="webhooks",
+                             actors=((webhooks.QUEUE, webhooks.DISPATCH),), counted=False)
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         if self.interval > 0:
@@ -132,6 +132,11 @@ class Sweeper(dramatiq.Middleware):
         if self.counted:  # the webhook ticks come every second or so: not worth a line each
             log.info("%s tick %d claimed by %s: %s enqueued", self.name, tick, self.owner,
                      ", ".join(actor for _, actor in self.actors))
+
+
+class WebhookTicker(Sweeper):
+    """The sweeper's schedule sending the webhook dispatcher: a class of its own, as dramatiq keeps one middleware
+    per class (a second instance of the same class is added with a warning)."""
 
 
 class WorkerMetrics(dramatiq.Middleware):
