@@ -1,7 +1,6 @@
 """Webhooks on the real stack: endpoints registered over the API, events POSTed by the real worker process to real
 HTTP receivers on loopback, each signature verified with the `standardwebhooks` library (docs/WEBHOOKS.md)."""
 
-import asyncio
 import time
 
 import pytest
@@ -14,7 +13,7 @@ from billrun.settings import reset_settings
 from domain import webhooks
 from models.enums import WebhookDeliveryState
 from schema import schema
-from tests.support import billing
+from tests.support import billing, waiting
 from tests.support.api import Api
 from tests.support.webhooks import CREATE, DELIVERIES, ENDPOINT, create_endpoint, deliveries, receiver
 from tests.support.worker import WorkerProcess
@@ -55,14 +54,13 @@ async def log_ids(admin: Api, since: int, types: tuple[str, ...] = ()) -> list[s
 
 async def settled(admin: Api, endpoint: str, within: float = 30.0) -> list[dict]:
     """The delivery log once the endpoint has caught up with the event log (polled with a deadline)."""
-    deadline = time.monotonic() + within
-    while True:
+    async def caught_up() -> bool:
         head = await models.Event.all().order_by("-id").first()
         row = await models.WebhookEndpoint.get(id=int(endpoint_pk(endpoint)))
-        if head is not None and row.cursor >= head.id:
-            return await deliveries(admin, endpoint)
-        assert time.monotonic() < deadline, f"endpoint at {row.cursor}, log at {head and head.id}"
-        await asyncio.sleep(0.05)
+        return head is not None and row.cursor >= head.id
+
+    await waiting.until(caught_up, "the endpoint to catch up with the event log", within)
+    return await deliveries(admin, endpoint)
 
 
 def endpoint_pk(gid: str) -> int:
@@ -131,10 +129,10 @@ async def test_an_endpoint_failing_until_the_schedule_is_spent_is_disabled_with_
     with receiver(default=500) as hook:
         endpoint, _ = await create_endpoint(admin, hook, eventTypes=["BATCH_CREATED"])
         batch = await billing.batch(admin, "Run 1")
-        deadline = time.monotonic() + 30
-        while (await admin.ok(ENDPOINTS))["webhookEndpoints"]["nodes"][0]["enabled"]:
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.05)
+        async def disabled() -> bool:
+            return not (await admin.ok(ENDPOINTS))["webhookEndpoints"]["nodes"][0]["enabled"]
+
+        await waiting.until(disabled, "the endpoint to be disabled")
         attempts = await deliveries(admin, endpoint)
         assert [(a["attempt"], a["state"]) for a in attempts] == [(n, "RETRYING") for n in range(1, 5)] + [
             (5, "FAILED")]
@@ -247,10 +245,11 @@ async def test_redelivering_an_event_sends_it_again_with_the_same_id_and_logs_th
         missing = await admin.raw(REDELIVER, {"input": {"endpointId": endpoint,
                                                         "eventId": to_base64("Event", 999_999)}})
     assert second.webhook_id == first.webhook_id and second.body == first.body and all(second.verified.values())
-    deadline = time.monotonic() + 10
-    while (log := await deliveries(admin, endpoint))[-1]["state"] != "DELIVERED":
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.05)
+    async def redelivered() -> list[dict] | None:
+        log = await deliveries(admin, endpoint)
+        return log if log[-1]["state"] == "DELIVERED" else None
+
+    log = await waiting.until(redelivered, "the redelivery to be delivered", within=10)
     assert [(d["attempt"], d["redelivery"], d["state"]) for d in log] == [(1, False, "DELIVERED"),
                                                                           (2, True, "DELIVERED")]
     assert missing.json()["data"]["redeliverWebhookEvent"]["errors"][0]["code"] == "NOT_FOUND"
@@ -319,10 +318,7 @@ async def test_the_address_is_checked_again_when_sending(admin: Api, alone: None
         with receiver() as hook:
             endpoint, _ = await create_endpoint(admin, hook)  # this API process allows loopback
             await billing.batch(admin, "Run 1")
-            deadline = time.monotonic() + 30
-            while not (log := await deliveries(admin, endpoint)):
-                assert time.monotonic() < deadline
-                await asyncio.sleep(0.05)
+            log = await waiting.until(lambda: deliveries(admin, endpoint), "an attempt in the delivery log")
     finally:
         strict.stop()
     assert hook.requests == []

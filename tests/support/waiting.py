@@ -1,0 +1,19 @@
+"""Waiting for a condition of the system under test: poll it, give up after a deadline with what was last seen."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+
+async def until(check: Callable[[], Awaitable[Any]], what: str, within: float = 30.0) -> Any:
+    """Poll `check()` every 50 ms until it returns something truthy (returned); fail the test naming `what` and
+    the last value seen if `within` seconds pass first. A timeout for a wait, not a measure of speed."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not (seen := await check()):
+        if loop.time() >= deadline:
+            pytest.fail(f"gave up after {within:g} s waiting for {what} (last seen: {seen!r})")
+        await asyncio.sleep(0.05)
+    return seen
