@@ -149,8 +149,7 @@ async def person(info: CtxInfo, user_id: int | None) -> Any:
     return await _maybe(info.context.loaders.person_by_id, user_id)
 
 
-async def schedule_of(root: Any, info: CtxInfo) -> Any:
-    return await _maybe(info.context.loaders.schedule_by_id, root.schedule_id)
+schedule_of = to_one("schedule_by_id", "schedule_id")
 
 
 resolved_by_of = to_one("person_by_id", "resolved_by_id")
@@ -243,12 +242,10 @@ exports_of_batch = to_many("exports_by_batch_id")
 balance_of_ledger_account = to_one("balance_by_ledger_account_id", "id")
 
 
-async def credit_notes_of_invoice(root: Any, info: CtxInfo) -> list[Any]:
-    return await info.context.loaders.credit_notes_by_invoice_id.load(root.id)
+credit_notes_of_invoice = to_many("credit_notes_by_invoice_id")
 
 
-async def lines_of_credit_note(root: Any, info: CtxInfo) -> list[Any]:
-    return await info.context.loaders.credit_note_lines_by_credit_note_id.load(root.id)
+lines_of_credit_note = to_many("credit_note_lines_by_credit_note_id")
 
 
 async def journal_entry_of_credit_note(root: Any, info: CtxInfo) -> Any:
@@ -257,8 +254,7 @@ async def journal_entry_of_credit_note(root: Any, info: CtxInfo) -> Any:
     return entries[0] if entries else None
 
 
-async def detail_of(root: Any, info: CtxInfo) -> Any:
-    return await _maybe(info.context.loaders.detail_by_id, root.detail_id)
+detail_of = to_one("detail_by_id", "detail_id")
 
 
 async def credit_balance_of_account(root: Any, info: CtxInfo) -> Any:
