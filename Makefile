@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test test-postgres test-embedded test-rabbitmq install console lint schema migrations vendor-graphiql screenshot screenshots invoice-picture bench clean
+.PHONY: run test test-postgres test-embedded test-rabbitmq test-reliability install console lint schema migrations vendor-graphiql screenshot screenshots invoice-picture bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ RABBITMQ_TESTS := tests/test_broker_choice.py tests/test_processing.py tests/tes
 
 test-rabbitmq: install
 	BILLRUN_TEST_BROKER=rabbitmq $(BIN)/pytest -q $(RABBITMQ_TESTS)
+
+# The reliability suite (docs/RELIABILITY.md): faults and load injected into the real stack, figures written to
+# tests/reliability/results.json. Bounded in time; .ci/run calls it after `make test`.
+test-reliability: install console
+	BILLRUN_TEST_SUITE=reliability $(BIN)/pytest -q tests/reliability
 
 TYPED := billrun schema resolvers domain models workers
 

@@ -28,6 +28,9 @@ ALL = [p.value for p in Permission]
 
 # Each suite runs in its own pytest process (never two dialects in one process, STACK.md).
 collect_ignore = ["embedded"] if environment.MODE != "embedded" else []
+# The reliability suite runs on its own (`make test-reliability`, BILLRUN_TEST_SUITE=reliability).
+if os.environ.get("BILLRUN_TEST_SUITE") != "reliability":
+    collect_ignore.append("reliability")
 
 
 async def _recreate_postgres_database() -> None:
