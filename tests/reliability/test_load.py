@@ -328,8 +328,8 @@ class Run:
         # Every subscriber has every event of the log since the run began, once, in order.
         last = await _last_event()
         worker_batch = _pk(self.world.worker_batch)
-        batch_log = cast(list[int], await models.Event.filter(batch_id=worker_batch, id__gt=head, id__lte=last).order_by(
-            "id").values_list("id", flat=True))
+        batch_log = cast(list[int], await models.Event.filter(batch_id=worker_batch, id__gt=head,
+                                                              id__lte=last).order_by("id").values_list("id", flat=True))
         whole_log = cast(list[int], await models.Event.filter(id__gt=head, id__lte=last).order_by("id").values_list(
             "id", flat=True))
         logs = [batch_log if n < BATCH_SUBSCRIBERS else whole_log for n in range(len(readers))]
