@@ -315,10 +315,8 @@ class Run:
             clients += [self.abuser(random.Random(rng.random()), c) for c in range(ABUSERS)]
         started = time.perf_counter()
         loop = asyncio.create_task(self.worker_loop())
-        tasks = [asyncio.create_task(c) for c in clients]
-        await asyncio.sleep(SECONDS)  # the run's length: load is offered throughout, nothing is awaited here
-        self.stop.set()
-        await asyncio.gather(*tasks)
+        asyncio.get_running_loop().call_later(SECONDS, self.stop.set)  # the run's length; each client then ends
+        await asyncio.gather(*clients)  # its request in flight and stops
         elapsed = time.perf_counter() - started
         await loop
         await billing.jobs_done(self.api, self.world.worker_batch)
