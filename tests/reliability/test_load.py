@@ -474,16 +474,15 @@ async def runs(database: None, worker: object) -> AsyncIterator[dict[str, Run]]:
     yield found
 
 
-def _held(run: Run) -> list[str]:
-    return ["no failure beyond typed refusals (counted by code)",
-            "every billing's status, comment and version equal the successful changes",
-            "one audit row per change", "every subscriber received exactly the event log's cursors, in order",
-            "every closed subscription released by the server"]
+HELD = ["no failure beyond typed refusals (counted by code)",
+        "every billing's status, comment and version equal the successful changes",
+        "one audit row per change", "every subscriber received exactly the event log's cursors, in order",
+        "every closed subscription released by the server"]
 
 
 async def test_load(runs: dict[str, Run]) -> None:
     run = runs["load"]
-    record("load", run.figures, lost=run.lost, duplicated=run.duplicated, leaked=run.leaked, held=_held(run))
+    record("load", run.figures, lost=run.lost, duplicated=run.duplicated, leaked=run.leaked, held=HELD)
     assert run.tally.failures == []
     assert run.figures["changes_applied"] == run.figures["audit_rows"] > 0
     assert (run.lost, run.duplicated, run.leaked) == (0, 0, 0)
@@ -500,7 +499,7 @@ async def test_abuse_under_load(runs: dict[str, Run]) -> None:
         "p99_ms_without_abusers": plain.figures["p99_ms"], "p99_ms_with_abusers": abused.figures["p99_ms"],
         "p99_ratio": ratio, "p99_ratio_limit": RATIO}
     record("abuse_under_load", figures, lost=abused.lost, duplicated=abused.duplicated, leaked=abused.leaked,
-           held=[*_held(abused), "every abusive request refused with a 4xx or a GraphQL error, never a 5xx",
+           held=[*HELD, "every abusive request refused with a 4xx or a GraphQL error, never a 5xx",
                  f"the others' p99 within {RATIO:g}x of the run without the abusers"])
     assert abused.abuse.failures == []
     assert all(refused.get(kind) for kind in _abusive_documents())
