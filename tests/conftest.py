@@ -85,6 +85,12 @@ def _tables() -> list[str]:
 @pytest.fixture(autouse=True)
 async def clean_tables(database: None) -> None:
     """Each test starts from empty tables (the migrations record stays)."""
+    await empty_tables()
+
+
+async def empty_tables() -> None:
+    """Every table emptied (the migrations record stays): what each test starts from, and what a module-scoped
+    set-up that runs before its tests' own clean-up starts from."""
     conn = connections.get("default")
     if environment.MODE == "embedded":
         # Append-only tables refuse deletes by trigger: lift the triggers for the clean-up, then put them back.

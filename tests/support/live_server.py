@@ -30,7 +30,7 @@ def live_server(*, workers: int = 1, output: IO[str] | None = None, **env: str) 
                              str(workers)], cwd=ROOT, env={**os.environ, "BILLRUN_LOG_LEVEL": "WARNING", **env},
                             stdout=output, stderr=subprocess.STDOUT if output is not None else None)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # a loaded machine (CI's two cores) may take a while
         while True:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
