@@ -10,12 +10,15 @@ import threading
 
 class Forwarder:
     """`Forwarder(("10.0.0.1", 0), ("127.0.0.1", 5432)).start()`: `port` is where it listens. `stop()` closes the
-    listener and every forwarded connection."""
+    listener and every forwarded connection. `latency` (seconds) delays what it forwards each way, a distant
+    host's link; `upstream_ports` are the local ports of its connections to the target (which the target sees as
+    its clients' ports: PostgreSQL's `pg_stat_activity.client_port`)."""
 
-    def __init__(self, listen: tuple[str, int], target: tuple[str, int]) -> None:
-        self.listen, self.target = listen, target
+    def __init__(self, listen: tuple[str, int], target: tuple[str, int], latency: float = 0.0) -> None:
+        self.listen, self.target, self.latency = listen, target, latency
         self.port = 0
         self.connections = 0  # accepted so far
+        self.upstream_ports: set[int] = set()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"forwarder-{target[1]}", daemon=True)
         self._server: asyncio.Server | None = None
@@ -37,14 +40,19 @@ class Forwarder:
         except OSError:
             writer.close()
             return
+        except asyncio.CancelledError:  # stopped meanwhile
+            return
+        self.upstream_ports.add(up_writer.get_extra_info("sockname")[1])
         self._streams |= {writer, up_writer}
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        with contextlib.suppress(asyncio.CancelledError):  # stopped: nothing to report
+            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
         self._streams -= {writer, up_writer}
 
-    @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while data := await reader.read(65536):
+                if self.latency:
+                    await asyncio.sleep(self.latency)
                 writer.write(data)
                 await writer.drain()
         except (OSError, asyncio.CancelledError):
@@ -62,9 +70,10 @@ class Forwarder:
             self._server.close()
             for writer in list(self._streams):
                 writer.transport.abort()
-            for task in asyncio.all_tasks():
-                if task is not asyncio.current_task():
-                    task.cancel()
+            others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
 
         with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
