@@ -7,6 +7,7 @@ each outage and resumes with its last cursor — receive every event cursor of t
 
 import asyncio
 import contextlib
+import itertools
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -97,7 +98,7 @@ class Readiness:
     def unready_between(self, start: float, end: float) -> float:
         """Seconds answered unready between `start` and `end` (sample to sample)."""
         window = [(t, c) for t, c in self.samples if start <= t <= end]
-        return sum(later[0] - t for (t, c), later in zip(window, window[1:], strict=False) if c != 200)
+        return sum(later[0] - t for (t, c), later in itertools.pairwise(window) if c != 200)
 
     def first(self, after: float, ready: bool) -> float | None:
         return next((t for t, c in self.samples if t >= after and (c == 200) == ready), None)
@@ -153,7 +154,7 @@ async def test_a_batch_completes_exactly_through_a_broker_outage_and_database_ou
                 worker.start()
                 job_id = posting.db_id((await api.mutate("processBillingBatch", billing.PROCESS,
                                                          {"id": batch}))["job"]["id"])
-                await until(lambda: _progressed(job_id, 20), "processing to get going")
+                await until(lambda: _progressed(job_id, 20), "processing to get going", 60)
 
                 # The broker: Redis stopped, then started again (empty: nothing was persisted).
                 done_before_redis, total = await _progress(job_id)
@@ -161,7 +162,7 @@ async def test_a_batch_completes_exactly_through_a_broker_outage_and_database_ou
                 redis.stop()
                 await dropping.drop()
                 await until(lambda: _unready_since(readiness, redis_stopped), "/readyz to answer unready")
-                while time.monotonic() - redis_stopped < OUTAGE_SECONDS:  # the outage lasts its time
+                while time.monotonic() - redis_stopped < OUTAGE_SECONDS:  # noqa: ASYNC110 - the outage lasts its time
                     await asyncio.sleep(0.05)
                 redis.start()
                 redis_back = time.monotonic()
@@ -279,7 +280,7 @@ async def _subscriptions_left(http: httpx.AsyncClient, within: float = 15.0) -> 
     """The server's open subscriptions, once it has had `within` seconds to notice closed sockets (0 as soon as
     it has)."""
     deadline = time.monotonic() + within
-    while (left := int(value((await http.get("/metrics")).text, "billrun_subscriptions_open"))) and (
+    while (left := int(value((await http.get("/metrics")).text, "billrun_subscriptions_open"))) and (  # noqa: ASYNC110
             time.monotonic() < deadline):
         await asyncio.sleep(0.1)
     return left
