@@ -36,7 +36,10 @@ DONE = re.compile(r"^\[([0-9-]+ [0-9:,]+)\].* process_chunk done in .*job_id=(\d
 
 
 def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=30)
+    """`ip …` (iproute2, as root); its error in the failure when it refuses (no namespaces on this machine, say)."""
+    done = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30)
+    if done.returncode != 0:
+        raise RuntimeError(f"`ip {' '.join(args)}` failed ({done.returncode}): {done.stderr.strip()}")
 
 
 class Host:
