@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise, connections
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api.migrate import migrate as run_migrations
 from tortoise.utils import get_schema_sql
 
@@ -19,12 +20,29 @@ def tortoise_config(database_url: str | None = None) -> dict[str, Any]:
     """The one Tortoise config: app `models`, migrations in `models/migrations`, UTC timestamps."""
     url = database_url or get_settings().database_url
     return {
-        "connections": {"default": url},
+        "connections": {"default": _connection(url)},
         "apps": {APP_LABEL: {"models": ["models"], "default_connection": "default",
                              "migrations": "models.migrations"}},
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+def _connection(url: str) -> str | dict[str, Any]:
+    """The URL, or on PostgreSQL its expansion with the session settings every connection gets:
+    `idle_in_transaction_session_timeout` (BILLRUN_DATABASE_IDLE_IN_TRANSACTION_SECONDS), so that a client gone
+    silent inside a transaction (its host's link cut) has its locks released instead of holding up the others."""
+    seconds = get_settings().database_idle_in_transaction_seconds
+    if not url.startswith(("postgres://", "postgresql://", "asyncpg://")) or not seconds:
+        return url
+    connection = expand_db_url(url)
+    settings = connection["credentials"].setdefault("server_settings", {})
+    settings.setdefault("idle_in_transaction_session_timeout", str(max(1, round(seconds * 1000))))
+    return connection
+
+
+def _url(config: dict[str, Any]) -> str:
+    return config["connections"]["default"] if isinstance(config["connections"]["default"], str) else ""
 
 
 def ensure_sqlite_dir(database_url: str) -> None:
@@ -75,8 +93,9 @@ async def migrate(database_url: str | None = None, target: str | None = None) ->
     """Apply every pending migration (or up to `target`, e.g. `models.0008_ledger_indexes`; idempotent), then close
     the connections it opened."""
     config = tortoise_config(database_url)
-    ensure_sqlite_dir(config["connections"]["default"])
-    config["connections"]["default"] = _migration_url(config["connections"]["default"])
+    if url := _url(config):  # SQLite (PostgreSQL's is expanded already)
+        ensure_sqlite_dir(url)
+        config["connections"]["default"] = _migration_url(url)
     try:
         await run_migrations(config=config, target=target)
         await _check_foreign_keys()
@@ -89,7 +108,7 @@ async def migrate(database_url: str | None = None, target: str | None = None) ->
 
 async def init(database_url: str | None = None) -> None:
     config = tortoise_config(database_url)
-    ensure_sqlite_dir(config["connections"]["default"])
+    ensure_sqlite_dir(_url(config))
     await Tortoise.init(config=config, _enable_global_fallback=True)
 
 

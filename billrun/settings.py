@@ -20,6 +20,9 @@ class Settings(BaseSettings):
         default=f"sqlite://{ROOT / 'var' / 'billrun.sqlite3'}",
         validation_alias=AliasChoices("DATABASE_URL", "BILLRUN_DATABASE_URL"),
     )
+    # PostgreSQL ends a session left idle inside a transaction this long (its locks released, its work rolled
+    # back): a host whose network vanished mid-transaction cannot hold rows others wait for. 0: never.
+    database_idle_in_transaction_seconds: float = Field(default=60.0, ge=0)
     # No Redis URL (and no broker URL) means the embedded default: in-process broker and workers.
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "BILLRUN_REDIS_URL"))
     # Dramatiq's broker: amqp(s)://… selects RabbitMQ, redis://… a Redis of its own; unset = the Redis of redis_url.

@@ -4,6 +4,7 @@ Actor names and the queue come from `domain.jobs`, which sends messages by name 
 """
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import dramatiq
@@ -23,13 +24,27 @@ from domain import (
     sending,
     webhooks,
 )
+from models import outages
 from workers.broker import broker  # noqa: F401 - the broker must exist before actors are declared
 
 log = logging.getLogger("billrun.workers")
 
 _settings = get_settings()
+
+
+def retry_when(max_retries: int) -> Callable[[int, BaseException], bool]:
+    """A job's message is retried up to `max_retries` times, and besides for as long as the database is away: an
+    outage is no failure of the job, so it never exhausts the message (which would fail the job once the
+    database returns). Its attempts count like any other towards the backoff (at most `max_backoff`)."""
+
+    def retry(retries: int, exception: BaseException) -> bool:
+        return retries < max_retries or outages.database_unavailable(exception)
+
+    return retry
+
+
 RETRY: dict[str, Any] = {"max_retries": _settings.job_max_retries, "min_backoff": _settings.job_min_backoff_ms,
-         "max_backoff": 30_000}
+         "max_backoff": 30_000, "retry_when": retry_when(_settings.job_max_retries)}
 
 
 @dramatiq.actor(actor_name=jobs.PLAN_PROCESSING, queue_name=jobs.QUEUE, time_limit=600_000, **RETRY)
@@ -100,7 +115,7 @@ async def plan_autopay(*, job_id: int) -> None:
 
 @dramatiq.actor(actor_name=jobs.CHARGE_PAYMENT, queue_name=jobs.QUEUE, time_limit=120_000,
                 max_retries=_settings.payment_max_attempts + 2, min_backoff=_settings.job_min_backoff_ms,
-                max_backoff=60_000)
+                max_backoff=60_000, retry_when=retry_when(_settings.payment_max_attempts + 2))
 async def charge_payment(*, job_id: int, chunk_no: int) -> None:
     """One gateway attempt at one payment (a chunk of an auto-pay job); a transient error is retried by the
     broker with backoff."""
@@ -115,7 +130,7 @@ async def plan_credit_note(*, job_id: int) -> None:
 
 @dramatiq.actor(actor_name=jobs.CREDIT_NOTE_TASK, queue_name=jobs.QUEUE, time_limit=120_000,
                 max_retries=_settings.payment_max_attempts + 2, min_backoff=_settings.job_min_backoff_ms,
-                max_backoff=60_000)
+                max_backoff=60_000, retry_when=retry_when(_settings.payment_max_attempts + 2))
 async def credit_note_task(*, job_id: int, chunk_no: int) -> None:
     """Send a credit note, or one gateway attempt at its refund (a transient error is retried with backoff)."""
     await jobs.run_chunk(credit_notes.JOB, job_id, chunk_no)

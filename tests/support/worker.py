@@ -18,14 +18,18 @@ ROOT = Path(__file__).resolve().parents[2]
 class WorkerProcess:
     """`python -m dramatiq workers.actors`, its output collected by a thread (and kept for failure reports).
     `env` adds to (or overrides) this process's environment for the worker, e.g. settings or fault points.
-    `cli=True` starts it as production does, `billrun worker` (billrun's log set-up, the metrics endpoint)."""
+    `cli=True` starts it as production does, `billrun worker` (billrun's log set-up, the metrics endpoint).
+    `namespace`: run it inside that network namespace (`ip netns exec`, the same process: its PID is the
+    worker's), another "host" of the test's own making."""
 
     running: ClassVar[list["WorkerProcess"]] = []  # started and not stopped, so a test can run its own alone
 
     def __init__(self, processes: int = 1, threads: int = 2, env: dict[str, str] | None = None,
-                 cli: bool = False) -> None:
+                 cli: bool = False, namespace: str | None = None) -> None:
         command = ["billrun", "worker"] if cli else ["dramatiq", "workers.actors"]
-        self.args = [sys.executable, "-m", *command, "--processes", str(processes), "--threads", str(threads)]
+        inside = ["ip", "netns", "exec", namespace] if namespace else []
+        self.args = [*inside, sys.executable, "-m", *command, "--processes", str(processes), "--threads",
+                     str(threads)]
         self.env = env or {}
         self.proc: subprocess.Popen | None = None
         self.log: list[str] = []
@@ -84,14 +88,21 @@ class WorkerProcess:
         self.proc.send_signal(signal.SIGTERM)
         try:
             self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:  # hard stop: its worker processes first, or they outlive the master
-            for pid in self.worker_pids():
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            self.proc.kill()
-            self.proc.wait()
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self) -> None:
+        """A hard stop, no graceful shutdown: its worker processes first, or they outlive the master."""
+        self._forget()
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        for pid in self.worker_pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        self.proc.kill()
+        self.proc.wait()
 
     def worker_pids(self) -> set[int]:
         """The PIDs of its worker processes (dramatiq names them in its log lines), the master's aside."""
