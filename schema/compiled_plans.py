@@ -21,6 +21,7 @@ turns plans off; `tests/test_compiled_plans.py` compares the responses with plan
 """
 
 import inspect as pyinspect
+from enum import Enum
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
@@ -89,7 +90,7 @@ class _Compiler:
     def __init__(self, executor: Any) -> None:
         self.executor = executor
         self.names: dict[str, Any] = {"NotHandled": NotHandled, "Undefined": Undefined, "is_iterable": is_iterable,
-                                      "to_base64": to_base64, "is_awaitable": executor.is_awaitable,
+                                      "to_base64": to_base64, "is_awaitable": executor.is_awaitable, "PLAIN": executor.plain_types,
                                       "is_async_iterable": executor.is_async_iterable}
         self.lines: list[str] = []
         self.functions = 0
@@ -149,7 +150,8 @@ class _Compiler:
     def complete(self, graphql_type: GraphQLOutputType, details: Any, value: str, into: str,
                  indent: str) -> Iterator[str]:
         """Lines completing `value` of `graphql_type` into `into`, as graphql-core's `complete_value` would."""
-        yield f"{indent}if is_awaitable({value}): raise NotHandled({value})"
+        # graphql-core asks `is_awaitable` of every value; the types it found plain are answered by one look-up
+        yield f"{indent}if {value}.__class__ not in PLAIN and is_awaitable({value}): raise NotHandled({value})"
         if isinstance(graphql_type, GraphQLNonNull):
             yield f"{indent}if {value} is None or {value} is Undefined: raise NotHandled"
             graphql_type = graphql_type.of_type
@@ -167,7 +169,13 @@ class _Compiler:
             yield f"{indent}    {into}.append({done})"
         elif isinstance(graphql_type, GraphQLScalarType | GraphQLEnumType):
             coerce = self.constant(graphql_type.coerce_output_value)
-            if graphql_type is GraphQLString or graphql_type is GraphQLID:
+            members = getattr(graphql_type, "wrapped_cls", None)
+            if isinstance(members, type) and issubclass(members, Enum):
+                # strawberry's enums: a member's name found once per member (its coercion is a loop over the values)
+                names = self.constant({m: graphql_type.coerce_output_value(m) for m in members})
+                kind = self.constant(members)
+                yield f"{indent}{into} = {names}[{value}] if {value}.__class__ is {kind} else {coerce}({value})"
+            elif graphql_type is GraphQLString or graphql_type is GraphQLID:
                 yield f"{indent}{into} = {value} if {value}.__class__ is str else {coerce}({value})"
             else:
                 yield f"{indent}{into} = {coerce}({value})"
@@ -185,12 +193,12 @@ class _Compiler:
 def compile_plan(executor: Any, object_type: GraphQLObjectType, field_details_list: Any) -> Plan | None:
     """The plan of `object_type`'s selection `field_details_list`, or None when it cannot have one."""
     nodes = [d.node for d in field_details_list]
-    if any(_directives(n.selection_set, executor.fragments) for n in nodes):
+    if any(_directives(n.selection_set, executor.fragment_definitions) for n in nodes):
         return None
     compiler = _Compiler(executor)
     try:
         entry = compiler.function(object_type, field_details_list)
-    except NotHandled:
+    except Exception:  # noqa: BLE001 - NotHandled, or a selection this compiler does not foresee: no plan
         return None
     source = "\n".join(compiler.lines)
     namespace = dict(compiler.names)
@@ -219,6 +227,10 @@ class Plans:
         while len(self._plans) > MAX_PLANS:
             self._plans.popitem(last=False)
         return plan
+
+    def compiled(self, type_name: str) -> int:
+        """How many selections of `type_name` have a plan (for the tests)."""
+        return sum(1 for key, (_, plan) in self._plans.items() if key[0] == type_name and plan is not None)
 
     def clear(self) -> None:
         self._plans.clear()

@@ -233,6 +233,7 @@ class SuggestionFreeExecutor(StrawberryGraphQLCoreExecutionContext):
         return executor
 
     planned = False  # a persisted document, plans on: objects are completed by their compiled plans
+    plain_types = _VALUE_TYPES  # what `is_awaitable` found plain: the plans' one look-up
 
     def collect_and_execute_subfields(self, return_type: Any, field_details_list: Any, path: Any, result: Any,
                                       position_context: Any) -> Any:
