@@ -54,6 +54,18 @@ class NotHandled(Exception):  # noqa: N818 - a signal, not an error: graphql-cor
     """The plan met something graphql-core must answer."""
 
 
+CHECKED: set[type] = set()  # value types neither awaitable nor exceptions, as `is_awaitable` found them
+
+
+def _checker(is_awaitable: Callable[[Any], bool], plain: set[type]) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        if isinstance(value, BaseException) or is_awaitable(value):
+            raise NotHandled(value)
+        if value.__class__ in plain:
+            CHECKED.add(value.__class__)
+    return check
+
+
 class _Info:
     """What a plan passes as `info` to a resolver marked `direct` (it reads nothing of info but `context`) and to
     `is_type_of` (ModelNode's reads only the value)."""
@@ -90,7 +102,8 @@ class _Compiler:
     def __init__(self, executor: Any) -> None:
         self.executor = executor
         self.names: dict[str, Any] = {"NotHandled": NotHandled, "Undefined": Undefined, "is_iterable": is_iterable,
-                                      "to_base64": to_base64, "is_awaitable": executor.is_awaitable, "PLAIN": executor.plain_types,
+                                      "to_base64": to_base64, "CHECKED": CHECKED,
+                                      "check": _checker(executor.is_awaitable, executor.plain_types),
                                       "is_async_iterable": executor.is_async_iterable}
         self.lines: list[str] = []
         self.functions = 0
@@ -150,8 +163,9 @@ class _Compiler:
     def complete(self, graphql_type: GraphQLOutputType, details: Any, value: str, into: str,
                  indent: str) -> Iterator[str]:
         """Lines completing `value` of `graphql_type` into `into`, as graphql-core's `complete_value` would."""
-        # graphql-core asks `is_awaitable` of every value; the types it found plain are answered by one look-up
-        yield f"{indent}if {value}.__class__ not in PLAIN and is_awaitable({value}): raise NotHandled({value})"
+        # graphql-core asks `is_awaitable` of every value (and raises a value that is an exception): a type found
+        # plain and no exception is answered by one look-up
+        yield f"{indent}if {value}.__class__ not in CHECKED: check({value})"
         if isinstance(graphql_type, GraphQLNonNull):
             yield f"{indent}if {value} is None or {value} is Undefined: raise NotHandled"
             graphql_type = graphql_type.of_type
