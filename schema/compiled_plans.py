@@ -21,10 +21,10 @@ turns plans off; `tests/test_compiled_plans.py` compares the responses with plan
 """
 
 import inspect as pyinspect
-from enum import Enum
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
+from enum import Enum
 from typing import Any
 
 from graphql import (
@@ -32,13 +32,13 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLEnumType,
+    GraphQLID,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLScalarType,
     GraphQLString,
-    GraphQLID,
     InlineFragmentNode,
     SelectionSetNode,
 )
@@ -50,7 +50,7 @@ PERSISTED: ContextVar[bool] = ContextVar("billrun_persisted_document", default=F
 MAX_PLANS = 2048  # compiled selections kept per process, least recently used dropped first
 
 
-class NotHandled(Exception):  # noqa: N818 - a signal, not an error: graphql-core answers instead
+class NotHandled(Exception):
     """The plan met something graphql-core must answer."""
 
 
@@ -212,11 +212,11 @@ def compile_plan(executor: Any, object_type: GraphQLObjectType, field_details_li
     compiler = _Compiler(executor)
     try:
         entry = compiler.function(object_type, field_details_list)
-    except Exception:  # noqa: BLE001 - NotHandled, or a selection this compiler does not foresee: no plan
+    except Exception:
         return None
     source = "\n".join(compiler.lines)
     namespace = dict(compiler.names)
-    exec(compile(source, f"<plan {object_type.name}>", "exec"), namespace)  # noqa: S102 - our own generated code
+    exec(compile(source, f"<plan {object_type.name}>", "exec"), namespace)
     plan: Plan = namespace[entry]
     plan.source = source  # type: ignore[attr-defined]  # for a reader debugging a plan
     return plan

@@ -229,6 +229,7 @@ class SuggestionFreeExecutor(StrawberryGraphQLCoreExecutionContext):
         executor = super().build(*args, **kwargs)
         if isinstance(executor, StrawberryGraphQLCoreExecutionContext):
             executor.is_awaitable = is_awaitable  # type: ignore[assignment]  # graphql-core types it as a TypeGuard
+        if isinstance(executor, SuggestionFreeExecutor):
             executor.planned = compiled_plans.PERSISTED.get() and get_settings().compiled_plans
         return executor
 

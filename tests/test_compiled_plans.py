@@ -23,8 +23,9 @@ CONSOLE = json.loads((ROOT / "console" / "src" / "gql" / "persisted-documents.js
 EDIT = """mutation($input: UpdatePeriodicBillingInput!) { updatePeriodicBilling(input: $input) { errors { code } } }"""
 
 ADVERSARIAL = {
-    "aliases and a field twice": """query($batch: ID!) { b: billingBatch(id: $batch) { page: periodicBillings(first: 50) {
-      n: totalCount edges { c: cursor node { key: id id amount: periodicBillingAmount periodicBillingAmount
+    "aliases and a field twice": """query($batch: ID!) { b: billingBatch(id: $batch) {
+      page: periodicBillings(first: 50) { n: totalCount edges { c: cursor node { key: id id
+        amount: periodicBillingAmount periodicBillingAmount
         who: serviceCustomer { n: number number } lines: details { i: id trace { w: why why } } } } } } }""",
     "@skip and @include on variables": """query($batch: ID!, $yes: Boolean!, $no: Boolean!) { billingBatch(id: $batch) {
       periodicBillings(first: 50) { nodes { id internalComment @include(if: $yes) externalComment @skip(if: $yes)
