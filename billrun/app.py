@@ -38,7 +38,7 @@ from billrun.logs import LogContextMiddleware
 from billrun.settings import Settings, get_settings
 from billrun.strict_json import MalformedRequest, check_request_value, decode_request_json
 from resolvers.context import WS_AUTH_MESSAGE, Context, build_context
-from schema import schema
+from schema import compiled_plans, schema
 from workers import actors  # noqa: F401 - declares the actors on the broker, so the API can send to them
 
 log = logging.getLogger("billrun.app")
@@ -113,6 +113,8 @@ class BillrunGraphQL(GraphQL[Context, None]):
         if isinstance(data, GraphQLRequestData) and not isinstance(data.operation_name, str | None):
             raise HTTPException(400, "The GraphQL operation's `operationName` must be a string or null.")
         if isinstance(data, GraphQLRequestData):
+            # The request's task: its execution may use the document's compiled plans (schema/compiled_plans.py).
+            compiled_plans.PERSISTED.set(persisted_queries.is_persisted(data))
             try:
                 data = persisted_queries.resolve(data)
             except persisted_queries.BadPersistedQuery as error:

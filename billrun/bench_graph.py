@@ -6,6 +6,9 @@ worker process, and edits through the API on some of its billings (comments, amo
 audit rows. Then, in one run:
 - **the page**: `bench/grid.graphql` (one batch's `periodicBillings(first: 100)`) over HTTP against one
   `billrun serve` process, with 1 client and with 10 concurrent clients (p50, p99, requests/s);
+- **the page by its persisted hash** (`plan_*`): the same page, the document registered once and then named by its
+  hash alone, so it is answered by its compiled plans (schema/compiled_plans.py); its bytes are checked equal to
+  the page sent in full;
 - **the executor floor**: bare graphql-core executing the same document, already parsed and validated, over the
   same rows already in memory as dicts (the page's own response turned back into Decimals, dates and datetimes),
   with the same scalars' serializers;
@@ -17,6 +20,7 @@ audit rows. Then, in one run:
 
 import asyncio
 import base64
+import hashlib
 import logging
 import os
 import sys
@@ -333,6 +337,17 @@ async def bench_graph(contracts: int, requests: int) -> dict:
             send = graphql_sender(url, token, variables)
             one = await _load(send, 1, requests, pid)
             ten = await _load(send, 10, requests, pid)
+            # The same page named by its persisted hash: answered by its compiled plans (schema/compiled_plans.py).
+            persisted = {"persistedQuery": {"version": 1, "sha256Hash": hashlib.sha256(GRID.encode()).hexdigest()}}
+            async with httpx.AsyncClient(timeout=120) as http:
+                registered = await http.post(url, content=orjson.dumps(
+                    {"query": GRID, "variables": variables, "extensions": persisted}),
+                    headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+            if registered.content != response:
+                raise SystemExit("the persisted grid answers other bytes than the grid sent in full")
+            send_persisted = graphql_sender(url, token, variables, persisted)
+            plan_one = await _load(send_persisted, 1, requests, pid)
+            plan_ten = await _load(send_persisted, 10, requests, pid)
         floor = executor_floor(response, variables)
         async with bench.served(env, ["-m", "uvicorn", "billrun.bench_graph:handwritten_app", "--factory",
                                       "--log-level", "warning", "--no-access-log"]) as (address, pid):
@@ -354,6 +369,9 @@ async def bench_graph(contracts: int, requests: int) -> dict:
         "response_bytes": len(response), "one_client": one, "ten_clients": ten,
         "executor_floor_ms": floor, "handwritten_one_client": hand_one, "handwritten_ten_clients": hand_ten,
         "ratio_to_executor_floor": round(one["p50_ms"] / floor["p50_ms"], 2),
+        "plan_one_client": plan_one, "plan_ten_clients": plan_ten,
+        "plan_ratio_to_executor_floor": round(plan_one["p50_ms"] / floor["p50_ms"], 2),
+        "plan_cpu_ratio_to_executor_floor": round(plan_one["server_cpu_ms_per_request"] / floor["cpu_ms_p50"], 2),
         "ratio_to_handwritten": round(one["p50_ms"] / hand_one["p50_ms"], 2),
         "ratio_to_handwritten_ten_clients_throughput": round(hand_ten["requests_per_second"]
                                                              / ten["requests_per_second"], 2),
@@ -365,5 +383,6 @@ async def bench_graph(contracts: int, requests: int) -> dict:
         "load_average_while_measured": round(os.getloadavg()[0], 1),
         **statements,
         "target_ratio_to_executor_floor": 1.3, "target_ten_clients_requests_per_second": 40,
+        "target_plan_ratio_to_executor_floor": 0.5,
         "python": sys.version.split()[0],
     }

@@ -64,6 +64,11 @@ def sha256_of(document: str) -> str:
     return hashlib.sha256(document.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def is_persisted(data: GraphQLRequestData) -> bool:
+    """Whether the request names its document by a persisted hash (with its text or without)."""
+    return isinstance((data.extensions or {}).get("persistedQuery"), dict)
+
+
 def resolve(data: GraphQLRequestData) -> GraphQLRequestData:
     """The request with its persisted document filled in; unchanged without a `persistedQuery` extension."""
     persisted = (data.extensions or {}).get("persistedQuery")

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     # Automatic persisted queries (docs/API.md): documents kept by their sha256 in each API process, least
     # recently used dropped first.
     persisted_queries_max: int = Field(default=1000, ge=0)
+    # Persisted documents answered by their compiled plans where they can be (docs/PERFORMANCE.md): false
+    # answers every request with graphql-core alone.
+    compiled_plans: bool = True
     max_text_length: int = Field(default=10_000, ge=1)  # characters of a free-text value (comments, notes)
     max_body_bytes: int = 1_048_576  # an HTTP request body beyond this is answered 413 without reading on
     max_ws_message_bytes: int = 1_048_576  # a WebSocket message beyond this closes the socket (1009)

@@ -44,8 +44,9 @@ def loaded(loader: DataLoader, key: Any) -> Any:
 
 
 def then(value: Any, finish: Callable[[Any], Any]) -> Any:
-    """`finish(value)`, now if the value is here, after awaiting it otherwise."""
-    if isinstance(value, Awaitable):
+    """`finish(value)`, now if the value is here, after awaiting it otherwise. A Tortoise row is here: `Model`
+    defines `__await__` (schema/limits.py, `is_awaitable`)."""
+    if isinstance(value, Awaitable) and not isinstance(value, Model):
         async def later() -> Any:
             return finish(await value)
         return later()
@@ -56,12 +57,14 @@ class Prefetch:
     """How a page loads one relation of all its rows at once: the keys of `rows`, loaded in one batch; returns the
     related rows (the next level down)."""
 
-    def __init__(self, loader: str, key: str, many: bool) -> None:
-        self.loader, self.key, self.many = loader, key, many
+    def __init__(self, loader: str, key: str, many: bool, descend: bool = True) -> None:
+        self.loader, self.key, self.many, self.descend = loader, key, many, descend
 
     async def __call__(self, loaders: Loaders, rows: Iterable[Any]) -> list[Any]:
         keys = list(dict.fromkeys(k for r in rows if (k := getattr(r, self.key, None)) is not None))
         found = await getattr(loaders, self.loader).load_many(keys)
+        if not self.descend:
+            return []  # what was loaded is an input of the field's value, not the rows of the level below
         if self.many:
             return [child for group in found for child in group]
         return [row for row in found if row is not None]
@@ -271,9 +274,14 @@ PRICE_RECORD_MODELS: dict[str, type[Model]] = {
     "InvoiceAdjustment": models.InvoiceAdjustment}
 
 
-async def trace_of(root: Any, info: CtxInfo) -> trace.Trace:
-    """A line's whole trace: its stored facts and its and its billing's columns (one query per page of lines)."""
-    return trace.compose(root, await info.context.loaders.billing_of_line.load(root.billing_id))
+def trace_of(root: Any, info: CtxInfo) -> Any:
+    """A line's whole trace: its stored facts and its and its billing's columns (one query per page of lines,
+    loaded with the page: then the trace is composed at once, without an await)."""
+    return then(loaded(info.context.loaders.billing_of_line, root.billing_id),
+                lambda billing: trace.compose(root, billing))
+
+
+trace_of.prefetch = Prefetch("billing_of_line", "billing_id", many=False, descend=False)  # type: ignore[attr-defined]  # read by resolvers/prefetch.py
 
 
 async def price_record_of(info: CtxInfo, record: trace.Trace) -> Any:

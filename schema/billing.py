@@ -135,6 +135,15 @@ class PriceTrace:
                 for row in rows]
 
 
+@relations.direct
+def trace_of_line(root: models.BillingDetail, info: CtxInfo) -> PriceTrace:
+    """A line's trace, at once when its billing came with the page (resolvers/prefetch.py)."""
+    return relations.then(relations.trace_of(root, info), lambda composed: PriceTrace.of(composed, root))
+
+
+trace_of_line.prefetch = relations.trace_of.prefetch  # type: ignore[attr-defined]  # read by resolvers/prefetch.py
+
+
 @strawberry.type(description="A line of a billing, with the trace of how its amount was computed.")
 class BillingDetail(ModelNode):
     model = models.BillingDetail
@@ -165,11 +174,9 @@ class BillingDetail(ModelNode):
     def source_id(row: strawberry.Parent[models.BillingDetail]) -> relay.GlobalID | None:
         return global_ids.global_id(row.source_type, row.source_id)
 
-    @strawberry.field(description="Why this amount: the price record and why, the period and days billed of it, "
-                      "unit price, quantity, the formula, tax rate and location, the distribution.")
-    @staticmethod
-    async def trace(row: strawberry.Parent[models.BillingDetail], info: CtxInfo) -> PriceTrace:
-        return PriceTrace.of(await relations.trace_of(row, info), row)
+    trace: PriceTrace = strawberry.field(resolver=trace_of_line, description="Why this amount: the price record "
+                                         "and why, the period and days billed of it, unit price, quantity, the "
+                                         "formula, tax rate and location, the distribution.")
 
 
 @strawberry.type(description="How a billing compares with the previous billing of its contract.")

@@ -26,18 +26,21 @@ from schema.node import ModelNode
 def _global_id(type_name: str) -> Callable[[Any, Any], str]:
     def resolve(row: Any, _info: Any) -> str:
         return to_base64(type_name, row.id)
+    resolve.plan = ("global_id", type_name)  # type: ignore[attr-defined]  # read by schema/compiled_plans.py
     return resolve
 
 
 def _attribute(name: str) -> Callable[[Any, Any], Any]:
     def resolve(row: Any, _info: Any) -> Any:
         return getattr(row, name)
+    resolve.plan = ("attribute", name)  # type: ignore[attr-defined]  # read by schema/compiled_plans.py
     return resolve
 
 
 def _of_parent(function: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
     def resolve(row: Any, _info: Any) -> Any:
         return function(row)
+    resolve.plan = ("parent", function)  # type: ignore[attr-defined]  # read by schema/compiled_plans.py
     return resolve
 
 

@@ -45,6 +45,7 @@ from tortoise.models import Model
 
 from billrun.settings import Settings, get_settings
 from resolvers.pagination import BadRequest
+from schema import compiled_plans
 from schema.query_analysis import QueryAnalysis
 
 log = logging.getLogger("billrun.graphql")
@@ -228,7 +229,24 @@ class SuggestionFreeExecutor(StrawberryGraphQLCoreExecutionContext):
         executor = super().build(*args, **kwargs)
         if isinstance(executor, StrawberryGraphQLCoreExecutionContext):
             executor.is_awaitable = is_awaitable  # type: ignore[assignment]  # graphql-core types it as a TypeGuard
+        if isinstance(executor, SuggestionFreeExecutor):
+            executor.planned = compiled_plans.PERSISTED.get() and get_settings().compiled_plans
         return executor
+
+    planned = False  # a persisted document, plans on: objects are completed by their compiled plans
+    plain_types = _VALUE_TYPES  # what `is_awaitable` found plain: the plans' one look-up
+
+    def collect_and_execute_subfields(self, return_type: Any, field_details_list: Any, path: Any, result: Any,
+                                      position_context: Any) -> Any:
+        """An object's fields from its compiled plan (schema/compiled_plans.py) when it has one and it handles
+        the value; graphql-core's own completion otherwise."""
+        if self.planned:
+            try:
+                return compiled_plans.run(self, return_type, field_details_list, result)
+            except compiled_plans.NotHandled:
+                pass
+        return super().collect_and_execute_subfields(return_type, field_details_list, path, result,
+                                                     position_context)
 
 
 # Exceptions that describe the client's request, not a bug: shown as they are, never masked or logged.
