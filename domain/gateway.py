@@ -87,7 +87,8 @@ class SandboxGateway:
     async def refund(self, idempotency_key: str, token: str, amount: Decimal, currency: str) -> ChargeResult:
         """A refund to the payment method `token`, decided by token like a charge (`tok_ok` refunds,
         `tok_error` fails transiently twice, `tok_timeout` refunds and loses the answer, `tok_duplicate` refunds
-        and answers twice, a declining or unknown token refuses it); one refund per key, kept in the same books (a negative amount)."""
+        and answers twice, a declining or unknown token refuses it); one refund per key, kept in the same books
+        (a negative amount)."""
         return await self.charge(idempotency_key, token, -amount, currency)
 
     async def lookup(self, idempotency_key: str) -> ChargeResult | None:
