@@ -47,6 +47,9 @@ WORKER_SETTINGS = {
     # A dead sender holds its endpoint 6 s (a lease must also outlast the wait of its message in the queue).
     "BILLRUN_WEBHOOK_TIMEOUT_SECONDS": "2", "BILLRUN_WEBHOOK_LEASE_MARGIN_SECONDS": "4",
 }
+# The endpoint's event types: one or two events per job, invoice, payment, credit note and refund (about 70).
+WEBHOOK_TYPES = ["JOB_QUEUED", "JOB_FINISHED", "BATCH_STATUS_CHANGED", "INVOICE_DELIVERED", "INVOICE_DELIVERY_FAILED",
+                 "PAYMENT_SETTLED", "CREDIT_NOTE_ISSUED", "REFUND_SETTLED"]
 ISSUE = """mutation($id: ID!) { issueCreditNote(input: {id: $id}) { creditNote { id refundAmount }
   errors { code field message } } }"""
 CREATE = """mutation($input: CreateCreditNoteInput!) { createCreditNote(input: $input) { creditNote { id }
@@ -69,7 +72,7 @@ def _seeded_points(rng: random.Random) -> dict[str, list[str]]:
         "post": protocol("post", chunks),
         "send": protocol("send", chunks) + [f"send.mailed#{k}" for k in range(1, CUSTOMERS + 1)],
         "auto_pay": protocol("auto_pay", CUSTOMERS) + [f"auto_pay.charged#{k}" for k in range(1, CUSTOMERS + 1)],
-        "webhook": [f"webhook.posted#{k}" for k in range(1, 41)],
+        "webhook": [f"webhook.posted#{k}" for k in range(1, 31)],
         "credit_note": protocol("credit_note", 2 * CUSTOMERS, CUSTOMERS)
         + [f"credit_note.refunded#{k}" for k in range(1, CUSTOMERS + 1)],
     }
@@ -113,7 +116,8 @@ async def _wait(keeper: Keeper, check: Callable[[], Awaitable[bool]], what: str,
     try:
         await waiting.until(check, what, within=within)
     except pytest.fail.Exception:
-        pytest.fail(f"{what}: still under way {await _under_way()}; deaths {keeper.deaths}; workers:\n{keeper.log}")
+        pytest.fail(f"{what}: still under way {await _under_way()}; deaths {keeper.deaths}; unexpected "
+                    f"{keeper.unexpected}; workers:\n{keeper.log}")
     else:
         print(f"{what}: done at {time.monotonic():.1f}, {len(keeper.deaths)} deaths")
 
@@ -132,7 +136,7 @@ async def test_a_billing_run_and_its_credit_notes_complete_exactly_through_seede
         await posting.customer(admin, accounts, f"WC-{n:02}", "25.00", taxLocation="ZERO", autopayEnabled=True,
                                paymentMethodToken="tok_ok")
     with webhooks.receiver() as hook:
-        endpoint_gid, _ = await webhooks.create_endpoint(admin, hook)
+        endpoint_gid, _ = await webhooks.create_endpoint(admin, hook, eventTypes=WEBHOOK_TYPES)
         endpoint_id = posting.db_id(endpoint_gid)
         async with Keeper(crash, _progress) as keeper:
             # The billing run: processed, every billing approved, posted and sent (e-mail and auto-pay follow).
@@ -195,8 +199,8 @@ async def test_a_billing_run_and_its_credit_notes_complete_exactly_through_seede
     refunds = [k for k, amount, _ in books if amount < 0]
     notes = await models.CreditNote.all().values_list("id", "number", "refund_status")
     received = [r.webhook_id for r in hook.delivered()]
-    produced_ids = {global_id("Event", pk) for pk in await models.Event.filter(id__gt=hook.since).values_list(
-        "id", flat=True)}
+    produced_ids = {global_id("Event", pk) for pk in await models.Event.filter(
+        id__gt=hook.since, type__in=WEBHOOK_TYPES).values_list("id", flat=True)}
     produced = len(produced_ids)
     found = {
         "billings": (invoiced, len(set(billings)), len(billings)),
@@ -220,6 +224,7 @@ async def test_a_billing_run_and_its_credit_notes_complete_exactly_through_seede
     mailed_kills = sum(p.startswith("send.mailed") for p in fired)
     recoveries = [d.recovery_seconds for d in deaths if d.recovery_seconds is not None]
     boots = keeper.boots
+    assert not keeper.unexpected, keeper.unexpected
     assert keeper.exits == len(deaths)  # every worker that died, died at an armed point
     record("worker_crash", {
         "seed": SEED, "kills": len(deaths), "kills_per_kind": dict(sorted(kills.items())), "points": fired,
