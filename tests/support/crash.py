@@ -130,3 +130,9 @@ class Keeper:
                     self.unexpected.append(repr(task.exception()))
                     replacing.clear()
             await asyncio.sleep(0.05)
+        for worker in self.workers:  # one that died as the run ended, not replaced
+            if not worker.alive and worker.proc is not None:
+                if worker.proc.returncode == faults.KILLED:
+                    self.exits += 1
+                else:
+                    self.unexpected.append(f"a worker exited with {worker.proc.returncode}")
