@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     send_chunk_size: int = 50  # invoices per sending message (each rendered and e-mailed on its own)
     payment_max_attempts: int = 4  # gateway calls for one payment before it FAILS with a notification
     payment_settle_after_seconds: int = 60  # the sweeper asks the gateway about an UNKNOWN payment after this
+    # The sweeper reports an e-mail left SENDING this long (its worker died mid-send) as FAILED, outcome unknown.
+    delivery_stuck_after_seconds: float = Field(default=600.0, gt=0)
     # The sweeper runs once per interval across every worker host (a Redis lock per tick), and on the
     # embedded default in its one process.
     sweep_interval_seconds: int = 60
@@ -139,6 +141,9 @@ class Settings(BaseSettings):
     # signs, and whether destinations may be private, loopback or link-local addresses (tests only).
     webhook_poll_seconds: float = Field(default=1.0, gt=0)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # A sender's lease on an endpoint outlives one POST by this much: a sender that died mid-POST holds the
+    # endpoint this long before another sends the event again.
+    webhook_lease_margin_seconds: float = Field(default=60.0, gt=0)
     webhook_retry_schedule: str = "5s,5m,30m,2h,5h,10h,10h"
     webhook_secret_grace_hours: float = Field(default=24, ge=0)
     webhook_allow_private: bool = False

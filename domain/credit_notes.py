@@ -26,7 +26,7 @@ from tortoise.expressions import F
 
 import models
 from billrun.settings import get_settings
-from domain import audit, clock, events, jobs, ledger, notifications, periods, sending, sequences
+from domain import audit, clock, events, faults, jobs, ledger, notifications, periods, sending, sequences
 from domain.access import Viewer, get_visible, require
 from domain.errors import DomainError, ErrorCode, Problem, raise_if
 from domain.gateway import GatewayTimeout, TransientGatewayError, get_gateway
@@ -453,9 +453,11 @@ async def refund(credit_note_id: int) -> RefundStatus | None:
         await models.CreditNote.filter(id=note.id, refund_status=RefundStatus.PENDING).update(
             refund_status=RefundStatus.UNKNOWN, refund_error=str(error), refund_updated_at=clock.now())
         return RefundStatus.UNKNOWN
+    faults.checkpoint("credit_note.refunded")  # the gateway answered; the refund still says PENDING
     succeeded = result.status == PaymentStatus.SUCCEEDED
-    await record_refund(note.id, RefundStatus.SUCCEEDED if succeeded else RefundStatus.FAILED, result.reference,
-                        None if succeeded else result.message)
+    for _ in range(1 + result.repeated):  # every answer the gateway gave is recorded: the first settles it
+        await record_refund(note.id, RefundStatus.SUCCEEDED if succeeded else RefundStatus.FAILED,
+                            result.reference, None if succeeded else result.message)
     return RefundStatus.SUCCEEDED if succeeded else RefundStatus.FAILED
 
 

@@ -13,6 +13,9 @@ The sandbox decides by payment-method token, like a provider's test mode:
 | `tok_error`      | fails transiently on the first two calls for a key, then succeeds            |
 | `tok_error_hard` | fails transiently on every call                                              |
 | `tok_timeout`    | charged, but the answer is lost (a timeout): the caller learns it by lookup  |
+| `tok_duplicate`  | succeeds, and the gateway answers twice (`ChargeResult.repeated`), as a      |
+|                  | provider's notification arriving beside its response: the caller records it  |
+|                  | twice, which must settle the payment (or refund) once                        |
 | anything else    | declined (unknown payment method)                                            |
 
 The sandbox keeps its books in its own table (`sandbox_charge`), written outside the caller's transaction,
@@ -37,6 +40,7 @@ class ChargeResult:
     status: PaymentStatus
     reference: str
     message: str = ""
+    repeated: int = 0  # the same answer delivered this many more times (the caller records each)
 
 
 class TransientGatewayError(Exception):
@@ -73,16 +77,18 @@ class SandboxGateway:
         if token == "tok_error_hard" or calls <= TRANSIENT_FAILURES.get(token, 0):
             await self._store(row, idempotency_key, token, amount, currency, PaymentStatus.FAILED)
             raise TransientGatewayError(f"sandbox: processing error on attempt {calls} (token {token})")
-        status = PaymentStatus.SUCCEEDED if token in ("tok_ok", "tok_error", "tok_timeout") else PaymentStatus.DECLINED
+        succeeding = ("tok_ok", "tok_error", "tok_timeout", "tok_duplicate")
+        status = PaymentStatus.SUCCEEDED if token in succeeding else PaymentStatus.DECLINED
         stored = await self._store(row, idempotency_key, token, amount, currency, status)
         if token == "tok_timeout":
             raise GatewayTimeout("sandbox: the charge was made but its answer timed out")
-        return _result(stored)
+        return _result(stored, repeated=1 if token == "tok_duplicate" else 0)
 
     async def refund(self, idempotency_key: str, token: str, amount: Decimal, currency: str) -> ChargeResult:
         """A refund to the payment method `token`, decided by token like a charge (`tok_ok` refunds,
-        `tok_error` fails transiently twice, `tok_timeout` refunds and loses the answer, a declining or unknown
-        token refuses it); one refund per key, kept in the same books (a negative amount)."""
+        `tok_error` fails transiently twice, `tok_timeout` refunds and loses the answer, `tok_duplicate` refunds
+        and answers twice, a declining or unknown token refuses it); one refund per key, kept in the same books
+        (a negative amount)."""
         return await self.charge(idempotency_key, token, -amount, currency)
 
     async def lookup(self, idempotency_key: str) -> ChargeResult | None:
@@ -102,11 +108,11 @@ class SandboxGateway:
         return row
 
 
-def _result(row: models.SandboxCharge) -> ChargeResult:
+def _result(row: models.SandboxCharge, repeated: int = 0) -> ChargeResult:
     what = "refund refused" if row.amount < 0 else "card declined"
     message = "" if row.status == PaymentStatus.SUCCEEDED else (
         what if row.token == "tok_decline" else f"unknown payment method {row.token!r}")
-    return ChargeResult(row.status, row.reference, message)
+    return ChargeResult(row.status, row.reference, message, repeated)
 
 
 def get_gateway() -> PaymentGateway:

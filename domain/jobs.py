@@ -24,7 +24,10 @@ Recovery needs nothing else: the broker redelivers the messages of a worker that
 (`resend_stale`) sends again any job QUEUED or RUNNING whose heartbeat (`updated_at`, touched by every chunk
 done) is older than `BILLRUN_JOB_STALE_AFTER_SECONDS`. Each step is a fault point for crash tests
 (`domain.faults`): `<kind>.plan.committed`, `<kind>.chunk.before_commit`, `<kind>.chunk.committed` and
-`<kind>.finish.committed`, `<kind>` being the job kind in lower case (`process`, `post`, `send`, …).
+`<kind>.finish.committed`, `<kind>` being the job kind in lower case (`process`, `post`, `send`, …). Every job,
+chunked or not, also has the two points around the commit of the change that queued it (`QUEUED_STEPS`):
+`<kind>.queued.before_commit` (inside that transaction: nothing of it stays) and `<kind>.queued.committed`
+(after commit, before its first message is sent: the sweeper's to find).
 """
 
 from collections.abc import Awaitable, Callable
@@ -68,6 +71,8 @@ STARTS = {JobKind.PROCESS: PLAN_PROCESSING, JobKind.ANALYZE: ANALYZE_BATCH, JobK
 UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING)
 # The protocol's steps, in order, each a fault point `<kind>.<step>` (`domain.faults`).
 STEPS = ("plan.committed", "chunk.before_commit", "chunk.committed", "finish.committed")
+# Around the commit that queues a job: `<kind>.queued.before_commit`, `<kind>.queued.committed` (any kind).
+QUEUED_STEPS = ("queued.before_commit", "queued.committed")
 CHUNKED_KINDS = (JobKind.PROCESS, JobKind.POST, JobKind.SEND, JobKind.EXPORT, JobKind.AUTO_PAY,
                  JobKind.CREDIT_NOTE)
 
@@ -107,6 +112,7 @@ async def create(kind: JobKind, *, batch_id: int | None, created_by: int | None,
     job = await models.Job.create(kind=kind, batch_id=batch_id, created_by_id=created_by, params=params,
                                   updated_at=clock.now())
     await events.job_queued(job)
+    faults.checkpoint(f"{kind.value.lower()}.queued.before_commit")
     return job
 
 
@@ -125,6 +131,7 @@ def batch_of(job: models.Job) -> models.BillingBatch:
 
 def start(job: models.Job) -> None:
     """Send the job's first message. Call after the transaction that created the job has committed."""
+    faults.checkpoint(f"{job.kind.value.lower()}.queued.committed")
     send(STARTS[job.kind], job_id=job.id)
 
 

@@ -19,7 +19,7 @@ from tortoise.expressions import F
 
 import models
 from billrun.settings import get_settings
-from domain import clock, events, jobs, ledger, notifications
+from domain import clock, events, faults, jobs, ledger, notifications
 from domain.access import Viewer, get_visible, require
 from domain.errors import DomainError, ErrorCode
 from domain.gateway import ChargeResult, GatewayTimeout, TransientGatewayError, get_gateway
@@ -99,7 +99,9 @@ async def charge(payment_id: int) -> PaymentStatus | None:
         await models.Payment.filter(id=payment.id, status=PaymentStatus.PENDING).update(
             status=PaymentStatus.UNKNOWN, error=str(error), updated_at=clock.now())
         return PaymentStatus.UNKNOWN
-    await record(payment.id, result)
+    faults.checkpoint("auto_pay.charged")  # the gateway answered; the payment still says PENDING
+    for _ in range(1 + result.repeated):  # every answer the gateway gave is recorded: the first settles it
+        await record(payment.id, result)
     return result.status
 
 

@@ -23,7 +23,7 @@ from tortoise.exceptions import IntegrityError
 
 import models
 from billrun.settings import get_settings
-from domain import clock, events, jobs, mailer, notifications, validation
+from domain import clock, events, faults, jobs, mailer, notifications, validation
 from domain.access import Viewer, get_visible, require
 from domain.errors import DomainError, ErrorCode
 from domain.invoice_pdf import InvoiceDocument, InvoiceLine, Issuer, address_lines, printed_line, render_invoice_pdf
@@ -87,6 +87,7 @@ async def deliver(batch_id: int | None, outgoing: Outgoing) -> None:
                                            f"{doc.title} {doc.number} could not be sent to {recipient}: {error}",
                                            _failure_key(outgoing), account_id=outgoing.account_id)
         return
+    faults.checkpoint("send.mailed")  # the e-mail left; its delivery still says SENDING
     if sent.channel == DeliveryChannel.OUTBOX_FILE.value and sent.path:
         _write_pdf_beside(Path(sent.path), pdf)
     async with in_transaction():
@@ -103,9 +104,12 @@ def _failure_key(outgoing: Outgoing) -> str:
     return f"delivery-failed:{outgoing.invoice_id}"
 
 
-async def settle_stuck(older_than: timedelta = timedelta(minutes=10)) -> int:
-    """Deliveries left SENDING (the worker died mid-send): whether the e-mail left is unknown, so they are
-    FAILED with a notification asking a person to check, never sent again blindly (the sweeper's part)."""
+async def settle_stuck(older_than: timedelta | None = None) -> int:
+    """Deliveries left SENDING (the worker died mid-send) longer than `older_than` (default
+    BILLRUN_DELIVERY_STUCK_AFTER_SECONDS): whether the e-mail left is unknown, so they are FAILED with a
+    notification asking a person to check, never sent again blindly (the sweeper's part)."""
+    if older_than is None:
+        older_than = timedelta(seconds=get_settings().delivery_stuck_after_seconds)
     stuck = await models.Delivery.filter(status=DeliveryStatus.SENDING,
                                          created_at__lte=clock.now() - older_than).select_related("invoice")
     error = "outcome unknown: the worker stopped while sending"

@@ -39,7 +39,7 @@ from tortoise.expressions import Q
 import models
 from billrun import metrics
 from billrun.settings import get_settings
-from domain import clock, events, jobs, notifications, validation
+from domain import clock, events, faults, jobs, notifications, validation
 from domain.access import Viewer, get_visible, require
 from domain.errors import DomainError, ErrorCode
 from domain.transactions import in_transaction
@@ -52,7 +52,6 @@ REDELIVER = "redeliver_webhook"
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
 EVENTS_PER_MESSAGE = 100  # then the sender lets go, and the next tick sends the rest
-LEASE_MARGIN = timedelta(seconds=60)  # a lease outlives one POST by this much
 NOTIFICATION_KIND = "WEBHOOK_ENDPOINT_DISABLED"
 USER_AGENT = "billrun-webhooks/1"
 Delivery = WebhookDeliveryState
@@ -373,7 +372,8 @@ def _count(outcome: Outcome) -> None:
 
 
 def _lease_until() -> datetime:
-    return clock.now() + timedelta(seconds=get_settings().webhook_timeout_seconds) + LEASE_MARGIN
+    settings = get_settings()
+    return clock.now() + timedelta(seconds=settings.webhook_timeout_seconds + settings.webhook_lease_margin_seconds)
 
 
 def _free() -> Q:
@@ -431,6 +431,7 @@ async def _send_next(endpoint_id: int, lease: str) -> bool:
     attempt = endpoint.failures + 1
     outcome = await post(endpoint.url, global_id("Event", event.id), body_of(event),
                          signing_secrets(endpoint, clock.now()))
+    faults.checkpoint("webhook.posted")  # the receiver answered; nothing recorded yet
     at = clock.now()
     waits = get_settings().webhook_retry_waits
     if outcome.delivered:

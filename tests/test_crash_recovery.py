@@ -216,3 +216,20 @@ def test_every_chunked_kind_names_its_fault_points() -> None:
                               credit_notes.JOB)}
     assert kinds == set(jobs.CHUNKED_KINDS)
     assert "send.chunk.before_commit" in jobs.checkpoints() and len(jobs.checkpoints()) == len(kinds) * 4
+
+
+def test_an_ordinal_fault_point_ends_the_process_at_its_kth_reach_counted_across_processes(tmp_path: Path) -> None:
+    script = "from domain import faults\nfor n in (1, 2, 3):\n    faults.checkpoint('demo.step'); print(n, flush=True)"
+
+    def run(armed: str) -> subprocess.CompletedProcess:
+        env = dict(os.environ, BILLRUN_FAULTS=armed, BILLRUN_FAULTS_DIR=str(tmp_path))
+        return subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=60)
+
+    first = run("demo.step#2,demo.step#5")
+    assert first.returncode == faults.KILLED and first.stdout.split() == ["1"]  # died at the 2nd reach
+    second = run("demo.step#2,demo.step#5")  # reaches 3 and 4 go on, the 5th ends it
+    assert second.returncode == faults.KILLED and second.stdout.split() == ["1", "2"]
+    third = run("demo.step#2,demo.step#5")  # both fired: it runs through
+    assert third.returncode == 0 and third.stdout.split() == ["1", "2", "3"]
+    assert (tmp_path / "demo.step#2").exists() and (tmp_path / "demo.step#5").exists()
