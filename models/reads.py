@@ -13,12 +13,12 @@ from typing import Any
 
 from tortoise import connections
 
+from models.billing import PeriodicBilling
 from models.bulk import is_postgres
 from models.enums import BillingFrequency, BillingStatus
 from models.master import Account, DatedPrice, RecurringCharge, SalesContract, ServiceChange, TaxRate
-from models.billing import PeriodicBilling
 
-Rows = list[Sequence[Any]]
+Rows = Sequence[Sequence[Any]]
 
 
 @dataclass
