@@ -48,6 +48,16 @@ async def advance_sequence(conn: BaseDBAsyncClient, name: str, count: int) -> in
     return int(rows[0]["last_value"]) if rows else None
 
 
+# ---------------------------------------------------------------- the journal
+
+
+async def defer_journal_line_entry_check(tx: BaseDBAsyncClient) -> None:
+    """Until `tx` commits, journal lines may name entries not written yet (their reference is checked at
+    commit): PostgreSQL defers that one constraint, SQLite its foreign keys for the transaction."""
+    await tx.execute_query("SET CONSTRAINTS journal_line_entry_id_fkey DEFERRED" if is_postgres(tx)
+                           else "PRAGMA defer_foreign_keys = ON")
+
+
 # ---------------------------------------------------------------- the event stream
 
 EVENT_SEQUENCE = "event"
