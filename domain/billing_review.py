@@ -48,6 +48,10 @@ async def update_status(viewer: Viewer, billing_id: int, target: BillingStatus,
     return await models.PeriodicBilling.get(id=billing.id)
 
 
+CHANGED_MEANWHILE = Problem(ErrorCode.CONCURRENT_UPDATE, "The billing changed while the mass update ran: reload it "
+                            "and decide again.", "status")
+
+
 @dataclass
 class MassResult:
     changed: int
@@ -64,19 +68,26 @@ async def mass_update(viewer: Viewer, batch_id: int, target: BillingStatus, bill
     batch = await get_visible(viewer, models.BillingBatch, batch_id, "Billing batch", "batchId")
     async with in_transaction() as tx:
         await batches.hold_open(batch.id, "batchId")
-        await locks.billings_of_batch(tx, batch.id)  # against single dispositions and edits meanwhile
+        await locks.hold_transaction_locks(tx, f"mass-update:batch:{batch.id}")  # one mass update of a batch at a time
         found = await subjects(billings.filter(batch_id=batch.id).exclude(status=target))
         refusals, allowed = [], []
         for billing_id, subject in sorted(found.items()):
             problem = refusal(viewer, subject, target)
             if problem is None:
-                allowed.append(billing_id)
+                allowed.append((billing_id, subject.status.value, subject.version))
             else:
                 refusals.append((billing_id, problem))
-        if allowed:
-            await sql.mass_disposition(tx, viewer.user_id, viewer.label, allowed, target.value, clock.now())
-            await events.billings_mass_dispositioned(batch.id, target, len(allowed), len(refusals), viewer)
-    return MassResult(changed=len(allowed), refusals=refusals)
+        # Rows are locked by the UPDATE itself, each changed only if its status and version are still those the
+        # rules were checked on: an edit or disposition that got in meanwhile wins, and its billing is reported.
+        changed = await sql.mass_disposition(tx, viewer.user_id, viewer.label, allowed, target.value,
+                                             clock.now()) if allowed else []
+        if len(changed) != len(allowed):
+            done = set(changed)
+            refusals = sorted(refusals + [(billing_id, CHANGED_MEANWHILE) for billing_id, _, _ in allowed
+                                          if billing_id not in done])
+        if changed:
+            await events.billings_mass_dispositioned(batch.id, target, len(changed), len(refusals), viewer)
+    return MassResult(changed=len(changed), refusals=refusals)
 
 
 async def delete_billing(viewer: Viewer, billing_id: int) -> int:

@@ -58,6 +58,7 @@ class Subject:
     # An approval rule applies (docs/APPROVALS.md): APPROVED only by a user other than `last_edited_by`.
     four_eyes: bool = False
     last_edited_by: int | None = None
+    version: int = 1  # the row version these facts were read at (a mass update changes only that version)
 
 
 def refusal(viewer: Viewer, subject: Subject, target: BillingStatus) -> Problem | None:
@@ -137,7 +138,7 @@ async def subjects(billings: QuerySet) -> dict[int, Subject]:
     """What the rules need for these billings (a query, so a whole batch works), in three queries: the
     billings, every billing of their contracts, the invoices of the invoiced ones, the approval rules."""
     rows = await billings.values_list("id", "status", "contract_id", "period_start", "batch__status", "amount",
-                                      "account__currency", "last_edited_by_id")
+                                      "account__currency", "last_edited_by_id", "version")
     by_contract: dict[int, list[tuple[int, date, BillingStatus, Decimal]]] = defaultdict(list)
     for bid, contract_id, start, status, amount in await models.PeriodicBilling.filter(
             contract_id__in=Subquery(billings.values("contract_id"))).values_list(
@@ -149,7 +150,7 @@ async def subjects(billings: QuerySet) -> dict[int, Subject]:
         billing_id__in=invoiced).values_list("billing_id", "amount", "amount_credited")
                 if amount > 0 and amount_credited >= amount} if invoiced else set()
     found = {}
-    for bid, status, contract_id, start, batch_status, amount, currency, editor in rows:
+    for bid, status, contract_id, start, batch_status, amount, currency, editor, version in rows:
         siblings = [s for s in by_contract.get(contract_id, []) if s[0] != bid]
         previous = max((s for s in siblings if s[1] < start and s[2] != S.REJECTED), key=lambda s: (s[1], s[0]),
                        default=None)
@@ -159,5 +160,5 @@ async def subjects(billings: QuerySet) -> dict[int, Subject]:
             earlier=tuple(Sibling(s, st) for _, s, st, _ in siblings if s < start),
             later=tuple(Sibling(s, st) for _, s, st, _ in siblings if s > start),
             four_eyes=rules.billing_needs_four_eyes(amount, currency, previous[3] if previous else None),
-            last_edited_by=editor, fully_credited=bid in credited)
+            last_edited_by=editor, fully_credited=bid in credited, version=version)
     return found

@@ -2,12 +2,13 @@
 
 `start_posting` checks every guard before anything is written and reports them all at once. The work is a
 chunked job (`domain.jobs`), a chunk being a range of billing ids. A chunk, in its transaction:
-reads its billings and their distributions, takes as many invoice numbers as it has billings from the
-`invoice` sequence (an UPDATE that row-locks the counter until commit, so two batches posting at once
-serialize there and the numbers have neither gaps nor duplicates), builds each invoice's journal lines with
-`domain.ledger`, writes invoices, entries and lines with COPY, marks the billings INVOICED with their audit
-rows and counts the chunk done. A redelivered chunk finds itself done; one that died rolled back whole, its
-numbers with it; one invoice per billing is a unique key besides.
+reads its billings and their distributions, builds each invoice's journal lines with `domain.ledger`, marks
+the billings INVOICED with their audit rows, writes the journal lines with COPY, then takes as many invoice
+numbers as it has billings from the `invoice` sequence (an UPDATE that row-locks the counter until commit, so
+chunks and batches posting at once serialize there and the numbers have neither gaps nor duplicates) and
+writes the invoices and entries, which hold the numbers, with COPY, and counts the chunk done. A redelivered
+chunk finds itself done; one that died rolled back whole, its numbers with it; one invoice per billing is a
+unique key besides.
 
 The last chunk also finishes the posting in its transaction: HOLD billings leave the batch, the batch is
 POSTED (locked), and the follow-up jobs are queued: sending (SEND), the accounting export (EXPORT) and
@@ -230,7 +231,14 @@ async def write_invoices(tx: BaseDBAsyncClient, job: models.Job, first_id: int, 
     flipped = await sql.invoice_approved_billings(tx, batch.id, first_id, last_id)
     if len(flipped) != len(billings):
         raise RuntimeError("billings of a POSTING batch changed under the posting; retrying the chunk")
-    # Numbers last: the counter stays row-locked from here to commit, so keep what follows short.
+    # The journal lines next, before the numbers (they hold none): their entries follow under the counter's lock,
+    # the lines' reference to them checked at commit, and the balance trigger checks each entry's lines now.
+    await sql.defer_journal_line_entry_check(tx)
+    await insert_rows(tx, "journal_line", LINE_COLUMNS, [
+        (line_id, entry_id, line.ledger_account_id, line.debit, line.credit, line.memo)
+        for line_id, (entry_id, line) in zip(line_ids, lines, strict=True)])
+    # Numbers last: the counter stays row-locked from here to commit (posting chunks take it one at a time), so
+    # only what holds a number follows: the invoices, their entries (the memo), the event.
     first = await sequences.advance(tx, INVOICE_SEQUENCE, len(billings)) - len(billings) + 1
     invoices, entries = [], []
     for n, (invoice_id, entry_id, billing) in enumerate(zip(invoice_ids, entry_ids, billings, strict=True)):
@@ -244,9 +252,6 @@ async def write_invoices(tx: BaseDBAsyncClient, job: models.Job, first_id: int, 
         entries.append((entry_id, invoice_date, f"Invoice {number}", invoice_id, None, batch.id, now))
     await insert_rows(tx, "invoice", INVOICE_COLUMNS, invoices)
     await insert_rows(tx, "journal_entry", ENTRY_COLUMNS, entries)
-    await insert_rows(tx, "journal_line", LINE_COLUMNS, [
-        (line_id, entry_id, line.ledger_account_id, line.debit, line.credit, line.memo)
-        for line_id, (entry_id, line) in zip(line_ids, lines, strict=True)])
     # Account credit left by credit notes settles the new invoices of its account (docs/CREDIT_NOTES.md).
     applied = await credit_notes.apply_available_credit(tx, [
         {"id": i[0], "number": i[1], "account_id": i[3], "amount": i[11], "invoice_date": i[9], "batch_id": batch.id}

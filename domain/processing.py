@@ -36,6 +36,7 @@ from domain.pricing import (
     price_one_offs,
 )
 from domain.transactions import in_transaction
+from models import reads
 from models.bulk import allocate_ids, insert_rows, set_where_null
 from models.enums import (
     AdjustmentKind,
@@ -135,34 +136,25 @@ class Inputs:
 
 
 async def _load_contracts(contract_ids: Sequence[int], inputs: Inputs) -> set[int]:
-    rows = await models.SalesContract.filter(id__in=contract_ids).values_list(
-        "id", "account_id", "frequency", "start_date", "end_date", "billing_anchor")
-    charges = await models.RecurringCharge.filter(contract_id__in=contract_ids).order_by("id").values_list(
-        "id", "contract_id", "description", "periodic_price", "quantity", "revenue_account_id")
-    charge_ids = [c[0] for c in charges]
+    rows = await reads.contract_rows(contract_ids)
     dated: dict[int, list[DatedPriceIn]] = defaultdict(list)
-    for pid, charge_id, first, last, price in await models.DatedPrice.filter(charge_id__in=charge_ids).order_by(
-            "first_effective_date").values_list("id", "charge_id", "first_effective_date", "last_effective_date",
-                                                "periodic_price"):
+    for pid, charge_id, first, last, price in rows.dated_prices:
         dated[charge_id].append(DatedPriceIn(pid, first, last, price))
     changes: dict[int, list[ServiceChangeIn]] = defaultdict(list)
-    for cid, charge_id, effective, price, billed in await models.ServiceChange.filter(
-            charge_id__in=charge_ids).order_by("effective_date").values_list(
-            "id", "charge_id", "effective_date", "new_price", "billed_on_id"):
+    for cid, charge_id, effective, price, billed in rows.service_changes:
         changes[charge_id].append(ServiceChangeIn(cid, effective, price))
         if billed is not None:
             inputs.billed_changes.add(cid)
     by_contract: dict[int, list[ChargeIn]] = defaultdict(list)
-    for cid, contract_id, description, price, quantity, revenue in charges:
+    for cid, contract_id, description, price, quantity, revenue in rows.charges:
         by_contract[contract_id].append(ChargeIn(cid, description, price, quantity, revenue,
                                                  tuple(dated[cid]), tuple(changes[cid])))
-    for contract_id, start in await models.PeriodicBilling.filter(contract_id__in=contract_ids).exclude(
-            status=BillingStatus.REJECTED).values_list("contract_id", "period_start"):
+    for contract_id, start in rows.billed_starts:
         inputs.billed_starts[contract_id].add(start)
-    for cid, account_id, frequency, start, end, anchor in rows:
+    for cid, account_id, frequency, start, end, anchor in rows.contracts:
         inputs.contracts.append(ContractIn(cid, account_id, frequency, start, end, anchor,
                                            tuple(by_contract[cid])))
-    return {row[1] for row in rows}
+    return {row[1] for row in rows.contracts}
 
 
 async def _load_one_offs(batch: models.BillingBatch, account_ids: Sequence[int], inputs: Inputs) -> None:
@@ -188,12 +180,10 @@ async def _load_one_offs(batch: models.BillingBatch, account_ids: Sequence[int],
 
 async def _load_accounts(account_ids: Iterable[int], inputs: Inputs) -> None:
     """Each account's currency, tax location and the location's rate."""
-    accounts = await models.Account.filter(id__in=list(account_ids)).values_list("id", "tax_location", "currency")
-    locations = {loc for _, loc, _ in accounts}
-    rates = {loc: TaxIn(loc, rate, ledger) for loc, rate, ledger in await models.TaxRate.filter(
-        location__in=list(locations)).values_list("location", "rate", "ledger_account_id")}
+    accounts, rates = await reads.account_rows(list(account_ids))
+    taxes = {loc: TaxIn(loc, rate, ledger) for loc, rate, ledger in rates}
     for account_id, location, currency in accounts:
-        inputs.taxes[account_id] = (location, rates.get(location))
+        inputs.taxes[account_id] = (location, taxes.get(location))
         inputs.currencies[account_id] = currency
 
 

@@ -76,13 +76,6 @@ async def billing(tx: BaseDBAsyncClient, billing_id: int) -> PeriodicBilling | N
     return await PeriodicBilling.filter(id=billing_id).select_for_update().using_db(tx).first()
 
 
-async def billings_of_batch(tx: BaseDBAsyncClient, batch_id: int) -> None:
-    """Every billing row of a batch locked (a mass update against single dispositions and edits)."""
-    if is_postgres(tx):
-        await tx.execute_query("SELECT count(*) FROM (SELECT id FROM periodic_billing "
-                               "WHERE batch_id = $1 FOR UPDATE) AS locked", [batch_id])
-
-
 async def batch_status_shared(conn: BaseDBAsyncClient, batch_id: int | None) -> str | None:
     """A batch's status, its row share-locked: changes to its billings may go on together, while a change of the
     batch's own row (posting it) waits for them and they wait for it."""

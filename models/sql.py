@@ -48,6 +48,16 @@ async def advance_sequence(conn: BaseDBAsyncClient, name: str, count: int) -> in
     return int(rows[0]["last_value"]) if rows else None
 
 
+# ---------------------------------------------------------------- the journal
+
+
+async def defer_journal_line_entry_check(tx: BaseDBAsyncClient) -> None:
+    """Until `tx` commits, journal lines may name entries not written yet (their reference is checked at
+    commit): PostgreSQL defers that one constraint, SQLite its foreign keys for the transaction."""
+    await tx.execute_query("SET CONSTRAINTS journal_line_entry_id_fkey DEFERRED" if is_postgres(tx)
+                           else "PRAGMA defer_foreign_keys = ON")
+
+
 # ---------------------------------------------------------------- the event stream
 
 EVENT_SEQUENCE = "event"
@@ -95,38 +105,42 @@ async def invoice_approved_billings(tx: BaseDBAsyncClient, batch_id: int, first_
     return {row["id"] for row in rows}
 
 
-async def mass_disposition(tx: BaseDBAsyncClient, viewer_id: int | None, viewer_label: str, ids: list[int],
-                           target: str, now: datetime) -> None:
-    """One INSERT … SELECT of the audit rows, then one UPDATE (in id slices on SQLite, which caps parameters):
-    the billings `ids` take status `target`, version + 1, and the viewer as their last editor."""
-    slices = [ids] if is_postgres(tx) else [ids[i:i + 500] for i in range(0, len(ids), 500)]
-    for part in slices:
-        if is_postgres(tx):
-            where, args = "id = ANY($5::int[])", [viewer_id, viewer_label, target, now, part]
-            marks = ("$1", "$2", "$3", "$4")
-        else:
-            where, args = f"id IN ({', '.join('?' for _ in part)})", [viewer_id, viewer_label, target, now, *part]
-            marks = ("?", "?", "?", "?")
+async def mass_disposition(tx: BaseDBAsyncClient, viewer_id: int | None, viewer_label: str,
+                           billings: list[tuple[int, str, int]], target: str, now: datetime) -> list[int]:
+    """The billings given as (id, status, version) take status `target`, version + 1 and the viewer as their
+    last editor, each with its audit row; returns the ids changed.
+
+    PostgreSQL: one statement, an `UPDATE … FROM unnest(…)` that changes a billing only while it still has the
+    status and version given (the caller's rules were checked on those), taking each row's lock as it updates
+    it, with the audit rows inserted from its `RETURNING`. A billing a concurrent edit or disposition changed
+    meanwhile is left as it is and not returned: the statement waits for that transaction's row lock, then
+    finds another version. SQLite (one writer at a time, so nothing changes between the caller's read and
+    this): one INSERT … SELECT of the audit rows, then one UPDATE, in id slices (it caps parameters)."""
+    if is_postgres(tx):
+        ids, statuses, versions = (list(column) for column in zip(*billings, strict=True)) if billings else ([], [], [])
+        rows = await tx.execute_query_dict(
+            "WITH changed AS (UPDATE periodic_billing AS p SET status = $3, version = p.version + 1, "
+            "updated_at = $4, last_edited_by_id = $1 "
+            "FROM unnest($5::int[], $6::text[], $7::int[]) AS u(id, status, version) "
+            "WHERE p.id = u.id AND p.status = u.status AND p.version = u.version "
+            "RETURNING p.id, u.status AS before, p.batch_id, p.account_id), "
+            "audited AS (INSERT INTO audit (entity, entity_id, field, before, after, operation, actor_id, "
+            "actor_label, batch_id, billing_id, account_id, at) SELECT 'PeriodicBilling', id, 'status', before, $3, "
+            "'MASS_DISPOSITION', $1, $2, batch_id, id, account_id, $4 FROM changed) "
+            "SELECT id FROM changed", [viewer_id, viewer_label, target, now, ids, statuses, versions])
+        return [row["id"] for row in rows]
+    all_ids = [b[0] for b in billings]
+    for part in [all_ids[i:i + 500] for i in range(0, len(all_ids), 500)]:
+        where = f"id IN ({', '.join('?' for _ in part)})"
         await tx.execute_query(
             "INSERT INTO audit (entity, entity_id, field, before, after, operation, actor_id, actor_label, batch_id, "
-            f"billing_id, account_id, at) SELECT 'PeriodicBilling', id, 'status', status, {marks[2]}, "
-            f"'MASS_DISPOSITION', {marks[0]}, {marks[1]}, batch_id, id, account_id, {marks[3]} FROM periodic_billing "
-            f"WHERE {where}",
-            _reorder(args, is_postgres(tx)))
-        update_args = [target, now, viewer_id, part] if is_postgres(tx) else [target, now, viewer_id, *part]
-        update_where = "id = ANY($4::int[])" if is_postgres(tx) else where
-        set_marks = ("$1", "$2", "$3") if is_postgres(tx) else ("?", "?", "?")
+            "billing_id, account_id, at) SELECT 'PeriodicBilling', id, 'status', status, ?, 'MASS_DISPOSITION', ?, ?, "
+            f"batch_id, id, account_id, ? FROM periodic_billing WHERE {where}",
+            [target, viewer_id, viewer_label, now, *part])
         await tx.execute_query(
-            f"UPDATE periodic_billing SET status = {set_marks[0]}, version = version + 1, updated_at = {set_marks[1]}, "
-            f"last_edited_by_id = {set_marks[2]} WHERE {update_where}", update_args)
-
-
-def _reorder(args: list, postgres: bool) -> list:
-    """SQLite binds `?` in order of appearance: target, actor id, label, time, then the ids."""
-    if postgres:
-        return args
-    actor, label, target, now, *ids = args
-    return [target, actor, label, now, *ids]
+            "UPDATE periodic_billing SET status = ?, version = version + 1, updated_at = ?, last_edited_by_id = ? "
+            f"WHERE {where}", [target, now, viewer_id, *part])
+    return all_ids
 
 
 async def audit_reversed_billings(tx: BaseDBAsyncClient, batch_id: int, actor_id: int | None, label: str,

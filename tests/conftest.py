@@ -33,6 +33,14 @@ if os.environ.get("BILLRUN_TEST_SUITE") != "reliability":
     collect_ignore.append("reliability")
 
 
+@pytest.fixture
+async def pg() -> AsyncIterator[asyncpg.Connection]:
+    """A connection of its own to the test database, outside the ORM (to hold row locks like another client)."""
+    connection = await asyncpg.connect(f"{environment.PG_ADMIN_URL.rsplit('/', 1)[0]}/{environment.TEST_DB_NAME}")
+    yield connection
+    await connection.close()
+
+
 async def _recreate_postgres_database() -> None:
     admin = await asyncpg.connect(environment.PG_ADMIN_URL)
     try:

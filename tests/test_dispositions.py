@@ -13,7 +13,7 @@ import models
 from domain.dispositions import USER_TARGETS
 from models.enums import BillingStatus
 from tests.conftest import make_token
-from tests.support import billing, builders
+from tests.support import billing, builders, waiting
 from tests.support.api import Api
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -176,3 +176,28 @@ async def test_audit_rows_cannot_be_changed_below_the_orm(admin: Api) -> None:
     with pytest.raises((OperationalError, asyncpg.exceptions.RaiseError), match="never updated or deleted"):
         await conn.execute_query("DELETE FROM audit")
     assert await models.Audit.filter(operation="DISPOSITION").count() == 1
+
+
+async def test_a_mass_update_leaves_a_billing_changed_meanwhile_and_reports_it(admin: Api,
+                                                                               pg: asyncpg.Connection) -> None:
+    """The mass update's UPDATE takes the rows' locks itself and changes a billing only at the version its rules
+    were checked on: an edit that holds the row meanwhile wins, and that billing is reported, not overwritten."""
+    batch, (march, april, may) = await _three_months(admin, "D-RACE")
+    edited = _db_id(april)
+    edit = pg.transaction()  # another client's edit of April, committed while the mass update waits for its row
+    await edit.start()
+    await pg.execute("UPDATE periodic_billing SET external_comment = 'edited', version = version + 1 WHERE id = $1",
+                     edited)
+    mass = asyncio.create_task(admin.ok(MASS, {"batch": batch, "status": "APPROVED"}))
+    await waiting.until(lambda: pg.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                                            "current_database() AND wait_event_type = 'Lock'"),
+                        "the mass update waiting for the edited billing's row lock")
+    await edit.commit()
+    result = (await mass)["massUpdateBillingStatus"]
+    assert result["changedCount"] == 2 and result["refusedCount"] == 1
+    assert [(r["billingId"], r["code"]) for r in result["refusals"]] == [(april, "CONCURRENT_UPDATE")]
+    rows = dict(await models.PeriodicBilling.filter(batch_id=_db_id(batch)).values_list("id", "status"))
+    assert rows == {_db_id(march): BillingStatus.APPROVED, edited: BillingStatus.NEW,
+                    _db_id(may): BillingStatus.APPROVED}
+    audited = [b for (b,) in await models.Audit.filter(operation="MASS_DISPOSITION").values_list("billing_id")]
+    assert sorted(audited) == sorted([_db_id(march), _db_id(may)])

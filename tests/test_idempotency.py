@@ -2,7 +2,7 @@
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -20,7 +20,7 @@ from models.enums import JobKind, Permission
 from schema import schema
 from schema.idempotency import refusal_payload
 from tests.conftest import ALL, make_token
-from tests.support import billing, environment, posting
+from tests.support import billing, posting
 from tests.support.api import Api
 from tests.support.live_server import live_server
 from tests.support.mailbox import Mailbox
@@ -49,14 +49,6 @@ def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch
 def _set(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
     reset_settings()
-
-
-@pytest.fixture
-async def pg() -> AsyncIterator[asyncpg.Connection]:
-    """A connection of its own to the test database, outside the ORM (to hold row locks like another client)."""
-    connection = await asyncpg.connect(f"{environment.PG_ADMIN_URL.rsplit('/', 1)[0]}/{environment.TEST_DB_NAME}")
-    yield connection
-    await connection.close()
 
 
 async def _approved_batch(admin: Api, customers: int = 3) -> str:

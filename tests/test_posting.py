@@ -218,3 +218,26 @@ async def test_the_database_refuses_an_unbalanced_entry_and_any_change_to_the_jo
         with pytest.raises(RaiseError, match="never updated or deleted"):
             await conn.execute_query(statement)
     assert await models.JournalLine.filter(entry_id=entry.id).count() == 2
+
+
+async def test_deferred_journal_lines_still_need_their_entry_at_commit(admin: Api) -> None:
+    """Posting writes lines before their entries (the reference checked at commit): a line whose entry never
+    comes is refused when the transaction commits, and nothing of it stays."""
+    from asyncpg.exceptions import ForeignKeyViolationError
+    from tortoise.exceptions import IntegrityError
+
+    from domain.transactions import in_transaction
+    from models import sql
+
+    accounts = await posting.company(admin)
+    receivable, revenue = (posting.db_id(accounts[k]) for k in ("receivable", "revenue"))
+    missing, written = 987654, False
+    with pytest.raises((IntegrityError, ForeignKeyViolationError), match="journal_line_entry_id_fkey"):
+        async with in_transaction() as tx:
+            await sql.defer_journal_line_entry_check(tx)
+            await tx.execute_query(
+                "INSERT INTO journal_line (entry_id, ledger_account_id, debit, credit, memo) VALUES "
+                f"({missing}, {receivable}, 10.00, 0, 'Dr'), ({missing}, {revenue}, 0, 10.00, 'Cr')")
+            written = True  # accepted for now: checked at commit
+    assert written
+    assert not await models.JournalLine.filter(entry_id=missing).exists()
