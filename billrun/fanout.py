@@ -35,6 +35,7 @@ from graphql import ExecutionResult
 
 from billrun import live_metrics
 from billrun.settings import get_settings
+from billrun.ws_protocol import frame_writer
 
 log = logging.getLogger("billrun.fanout")
 
@@ -53,12 +54,26 @@ class EventExecutor(Protocol):
 # ---------------------------------------------------------------- one execution and one serialization, shared
 
 
-class _Shared:
-    __slots__ = ("future", "text")
+class Shared:
+    """One (operation, viewer, event)'s execution: its future and, once known to have no errors, its payload."""
+
+    __slots__ = ("data", "future")
 
     def __init__(self, future: asyncio.Future) -> None:
         self.future = future
-        self.text: str | None = None  # the serialized payload, once the result is known to have no errors
+        self.data: bytes | None = None  # the serialized payload (UTF-8), once the result is known to have no errors
+
+    def payload(self) -> bytes | None:
+        """The serialized payload, when the result is in and has no errors (None otherwise, or not yet)."""
+        if self.data is None:
+            future = self.future
+            if not future.done() or future.cancelled() or future.exception() is not None:
+                return None
+            result = future.result()
+            if result.errors:
+                return None
+            self.data = payload_text(result).encode()
+        return self.data
 
 
 class SharedResults:
@@ -66,12 +81,12 @@ class SharedResults:
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
-        self.found: OrderedDict[tuple, _Shared] = OrderedDict()
+        self.found: OrderedDict[tuple, Shared] = OrderedDict()
 
-    def entry(self, key: tuple, execute: Callable[[], Any]) -> _Shared:
+    def entry(self, key: tuple, execute: Callable[[], Any]) -> Shared:
         shared = self.found.get(key)
         if shared is None:
-            shared = _Shared(asyncio.ensure_future(_awaited(execute())))
+            shared = Shared(_future_of(execute()))
             self.found[key] = shared
             while len(self.found) > self.size:
                 self.found.popitem(last=False)
@@ -86,8 +101,14 @@ class SharedResults:
         return _copy_of(future)
 
 
-async def _awaited(value: Any) -> ExecutionResult:
-    return await value if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future) else value
+def _future_of(value: Any) -> asyncio.Future:
+    """A future of an execution's result: done at once when the execution finished without awaiting anything
+    (no task to schedule, no turn of the loop to wait for)."""
+    if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
+        return asyncio.ensure_future(value)
+    future = asyncio.get_running_loop().create_future()
+    future.set_result(value)
+    return future
 
 
 def _copy(result: ExecutionResult) -> ExecutionResult:
@@ -113,44 +134,70 @@ SHARED = SharedResults()
 
 
 class Outbox:
-    """A WebSocket's frames, in order, to one writer task; bounded (see the module's docstring)."""
+    """A WebSocket's frames, in order, bounded (see the module's docstring). A frame is written at once when
+    nothing is queued before it and the socket's transport takes it (`billrun.frames`, billrun/ws_protocol.py);
+    otherwise it is queued for the socket's writer task."""
 
     def __init__(self, websocket: Any) -> None:
         settings = get_settings()
         self.websocket = websocket  # starlette's WebSocket
+        self.frames = frame_writer(getattr(websocket, "scope", None))  # None: every frame through ASGI
         self.timeout = settings.ws_send_timeout_seconds
-        self.queue: asyncio.Queue[str] = asyncio.Queue(settings.ws_send_queue)
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue(settings.ws_send_queue)
         self.closed = False
+        self._holding = False  # the writer took a frame from the queue and has not written it yet
         self._writer: asyncio.Task | None = None
 
-    async def put(self, text: str) -> bool:
-        """Queue a frame; False when the socket is gone (or was just closed as too far behind)."""
+    def offer(self, *parts: bytes) -> bool:
+        """Write the frame whose text is `parts` joined, or queue it, without waiting: False when the queue is
+        full (the caller waits with `put`, or hands the frame to a task that does) or the socket is gone."""
         if self.closed:
+            return False
+        frames = self.frames
+        if frames is not None and not self._holding and self.queue.empty() and frames.writable:
+            if frames.write(*parts):
+                return True
+            self.stop()  # closed by either side: nothing more to write
+            return False
+        try:
+            self.queue.put_nowait(parts[0] if len(parts) == 1 else b"".join(parts))
+        except asyncio.QueueFull:
             return False
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._write_forever(), name="billrun-ws-writer")
-        try:
-            self.queue.put_nowait(text)
+        return True
+
+    async def put(self, *parts: bytes) -> bool:
+        """Write or queue a frame, waiting for room; False when the socket is gone (or was just closed as too far
+        behind)."""
+        if self.offer(*parts):
             return True
-        except asyncio.QueueFull:
-            pass
+        if self.closed:
+            return False
         try:
             async with asyncio.timeout(self.timeout):
-                await self.queue.put(text)
+                await self.queue.put(b"".join(parts))  # the queue was full, so its writer runs
         except TimeoutError:
             self._too_far_behind()
             return False
         return not self.closed
 
     async def _write_forever(self) -> None:
-        send = self.websocket.send_text
-        queue = self.queue
+        frames, queue = self.frames, self.queue
         try:
             while True:
-                text = await queue.get()
+                data = await queue.get()
+                self._holding = True
                 try:
-                    await send(text)
+                    if frames is None:
+                        await self.websocket.send_text(data.decode())
+                    else:
+                        if not frames.writable:
+                            await frames.wait_writable()
+                        if not frames.write(data):
+                            raise ConnectionError("the socket is closed")
                 finally:
+                    self._holding = False
                     queue.task_done()
         except asyncio.CancelledError:
             raise
@@ -200,10 +247,15 @@ class Sink:
 
     def __init__(self, outbox: Outbox, operation_id: str, message_type: str) -> None:
         self.outbox = outbox
-        self._head = f'{{"type":"{message_type}","id":{json.dumps(operation_id)},"payload":'
+        self._head = f'{{"type":"{message_type}","id":{json.dumps(operation_id)},"payload":'.encode()
 
-    async def send(self, payload: str) -> bool:
-        return await self.outbox.put(self._head + payload + "}")
+    async def send(self, payload: bytes) -> bool:
+        """Write or queue the frame, waiting for room (the 1013 rule); False when the socket is gone."""
+        return await self.outbox.put(self._head, payload, b"}")
+
+    def offer(self, payload: bytes) -> bool:
+        """Write or queue the frame without waiting; False when there is no room or the socket is gone."""
+        return self.outbox.offer(self._head, payload, b"}")
 
 
 # ---------------------------------------------------------------- the operation's side
@@ -225,21 +277,22 @@ class FastOperation:
         key = self.executor.sharing_key(event)
         if key is None:
             return False
-        shared = SHARED.entry(key, lambda: self._execute(event))
-        if shared.text is None:
-            try:
-                result = await asyncio.shield(shared.future)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a failure outside the fields: Strawberry's path reports it as it always has
+        shared = self.shared(event, key)
+        payload = shared.payload()
+        if payload is None:
+            if shared.future.done():
+                return False  # errors, or a failure outside the fields: Strawberry's path reports them
+            with contextlib.suppress(Exception):  # reported by Strawberry's path as it always has
+                await asyncio.shield(shared.future)
+            if (payload := shared.payload()) is None:
                 return False
-            if result.errors:
-                return False
-            if shared.text is None:
-                shared.text = payload_text(result)
-        if not await self.sink.send(shared.text):
+        if not await self.sink.send(payload):
             raise SocketGone
         return True
+
+    def shared(self, event: Any, key: tuple) -> "Shared":
+        """The shared execution of `event` for this operation's group (started by the first to ask)."""
+        return SHARED.entry(key, lambda: self._execute(event))
 
     def _execute(self, event: Any) -> Any:
         self.fresh()  # links read fresh for each event

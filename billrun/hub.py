@@ -30,7 +30,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 import models
-from billrun import live_metrics, wakeups
+from billrun import fanout, live_metrics, wakeups
 from billrun.settings import get_settings
 from domain import auth, events
 from domain.access import Viewer, sees_all_accounts, visible
@@ -74,9 +74,15 @@ async def replay(viewer: Viewer, interest: Interest, after: int, limit: int = RE
 
 
 class Subscriber:
-    """One subscription: what it asked for, for whom, and the live events handed to it and not yet taken."""
+    """One subscription: what it asked for, for whom, and the live events handed to it and not yet taken.
 
-    def __init__(self, viewer: Viewer, interest: Interest, start: int, limit: int) -> None:
+    With `direct` (its fast path over one of our WebSockets), the hub writes an event's shared frame itself while
+    the subscription is caught up — its task waiting for events, nothing handed and not taken, no catch-up from
+    the log due — instead of waking the task: the frame goes to the socket's outbox in the same order the task
+    would have written it, and the task is not woken at all (`write`). Anything else is handed to the task."""
+
+    def __init__(self, viewer: Viewer, interest: Interest, start: int, limit: int,
+                 direct: "fanout.FastOperation | None" = None, final_type: str | None = None) -> None:
         self.viewer = viewer
         self.interest = interest
         self.start = start  # the hub hands this subscriber every event after this cursor
@@ -84,6 +90,12 @@ class Subscriber:
         self.pending: deque[models.Event] = deque()
         self.catch_up = False  # the buffer cannot be trusted: read the log from the last cursor taken
         self.ready = asyncio.Event()
+        self.direct = direct
+        self.final_type = final_type  # the event that ends the subscription: always its task's to deliver
+        self.task = asyncio.current_task() if direct is not None else None
+        self.last = start  # the cursor of the last event it delivered (or skipped as delivered already)
+        self.parked = False  # its task waits for events
+        self.active = True
 
     def hand(self, event: models.Event) -> None:
         if self.catch_up:
@@ -100,29 +112,58 @@ class Subscriber:
         self.catch_up = True
         self.ready.set()
 
+    @property
+    def caught_up(self) -> bool:
+        """The hub may write this subscription's next frame itself (see the class's docstring)."""
+        task = self.task
+        return (self.parked and self.active and not self.pending and not self.catch_up and task is not None
+                and not task.done() and not task.cancelling())
+
+    def write(self, event: models.Event, shared: "fanout.Shared | None") -> bool:
+        """Deliver `event` now, on the hub's turn, when caught up and its shared frame is ready and has no
+        errors; False when it must be handed to the task instead."""
+        if shared is None or not self.caught_up:
+            return False
+        if event.id <= self.last:
+            return True  # its replay from the log gave it already
+        if event.type == self.final_type:
+            return False
+        payload = shared.payload()
+        if payload is None:
+            return False
+        assert self.direct is not None
+        if not self.direct.sink.offer(payload):
+            return False  # no room (the task waits for it, and the 1013 rule), or the socket is gone
+        self.last = event.id
+        return True
+
     async def events(self, after: int | None) -> AsyncIterator[models.Event]:
         """Every event it may see and asked for after cursor `after` (None: from its registration), in cursor
         order, each once, for as long as it is iterated."""
-        last = self.start if after is None else after
+        self.last = self.start if after is None else after
         self.catch_up = self.catch_up or after is not None
         while True:
             if self.catch_up:
                 self.catch_up = False  # before reading: what is handed from now on is buffered
                 while True:
-                    page = await replay(self.viewer, self.interest, last)
+                    page = await replay(self.viewer, self.interest, self.last)
                     for event in page:
-                        last = event.id
+                        self.last = event.id
                         yield event
                     if len(page) < READ_PAGE:
                         break
             while self.pending and not self.catch_up:
                 event = self.pending.popleft()
-                if event.id > last:
-                    last = event.id
+                if event.id > self.last:
+                    self.last = event.id
                     yield event
             self.ready.clear()
             if not self.pending and not self.catch_up:
-                await self.ready.wait()
+                self.parked = True
+                try:
+                    await self.ready.wait()
+                finally:
+                    self.parked = False
 
 
 @dataclass
@@ -195,8 +236,10 @@ class Hub:
 
     # ------------------------------------------------------------ subscribers
 
-    def subscribe(self, viewer: Viewer, interest: Interest) -> Subscriber:
-        subscriber = Subscriber(viewer, interest, self.cursor, self.settings.subscriber_buffer)
+    def subscribe(self, viewer: Viewer, interest: Interest, direct: "fanout.FastOperation | None" = None,
+                  final_type: str | None = None) -> Subscriber:
+        """Register a subscriber (with `direct`, the hub writes its frames itself while it is caught up)."""
+        subscriber = Subscriber(viewer, interest, self.cursor, self.settings.subscriber_buffer, direct, final_type)
         if self._moving:  # the batch being handed out may miss it: it reads the log itself
             subscriber.catch_up = True
         self.subscribers.add(subscriber)
@@ -205,6 +248,7 @@ class Hub:
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
+        subscriber.active = False
         if subscriber in self.subscribers:
             self.subscribers.discard(subscriber)
             self._index(subscriber).discard(subscriber)
@@ -250,6 +294,7 @@ class Hub:
     async def _hand_out(self, batch: list[models.Event]) -> None:
         viewers = {_viewer_key(s.viewer): s.viewer for s in self.subscribers}
         seen = await _visibility(batch, viewers.values())
+        plan: list[tuple[models.Event, list[tuple[Subscriber, tuple | None]]]] = []
         handed = 0
         for event in batch:
             targets = set(self._anywhere)
@@ -257,14 +302,42 @@ class Hub:
                 targets |= self._by_batch.get(event.batch_id, set())
             if event.job_id is not None:
                 targets |= self._by_job.get(event.job_id, set())
+            receivers: list[tuple[Subscriber, tuple | None]] = []
             for subscriber in targets:
                 allowed = seen.get(_viewer_key(subscriber.viewer))
                 if allowed is None:  # registered meanwhile (and reading the log), or its permissions changed
                     subscriber.lose_track()
                 elif subscriber.interest.matches(event) and (event.account_id is None or allowed(event.account_id)):
+                    direct = subscriber.direct
+                    receivers.append((subscriber, direct.executor.sharing_key(event) if direct is not None
+                                      else None))
+            plan.append((event, receivers))
+            handed += len(receivers)
+        shared = await self._shared_frames(plan)
+        for event, receivers in plan:
+            for subscriber, key in receivers:
+                if not subscriber.write(event, shared.get(key) if key is not None else None):
                     subscriber.hand(event)
-                    handed += 1
         live_metrics.events_delivered(handed)
+
+    async def _shared_frames(self, plan: list[tuple[models.Event, list[tuple[Subscriber, tuple | None]]]]
+                             ) -> dict[tuple, "fanout.Shared"]:
+        """The shared executions the caught-up subscribers of `plan` need: one per (operation, viewer, event),
+        started here and awaited together; a subscriber not caught up takes its event through its task."""
+        found: dict[tuple, fanout.Shared] = {}
+        for event, receivers in plan:
+            for subscriber, key in receivers:
+                if key is None or key in found or not subscriber.caught_up:
+                    continue
+                assert subscriber.direct is not None
+                try:
+                    found[key] = subscriber.direct.shared(event, key)
+                except Exception:  # its task's path reports it, as for any result
+                    log.debug("a shared execution could not start", exc_info=True)
+        waiting = [s.future for s in found.values() if not s.future.done()]
+        if waiting:
+            await asyncio.wait(waiting)
+        return found
 
     # ------------------------------------------------------------ Redis
 
