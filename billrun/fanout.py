@@ -6,10 +6,13 @@ same text is written to every socket of that group, below Strawberry's per-opera
   its serialized payload (`{"data": …}`). The operation is its text, name and variables; the viewer its user and
   permissions, which is all the scope depends on.
 - `Outbox`: one per WebSocket; every frame of the socket goes through it, in order (Strawberry's own messages —
-  ack, errors, `complete`, keep-alives — and the fast path's), to one writer task. It holds at most
-  BILLRUN_WS_SEND_QUEUE frames; a producer waits for room, and a socket whose queue stays full for
-  BILLRUN_WS_SEND_TIMEOUT_SECONDS is too far behind: it is closed with 1013 ("try again later"), and its client
-  resumes with its last cursor. A slow socket only ever makes its own subscriptions wait.
+  ack, errors, `complete`, keep-alives — and the fast path's). While nothing waits in its queue and the socket's
+  transport is below its high-water mark, a frame is written at once, whole (billrun/ws_protocol.py), the frames
+  of one turn of the event loop in one write; otherwise it is queued for the socket's writer task, which waits
+  for the transport. The queue holds at most BILLRUN_WS_SEND_QUEUE frames; a producer waits for room, and a
+  socket whose queue stays full for BILLRUN_WS_SEND_TIMEOUT_SECONDS is too far behind: it is closed with 1013
+  ("try again later"), and its client resumes with its last cursor. A slow socket only ever makes its own
+  subscriptions wait.
 - `Sink`: one per operation: its socket's outbox, its id and its protocol's message type (`next` for
   graphql-transport-ws, `data` for the legacy graphql-ws). A frame is the shared payload spliced into
   `{"type":…,"id":…,"payload":<shared>}`: the frames of two operations differ only by the id.
@@ -35,11 +38,13 @@ from graphql import ExecutionResult
 
 from billrun import live_metrics
 from billrun.settings import get_settings
-from billrun.ws_protocol import frame_writer
+from billrun.ws_protocol import frame_writer, text_frame
 
 log = logging.getLogger("billrun.fanout")
 
 TRY_AGAIN_LATER = 1013  # RFC 6455: the client retries (graphql-ws clients reconnect on it)
+TURN_BYTES = 65536  # frames gathered in one turn of the loop are written once they reach this (the transport's
+#                    high-water mark), so a turn never holds more
 TOO_FAR_BEHIND = "Too far behind: subscribe again with `after` set to the last cursor you received."
 
 
@@ -47,6 +52,8 @@ class EventExecutor(Protocol):
     """The subscription's executor (schema/subscription.py: SharedEventExecutor)."""
 
     def sharing_key(self, event: Any) -> tuple | None: ...
+
+    def group_key(self) -> tuple | None: ...
 
     def execute_event(self, event: Any) -> Any: ...
 
@@ -146,19 +153,33 @@ class Outbox:
         self.queue: asyncio.Queue[bytes] = asyncio.Queue(settings.ws_send_queue)
         self.closed = False
         self._holding = False  # the writer took a frame from the queue and has not written it yet
+        self._turn: list[bytes] | None = None  # whole frames to write at the end of this turn of the loop
+        self._turn_bytes = 0
         self._writer: asyncio.Task | None = None
 
     def offer(self, *parts: bytes) -> bool:
         """Write the frame whose text is `parts` joined, or queue it, without waiting: False when the queue is
-        full (the caller waits with `put`, or hands the frame to a task that does) or the socket is gone."""
+        full (the caller waits with `put`, or hands the frame to a task that does) or the socket is gone.
+
+        Frames offered while nothing waits in the queue and the transport takes more are written at once — all
+        of one turn of the event loop in one write (a burst of events, or a replayed page, is one system call
+        per socket, not one per frame; at most TURN_BYTES wait so)."""
         if self.closed:
             return False
+        turn = self._turn
+        if turn is not None:
+            frame = text_frame(parts)
+            turn.append(frame)
+            self._turn_bytes += len(frame)
+            if self._turn_bytes >= TURN_BYTES:
+                self._write_turn()
+            return True
         frames = self.frames
         if frames is not None and not self._holding and self.queue.empty() and frames.writable:
-            if frames.write(*parts):
-                return True
-            self.stop()  # closed by either side: nothing more to write
-            return False
+            frame = text_frame(parts)
+            self._turn, self._turn_bytes = [frame], len(frame)
+            asyncio.get_running_loop().call_soon(self._write_turn)
+            return True
         try:
             self.queue.put_nowait(parts[0] if len(parts) == 1 else b"".join(parts))
         except asyncio.QueueFull:
@@ -166,6 +187,11 @@ class Outbox:
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._write_forever(), name="billrun-ws-writer")
         return True
+
+    def _write_turn(self) -> None:
+        turn, self._turn = self._turn, None
+        if turn and not self.closed and self.frames is not None and not self.frames.write_framed(turn):
+            self.stop()  # closed by either side: nothing more to write
 
     async def put(self, *parts: bytes) -> bool:
         """Write or queue a frame, waiting for room; False when the socket is gone (or was just closed as too far
@@ -206,6 +232,7 @@ class Outbox:
 
     async def flush(self, within: float = 1.0) -> None:
         """Wait (a little) until what was queued is written: a refusal's message before its close frame."""
+        self._write_turn()
         if self._writer is not None and not self.closed:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(within):
@@ -214,6 +241,7 @@ class Outbox:
     def stop(self) -> None:
         """Write nothing more: the writer ends, producers waiting for room return, the queue is let go."""
         self.closed = True
+        self._turn = None
         if self._writer is not None and self._writer is not _current_task():
             self._writer.cancel()
         while not self.queue.empty():

@@ -7,7 +7,8 @@ subscribers, and the keeper of its authenticated WebSockets.
   there is no Redis: the in-process wake-ups and the timer do it all.
 - Woken, the hub reads the events after its cursor from the database **once**, works out visibility once per
   distinct viewer for that batch of events (which of their accounts each may see), and hands each subscriber the
-  events it asked for and may see.
+  events it asked for and may see. A subscriber that is caught up gets its shared frame written by the hub, in
+  the hub's turn, without its task being woken (`Subscriber.write`; billrun/fanout.py).
 - **Resuming without a gap or a duplicate:** a subscriber registers first (from then on the hub hands it every
   new event, which it buffers), then replays what it missed from the log, then drains its buffer, skipping what
   the replay already gave. A subscriber whose buffer overflows (BILLRUN_SUBSCRIBER_BUFFER), or that registered
@@ -294,7 +295,12 @@ class Hub:
     async def _hand_out(self, batch: list[models.Event]) -> None:
         viewers = {_viewer_key(s.viewer): s.viewer for s in self.subscribers}
         seen = await _visibility(batch, viewers.values())
-        plan: list[tuple[models.Event, list[tuple[Subscriber, tuple | None]]]] = []
+        # Subscribers that share results form a group (operation, viewer's scope): worked out once per batch of
+        # events, so a delivery costs an index, not a key.
+        group_of: dict[Subscriber, int] = {}
+        groups: dict[tuple, int] = {}
+        keys: list[tuple] = []  # each group's key
+        plan: list[tuple[models.Event, list[tuple[Subscriber, int]]]] = []
         handed = 0
         for event in batch:
             targets = set(self._anywhere)
@@ -302,39 +308,51 @@ class Hub:
                 targets |= self._by_batch.get(event.batch_id, set())
             if event.job_id is not None:
                 targets |= self._by_job.get(event.job_id, set())
-            receivers: list[tuple[Subscriber, tuple | None]] = []
+            receivers: list[tuple[Subscriber, int]] = []
             for subscriber in targets:
                 allowed = seen.get(_viewer_key(subscriber.viewer))
                 if allowed is None:  # registered meanwhile (and reading the log), or its permissions changed
                     subscriber.lose_track()
                 elif subscriber.interest.matches(event) and (event.account_id is None or allowed(event.account_id)):
-                    direct = subscriber.direct
-                    receivers.append((subscriber, direct.executor.sharing_key(event) if direct is not None
-                                      else None))
+                    group = group_of.get(subscriber)
+                    if group is None:
+                        key = subscriber.direct.executor.group_key() if subscriber.direct is not None else None
+                        group = -1 if key is None else groups.setdefault(key, len(groups))
+                        if group == len(keys):
+                            keys.append(key)  # type: ignore[arg-type]  # a new group has a key
+                        group_of[subscriber] = group
+                    receivers.append((subscriber, group))
             plan.append((event, receivers))
             handed += len(receivers)
-        shared = await self._shared_frames(plan)
-        for event, receivers in plan:
-            for subscriber, key in receivers:
-                if not subscriber.write(event, shared.get(key) if key is not None else None):
+        shared = await self._shared_frames(plan, keys)
+        for (event, receivers), frames in zip(plan, shared, strict=True):
+            for subscriber, group in receivers:
+                if not subscriber.write(event, frames[group] if group >= 0 else None):
                     subscriber.hand(event)
         live_metrics.events_delivered(handed)
 
-    async def _shared_frames(self, plan: list[tuple[models.Event, list[tuple[Subscriber, tuple | None]]]]
-                             ) -> dict[tuple, "fanout.Shared"]:
-        """The shared executions the caught-up subscribers of `plan` need: one per (operation, viewer, event),
-        started here and awaited together; a subscriber not caught up takes its event through its task."""
-        found: dict[tuple, fanout.Shared] = {}
+    async def _shared_frames(self, plan: list[tuple[models.Event, list[tuple[Subscriber, int]]]],
+                             keys: list[tuple]) -> list[list["fanout.Shared | None"]]:
+        """Per event of `plan`, per group, the shared execution its caught-up subscribers need (one per operation,
+        viewer's scope and event), started here and awaited together; a subscriber not caught up takes its event
+        through its task."""
+        found: list[list[fanout.Shared | None]] = []
+        waiting: list[asyncio.Future] = []
         for event, receivers in plan:
-            for subscriber, key in receivers:
-                if key is None or key in found or not subscriber.caught_up:
+            slots: list[fanout.Shared | None] = [None] * len(keys)
+            for subscriber, group in receivers:
+                if group < 0 or slots[group] is not None or not subscriber.caught_up:
                     continue
-                assert subscriber.direct is not None
+                direct = subscriber.direct  # the first caught-up subscriber of the group executes for all
+                assert direct is not None
                 try:
-                    found[key] = subscriber.direct.shared(event, key)
+                    shared = slots[group] = direct.shared(event, (*keys[group], event.id))
                 except Exception:  # its task's path reports it, as for any result
                     log.debug("a shared execution could not start", exc_info=True)
-        waiting = [s.future for s in found.values() if not s.future.done()]
+                    continue
+                if not shared.future.done():
+                    waiting.append(shared.future)
+            found.append(slots)
         if waiting:
             await asyncio.wait(waiting)
         return found

@@ -55,13 +55,22 @@ class FrameWriter:
 
     def write(self, *parts: bytes) -> bool:
         """One text frame whose UTF-8 text is `parts` joined; False when the socket takes no more frames."""
+        return self.write_framed([text_frame(parts)])
+
+    def write_framed(self, chunks: list[bytes]) -> bool:
+        """Whole frames (`text_frame`'s), in one write; False when the socket takes no more frames."""
         if not self.open:
             return False
-        size = 0
-        for part in parts:
-            size += len(part)
-        self._protocol.transport.write(b"".join((text_frame_head(size), *parts)))
+        self._protocol.transport.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
         return True
+
+
+def text_frame(parts: tuple[bytes, ...] | list[bytes]) -> bytes:
+    """The whole frame of the text `parts` joined."""
+    size = 0
+    for part in parts:
+        size += len(part)
+    return b"".join((text_frame_head(size), *parts))
 
 
 class FrameWritingWebSocketProtocol(WebSocketsSansIOProtocol):
