@@ -34,10 +34,22 @@ BATCH_EVENTS = ("subscription($batch: ID!, $after: String) { billingBatchEvents(
 
 
 @asynccontextmanager
-async def _api(env: dict[str, str]) -> AsyncIterator[str]:
-    """A `billrun serve` process; yields its WebSocket URL."""
-    async with bench.served(env, ["-m", "billrun", "serve"]) as (address, _):
-        yield f"ws://{address}/graphql"
+async def _api(env: dict[str, str]) -> AsyncIterator[tuple[str, int]]:
+    """A `billrun serve` process; yields its WebSocket URL and its pid."""
+    async with bench.served(env, ["-m", "billrun", "serve"]) as (address, pid):
+        yield f"ws://{address}/graphql", pid
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system) process `pid` has used so far, from its kernel clock: a figure that does not
+    depend on what else the machine runs (unlike latencies, which wait for a core)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _load() -> float:
+    return round(os.getloadavg()[0], 1)
 
 
 class RawClient(asyncio.Protocol):
@@ -260,9 +272,9 @@ def _pace(followers: list[dict]) -> dict:
 
 
 async def _processed_while_followed(url: str, token: str, viewer: Viewer, subscribers: int, name: str,
-                                    processes: int) -> tuple[list[float], dict]:
-    """Process one batch with the worker while `subscribers` clients follow it; every arrival's latency, and how
-    the events came."""
+                                    processes: int, api_pid: int) -> tuple[list[float], dict]:
+    """Process one batch with the worker while `subscribers` clients follow it; every arrival's latency, how the
+    events came, and the API process's CPU time per delivery while they came."""
     from strawberry.relay import to_base64
 
     from billrun.settings import get_settings
@@ -275,14 +287,21 @@ async def _processed_while_followed(url: str, token: str, viewer: Viewer, subscr
     try:
         await followers.start()
         await asyncio.sleep(1.0)  # the last subscriptions registered with the hub (set-up, not measured)
+        cpu = cpu_seconds(api_pid)
         await processing.start_processing(viewer, batch.id)
         found = await followers.results()
+        cpu = cpu_seconds(api_pid) - cpu
     finally:
         await followers.stop()
-    return _latencies_ms(found), _pace(found)
+    pace = _pace(found)
+    deliveries = sum(len(f["events"]) for f in found)
+    pace["api_cpu_seconds"] = round(cpu, 2)
+    pace["api_cpu_us_per_delivery"] = round(cpu * 1e6 / deliveries, 1)
+    pace["load_average_1m"] = _load()
+    return _latencies_ms(found), pace
 
 
-async def _resume(url: str, token: str, viewer: Viewer, missed: int) -> dict:
+async def _resume(url: str, token: str, viewer: Viewer, missed: int, api_pid: int) -> dict:
     """M events committed while away, then one re-subscription with the cursor: seconds until the last arrives."""
     from strawberry.relay import to_base64
 
@@ -297,15 +316,19 @@ async def _resume(url: str, token: str, viewer: Viewer, missed: int) -> dict:
     followers = Followers(url, token, 1, {"batch": to_base64("BillingBatch", batch.id), "after": str(cursor)},
                           str(missed), 1)
     try:
+        cpu = cpu_seconds(api_pid)
         await followers.start()
         (found,) = await followers.results()
+        cpu = cpu_seconds(api_pid) - cpu
     finally:
         await followers.stop()
     seconds = found["events"][-1][0] - found["started"]
     cursors = [int(e["cursor"]) for _, e in found["events"]]
     if cursors != sorted(set(cursors)) or len(cursors) != missed:
         raise SystemExit("the resumed subscriber did not get every missed event once, in order")
-    return {"missed_events": missed, "seconds": round(seconds, 2), "events_per_second": round(missed / seconds)}
+    return {"missed_events": missed, "seconds": round(seconds, 2), "events_per_second": round(missed / seconds),
+            "api_cpu_seconds": round(cpu, 2), "api_cpu_us_per_event": round(cpu * 1e6 / missed, 1),
+            "load_average_1m": _load()}
 
 
 async def bench_live(contracts: int, subscribers: int, missed: int, chunk_size: int, fan_out_chunk_size: int,
@@ -324,15 +347,16 @@ async def bench_live(contracts: int, subscribers: int, missed: int, chunk_size: 
                                permissions=["BILLING_ACCESS", "ADMIN"])
         viewer = await bench._bench_viewer("bench-live")
         token, _ = await auth.create_api_token(None, user_id=viewer.user_id, name="bench-live-ws")
-        async with _api(env) as url:
+        async with _api(env) as (url, pid):
             async with bench._workers(dict(env, BILLRUN_CHUNK_SIZE=str(chunk_size)), 1):
-                await _processed_while_followed(url, token, viewer, 1, "bench-live-warm-up", 1)  # not measured
-                latency = _summary((await _processed_while_followed(url, token, viewer, 1, "bench-live-1", 1))[0])
+                await _processed_while_followed(url, token, viewer, 1, "bench-live-warm-up", 1, pid)  # not measured
+                latency = _summary((await _processed_while_followed(url, token, viewer, 1, "bench-live-1", 1,
+                                                                    pid))[0])
             async with bench._workers(dict(env, BILLRUN_CHUNK_SIZE=str(fan_out_chunk_size)), 1):
                 samples, pace = await _processed_while_followed(url, token, viewer, subscribers,
-                                                                f"bench-live-{subscribers}", client_processes)
+                                                                f"bench-live-{subscribers}", client_processes, pid)
                 fan_out = {**_summary(samples), **pace}
-            resumed = await _resume(url, token, viewer, missed)
+            resumed = await _resume(url, token, viewer, missed, pid)
     finally:
         await db.close()
     return {"contracts": contracts, "chunk_size": chunk_size, "latency_one_subscriber": latency,

@@ -65,6 +65,7 @@ def uvicorn_options(settings: Settings, *, host: str | None = None, port: int | 
     return {"host": host or settings.host, "port": port or settings.port, "workers": workers,
             "log_level": settings.log_level.lower(), "log_config": logs.uvicorn_log_config(settings),
             "proxy_headers": False,  # the app applies them, from BILLRUN_TRUSTED_PROXIES only
+            "ws": "billrun.ws_protocol:FrameWritingWebSocketProtocol",  # uvicorn's, writing events' frames whole
             "ws_max_size": settings.max_ws_message_bytes,
             "ws_per_message_deflate": settings.ws_per_message_deflate}
 

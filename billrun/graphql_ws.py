@@ -80,7 +80,7 @@ class BoundedWebSocketAdapter(ASGIWebSocketAdapter):
     async def send_json(self, message: Any) -> None:
         """Queued behind the frames before it (never waits for the socket, unless its queue is full)."""
         encoded = self.view.encode_json(message)
-        await self.outbox.put(encoded if isinstance(encoded, str) else encoded.decode())
+        await self.outbox.put(encoded.encode() if isinstance(encoded, str) else encoded)
 
     async def close(self, code: int, reason: str) -> None:
         """What was queued first (a refusal's message), then the close frame."""

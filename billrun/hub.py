@@ -7,7 +7,8 @@ subscribers, and the keeper of its authenticated WebSockets.
   there is no Redis: the in-process wake-ups and the timer do it all.
 - Woken, the hub reads the events after its cursor from the database **once**, works out visibility once per
   distinct viewer for that batch of events (which of their accounts each may see), and hands each subscriber the
-  events it asked for and may see.
+  events it asked for and may see. A subscriber that is caught up gets its shared frame written by the hub, in
+  the hub's turn, without its task being woken (`Subscriber.write`; billrun/fanout.py).
 - **Resuming without a gap or a duplicate:** a subscriber registers first (from then on the hub hands it every
   new event, which it buffers), then replays what it missed from the log, then drains its buffer, skipping what
   the replay already gave. A subscriber whose buffer overflows (BILLRUN_SUBSCRIBER_BUFFER), or that registered
@@ -30,7 +31,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 import models
-from billrun import live_metrics, wakeups
+from billrun import fanout, live_metrics, wakeups
 from billrun.settings import get_settings
 from domain import auth, events
 from domain.access import Viewer, sees_all_accounts, visible
@@ -74,9 +75,15 @@ async def replay(viewer: Viewer, interest: Interest, after: int, limit: int = RE
 
 
 class Subscriber:
-    """One subscription: what it asked for, for whom, and the live events handed to it and not yet taken."""
+    """One subscription: what it asked for, for whom, and the live events handed to it and not yet taken.
 
-    def __init__(self, viewer: Viewer, interest: Interest, start: int, limit: int) -> None:
+    With `direct` (its fast path over one of our WebSockets), the hub writes an event's shared frame itself while
+    the subscription is caught up — its task waiting for events, nothing handed and not taken, no catch-up from
+    the log due — instead of waking the task: the frame goes to the socket's outbox in the same order the task
+    would have written it, and the task is not woken at all (`write`). Anything else is handed to the task."""
+
+    def __init__(self, viewer: Viewer, interest: Interest, start: int, limit: int,
+                 direct: "fanout.FastOperation | None" = None, final_type: str | None = None) -> None:
         self.viewer = viewer
         self.interest = interest
         self.start = start  # the hub hands this subscriber every event after this cursor
@@ -84,6 +91,12 @@ class Subscriber:
         self.pending: deque[models.Event] = deque()
         self.catch_up = False  # the buffer cannot be trusted: read the log from the last cursor taken
         self.ready = asyncio.Event()
+        self.direct = direct
+        self.final_type = final_type  # the event that ends the subscription: always its task's to deliver
+        self.task = asyncio.current_task() if direct is not None else None
+        self.last = start  # the cursor of the last event it delivered (or skipped as delivered already)
+        self.parked = False  # its task waits for events
+        self.active = True
 
     def hand(self, event: models.Event) -> None:
         if self.catch_up:
@@ -100,29 +113,58 @@ class Subscriber:
         self.catch_up = True
         self.ready.set()
 
+    @property
+    def caught_up(self) -> bool:
+        """The hub may write this subscription's next frame itself (see the class's docstring)."""
+        task = self.task
+        return (self.parked and self.active and not self.pending and not self.catch_up and task is not None
+                and not task.done() and not task.cancelling())
+
+    def write(self, event: models.Event, shared: "fanout.Shared | None") -> bool:
+        """Deliver `event` now, on the hub's turn, when caught up and its shared frame is ready and has no
+        errors; False when it must be handed to the task instead."""
+        if shared is None or not self.caught_up:
+            return False
+        if event.id <= self.last:
+            return True  # its replay from the log gave it already
+        if event.type == self.final_type:
+            return False
+        payload = shared.payload()
+        if payload is None:
+            return False
+        assert self.direct is not None
+        if not self.direct.sink.offer(payload):
+            return False  # no room (the task waits for it, and the 1013 rule), or the socket is gone
+        self.last = event.id
+        return True
+
     async def events(self, after: int | None) -> AsyncIterator[models.Event]:
         """Every event it may see and asked for after cursor `after` (None: from its registration), in cursor
         order, each once, for as long as it is iterated."""
-        last = self.start if after is None else after
+        self.last = self.start if after is None else after
         self.catch_up = self.catch_up or after is not None
         while True:
             if self.catch_up:
                 self.catch_up = False  # before reading: what is handed from now on is buffered
                 while True:
-                    page = await replay(self.viewer, self.interest, last)
+                    page = await replay(self.viewer, self.interest, self.last)
                     for event in page:
-                        last = event.id
+                        self.last = event.id
                         yield event
                     if len(page) < READ_PAGE:
                         break
             while self.pending and not self.catch_up:
                 event = self.pending.popleft()
-                if event.id > last:
-                    last = event.id
+                if event.id > self.last:
+                    self.last = event.id
                     yield event
             self.ready.clear()
             if not self.pending and not self.catch_up:
-                await self.ready.wait()
+                self.parked = True
+                try:
+                    await self.ready.wait()
+                finally:
+                    self.parked = False
 
 
 @dataclass
@@ -195,8 +237,10 @@ class Hub:
 
     # ------------------------------------------------------------ subscribers
 
-    def subscribe(self, viewer: Viewer, interest: Interest) -> Subscriber:
-        subscriber = Subscriber(viewer, interest, self.cursor, self.settings.subscriber_buffer)
+    def subscribe(self, viewer: Viewer, interest: Interest, direct: "fanout.FastOperation | None" = None,
+                  final_type: str | None = None) -> Subscriber:
+        """Register a subscriber (with `direct`, the hub writes its frames itself while it is caught up)."""
+        subscriber = Subscriber(viewer, interest, self.cursor, self.settings.subscriber_buffer, direct, final_type)
         if self._moving:  # the batch being handed out may miss it: it reads the log itself
             subscriber.catch_up = True
         self.subscribers.add(subscriber)
@@ -205,6 +249,7 @@ class Hub:
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
+        subscriber.active = False
         if subscriber in self.subscribers:
             self.subscribers.discard(subscriber)
             self._index(subscriber).discard(subscriber)
@@ -250,6 +295,12 @@ class Hub:
     async def _hand_out(self, batch: list[models.Event]) -> None:
         viewers = {_viewer_key(s.viewer): s.viewer for s in self.subscribers}
         seen = await _visibility(batch, viewers.values())
+        # Subscribers that share results form a group (operation, viewer's scope): worked out once per batch of
+        # events, so a delivery costs an index, not a key.
+        group_of: dict[Subscriber, int] = {}
+        groups: dict[tuple, int] = {}
+        keys: list[tuple] = []  # each group's key
+        plan: list[tuple[models.Event, list[tuple[Subscriber, int]]]] = []
         handed = 0
         for event in batch:
             targets = set(self._anywhere)
@@ -257,14 +308,54 @@ class Hub:
                 targets |= self._by_batch.get(event.batch_id, set())
             if event.job_id is not None:
                 targets |= self._by_job.get(event.job_id, set())
+            receivers: list[tuple[Subscriber, int]] = []
             for subscriber in targets:
                 allowed = seen.get(_viewer_key(subscriber.viewer))
                 if allowed is None:  # registered meanwhile (and reading the log), or its permissions changed
                     subscriber.lose_track()
                 elif subscriber.interest.matches(event) and (event.account_id is None or allowed(event.account_id)):
+                    group = group_of.get(subscriber)
+                    if group is None:
+                        key = subscriber.direct.executor.group_key() if subscriber.direct is not None else None
+                        group = -1 if key is None else groups.setdefault(key, len(groups))
+                        if group == len(keys):
+                            keys.append(key)  # type: ignore[arg-type]  # a new group has a key
+                        group_of[subscriber] = group
+                    receivers.append((subscriber, group))
+            plan.append((event, receivers))
+            handed += len(receivers)
+        shared = await self._shared_frames(plan, keys)
+        for (event, receivers), frames in zip(plan, shared, strict=True):
+            for subscriber, group in receivers:
+                if not subscriber.write(event, frames[group] if group >= 0 else None):
                     subscriber.hand(event)
-                    handed += 1
         live_metrics.events_delivered(handed)
+
+    async def _shared_frames(self, plan: list[tuple[models.Event, list[tuple[Subscriber, int]]]],
+                             keys: list[tuple]) -> list[list["fanout.Shared | None"]]:
+        """Per event of `plan`, per group, the shared execution its caught-up subscribers need (one per operation,
+        viewer's scope and event), started here and awaited together; a subscriber not caught up takes its event
+        through its task."""
+        found: list[list[fanout.Shared | None]] = []
+        waiting: list[asyncio.Future] = []
+        for event, receivers in plan:
+            slots: list[fanout.Shared | None] = [None] * len(keys)
+            for subscriber, group in receivers:
+                if group < 0 or slots[group] is not None or not subscriber.caught_up:
+                    continue
+                direct = subscriber.direct  # the first caught-up subscriber of the group executes for all
+                assert direct is not None
+                try:
+                    shared = slots[group] = direct.shared(event, (*keys[group], event.id))
+                except Exception:  # its task's path reports it, as for any result
+                    log.debug("a shared execution could not start", exc_info=True)
+                    continue
+                if not shared.future.done():
+                    waiting.append(shared.future)
+            found.append(slots)
+        if waiting:
+            await asyncio.wait(waiting)
+        return found
 
     # ------------------------------------------------------------ Redis
 

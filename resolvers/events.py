@@ -142,7 +142,8 @@ async def _live(info: CtxInfo, interest: Interest, after: int | None,
     # result has errors, or a stream outside a WebSocket, goes through Strawberry's per-operation path.
     fast = fanout.fast_operation(fresh)
     hub = await Hub.running()
-    subscriber = hub.subscribe(viewer, interest)
+    # While it is caught up, the hub writes its frames itself, without waking this task (billrun/hub.py).
+    subscriber = hub.subscribe(viewer, interest, direct=fast, final_type=final_type.value if final_type else None)
     try:
         async for event in subscriber.events(after):
             try:

@@ -89,10 +89,16 @@ class SharedEventExecutor(SuggestionFreeExecutor):
         return executor
 
     def sharing_key(self, event: models.Event) -> tuple | None:
+        group = self.group_key()
+        return None if group is None else (*group, event.id)
+
+    def group_key(self) -> tuple | None:
+        """What the subscribers sharing this one's results have in common: the operation and the viewer's scope
+        (the event's cursor completes the sharing key)."""
         viewer = getattr(self.context_value, "viewer", None)
         if viewer is None or self._operation_key is None:
             return None
-        return (*self._operation_key, viewer.user_id, viewer.permissions, event.id)
+        return (*self._operation_key, viewer.user_id, viewer.permissions)
 
     def _key_of_operation(self) -> tuple | None:
         source = self.operation.loc.source.body if self.operation.loc is not None else None

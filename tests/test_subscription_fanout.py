@@ -173,3 +173,57 @@ async def test_a_socket_that_does_not_read_is_closed_without_delaying_the_others
         slow.close()
         await fast.close()
     assert value((await server.http.get("/metrics")).text, "billrun_websockets_too_far_behind_total") == 1
+
+
+@pytest.fixture
+async def roomy_server() -> AsyncIterator[Served]:
+    """A `billrun serve` process whose socket queues hold every frame the test makes: nothing is closed as too far
+    behind, so a paused reader's frames wait in its queue."""
+    _, token = await make_token("partner@example.com", ALL, "Pat Partner")
+    with live_server(BILLRUN_WS_SEND_QUEUE=str(4 * ROUND), BILLRUN_MAX_ALIASES="200") as port:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+            yield Served(port, http, token)
+
+
+ROUND = 2000  # events of ~6 KB a frame: 12 MB, more than a socket and its transport buffer hold
+
+
+async def _commit_round(batch: str, start: int) -> None:
+    async with in_transaction():
+        for n in range(start, start + ROUND):
+            await events.batch_analyzed(int(from_base64(batch)[1]), n, 0)
+
+
+async def test_frames_written_at_once_and_frames_queued_behind_a_full_socket_arrive_in_order_on_both_protocols(
+        roomy_server: Served) -> None:
+    """A frame is written at once only while nothing waits in its socket's queue and the transport takes it: a
+    reader that pauses gets the rest queued, and frames that come while the queue drains go behind them."""
+    server = roomy_server
+    await billing.books(server.api)
+    batch = await billing.batch(server.api)
+    paused = await _slow_client(server.port, server.token, batch)  # WIDE frames, reading paused once acknowledged
+    paused.done = lambda frame, count: count >= 2 * ROUND
+    legacy = await Subscription(server.url, server.token, LEGACY).open(WIDE, {"batch": batch})
+    try:
+        deadline = asyncio.get_running_loop().time() + DEADLINE
+        while value((await server.http.get("/metrics")).text, "billrun_subscriptions_open") < 2:
+            assert asyncio.get_running_loop().time() < deadline, "the subscriptions never registered"
+            await asyncio.sleep(0.05)
+        await _commit_round(batch, 0)
+        legacy_cursors = [int((await legacy.next())["billingBatchEvents"]["cursor"]) for _ in range(ROUND)]
+        # The hub has handed the round out: the paused socket holds a few frames, its queue the rest.
+        assert paused.transport is not None and len(paused.arrivals) < ROUND
+        paused.transport.resume_reading()
+        await _commit_round(batch, ROUND)  # while its queue drains: these go behind what waits
+        legacy_cursors += [int((await legacy.next())["billingBatchEvents"]["cursor"]) for _ in range(ROUND)]
+        async with asyncio.timeout(DEADLINE):
+            await paused.finished
+    finally:
+        paused.close()
+        await legacy.close()
+    cursors = [int(json.loads(frame)["payload"]["data"]["billingBatchEvents"]["cursor"])
+               for _, frame in paused.arrivals]
+    assert len(cursors) == 2 * ROUND and cursors == sorted(set(cursors))  # every one once, in order
+    assert cursors == legacy_cursors
+    assert cursors[-1] - cursors[0] == 2 * ROUND - 1  # no gap
+    assert value((await server.http.get("/metrics")).text, "billrun_websockets_too_far_behind_total") == 0

@@ -147,6 +147,28 @@ def test_serve_gives_uvicorn_the_same_message_limit() -> None:
     assert uvicorn_options(get_settings())["ws_max_size"] == get_settings().max_ws_message_bytes
 
 
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 200_000])
+def test_a_frame_written_whole_is_the_frame_websockets_would_write(size: int) -> None:
+    """The events' frames bypass websockets' framing (billrun/ws_protocol.py): same bytes, every length form."""
+    from websockets.frames import Frame, Opcode
+
+    from billrun.ws_protocol import text_frame_head
+
+    text = ("é" * (size // 2) + "a" * (size % 2)).encode()  # `size` bytes of UTF-8
+    head, body = text[: size // 3], text[size // 3:]
+    assert text_frame_head(len(head) + len(body)) + head + body == Frame(Opcode.TEXT, text).serialize(
+        mask=False, extensions=[])
+
+
+def test_serve_runs_uvicorn_s_websocket_protocol_that_writes_frames_whole() -> None:
+    from uvicorn.importer import import_from_string
+
+    from billrun.cli import uvicorn_options
+    from billrun.ws_protocol import FrameWritingWebSocketProtocol
+
+    assert import_from_string(uvicorn_options(get_settings())["ws"]) is FrameWritingWebSocketProtocol
+
+
 MALFORMED = {
     "a string": '"x"',
     "a list": "[]",
