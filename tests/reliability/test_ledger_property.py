@@ -1,13 +1,14 @@
 """The ledger under random work: hypothesis draws small worlds (1 to 4 accounts, contracts, price schedules, one-off
 items, auto-pay tokens that succeed, decline, fail transiently or lose their answer) and then a sequence of steps
-— processing, reversing, dispositions, mass updates, detail edits and misc charges, posting, payments and their
+— processing, reversing, dispositions, mass updates, detail edits, revenue splits and misc charges, posting, payments and their
 retries, the sweeper settling lost answers, credit notes (whole or partial, credit or refund, issued or voided),
 re-billing a credited period, the next month's batch that adopts held billings and uses account credit.
 
 After every step: every journal entry balances (the largest imbalance found is 0), the trial balance is zero,
 the receivables of the example's accounts equal their invoices' open balances less what is owed back to the
 customers (available account credit, refunds not made), and the journal rows seen so far are unchanged — only
-appended (a digest of every entry and line row, `domain.ledger.journal_digest`).
+appended (a digest of every entry and line row, `domain.ledger.journal_digest`); and every journal amount is
+whole in the currency's minor unit (JPY worlds too).
 
 The steps go through the GraphQL API as a client would; the worker jobs they start (processing, analysis,
 posting, export, auto-pay, credit notes) run in this process through the domain calls the actors make
@@ -22,7 +23,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import models
@@ -48,6 +49,8 @@ MASS = """mutation($batch: ID!, $status: BillingStatus!, $from: [BillingStatus!]
   input: {batchId: $batch, status: $status, filter: {status: $from}}) { changedCount errors { code } } }"""
 EDIT = """mutation($id: ID!, $amount: Decimal!) { updateBillingDetail(input: {id: $id, billingAmount: $amount}) {
   errors { code } } }"""
+SPLIT = """mutation($id: ID!, $amount: Decimal!, $splits: [DistributionInput!]!) { updateBillingDetail(input: {
+  id: $id, billingAmount: $amount, distributions: $splits}) { errors { code } } }"""
 MISC = """mutation($id: ID!, $amount: Decimal!, $revenue: ID!) { addMiscCharge(input: {billingId: $id,
   description: "Extra", amount: $amount, revenueAccountId: $revenue}) { errors { code } } }"""
 POST = """mutation($id: ID!) { postBillingBatch(input: {batchId: $id, mode: EXPORT}) { job { id }
@@ -61,7 +64,7 @@ RETRY = """mutation($id: ID!) { retryPayment(input: {invoiceId: $id}) { errors {
 BOOKS = """{ trialBalance { totalDebit totalCredit balanced } }"""
 
 TARGETS = ("APPROVED", "APPROVED", "HOLD", "CANCELLED", "REJECTED", "APPROVAL_IN_PROCESS", "NEW")
-STEPS = ("process", "reverse", "dispose", "mass", "edit", "misc", "post", "credit", "void", "retry", "sweep",
+STEPS = ("process", "reverse", "dispose", "mass", "edit", "split", "misc", "post", "credit", "void", "retry", "sweep",
          "rebill", "next")
 
 
@@ -78,6 +81,7 @@ class Figures:
     trial_balance_off: int = 0
     receivable_mismatches: int = 0
     journal_rows_mutated: int = 0
+    amounts_below_minor_unit: int = 0
     invoices: int = 0
     payments_succeeded: int = 0
     credit_notes_issued: int = 0
@@ -98,7 +102,8 @@ async def books(admin: Api, alone: None):
         "entries_written": figures.entries_written, "max_imbalance": str(figures.max_imbalance),
         "unbalanced_entries": figures.unbalanced_entries, "trial_balance_off": figures.trial_balance_off,
         "receivable_mismatches": figures.receivable_mismatches,
-        "journal_rows_mutated": figures.journal_rows_mutated, "invoices": figures.invoices,
+        "journal_rows_mutated": figures.journal_rows_mutated,
+        "amounts_below_minor_unit": figures.amounts_below_minor_unit, "invoices": figures.invoices,
         "payments_succeeded": figures.payments_succeeded, "credit_notes_issued": figures.credit_notes_issued,
         "wall_seconds": round(wall, 1)},
         lost=figures.receivable_mismatches, duplicated=figures.unbalanced_entries,
@@ -106,7 +111,8 @@ async def books(admin: Api, alone: None):
         held=["every journal entry balances after every step (max imbalance 0)",
               "the trial balance is zero after every step",
               "receivables equal open invoice balances less account credit and refunds owed",
-              "journal rows are only appended: the digest of the rows seen so far never changes"])
+              "journal rows are only appended: the digest of the rows seen so far never changes",
+              "every journal amount is whole in the currency's minor unit (no fractional cents or yen)"])
 
 
 class Example:
@@ -154,7 +160,7 @@ class Example:
         if status == BatchStatus.NOT_STARTED:
             found.append("process")
         if status == BatchStatus.PROCESSED:
-            found += ["reverse", "dispose", "dispose", "mass", "edit", "misc", "post", "post"]
+            found += ["reverse", "dispose", "dispose", "mass", "edit", "split", "misc", "post", "post"]
         if await models.Invoice.filter(batch_id__in=self.batches).exists():
             found += ["credit", "credit", "void", "retry", "sweep", "rebill"]
         if status in (BatchStatus.POSTED, BatchStatus.COMPLETED) and self.month < 12:
@@ -205,6 +211,23 @@ class Example:
             await self.mutate("updateBillingDetail", EDIT, {"id": worlds.gid("BillingDetail", self.draw(
                 st.sampled_from(details), "detail")), "amount": self._amount()})
 
+    async def _split(self) -> None:
+        """A line's revenue split over both revenue accounts (a partial credit then spreads over both)."""
+        details = await models.BillingDetail.filter(billing__batch_id=self.batch).exclude(
+            kind=DetailKind.TAX).order_by("id").values_list("id", "amount")
+        if details:
+            detail, amount = self.draw(st.sampled_from(details), "detail")
+            share = self.draw(st.sampled_from([Decimal("0.5"), Decimal("0.3"), Decimal("0.07")]), "share")
+            first = (amount * share).quantize(self.minor)
+            await self.mutate("updateBillingDetail", SPLIT, {"id": worlds.gid("BillingDetail", detail),
+                                                             "amount": str(amount), "splits": [
+                {"revenueAccountId": self.accounts["4000"], "amount": str(first)},
+                {"revenueAccountId": self.accounts["4100"], "amount": str(amount - first)}]})
+
+    @property
+    def minor(self) -> Decimal:
+        return Decimal(1) if self.built.currency == "JPY" else Decimal("0.01")
+
     async def _misc(self) -> None:
         billing = await self._billing()
         if billing is not None:
@@ -236,8 +259,7 @@ class Example:
                 "id", "amount")
             detail, amount = self.draw(st.sampled_from(details), "line")
             share = self.draw(st.sampled_from([None, Decimal("0.5"), Decimal("0.1")]), "share")
-            places = Decimal(1) if self.built.currency == "JPY" else Decimal("0.01")
-            part = None if share is None else str((amount * share).quantize(places))
+            part = None if share is None else str((amount * share).quantize(self.minor))
             data["lines"] = [{"invoiceLineId": worlds.gid("BillingDetail", detail), "amount": part}]
         if invoice.amount_paid > 0 and self.draw(st.booleans(), "refund"):
             data["refundAmount"] = str(invoice.amount_paid)  # all of it; refused when more than is returned
@@ -299,9 +321,14 @@ class Example:
         self.digest[0] = digest
         receivable, expected = await self.receivables()
         f.receivable_mismatches += receivable != expected
+        fractional = [amount for pair in await models.JournalLine.filter(
+            entry__invoice__account_id__in=self.built.account_ids).values_list("debit", "credit")
+            for amount in pair if amount != amount.quantize(self.minor)]
+        f.amounts_below_minor_unit += len(fractional)
         assert max(off, default=0) == 0 and debits == credits, (max(off, default=0), debits, credits)
         assert unchanged, "a journal row seen earlier changed"
         assert receivable == expected, (receivable, expected)
+        assert not fractional, f"journal amounts finer than the {self.built.currency} minor unit: {fractional}"
 
     async def receivables(self) -> tuple[Decimal, Decimal]:
         """The receivables account's balance over the example's accounts, and what it should be: their
@@ -329,7 +356,7 @@ class Example:
 
 
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, print_blob=False,
-          phases=[Phase.explicit, Phase.generate, Phase.shrink],
+          phases=worlds.PHASES,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large, HealthCheck.large_base_example])
 @given(world=worlds.worlds(), data=st.data())

@@ -20,7 +20,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import models
@@ -148,7 +148,7 @@ async def _compare(api: Api, batch_id: int, figures: Figures) -> None:
 
 
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, print_blob=False,
-          phases=[Phase.explicit, Phase.generate, Phase.shrink],
+          phases=worlds.PHASES,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large, HealthCheck.large_base_example])
 @given(world=worlds.worlds(), next_month=st.booleans())
