@@ -1,8 +1,9 @@
-"""The ledger under random work: hypothesis draws small worlds (1 to 4 accounts, contracts, price schedules, one-off
-items, auto-pay tokens that succeed, decline, fail transiently or lose their answer) and then a sequence of steps
-— processing, reversing, dispositions, mass updates, detail edits, revenue splits and misc charges, posting, payments and their
-retries, the sweeper settling lost answers, credit notes (whole or partial, credit or refund, issued or voided),
-re-billing a credited period, the next month's batch that adopts held billings and uses account credit.
+"""The ledger under random work: hypothesis draws small worlds (1 to 4 accounts, contracts, price schedules,
+one-off items, auto-pay tokens that succeed, decline, fail transiently or lose their answer) and then a sequence
+of steps — processing, reversing, dispositions, mass updates, detail edits, revenue splits and misc charges,
+posting, payments and their retries, the sweeper settling lost answers, credit notes (whole or partial, credit
+or refund, issued or voided), re-billing a credited period, the next month's batch that adopts held billings and
+uses account credit.
 
 After every step: every journal entry balances (the largest imbalance found is 0), the trial balance is zero,
 the receivables of the example's accounts equal their invoices' open balances less what is owed back to the
