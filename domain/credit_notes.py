@@ -32,7 +32,7 @@ from domain.errors import DomainError, ErrorCode, Problem, raise_if
 from domain.gateway import GatewayTimeout, TransientGatewayError, get_gateway
 from domain.invoice_pdf import InvoiceDocument, InvoiceLine, address_lines, printed_line, render_invoice_pdf
 from domain.ledger import open_balance as balance
-from domain.money import is_money
+from domain.money import is_money, to_money
 from domain.transactions import in_transaction
 from models import locks
 from models.bulk import allocate_ids, insert_rows, money_sums
@@ -286,7 +286,7 @@ async def issue(viewer: Viewer, credit_note_id: int) -> models.CreditNote:
         open_now = await _open_amounts(invoice, excluding=note.id)
         _plan(invoice, open_now, [LineRequest(line.detail_id, line.amount) for line in lines])
         split = await _split(invoice, note.amount, note.refund_amount, note.credit_amount, excluding=note.id)
-        entry = await _entry_lines(accounts.receivable_id, note.amount, lines, open_now)
+        entry = await _entry_lines(accounts.receivable_id, note.amount, lines, open_now, invoice.currency)
         # Numbers last: the counter stays row-locked from here to commit.
         number = credit_note_number(await sequences.take(tx, SEQUENCE, 1))
         day = cast(date, note.credit_date)
@@ -314,9 +314,9 @@ async def issue(viewer: Viewer, credit_note_id: int) -> models.CreditNote:
 
 
 async def _entry_lines(receivable_id: int, total: Decimal, lines: list[models.CreditNoteLine],
-                       details: dict[int, tuple]) -> list[ledger.Line]:
+                       details: dict[int, tuple], currency: str) -> list[ledger.Line]:
     """The mirror of the invoice's entry for the credited amounts: each line's credit spread over its revenue
-    distributions in proportion (half-up, the last one taking the remainder)."""
+    distributions in proportion (half-up to the currency's minor unit, the last one taking the remainder)."""
     revenue: list[tuple[int, Decimal]] = []
     tax: list[tuple[int, Decimal]] = []
     splits: dict[int, list[tuple[int, Decimal]]] = defaultdict(list)
@@ -332,8 +332,7 @@ async def _entry_lines(receivable_id: int, total: Decimal, lines: list[models.Cr
         target = tax if line.kind == DetailKind.TAX.value else revenue
         left = line.amount
         for n, (account_id, amount) in enumerate(parts):
-            share = left if n == len(parts) - 1 else (line.amount * amount / line_amount).quantize(
-                Decimal("0.01"), rounding="ROUND_HALF_UP")
+            share = left if n == len(parts) - 1 else to_money(line.amount * amount / line_amount, currency)
             target.append((account_id, share))
             left -= share
     return ledger.credit_note_lines(receivable_id, total, revenue, tax)

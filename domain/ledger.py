@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from tortoise import connections
+
 import models
 from domain.access import Viewer, require, visible
 from domain.errors import DomainError, ErrorCode
+from models import sql
 from models.bulk import money_sums
 from models.enums import LedgerAccountKind, Permission
 
@@ -166,3 +169,27 @@ async def trial_balance(viewer: Viewer, as_of: date | None = None) -> TrialBalan
 def open_balance(invoice: models.Invoice) -> Decimal:
     """What is still to pay on an invoice: its amount less payments, credit notes and account credit applied."""
     return max(Decimal("0.00"), invoice.amount - invoice.amount_paid - invoice.amount_credited - invoice.credit_applied)
+
+
+# ---------------------------------------------------------------- append-only, checked
+
+
+@dataclass(frozen=True)
+class JournalDigest:
+    """The journal as it stood: the highest entry and line ids and a digest of every entry and line row."""
+
+    last_entry_id: int = 0
+    last_line_id: int = 0
+    entries: str = ""
+    lines: str = ""
+
+
+async def journal_digest(since: JournalDigest | None = None) -> tuple[JournalDigest, bool]:
+    """The journal's digest now, and whether every row `since` covered is still exactly as it was (journal rows
+    are only ever appended: a check for operators and the reliability suite)."""
+    conn = connections.get("default")
+    since = since or JournalDigest()
+    last_entry, entries_then, entries = await sql.journal_digest(conn, "journal_entry", since.last_entry_id)
+    last_line, lines_then, lines = await sql.journal_digest(conn, "journal_line", since.last_line_id)
+    unchanged = not since.entries or (entries_then, lines_then) == (since.entries, since.lines)
+    return JournalDigest(last_entry, last_line, entries, lines), unchanged

@@ -325,26 +325,34 @@ class Preview:
     hidden_billing_count: int = 0
 
 
-async def preview(batch: models.BillingBatch, viewer: Viewer) -> Preview:
-    """What processing would create now, by the same loading and pricing, writing nothing. Billings of accounts
-    hidden from the viewer are priced all the same, and only counted."""
+async def preview_drafts(batch: models.BillingBatch) -> list[BillingDraft]:
+    """Every billing processing would create now, with its lines and their traces, by the same loading and
+    pricing as the job's chunks, writing nothing."""
     size = get_settings().chunk_size
     contract_ids = sorted(cast(list[int], await batches.contracts_in_scope(batch).values_list("id", flat=True)))
     account_ids = sorted(await _accounts_with_one_offs(batch))
+    drafts: list[BillingDraft] = []
+    for i in range(0, max(len(contract_ids), len(account_ids)), size):
+        inputs = await load_inputs(batch, contract_ids=contract_ids[i:i + size], account_ids=account_ids[i:i + size])
+        drafts += price(batch, inputs)
+    return drafts
+
+
+async def preview(batch: models.BillingBatch, viewer: Viewer) -> Preview:
+    """What processing would create now (`preview_drafts`), counted. Billings of accounts hidden from the viewer
+    are priced all the same, and only counted."""
     unseen = set(cast(list[int], await hidden(viewer, models.Account).values_list("id", flat=True)))  # few
     result = Preview()
     per_account: dict[int, AccountPreview] = {}
-    for i in range(0, max(len(contract_ids), len(account_ids)), size):
-        inputs = await load_inputs(batch, contract_ids=contract_ids[i:i + size], account_ids=account_ids[i:i + size])
-        for draft in price(batch, inputs):
-            if draft.account_id in unseen:
-                result.hidden_billing_count += 1
-                continue
-            entry = per_account.setdefault(draft.account_id, AccountPreview(draft.account_id))
-            entry.billing_count += 1
-            entry.amount += draft.amount
-            result.billing_count += 1
-            result.amount += draft.amount
-            result.rejected_count += draft.status == BillingStatus.REJECTED_WITH_ERRORS
+    for draft in await preview_drafts(batch):
+        if draft.account_id in unseen:
+            result.hidden_billing_count += 1
+            continue
+        entry = per_account.setdefault(draft.account_id, AccountPreview(draft.account_id))
+        entry.billing_count += 1
+        entry.amount += draft.amount
+        result.billing_count += 1
+        result.amount += draft.amount
+        result.rejected_count += draft.status == BillingStatus.REJECTED_WITH_ERRORS
     result.accounts = sorted(per_account.values(), key=lambda a: a.account_id)
     return result

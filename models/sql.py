@@ -3,6 +3,7 @@ its dialect (PostgreSQL `$n` placeholders and arrays; SQLite `?` and parameter l
 `in_transaction()` and pass its connection.
 """
 
+import hashlib
 from datetime import datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -152,3 +153,33 @@ async def audit_reversed_billings(tx: BaseDBAsyncClient, batch_id: int, actor_id
         "batch_id, billing_id, account_id, at) "
         f"SELECT 'PeriodicBilling', id, 'status', status, NULL, 'REVERSE', {a}, {b}, {c}, id, account_id, {d} "
         f"FROM periodic_billing WHERE batch_id = {int(batch_id)}", [actor_id, label, batch_id, now])
+
+
+# ---------------------------------------------------------------- the journal's fingerprint
+
+JOURNAL_COLUMNS = {
+    "journal_entry": ("id", "entry_date", "memo", "invoice_id", "payment_id", "batch_id", "credit_note_id",
+                      "refund_of_id", "created_at"),
+    "journal_line": ("id", "entry_id", "ledger_account_id", "debit", "credit", "memo"),
+}
+
+
+async def journal_digest(conn: BaseDBAsyncClient, table: str, prefix_id: int) -> tuple[int, str, str]:
+    """For `journal_entry` or `journal_line`: (highest id, digest of the rows with id <= `prefix_id`, digest of
+    every row), each digest an md5 over the rows' columns as text in id order. Comparing a prefix's digest with
+    the one taken earlier shows whether any row seen then changed or went since (journal rows are append-only).
+    PostgreSQL digests in SQL; SQLite's (small) journal is read and hashed here."""
+    columns = JOURNAL_COLUMNS[table]
+    if is_postgres(conn):
+        row_text = f"concat_ws('|', {', '.join(columns)})"
+        rows = await conn.execute_query_dict(
+            f"SELECT COALESCE(MAX(id), 0) AS top, "
+            f"md5(COALESCE(string_agg({row_text}, E'\\n' ORDER BY id) FILTER (WHERE id <= $1), '')) AS prefix, "
+            f"md5(COALESCE(string_agg({row_text}, E'\\n' ORDER BY id), '')) AS whole FROM {table}", [prefix_id])
+        return int(rows[0]["top"]), rows[0]["prefix"], rows[0]["whole"]
+    found = await conn.execute_query_dict(f"SELECT {', '.join(columns)} FROM {table} ORDER BY id")
+    texts = ["|".join("" if row[c] is None else str(row[c]) for c in columns) for row in found]
+    ids = [int(row["id"]) for row in found]
+    prefix = [text for row_id, text in zip(ids, texts, strict=True) if row_id <= prefix_id]
+    return (max(ids, default=0), hashlib.md5("\n".join(prefix).encode()).hexdigest(),
+            hashlib.md5("\n".join(texts).encode()).hexdigest())
