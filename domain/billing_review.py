@@ -58,6 +58,22 @@ class MassResult:
     refusals: list[tuple[int, Problem]]
 
 
+MASS_UPDATE_ROUNDS = 3  # reads of a billing changed meanwhile before it is reported CONCURRENT_UPDATE
+
+
+def _checked(viewer: Viewer, found: dict[int, Subject], target: BillingStatus,
+             refusals: list[tuple[int, Problem]]) -> list[tuple[int, str, int]]:
+    """The billings the rules let change, as (id, status, version) for the UPDATE; the others go to `refusals`."""
+    allowed = []
+    for billing_id, subject in sorted(found.items()):
+        problem = refusal(viewer, subject, target)
+        if problem is None:
+            allowed.append((billing_id, subject.status.value, subject.version))
+        else:
+            refusals.append((billing_id, problem))
+    return allowed
+
+
 async def mass_update(viewer: Viewer, batch_id: int, target: BillingStatus, billings: QuerySet) -> MassResult:
     """Apply one disposition to every billing of `billings` (already scoped and filtered) under the same rules:
     all allowed ones change in one transaction (one audit row each), the others are reported with their reason.
@@ -70,21 +86,24 @@ async def mass_update(viewer: Viewer, batch_id: int, target: BillingStatus, bill
         await batches.hold_open(batch.id, "batchId")
         await locks.hold_transaction_locks(tx, f"mass-update:batch:{batch.id}")  # one mass update of a batch at a time
         found = await subjects(billings.filter(batch_id=batch.id).exclude(status=target))
-        refusals, allowed = [], []
-        for billing_id, subject in sorted(found.items()):
-            problem = refusal(viewer, subject, target)
-            if problem is None:
-                allowed.append((billing_id, subject.status.value, subject.version))
-            else:
-                refusals.append((billing_id, problem))
+        refusals: list[tuple[int, Problem]] = []
+        changed: list[int] = []
+        pending = _checked(viewer, found, target, refusals)
         # Rows are locked by the UPDATE itself, each changed only if its status and version are still those the
-        # rules were checked on: an edit or disposition that got in meanwhile wins, and its billing is reported.
-        changed = await sql.mass_disposition(tx, viewer.user_id, viewer.label, allowed, target.value,
-                                             clock.now()) if allowed else []
-        if len(changed) != len(allowed):
-            done = set(changed)
-            refusals = sorted(refusals + [(billing_id, CHANGED_MEANWHILE) for billing_id, _, _ in allowed
-                                          if billing_id not in done])
+        # rules were checked on. A billing an edit or disposition changed meanwhile is read again and its rules
+        # checked on what it is now (the concurrent change has committed by then), a bounded number of rounds;
+        # one still changing after that is reported CONCURRENT_UPDATE.
+        for _ in range(MASS_UPDATE_ROUNDS):
+            done = await sql.mass_disposition(tx, viewer.user_id, viewer.label, pending, target.value,
+                                              clock.now()) if pending else []
+            changed += done
+            missed = {billing_id for billing_id, _, _ in pending} - set(done)
+            if not missed:
+                pending = []
+                break
+            again = await subjects(billings.filter(batch_id=batch.id, id__in=sorted(missed)).exclude(status=target))
+            pending = _checked(viewer, again, target, refusals)
+        refusals = sorted(refusals + [(billing_id, CHANGED_MEANWHILE) for billing_id, _, _ in pending])
         if changed:
             await events.billings_mass_dispositioned(batch.id, target, len(changed), len(refusals), viewer)
     return MassResult(changed=len(changed), refusals=refusals)

@@ -178,26 +178,32 @@ async def test_audit_rows_cannot_be_changed_below_the_orm(admin: Api) -> None:
     assert await models.Audit.filter(operation="DISPOSITION").count() == 1
 
 
-async def test_a_mass_update_leaves_a_billing_changed_meanwhile_and_reports_it(admin: Api,
-                                                                               pg: asyncpg.Connection) -> None:
+async def test_a_mass_update_checks_a_billing_changed_meanwhile_again_on_what_it_is_now(
+        admin: Api, pg: asyncpg.Connection) -> None:
     """The mass update's UPDATE takes the rows' locks itself and changes a billing only at the version its rules
-    were checked on: an edit that holds the row meanwhile wins, and that billing is reported, not overwritten."""
+    were checked on. Billings another client changed meanwhile are read again once that change commits and their
+    rules checked on what they are now: an edited one is approved with the edit kept (no lost update), one that
+    became REJECTED meanwhile is refused by its rule, never overwritten."""
     batch, (march, april, may) = await _three_months(admin, "D-RACE")
-    edited = _db_id(april)
-    edit = pg.transaction()  # another client's edit of April, committed while the mass update waits for its row
-    await edit.start()
+    edited, rejected = _db_id(april), _db_id(may)
+    other = pg.transaction()  # another client's changes, committed while the mass update waits for their rows
+    await other.start()
     await pg.execute("UPDATE periodic_billing SET external_comment = 'edited', version = version + 1 WHERE id = $1",
                      edited)
+    await pg.execute("UPDATE periodic_billing SET status = 'REJECTED', version = version + 1 WHERE id = $1", rejected)
     mass = asyncio.create_task(admin.ok(MASS, {"batch": batch, "status": "APPROVED"}))
     await waiting.until(lambda: pg.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = "
                                             "current_database() AND wait_event_type = 'Lock'"),
-                        "the mass update waiting for the edited billing's row lock")
-    await edit.commit()
+                        "the mass update waiting for the changed billings' row locks")
+    await other.commit()
     result = (await mass)["massUpdateBillingStatus"]
-    assert result["changedCount"] == 2 and result["refusedCount"] == 1
-    assert [(r["billingId"], r["code"]) for r in result["refusals"]] == [(april, "CONCURRENT_UPDATE")]
-    rows = dict(await models.PeriodicBilling.filter(batch_id=_db_id(batch)).values_list("id", "status"))
-    assert rows == {_db_id(march): BillingStatus.APPROVED, edited: BillingStatus.NEW,
-                    _db_id(may): BillingStatus.APPROVED}
+    assert result["changedCount"] == 2 and result["refusedCount"] == 1, result
+    [(billing_id, code)] = [(r["billingId"], r["code"]) for r in result["refusals"]]
+    assert billing_id == may and code not in ("CONCURRENT_UPDATE", ""), result
+    rows = {b.id: b for b in await models.PeriodicBilling.filter(batch_id=_db_id(batch))}
+    assert {i: b.status for i, b in rows.items()} == {_db_id(march): BillingStatus.APPROVED,
+                                                      edited: BillingStatus.APPROVED,
+                                                      rejected: BillingStatus.REJECTED}
+    assert rows[edited].external_comment == "edited"
     audited = [b for (b,) in await models.Audit.filter(operation="MASS_DISPOSITION").values_list("billing_id")]
-    assert sorted(audited) == sorted([_db_id(march), _db_id(may)])
+    assert sorted(audited) == sorted([_db_id(march), edited])
