@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -22,7 +21,7 @@ from billrun.app import create_app
 from billrun.settings import Settings, reset_settings
 from domain import auth, clock
 from tests.conftest import ALL, make_token
-from tests.support import billing, builders
+from tests.support import billing, builders, waiting
 from tests.support.api import Api
 from tests.support.worker import ROOT
 
@@ -459,15 +458,16 @@ def served() -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if k != "BILLRUN_TRUSTED_PROXIES"}
     proc = subprocess.Popen([sys.executable, "-m", "billrun", "serve", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while True:
+
+    def started() -> bool:
+        if proc.poll() is not None:
+            pytest.fail("billrun serve exited before it answered")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                break
+            return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
         except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline and proc.poll() is None, "billrun serve did not start"
-        time.sleep(0.1)
+            return False
+
+    waiting.until_sync(started, "billrun serve to answer /health", 30, every=0.1)
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(15)

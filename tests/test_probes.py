@@ -1,10 +1,10 @@
 """Health and readiness: /healthz (and its old name /health) answers while the process lives; /readyz says
 whether the database, the broker and Redis answer, and turns unready while Redis is down."""
 
-import time
 
 import httpx
 
+from tests.support import waiting
 from tests.support.live_server import live_server
 from tests.support.private_redis import PrivateRedis
 
@@ -31,13 +31,11 @@ def _ready(port: int) -> tuple[int, dict]:
 
 
 def _wait_for(port: int, status: int, within: float = 30.0) -> dict:
-    deadline = time.monotonic() + within
-    while True:
+    def answered() -> dict | None:
         code, body = _ready(port)
-        if code == status:
-            return body
-        assert time.monotonic() < deadline, f"/readyz still answers {code}: {body}"
-        time.sleep(0.1)
+        return body if code == status else None
+
+    return waiting.until_sync(answered, f"/readyz to answer {status}", within, every=0.1)
 
 
 def test_readyz_turns_unready_while_redis_is_down_and_ready_when_it_returns() -> None:
