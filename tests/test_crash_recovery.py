@@ -192,13 +192,18 @@ async def test_a_running_job_whose_chunk_messages_were_lost_is_planned_again(adm
     await _processed_exactly(posting.db_id(batch))
 
 
+def _run_armed(script: str, armed: str, markers: Path) -> subprocess.CompletedProcess:
+    """Run `script` in a fresh Python process with `armed` fault points, markers in `markers`."""
+    env = dict(os.environ, BILLRUN_FAULTS=armed, BILLRUN_FAULTS_DIR=str(markers))
+    return subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+
+
 def test_a_fault_point_ends_the_process_once_and_only_where_armed(tmp_path: Path) -> None:
     script = "from domain import faults; faults.checkpoint('demo.step'); print('went on')"
 
     def run(armed: str) -> subprocess.CompletedProcess:
-        env = dict(os.environ, BILLRUN_FAULTS=armed, BILLRUN_FAULTS_DIR=str(tmp_path))
-        return subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
-                              timeout=60)
+        return _run_armed(script, armed, tmp_path)
 
     assert run("other.step").stdout.strip() == "went on"
     first = run("other.step, demo.step")
@@ -222,9 +227,7 @@ def test_an_ordinal_fault_point_ends_the_process_at_its_kth_reach_counted_across
     script = "from domain import faults\nfor n in (1, 2, 3):\n    faults.checkpoint('demo.step'); print(n, flush=True)"
 
     def run(armed: str) -> subprocess.CompletedProcess:
-        env = dict(os.environ, BILLRUN_FAULTS=armed, BILLRUN_FAULTS_DIR=str(tmp_path))
-        return subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
-                              timeout=60)
+        return _run_armed(script, armed, tmp_path)
 
     first = run("demo.step#2,demo.step#5")
     assert first.returncode == faults.KILLED and first.stdout.split() == ["1"]  # died at the 2nd reach
