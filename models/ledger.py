@@ -96,6 +96,8 @@ class JournalEntry(Model):
 
     class Meta:
         table = "journal_entry"
+        # The accounting export walks a batch's entries in id order (domain/accounting_export.py).
+        indexes = (("batch_id", "id"),)
 
 
 class JournalLine(Model):
