@@ -13,11 +13,21 @@ prefetch): a plan only ever starts below a resolver that graphql-core called, wi
 
 A selection is compiled only when every field below it is one of those resolvers (no arguments, no permission
 classes, no field extensions), with no directive anywhere (`@skip`/`@include` depend on variables), and no
-interface or union. Anything else — or, at run time, any value that is awaitable (not loaded yet), a null where
-the type forbids it, a value a scalar refuses, an exception — is "not handled": the plan's work is thrown away
-and graphql-core completes the object itself, errors and null propagation included, as if there were no plan.
+interface. A strawberry union is compiled member by member: a value of exactly a member's class takes that
+member's plan (the type strawberry's `resolve_type` gives it); a value of another class, or one given a type by
+`strawberry.cast`, is not handled. Anything else — or, at run time, any value that is awaitable (not loaded
+yet), a null where the type forbids it, a value a scalar refuses, an exception — is "not handled": the plan's
+work is thrown away and graphql-core completes the object itself, errors and null propagation included, as if
+there were no plan.
 Relations answer from the request's DataLoaders, so a second read costs nothing. `BILLRUN_COMPILED_PLANS=false`
 turns plans off; `tests/test_compiled_plans.py` compares the responses with plans on and off byte for byte.
+
+Subscriptions (docs/PERFORMANCE.md, "Resume, third round"): every event of a subscription is executed with the
+same operation, so its whole per-event result has a plan too (`compile_event_plan`, kept per operation node, for
+any subscription document, persisted or not: it is compiled once and serves every event): the root field is
+the event itself (strawberry's resolver of subscription fields), completed by the object plans. The schema's
+executor (schema/subscription.py, `execute_event`) asks `run_event` first, and graphql-core executes the event
+when it is not handled; `tests/test_event_plans.py` compares the frames of both, byte for byte.
 """
 
 import inspect as pyinspect
