@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from statistics import quantiles
+from typing import Any
 from urllib.parse import urlsplit
 
 from billrun import bench
@@ -331,38 +332,51 @@ async def _resume(url: str, token: str, viewer: Viewer, missed: int, api_pid: in
             "load_average_1m": _load()}
 
 
+MEASURES = ("latency", "fan-out", "resume")
+
+
 async def bench_live(contracts: int, subscribers: int, missed: int, chunk_size: int, fan_out_chunk_size: int,
-                     client_processes: int = 2) -> dict:
+                     client_processes: int = 2, only: str | None = None) -> dict:
+    """Every measure, or `only` one of MEASURES (to iterate on it; the warm-up batch runs before either of the
+    first two)."""
     from billrun import db
     from billrun.settings import get_settings
     from domain import auth
     from workers import actors  # noqa: F401 - the configured broker and the actors this process sends to
 
+    if only is not None and only not in MEASURES:
+        raise SystemExit(f"--only takes one of {', '.join(MEASURES)}")
     settings = get_settings()
     if settings.embedded:
         raise SystemExit("The benchmark needs REDIS_URL (a worker process and pub/sub between processes).")
     env = dict(await bench._prepare(settings.database_url, contracts), BILLRUN_LOG_LEVEL="WARNING")
+    found: dict[str, Any] = {"contracts": contracts}
     try:
         await auth.create_user(None, email="bench@billrun.example", name="Bench",
                                permissions=["BILLING_ACCESS", "ADMIN"])
         viewer = await bench._bench_viewer("bench-live")
         token, _ = await auth.create_api_token(None, user_id=viewer.user_id, name="bench-live-ws")
         async with _api(env) as (url, pid):
-            async with bench._workers(dict(env, BILLRUN_CHUNK_SIZE=str(chunk_size)), 1):
-                await _processed_while_followed(url, token, viewer, 1, "bench-live-warm-up", 1, pid)  # not measured
-                latency = _summary((await _processed_while_followed(url, token, viewer, 1, "bench-live-1", 1,
-                                                                    pid))[0])
-            async with bench._workers(dict(env, BILLRUN_CHUNK_SIZE=str(fan_out_chunk_size)), 1):
-                samples, pace = await _processed_while_followed(url, token, viewer, subscribers,
-                                                                f"bench-live-{subscribers}", client_processes, pid)
-                fan_out = {**_summary(samples), **pace}
-            resumed = await _resume(url, token, viewer, missed, pid)
+            if only in (None, "latency", "fan-out"):
+                async with bench._workers(dict(env, BILLRUN_CHUNK_SIZE=str(chunk_size)), 1):
+                    await _processed_while_followed(url, token, viewer, 1, "bench-live-warm-up", 1, pid)  # not measured
+                    if only in (None, "latency"):
+                        found.update(chunk_size=chunk_size, latency_one_subscriber=_summary(
+                            (await _processed_while_followed(url, token, viewer, 1, "bench-live-1", 1, pid))[0]),
+                            target_p99_ms_one_subscriber=50)
+            if only in (None, "fan-out"):
+                async with bench._workers(dict(env, BILLRUN_CHUNK_SIZE=str(fan_out_chunk_size)), 1):
+                    samples, pace = await _processed_while_followed(url, token, viewer, subscribers,
+                                                                    f"bench-live-{subscribers}", client_processes,
+                                                                    pid)
+                found.update(subscribers=subscribers, fan_out_chunk_size=fan_out_chunk_size,
+                             client_processes=client_processes, latency_fan_out={**_summary(samples), **pace},
+                             target_p99_ms_fan_out=250)
+            if only in (None, "resume"):
+                found.update(resume=await _resume(url, token, viewer, missed, pid), target_resume_seconds=2)
     finally:
         await db.close()
-    return {"contracts": contracts, "chunk_size": chunk_size, "latency_one_subscriber": latency,
-            "target_p99_ms_one_subscriber": 50, "subscribers": subscribers, "fan_out_chunk_size": fan_out_chunk_size,
-            "client_processes": client_processes, "latency_fan_out": fan_out, "target_p99_ms_fan_out": 250,
-            "resume": resumed, "target_resume_seconds": 2}
+    return found
 
 
 if __name__ == "__main__":  # a client process of the bench (Followers)

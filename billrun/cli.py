@@ -269,13 +269,15 @@ def bench_live(
     client_processes: Annotated[int, typer.Option(help="Client processes the fan-out's subscribers are spread "
                                                   "over.")] = 2,
     output: Annotated[str, typer.Option(help="Where to write the JSON result.")] = "bench/results/live.json",
+    only: Annotated[str | None, typer.Option(help="Only this measure: latency, fan-out or resume (default: "
+                                             "all).")] = None,
 ) -> None:
     """Events across processes: a worker's event to a subscriber of an API process (p50/p99), S subscribers of
     one process, a subscriber resuming M missed events. DATABASE_URL must name a scratch database ending in
     `_bench` (it is recreated)."""
     from billrun.bench_live import bench_live as run
 
-    _run_bench(run(contracts, subscribers, missed, chunk_size, fan_out_chunk_size, client_processes), output)
+    _run_bench(run(contracts, subscribers, missed, chunk_size, fan_out_chunk_size, client_processes, only), output)
 
 
 @bench_app.command("graph")

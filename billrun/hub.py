@@ -36,6 +36,7 @@ from billrun.settings import get_settings
 from domain import auth, events
 from domain.access import Viewer, sees_all_accounts, visible
 from models.enums import Permission
+from models.rows import values_rows
 
 log = logging.getLogger("billrun.hub")
 
@@ -68,10 +69,11 @@ class Interest:
         return query
 
 
-async def replay(viewer: Viewer, interest: Interest, after: int, limit: int = READ_PAGE) -> list[models.Event]:
-    """The next events of the log after cursor `after` that `viewer` may see and asked for, in cursor order."""
+async def replay(viewer: Viewer, interest: Interest, after: int, limit: int = READ_PAGE) -> list[Any]:
+    """The next events of the log after cursor `after` that `viewer` may see and asked for, in cursor order, as
+    rows read as values (`models.rows.Row`s of `models.Event`: the same attributes, no model instances)."""
     query = interest.narrow(visible(viewer, models.Event).filter(id__gt=after))
-    return list(await query.order_by("id").limit(limit))
+    return await values_rows(query.order_by("id").limit(limit))
 
 
 class Subscriber:

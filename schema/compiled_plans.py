@@ -13,11 +13,21 @@ prefetch): a plan only ever starts below a resolver that graphql-core called, wi
 
 A selection is compiled only when every field below it is one of those resolvers (no arguments, no permission
 classes, no field extensions), with no directive anywhere (`@skip`/`@include` depend on variables), and no
-interface or union. Anything else — or, at run time, any value that is awaitable (not loaded yet), a null where
-the type forbids it, a value a scalar refuses, an exception — is "not handled": the plan's work is thrown away
-and graphql-core completes the object itself, errors and null propagation included, as if there were no plan.
+interface. A strawberry union is compiled member by member: a value of exactly a member's class takes that
+member's plan (the type strawberry's `resolve_type` gives it); a value of another class, or one given a type by
+`strawberry.cast`, is not handled. Anything else — or, at run time, any value that is awaitable (not loaded
+yet), a null where the type forbids it, a value a scalar refuses, an exception — is "not handled": the plan's
+work is thrown away and graphql-core completes the object itself, errors and null propagation included, as if
+there were no plan.
 Relations answer from the request's DataLoaders, so a second read costs nothing. `BILLRUN_COMPILED_PLANS=false`
 turns plans off; `tests/test_compiled_plans.py` compares the responses with plans on and off byte for byte.
+
+Subscriptions (docs/PERFORMANCE.md, "Resume, third round"): every event of a subscription is executed with the
+same operation, so its whole per-event result has a plan too (`compile_event_plan`, kept per operation node, for
+any subscription document, persisted or not: it is compiled once and serves every event): the root field is
+the event itself (strawberry's resolver of subscription fields), completed by the object plans. The schema's
+executor (schema/subscription.py, `execute_event`) asks `run_event` first, and graphql-core executes the event
+when it is not handled; `tests/test_event_plans.py` compares the frames of both, byte for byte.
 """
 
 import inspect as pyinspect
@@ -39,12 +49,17 @@ from graphql import (
     GraphQLOutputType,
     GraphQLScalarType,
     GraphQLString,
+    GraphQLUnionType,
     InlineFragmentNode,
     SelectionSetNode,
 )
-from graphql.execution.collect_fields import collect_subfields
+from graphql.execution.collect_fields import collect_fields, collect_subfields
 from graphql.pyutils import Undefined, is_iterable
 from strawberry.relay.utils import to_base64
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.base import StrawberryObjectDefinition
+from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
+from strawberry.types.union import StrawberryUnion
 
 PERSISTED: ContextVar[bool] = ContextVar("billrun_persisted_document", default=False)  # set per HTTP request
 MAX_PLANS = 2048  # compiled selections kept per process, least recently used dropped first
@@ -200,8 +215,42 @@ class _Compiler:
                 check = self.constant(graphql_type.is_type_of)
                 yield f"{indent}if {check}({value}, info) is not True: raise NotHandled"
             yield f"{indent}{into} = {nested}({value}, info)"
+        elif isinstance(graphql_type, GraphQLUnionType):
+            members = self.union(graphql_type, details)
+            found = f"{value}t"
+            yield f"{indent}{found} = {members}.get({value}.__class__)"
+            yield f"{indent}if {found} is None or getattr({value}, {TYPE_CAST_ATTRIBUTE!r}, None) is not None:"
+            yield f"{indent}    raise NotHandled"
+            yield f"{indent}if {found}[1] is not None and {found}[1]({value}, info) is not True: raise NotHandled"
+            yield f"{indent}{into} = {found}[0]({value}, info)"
         else:
-            raise NotHandled  # an interface or a union: graphql-core resolves its type
+            raise NotHandled  # an interface: graphql-core resolves its type
+
+    def union(self, union: GraphQLUnionType, details: Any) -> str:
+        """The name of a generated `{class: (plan, is_type_of)}` of a strawberry union's members, by the class a
+        value must be exactly of: the type strawberry's `resolve_type` gives such a value (a value of another
+        class, or `strawberry.cast` to a type, is not handled)."""
+        backref = GraphQLCoreConverter.DEFINITION_BACKREF
+        if not isinstance((union.extensions or {}).get(backref), StrawberryUnion):
+            raise NotHandled
+        entries: list[str] = []
+        classes: set[type] = set()
+        for member in union.types:
+            definition = (member.extensions or {}).get(backref)
+            origin = getattr(definition, "origin", None)
+            if not isinstance(definition, StrawberryObjectDefinition) or definition.is_graphql_generic \
+                    or definition.concrete_of is not None or not isinstance(origin, type) or origin in classes \
+                    or getattr(origin, "__strawberry_definition__", None) is not definition:
+                raise NotHandled  # generics and look-alikes: strawberry's resolution is not a class look-up
+            classes.add(origin)
+            nested = self.function(member, details)
+            check = self.constant(member.is_type_of) if member.is_type_of is not None else "None"
+            entries.append(f"{self.constant(origin)}: ({nested}, {check})")
+        name = f"U{len(self.names)}"
+        self.names[name] = None  # reserved; the line below defines it once its members' functions exist
+        self.lines.append(f"{name} = {{{', '.join(entries)}}}")
+        self.lines.append("")
+        return name
 
 
 def compile_plan(executor: Any, object_type: GraphQLObjectType, field_details_list: Any) -> Plan | None:
@@ -214,9 +263,46 @@ def compile_plan(executor: Any, object_type: GraphQLObjectType, field_details_li
         entry = compiler.function(object_type, field_details_list)
     except Exception:
         return None
+    return _compiled(compiler, object_type.name, entry)
+
+
+def compile_event_plan(executor: Any) -> Plan | None:
+    """The plan of a subscription's whole result for one event (its `data`), or None when it cannot have one.
+
+    A subscription has one root field; graphql-core resolves it, for each event, with strawberry's resolver of
+    subscription fields (the event itself: its arguments served the subscribe resolver, which ran once) and
+    completes the event as any object, which the plan does through the object plans above."""
+    operation = executor.operation
+    root_type = executor.schema.get_root_type(operation.operation)
+    if root_type is None or _directives(operation.selection_set, executor.fragment_definitions):
+        return None
+    try:
+        grouped, defers, _ = collect_fields(executor.schema, executor.fragments, executor.variable_values,
+                                            root_type, operation, executor.hide_suggestions)
+    except Exception:
+        return None
+    if defers or len(grouped) != 1:
+        return None
+    ((key, details),) = grouped.items()
+    field = root_type.fields.get(details[0].node.name.value)
+    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF) if field else None
+    if field is None or field.subscribe is None or not getattr(definition, "is_subscription", False) \
+            or any(d.fragment_variable_values is not None for d in details):
+        return None
+    compiler = _Compiler(executor)
+    try:
+        body = ["def R(src, info):", "    v = src", *compiler.complete(field.type, details, "v", "c", "    "),
+                f"    return {{{key!r}: c}}"]
+    except Exception:
+        return None
+    compiler.lines.extend(body)
+    return _compiled(compiler, root_type.name, "R")
+
+
+def _compiled(compiler: _Compiler, type_name: str, entry: str) -> Plan:
     source = "\n".join(compiler.lines)
     namespace = dict(compiler.names)
-    exec(compile(source, f"<plan {object_type.name}>", "exec"), namespace)
+    exec(compile(source, f"<plan {type_name}>", "exec"), namespace)
     plan: Plan = namespace[entry]
     plan.source = source  # type: ignore[attr-defined]  # for a reader debugging a plan
     return plan
@@ -231,12 +317,20 @@ class Plans:
 
     def get(self, executor: Any, object_type: GraphQLObjectType, field_details_list: Any) -> Plan | None:
         nodes = [d.node for d in field_details_list]
-        key = (object_type.name, *map(id, nodes))
+        return self._kept((object_type.name, *map(id, nodes)), nodes,
+                          lambda: compile_plan(executor, object_type, field_details_list))
+
+    def of_events(self, executor: Any) -> Plan | None:
+        """The plan of a subscription operation's result per event (`compile_event_plan`), by its node."""
+        operation = executor.operation
+        return self._kept(("event", id(operation)), [operation], lambda: compile_event_plan(executor))
+
+    def _kept(self, key: tuple, nodes: list, make: Callable[[], Plan | None]) -> Plan | None:
         found = self._plans.get(key)
         if found is not None and all(a is b for a, b in zip(found[0], nodes, strict=True)):
             self._plans.move_to_end(key)
             return found[1]
-        plan = compile_plan(executor, object_type, field_details_list)
+        plan = make()
         self._plans[key] = (nodes, plan)  # the nodes kept alive: their ids cannot name other nodes meanwhile
         while len(self._plans) > MAX_PLANS:
             self._plans.popitem(last=False)
@@ -264,12 +358,27 @@ def run(executor: Any, object_type: GraphQLObjectType, field_details_list: Any, 
     plan = found[1]
     if plan is None:
         raise NotHandled
+    return _attempt(plan, result, found[2])
+
+
+def run_event(executor: Any, event: Any) -> dict[str, Any]:
+    """A subscription's `data` for `event` from its plan (the operation's executor keeps it), or NotHandled
+    (graphql-core executes the operation for the event)."""
+    found = executor.__dict__.get("_billrun_event_plan")
+    if found is None:
+        found = executor.__dict__["_billrun_event_plan"] = (PLANS.of_events(executor), _Info(executor.context_value))
+    if found[0] is None:
+        raise NotHandled
+    return _attempt(found[0], event, found[1])
+
+
+def _attempt(plan: Plan, value: Any, info: _Info) -> Any:
     try:
-        return plan(result, found[2])
+        return plan(value, info)
     except NotHandled as unfinished:
-        for value in unfinished.args:
-            close = getattr(value, "close", None)
-            if pyinspect.iscoroutine(value) and close is not None:
+        for pending in unfinished.args:
+            close = getattr(pending, "close", None)
+            if pyinspect.iscoroutine(pending) and close is not None:
                 close()  # a relation's `then` not awaited: graphql-core asks for it again
         raise
     except Exception as error:

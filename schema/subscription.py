@@ -5,13 +5,16 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import strawberry
-from graphql import OperationType
+from graphql import ExecutionResult, OperationType
 from strawberry import relay
 
 import models
 from billrun import fanout
+from billrun.settings import get_settings
+from models.rows import Row
 from resolvers import events
 from resolvers.relations import CtxInfo
+from schema import compiled_plans
 from schema.events import Event, EventType
 from schema.limits import SuggestionFreeExecutor
 from schema.permissions import AUTHENTICATED
@@ -45,6 +48,11 @@ class Subscription:
 # ---------------------------------------------------------------- one execution per event, shared
 
 
+def is_event(value: Any) -> bool:
+    """An event of the log, as a model instance or as a row read as values (the replay's, billrun/hub.py)."""
+    return isinstance(value, models.Event) or (isinstance(value, Row) and value.model is models.Event)
+
+
 class SharedEventExecutor(SuggestionFreeExecutor):
     """The schema's executor. For subscriptions, an event's result is computed once per distinct operation and
     viewer and handed to every subscriber asking the same (1,000 subscribers of a batch cost one execution per
@@ -64,7 +72,7 @@ class SharedEventExecutor(SuggestionFreeExecutor):
 
     def build_per_event_executor(self, payload: Any) -> Any:
         executor = self._event_executor(payload)
-        if not isinstance(payload, models.Event):
+        if not is_event(payload):
             return executor
         key = self.sharing_key(payload)
         if key is None:
@@ -77,8 +85,15 @@ class SharedEventExecutor(SuggestionFreeExecutor):
         executor.execute_operation = shared_execute  # one execution shared by the subscribers of an event
         return executor
 
-    def execute_event(self, event: models.Event) -> Any:
-        """One execution of the operation for `event`, not shared (the caller shares it)."""
+    def execute_event(self, event: Any) -> Any:
+        """One execution of the operation for `event`, not shared (the caller shares it): the operation's compiled
+        plan (schema/compiled_plans.py, `run_event`) when it has one and it handles the event, graphql-core
+        otherwise — the same result either way (tests/test_event_plans.py)."""
+        if get_settings().compiled_plans:
+            try:
+                return ExecutionResult(compiled_plans.run_event(self, event))
+            except compiled_plans.NotHandled:
+                pass
         return self._event_executor(event).execute_operation(False)
 
     def _event_executor(self, payload: Any) -> Any:
@@ -88,7 +103,7 @@ class SharedEventExecutor(SuggestionFreeExecutor):
         executor._relevant_sub_fields = {}
         return executor
 
-    def sharing_key(self, event: models.Event) -> tuple | None:
+    def sharing_key(self, event: Any) -> tuple | None:
         group = self.group_key()
         return None if group is None else (*group, event.id)
 
