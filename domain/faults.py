@@ -11,8 +11,8 @@ workers in turn (`name#2,name#5`), as seeded crash runs pick them. Its marker is
 
 The job protocol (`domain.jobs`) names its steps `<kind>.<step>`, e.g. `post.chunk.before_commit`; steps that
 talk to the outside world have their own points between the call and recording its answer: `send.mailed`
-(the e-mail left), `auto_pay.charged` and `credit_note.refunded` (the gateway answered), `webhook.posted` (the
-receiver answered).
+(the e-mail left), `auto_pay.charged` and `credit_note.refunded` (the gateway answered), `webhook.posted` and
+`webhook.redelivery.posted` (the receiver answered an event's delivery, an admin's redelivery).
 """
 
 import fcntl

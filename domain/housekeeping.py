@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import models
 from billrun.settings import get_settings
-from domain import clock, credit_notes, events, jobs, payments, sending
+from domain import clock, credit_notes, events, jobs, payments, sending, webhooks
 from models.enums import TokenKind
 
 LOGIN_ATTEMPTS_KEPT = timedelta(days=30)
@@ -28,7 +28,9 @@ async def sweep() -> dict[str, int]:
     """Move on what is stuck (idempotent, safe from several workers at once): jobs nothing moved for a while
     (QUEUED ones whose first message was lost, RUNNING ones whose chunk messages or follow-up were lost: planned
     again, which re-sends their pending chunks), auto-pay charges and credit-note refunds whose answer was lost
-    (UNKNOWN: the gateway is asked), e-mails whose worker died mid-send (reported, not re-sent)."""
+    (UNKNOWN: the gateway is asked), e-mails whose worker died mid-send (reported, not re-sent), webhook
+    redeliveries whose worker died mid-POST (sent again: receivers de-duplicate on the webhook-id)."""
     return {"jobs_resent": await jobs.resend_stale(), "payments_settled": await payments.settle_unknown(),
             "refunds_settled": await credit_notes.settle_unknown(),
-            "deliveries_stuck": await sending.settle_stuck()}
+            "deliveries_stuck": await sending.settle_stuck(),
+            "webhook_redeliveries_requeued": await webhooks.requeue_stuck_redeliveries()}

@@ -13,7 +13,8 @@
   after it is sent meanwhile. When the schedule is spent the endpoint is disabled, with a notification and a
   WEBHOOK_ENDPOINT_DISABLED event; enabling it again resumes at the event it failed on.
 - **At least once:** a sender that dies between the POST and recording its answer leaves the lease to expire,
-  and the event is sent again, with the same `webhook-id` (the event's global id) to de-duplicate on.
+  and the event is sent again, with the same `webhook-id` (the event's global id) to de-duplicate on. A
+  redelivery left SENDING so (its claim older than a lease) is queued again by the sweeper and sent again.
 - **Destinations** must be http(s) and resolve only to public addresses (unless BILLRUN_WEBHOOK_ALLOW_PRIVATE):
   checked when an endpoint is saved and again before every POST, which connects to the very address that was
   checked (a host that resolves differently the second time cannot slip through). Redirects are not followed.
@@ -371,9 +372,14 @@ def _count(outcome: Outcome) -> None:
         metrics.event_delivered("webhook")
 
 
-def _lease_until() -> datetime:
+def _lease() -> timedelta:
+    """How long a sender holds what it sends: an attempt's timeout and a margin (then it is taken as dead)."""
     settings = get_settings()
-    return clock.now() + timedelta(seconds=settings.webhook_timeout_seconds + settings.webhook_lease_margin_seconds)
+    return timedelta(seconds=settings.webhook_timeout_seconds + settings.webhook_lease_margin_seconds)
+
+
+def _lease_until() -> datetime:
+    return clock.now() + _lease()
 
 
 def _free() -> Q:
@@ -465,6 +471,21 @@ async def _disabled(endpoint: models.WebhookEndpoint, delivery: models.WebhookDe
     await events.webhook_endpoint_disabled(endpoint.id, reason)
 
 
+async def requeue_stuck_redeliveries() -> int:
+    """Redeliveries claimed SENDING longer ago than a sender's lease (its worker died between the claim and
+    recording the answer): QUEUED again and sent another message, so the event is POSTed again with the same
+    `webhook-id` (at least once; the sweeper's part). Returns how many; safe from several workers at once."""
+    stale = clock.now() - _lease()
+    stuck = await models.WebhookDelivery.filter(state=Delivery.SENDING, at__lt=stale).values_list("id", flat=True)
+    requeued = 0
+    for delivery_id in stuck:
+        if await models.WebhookDelivery.filter(id=delivery_id, state=Delivery.SENDING, at__lt=stale).update(
+                state=Delivery.QUEUED, at=clock.now()):
+            jobs.send(REDELIVER, queue=QUEUE, delivery_id=delivery_id)
+            requeued += 1
+    return requeued
+
+
 async def redeliver_one(delivery_id: int) -> None:
     """Send a queued redelivery (once: a duplicate message finds it claimed)."""
     if not await models.WebhookDelivery.filter(id=delivery_id, state=Delivery.QUEUED).update(
@@ -477,6 +498,7 @@ async def redeliver_one(delivery_id: int) -> None:
     else:
         outcome = await post(delivery.endpoint.url, global_id("Event", event.id), body_of(event),
                              signing_secrets(delivery.endpoint, clock.now()))
+        faults.checkpoint("webhook.redelivery.posted")  # the receiver answered; nothing recorded yet
     await models.WebhookDelivery.filter(id=delivery_id).update(
         state=Delivery.DELIVERED if outcome.delivered else Delivery.FAILED, status_code=outcome.status_code,
         duration_ms=outcome.duration_ms, error=outcome.error, at=clock.now())

@@ -1,12 +1,11 @@
 """Auto-pay through the sandbox gateway, notifications and completion."""
 
-import asyncio
 from decimal import Decimal
 
 import pytest
 
 import models
-from tests.support import posting
+from tests.support import posting, waiting
 from tests.support.api import Api
 from tests.support.mailbox import Mailbox
 
@@ -17,13 +16,15 @@ TOKENS = ("tok_ok", "tok_decline", "tok_error", "tok_timeout")
 
 async def _settled(api: Api, batch: str, within: float = 60) -> dict[str, dict]:
     """Wait until no payment of the batch is PENDING or UNKNOWN; returns invoices by account number."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
+    async def settled() -> dict[str, dict] | None:
         nodes = (await api.ok(posting.INVOICES, {"id": batch}))["billingBatch"]["invoices"]["nodes"]
         if all(p["status"] not in ("PENDING", "UNKNOWN") for n in nodes for p in n["payments"]):
             return {n["account"]["number"]: n for n in nodes}
-        assert asyncio.get_running_loop().time() < deadline, nodes
-        await asyncio.sleep(0.2)
+        return None
+
+    found: dict[str, dict] = await waiting.until(settled, f"no payment of batch {batch} PENDING or UNKNOWN", within,
+                                                 every=0.2)
+    return found
 
 
 async def test_sandbox_tokens_decline_blocks_completion_until_resolved(admin: Api, smtp_server: Mailbox) -> None:

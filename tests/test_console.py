@@ -21,8 +21,9 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 import models
 from billrun.demo import DEMO_EMAIL, DEMO_PASSWORD, load_demo
-from domain import auth, contracts
-from tests.support import billing, posting
+from domain import approvals, auth, contracts
+from models.enums import ApprovalRuleKind
+from tests.support import billing, posting, waiting
 from tests.support.api import Api
 from tests.support.live_server import live_server
 from tests.support.mailbox import Mailbox
@@ -128,10 +129,10 @@ async def test_a_clerk_takes_a_run_from_creation_to_completion_while_a_reviewer_
 
     # Every document goes with its persisted hash (Apollo APQ's shape) and its exact text, sha256(text) = hash.
     # (The heading shows before the list's own request has gone out: wait for it.)
-    deadline = asyncio.get_running_loop().time() + 30
-    while "ConsoleRuns" not in {body["operationName"] for body in sent}:
-        assert asyncio.get_running_loop().time() < deadline, [body["operationName"] for body in sent]
-        await asyncio.sleep(0.05)
+    async def runs_asked() -> bool:
+        return "ConsoleRuns" in {body["operationName"] for body in sent}
+
+    await waiting.until(runs_asked, "the console's ConsoleRuns request", 30)
     assert sent and all(body["extensions"]["persistedQuery"] == {
         "version": 1, "sha256Hash": hashlib.sha256(body["query"].encode()).hexdigest()} for body in sent)
     assert {body["operationName"] for body in sent} >= {"ConsoleLogin", "ConsoleViewer", "ConsoleRuns"}
@@ -303,6 +304,73 @@ async def test_a_clerk_credits_a_line_schedules_a_run_and_an_admin_adds_a_rule(
     await rule.get_by_role("button", name="Save threshold").click()
     await expect(rule.locator(".rule-threshold")).to_contain_text("300000.00")
     await accessible(page, "approval-rules")
+
+
+CONFIRMER_EMAIL, CONFIRMER_PASSWORD = "confirmer@billrun.example", "confirmer-password-1"
+BATCH_STATUS = "query($id: ID!) { billingBatch(id: $id) { status postRequest { mode } } }"
+BILLING_STATUS = "query($id: ID!) { node(id: $id) { ... on PeriodicBilling { billingStatus version } } }"
+
+
+async def test_a_second_clerk_confirms_a_posting_above_the_approval_rule_and_sees_it_posted(
+        server: str, browser: Browser, client: httpx.AsyncClient) -> None:
+    """A batch-total rule (docs/APPROVALS.md): the demo user's Post only requests the posting; another clerk with
+    BILLING_SEND_EXPORT opens the run, clicks Confirm posting and sees it POSTED, and the API agrees."""
+    token = await load_demo()
+    demo = Api(client, token)
+    batch = await billing.batch(demo, "Four eyes run", invoice_date=None)
+    await billing.process(demo, batch)
+    await posting.approve_all(demo, batch)
+    viewer = await auth.authenticate(token)
+    assert viewer is not None
+    currency = (await models.BillingBatch.get(id=posting.db_id(batch))).currency
+    await approvals.create_rule(viewer, ApprovalRuleKind.BATCH_TOTAL_ABOVE, Decimal("0.01"), currency)
+    await auth.create_user(None, email=CONFIRMER_EMAIL, name="Conrad Confirmer",
+                           permissions=["BILLING_ACCESS", "BILLING_SEND_EXPORT"], password=CONFIRMER_PASSWORD)
+    requester, confirmer = await new_page(browser), await new_page(browser)
+
+    await sign_in(requester, server, DEMO_EMAIL, DEMO_PASSWORD)
+    await requester.goto(f"{server}/app/runs/{batch}")
+    await expect(status(requester)).to_have_text("PROCESSED")
+    await requester.get_by_role("button", name="Post").click()
+    await expect(requester.get_by_role("note", name="Posting request")).to_contain_text("another user must confirm")
+    assert (await demo.ok(BATCH_STATUS, {"id": batch}))["billingBatch"] == {
+        "status": "PROCESSED", "postRequest": {"mode": "SEND"}}
+
+    await sign_in(confirmer, server, CONFIRMER_EMAIL, CONFIRMER_PASSWORD)
+    await confirmer.goto(f"{server}/app/runs/{batch}")
+    await expect(confirmer.get_by_role("note", name="Posting request")).to_be_visible()
+    await confirmer.get_by_role("button", name="Confirm posting").click()
+    await expect(status(confirmer)).to_have_text("POSTED")
+    await expect(confirmer.get_by_role("note", name="Posting request")).to_have_count(0)
+    assert (await demo.ok(BATCH_STATUS, {"id": batch}))["billingBatch"] == {"status": "POSTED", "postRequest": None}
+
+
+async def test_the_second_of_two_sessions_editing_a_billing_gets_the_conflict_reloads_and_saves(
+        server: str, browser: Browser, client: httpx.AsyncClient) -> None:
+    """Two sessions on one billing's page: the first moves it to HOLD; the second, still showing the old version,
+    is refused with CONCURRENT_UPDATE, clicks Reload, sees HOLD (the first's change) and then approves it."""
+    demo = Api(client, await load_demo())
+    batch = await billing.batch(demo, "Conflict run", invoice_date=None)
+    await billing.process(demo, batch)
+    target = (await billing.billings(demo, batch, first=1))[0]["id"]
+    first, second = await new_page(browser), await new_page(browser)
+    for page in (first, second):
+        await sign_in(page, server, DEMO_EMAIL, DEMO_PASSWORD)
+        await page.goto(f"{server}/app/billings/{target}")
+        await expect(status(page)).to_have_text("NEW")
+    moves = "Move this billing to"
+
+    await first.get_by_role("group", name=moves).get_by_role("button", name="HOLD").click()
+    await expect(status(first)).to_have_text("HOLD")
+    await second.get_by_role("group", name=moves).get_by_role("button", name="APPROVAL IN PROCESS").click()
+    await expect(second.get_by_role("alert")).to_contain_text("CONCURRENT_UPDATE")
+    await expect(status(second)).to_have_text("NEW")  # nothing written: still the version it loaded
+    await second.get_by_role("alert").get_by_role("button", name="Reload").click()
+    await expect(status(second)).to_have_text("HOLD")
+    await expect(second.get_by_role("alert")).to_have_count(0)
+    await second.get_by_role("group", name=moves).get_by_role("button", name="APPROVED").click()
+    await expect(status(second)).to_have_text("APPROVED")
+    assert (await demo.ok(BILLING_STATUS, {"id": target}))["node"]["billingStatus"] == "APPROVED"
 
 
 async def test_graphiql_opens_on_a_whole_run_with_a_header_to_fill(client: httpx.AsyncClient,

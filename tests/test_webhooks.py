@@ -2,6 +2,7 @@
 HTTP receivers on loopback, each signature verified with the `standardwebhooks` library (docs/WEBHOOKS.md)."""
 
 import time
+from pathlib import Path
 
 import pytest
 from graphql import build_schema
@@ -15,6 +16,7 @@ from models.enums import WebhookDeliveryState
 from schema import schema
 from tests.support import billing, waiting
 from tests.support.api import Api
+from tests.support.crash import Crash
 from tests.support.webhooks import CREATE, DELIVERIES, ENDPOINT, create_endpoint, deliveries, receiver
 from tests.support.worker import WorkerProcess
 
@@ -253,6 +255,74 @@ async def test_redelivering_an_event_sends_it_again_with_the_same_id_and_logs_th
     assert [(d["attempt"], d["redelivery"], d["state"]) for d in log] == [(1, False, "DELIVERED"),
                                                                           (2, True, "DELIVERED")]
     assert missing.json()["data"]["redeliverWebhookEvent"]["errors"][0]["code"] == "NOT_FOUND"
+
+
+# ------------------------------------------------------------------ a worker dying mid-POST
+
+# A sender's lease (timeout + margin) of 4 s, so a dead sender's work is taken up again within the test.
+SHORT_LEASE = {"BILLRUN_WEBHOOK_TIMEOUT_SECONDS": "2", "BILLRUN_WEBHOOK_LEASE_MARGIN_SECONDS": "2"}
+
+
+async def test_a_worker_killed_after_the_post_leaves_the_event_to_be_sent_again_with_the_same_id(
+        admin: Api, alone: None, tmp_path: Path) -> None:
+    """The receiver answered 204, the worker died before recording it (fault point `webhook.posted`): its lease
+    on the endpoint expires, the next worker sends the same event again (same `webhook-id`) and records it once."""
+    crash = Crash(tmp_path / "faults", ["webhook.posted"], SHORT_LEASE)
+    with receiver() as hook:
+        endpoint, _ = await create_endpoint(admin, hook)
+        await billing.batch(admin, "Run 1")
+        victim = crash.victim()
+        try:
+            assert await crash.happens(victim) == ["webhook.posted"]
+        finally:
+            victim.stop()
+        assert len(hook.delivered()) == 1 and await deliveries(admin, endpoint) == []  # answered, not recorded
+        replacement = crash.replacement()
+        try:
+            log = await settled(admin, endpoint)
+            got = await hook.wait_for(2)
+        finally:
+            replacement.stop()
+    assert got[0].webhook_id == got[1].webhook_id and got[0].body == got[1].body
+    assert [(d["attempt"], d["state"]) for d in log] == [(1, "DELIVERED")]
+    assert await models.WebhookEndpoint.exclude(lease_token=None).count() == 0
+
+
+async def test_a_redelivery_whose_worker_died_mid_post_is_sent_again_not_left_sending(
+        admin: Api, alone: None, tmp_path: Path) -> None:
+    """A redelivery claimed SENDING whose worker died after the POST (fault point `webhook.redelivery.posted`)
+    is taken up by the sweeper once a sender's lease has passed: QUEUED again, POSTed again with the same
+    `webhook-id`, recorded DELIVERED."""
+    with receiver() as hook:
+        endpoint, _ = await create_endpoint(admin, hook)
+        await billing.batch(admin, "Run 1")
+        pk = endpoint_pk(endpoint)
+        assert await webhooks.dispatch() == 1  # the first delivery, sent here: the victim has only the redelivery
+        await webhooks.deliver(pk, (await models.WebhookEndpoint.get(id=pk)).lease_token or "")
+        first = (await hook.wait_for(1))[0]
+        await admin.mutate("redeliverWebhookEvent", REDELIVER, {"input": {
+            "endpointId": endpoint, "eventId": first.webhook_id}})
+        crash = Crash(tmp_path / "faults", ["webhook.redelivery.posted"], SHORT_LEASE)
+        victim = crash.victim()
+        try:
+            assert await crash.happens(victim) == ["webhook.redelivery.posted"]
+        finally:
+            victim.stop()
+        assert len(hook.delivered()) == 2
+        assert (await deliveries(admin, endpoint))[-1]["state"] == "SENDING"  # answered, not recorded
+        replacement = crash.replacement()
+        try:
+            async def redelivered() -> list[dict] | None:
+                log = await deliveries(admin, endpoint)
+                return log if log[-1]["state"] == "DELIVERED" else None
+
+            log = await waiting.until(redelivered, "the stuck redelivery to be sent again and recorded")
+        finally:
+            replacement.stop()
+    got = hook.delivered()
+    assert len(got) == 3 and {r.webhook_id for r in got} == {first.webhook_id}
+    assert [(d["attempt"], d["redelivery"], d["state"]) for d in log] == [(1, False, "DELIVERED"),
+                                                                          (2, True, "DELIVERED")]
 
 
 # ------------------------------------------------------------------ who may

@@ -175,7 +175,8 @@ async def purge_expired() -> None:
 @dramatiq.actor(queue_name="housekeeping", max_retries=3, time_limit=60_000)
 async def sweep() -> None:
     """Find what is stuck and move it on: jobs nothing moved for a while (sent again), payments whose answer was
-    lost (settled by asking the gateway), e-mails whose worker died mid-send (reported)."""
+    lost (settled by asking the gateway), e-mails whose worker died mid-send (reported), webhook redeliveries
+    whose worker died mid-POST (sent again)."""
     counts = await housekeeping.sweep()
     if any(counts.values()):
         log.warning("sweeper: %s", counts)

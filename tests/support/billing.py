@@ -1,11 +1,10 @@
 """Billing-run helpers for tests: a small company, batches, and waiting for background jobs."""
 
-import asyncio
 
 from strawberry.relay import from_base64
 
 import models
-from tests.support import builders
+from tests.support import builders, waiting
 from tests.support.api import Api
 
 CREATE_BATCH = """mutation($input: CreateBillingBatchInput!) { createBillingBatch(input: $input) {
@@ -53,13 +52,13 @@ async def batch(api: Api, name: str = "May run", invoice_date: str = "2026-05-01
 
 
 async def wait_for_job(api: Api, job_id: str, within: float = 90.0) -> dict:
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
+    """Until the job has finished (SUCCEEDED or FAILED); returns it."""
+    async def finished() -> dict | None:
         job = (await api.ok(JOB, {"id": job_id}))["job"]
-        if job["status"] in ("SUCCEEDED", "FAILED"):
-            return job
-        assert asyncio.get_running_loop().time() < deadline, f"job still {job}"
-        await asyncio.sleep(0.1)
+        return job if job["status"] in ("SUCCEEDED", "FAILED") else None
+
+    found: dict = await waiting.until(finished, f"job {job_id} to finish", within, every=0.1)
+    return found
 
 
 async def process(api: Api, batch_id: str) -> dict:
@@ -74,13 +73,11 @@ async def process(api: Api, batch_id: str) -> dict:
 
 async def jobs_done(api: Api, batch_id: str, within: float = 90.0) -> None:
     """Until every job of the batch has finished."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
+    async def finished() -> bool:
         found = (await api.ok("query($id: ID!) { billingBatch(id: $id) { jobs { status } } }", {"id": batch_id}))
-        if all(j["status"] in ("SUCCEEDED", "FAILED") for j in found["billingBatch"]["jobs"]):
-            return
-        assert asyncio.get_running_loop().time() < deadline, found
-        await asyncio.sleep(0.05)
+        return all(j["status"] in ("SUCCEEDED", "FAILED") for j in found["billingBatch"]["jobs"])
+
+    await waiting.until(finished, f"every job of batch {batch_id} to finish", within)
 
 
 async def billings(api: Api, batch_id: str, first: int = 50) -> list[dict]:

@@ -1,9 +1,10 @@
 """What the broker still holds, for tests that must know every message sent has been handled (no fixed sleeps)."""
 
-import asyncio
 import os
 
 import redis.asyncio as redis
+
+from tests.support import waiting
 
 
 async def wait_until_handled(queue: str = "billing", within: float = 60.0, url: str | None = None) -> None:
@@ -11,11 +12,11 @@ async def wait_until_handled(queue: str = "billing", within: float = 60.0, url: 
     message in `dramatiq:<queue>.msgs` from its enqueueing until its worker acks it (delayed retries live in
     `<queue>.DQ`). `url`: the broker's Redis, when not the suite's."""
     client = redis.Redis.from_url(url or os.environ["REDIS_URL"])
-    deadline = asyncio.get_running_loop().time() + within
+    async def handled() -> bool:
+        return not (await client.hlen(f"dramatiq:{queue}.msgs") or await client.hlen(f"dramatiq:{queue}.DQ.msgs"))
+
     try:
-        while await client.hlen(f"dramatiq:{queue}.msgs") or await client.hlen(f"dramatiq:{queue}.DQ.msgs"):
-            assert asyncio.get_running_loop().time() < deadline, f"messages of {queue} still pending"
-            await asyncio.sleep(0.05)
+        await waiting.until(handled, f"every message of {queue} to be handled", within)
     finally:
         await client.aclose()
 

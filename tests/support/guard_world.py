@@ -6,7 +6,6 @@ account granted to nobody (`world.hidden`, same shape). `world.absent` names ids
 exist. A snapshot of every table tells whether a refused call wrote anything.
 """
 
-import asyncio
 import dataclasses
 from dataclasses import dataclass
 
@@ -14,7 +13,7 @@ from strawberry.relay import from_base64, to_base64
 from tortoise import Tortoise
 
 from billrun import db
-from tests.support import billing, builders, posting
+from tests.support import billing, builders, posting, waiting
 from tests.support.api import Api
 
 
@@ -111,13 +110,13 @@ async def _draft_items(admin: Api, side: str, revenue: str) -> dict[str, str]:
 
 async def _settled(admin: Api, batch: str, within: float = 60) -> dict:
     """The posted batch once its declined auto-pays have opened their notifications."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
+    async def declined() -> dict | None:
         content = (await admin.ok(BATCH_CONTENT, {"id": batch}))["billingBatch"]
-        if len([n for n in content["notifications"] if n["kind"] == "PAYMENT_DECLINED"]) == 2:
-            return content
-        assert asyncio.get_running_loop().time() < deadline, content
-        await asyncio.sleep(0.1)
+        return content if len([n for n in content["notifications"] if n["kind"] == "PAYMENT_DECLINED"]) == 2 else None
+
+    found: dict = await waiting.until(declined, f"batch {batch}'s two PAYMENT_DECLINED notifications", within,
+                                      every=0.1)
+    return found
 
 
 def _of(rows: list[dict], number: str, path: str = "account") -> dict:

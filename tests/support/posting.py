@@ -2,7 +2,7 @@
 
 from strawberry.relay import from_base64
 
-from tests.support import billing, builders
+from tests.support import billing, builders, waiting
 from tests.support.api import Api
 
 MASS = """mutation($batch: ID!, $status: BillingStatus!, $filter: PeriodicBillingFilter) { massUpdateBillingStatus(
@@ -76,15 +76,12 @@ async def post(api: Api, batch: str, mode: str = "SEND", within: float = 90) -> 
 
 async def follow_ups_done(api: Api, batch: str, within: float = 60) -> dict:
     """Wait until every job of the batch (sending, export, auto-pay) has finished; returns the batch."""
-    import asyncio
-
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
+    async def finished() -> dict | None:
         found = (await api.ok(BATCH, {"id": batch}))["billingBatch"]
-        if all(j["status"] in ("SUCCEEDED", "FAILED") for j in found["jobs"]):
-            return found
-        assert asyncio.get_running_loop().time() < deadline, found["jobs"]
-        await asyncio.sleep(0.1)
+        return found if all(j["status"] in ("SUCCEEDED", "FAILED") for j in found["jobs"]) else None
+
+    done: dict = await waiting.until(finished, f"every follow-up job of batch {batch} to finish", within, every=0.1)
+    return done
 
 
 def db_id(gid: str) -> int:

@@ -8,15 +8,15 @@ from typing import Any
 import pytest
 
 
-async def until(check: Callable[[], Awaitable[Any]], what: str, within: float = 30.0) -> Any:
-    """Poll `check()` every 50 ms until it returns something truthy (returned); fail the test naming `what` and
-    the last value seen if `within` seconds pass first. A timeout for a wait, not a measure of speed."""
+async def until(check: Callable[[], Awaitable[Any]], what: str, within: float = 30.0, every: float = 0.05) -> Any:
+    """Poll `check()` every `every` seconds until it returns something truthy (returned); fail the test naming
+    `what` and the last value seen if `within` seconds pass first. A timeout for a wait, not a measure of speed."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while not (seen := await check()):
         if loop.time() >= deadline:
             pytest.fail(f"gave up after {within:g} s waiting for {what} (last seen: {seen!r})")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(every)
     return seen
 
 

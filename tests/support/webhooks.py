@@ -1,10 +1,8 @@
 """A real webhook receiver on loopback (http.server in a thread) that verifies every request's signature with the
 `standardwebhooks` library, answers the status codes a test scripts, and keeps what it got."""
 
-import asyncio
 import json
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from tests.support import waiting
 from tests.support.api import Api
 
 
@@ -70,11 +69,12 @@ class Receiver:
 
     async def wait_for(self, count: int, within: float = 30.0) -> list[Received]:
         """Poll (with a deadline) until `count` requests were answered 2xx; returns them."""
-        deadline = time.monotonic() + within
-        while len(self.delivered()) < count:
-            assert time.monotonic() < deadline, f"only {len(self.delivered())} of {count} deliveries: {self.requests}"
-            await asyncio.sleep(0.05)
-        return self.delivered()
+        async def enough() -> list[Received] | None:
+            got = self.delivered()
+            return got if len(got) >= count else None
+
+        found: list[Received] = await waiting.until(enough, f"{count} deliveries answered 2xx at {self.url}", within)
+        return found
 
 
 def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
