@@ -306,8 +306,8 @@ class Hub:
         viewers: dict[tuple, Viewer] = {}
         key_of: dict[Subscriber, tuple] = {}
         for subscriber in self.subscribers:  # each subscriber's viewer key once per page, not once per event
-            key = key_of[subscriber] = subscriber.viewer_key()
-            viewers.setdefault(key, subscriber.viewer)
+            viewer_key = key_of[subscriber] = subscriber.viewer_key()
+            viewers.setdefault(viewer_key, subscriber.viewer)
         seen = await _visibility(batch, viewers.values())
         # Which accounts each subscriber may see, looked up once per subscriber for the page; None for one that
         # registered meanwhile (and reads the log) or whose permissions changed while the page was read.
