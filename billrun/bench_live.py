@@ -258,18 +258,28 @@ def _summary(samples: list[float]) -> dict:
 
 def _pace(followers: list[dict]) -> dict:
     """How the batch's events came (their number, over how long) and, per event, the time from its first
-    subscriber to its last: what one event costs the API process to hand to all of them."""
+    subscriber to its last: what one event costs the API process to hand to all of them. `per_event`: each
+    event's type, when it was created (ms after the first), and its latency to its first and its last
+    subscriber."""
     by_event: dict[str, list[float]] = {}
     created: dict[str, float] = {}
+    types: dict[str, str] = {}
     for follower in followers:
         for at, event in follower["events"]:
             by_event.setdefault(event["cursor"], []).append(at)
+            types[event["cursor"]] = event["type"]
             created[event["cursor"]] = datetime.fromisoformat(event["createdAt"]).timestamp()
     spreads = sorted((max(v) - min(v)) * 1000 for v in by_event.values())
     firsts = sorted((min(v) - created[cursor]) * 1000 for cursor, v in by_event.items())
+    start = min(created.values())
+    per_event = [{"cursor": cursor, "type": types[cursor], "created_ms": round((created[cursor] - start) * 1000, 1),
+                  "first_ms": round((min(v) - created[cursor]) * 1000, 1),
+                  "last_ms": round((max(v) - created[cursor]) * 1000, 1)}
+                 for cursor, v in sorted(by_event.items(), key=lambda item: int(item[0]))]
     return {"events": len(by_event), "events_over_seconds": round(max(created.values()) - min(created.values()), 2),
             "median_spread_first_to_last_subscriber_ms": round(spreads[len(spreads) // 2], 1),
-            "median_latency_to_first_subscriber_ms": round(firsts[len(firsts) // 2], 1)}
+            "median_latency_to_first_subscriber_ms": round(firsts[len(firsts) // 2], 1),
+            "per_event": per_event}
 
 
 async def _processed_while_followed(url: str, token: str, viewer: Viewer, subscribers: int, name: str,

@@ -99,6 +99,16 @@ class Subscriber:
         self.last = start  # the cursor of the last event it delivered (or skipped as delivered already)
         self.parked = False  # its task waits for events
         self.active = True
+        self._key: tuple[frozenset, tuple] | None = None  # its viewer's permissions and `_viewer_key` of them
+
+    def viewer_key(self) -> tuple:
+        """`_viewer_key` of its viewer, made again only when the viewer's permissions change (a token re-check):
+        the hub asks once per subscriber and page of events."""
+        viewer = self.viewer
+        cached = self._key
+        if cached is None or cached[0] is not viewer.permissions:
+            cached = self._key = (viewer.permissions, _viewer_key(viewer))
+        return cached[1]
 
     def hand(self, event: models.Event) -> None:
         if self.catch_up:
@@ -295,8 +305,16 @@ class Hub:
             self._moving = False
 
     async def _hand_out(self, batch: list[models.Event]) -> None:
-        viewers = {_viewer_key(s.viewer): s.viewer for s in self.subscribers}
+        viewers: dict[tuple, Viewer] = {}
+        key_of: dict[Subscriber, tuple] = {}
+        for subscriber in self.subscribers:  # each subscriber's viewer key once per page, not once per event
+            viewer_key = key_of[subscriber] = subscriber.viewer_key()
+            viewers.setdefault(viewer_key, subscriber.viewer)
         seen = await _visibility(batch, viewers.values())
+        # Which accounts each subscriber may see, looked up once per subscriber for the page; None for one that
+        # registered meanwhile (and reads the log) or whose permissions changed while the page was read.
+        allowed_of = {s: seen.get(key_of[s]) if s in key_of and s.viewer_key() is key_of[s] else None
+                      for s in self.subscribers}
         # Subscribers that share results form a group (operation, viewer's scope): worked out once per batch of
         # events, so a delivery costs an index, not a key.
         group_of: dict[Subscriber, int] = {}
@@ -312,7 +330,7 @@ class Hub:
                 targets |= self._by_job.get(event.job_id, set())
             receivers: list[tuple[Subscriber, int]] = []
             for subscriber in targets:
-                allowed = seen.get(_viewer_key(subscriber.viewer))
+                allowed = allowed_of.get(subscriber)
                 if allowed is None:  # registered meanwhile (and reading the log), or its permissions changed
                     subscriber.lose_track()
                 elif subscriber.interest.matches(event) and (event.account_id is None or allowed(event.account_id)):
