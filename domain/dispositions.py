@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from tortoise.expressions import Subquery
 from tortoise.queryset import QuerySet
 
 import models
 from domain import approvals
 from domain.access import Viewer
 from domain.errors import ErrorCode, Problem
+from models import reads
 from models.enums import BatchStatus, BillingStatus, Permission
 
 S = BillingStatus
@@ -134,31 +134,41 @@ def deletion_refusal(subject: Subject) -> Problem | None:
     return None
 
 
+_STATUS = {s.value: s for s in BillingStatus}
+_BATCH_STATUS = {s.value: s for s in BatchStatus}
+
+
 async def subjects(billings: QuerySet) -> dict[int, Subject]:
-    """What the rules need for these billings (a query, so a whole batch works), in three queries: the
-    billings, every billing of their contracts, the invoices of the invoiced ones, the approval rules."""
-    rows = await billings.values_list("id", "status", "contract_id", "period_start", "batch__status", "amount",
-                                      "account__currency", "last_edited_by_id", "version")
+    """What the rules need for these billings (a query, so a whole batch works), in four queries whatever their
+    number: the billings, every billing of their contracts (`models.reads.subject_rows`), the invoices of the
+    invoiced ones, the approval rules. Statuses are converted once per row by dict look-up."""
+    read = await reads.subject_rows(billings)
     by_contract: dict[int, list[tuple[int, date, BillingStatus, Decimal]]] = defaultdict(list)
-    for bid, contract_id, start, status, amount in await models.PeriodicBilling.filter(
-            contract_id__in=Subquery(billings.values("contract_id"))).values_list(
-            "id", "contract_id", "period_start", "status", "amount"):
-        by_contract[contract_id].append((bid, start, BillingStatus(status), amount))
+    for bid, contract_id, start, status, amount in read.siblings:
+        by_contract[contract_id].append((bid, start, _STATUS[status], amount))
     rules = await approvals.load()
-    invoiced = [r[0] for r in rows if r[1] == S.INVOICED]
+    invoiced = [r[0] for r in read.billings if r[1] == S.INVOICED.value]
     credited = {billing_id for billing_id, amount, amount_credited in await models.Invoice.filter(
         billing_id__in=invoiced).values_list("billing_id", "amount", "amount_credited")
                 if amount > 0 and amount_credited >= amount} if invoiced else set()
+    needs_four_eyes = rules.billing_needs_four_eyes if rules.billing_above or rules.change_above_percent is not None \
+        else None
     found = {}
-    for bid, status, contract_id, start, batch_status, amount, currency, editor, version in rows:
-        siblings = [s for s in by_contract.get(contract_id, []) if s[0] != bid]
-        previous = max((s for s in siblings if s[1] < start and s[2] != S.REJECTED), key=lambda s: (s[1], s[0]),
-                       default=None)
+    for bid, status, contract_id, start, batch_status, amount, currency, editor, version in read.billings:
+        siblings = [s for s in by_contract.get(contract_id, ()) if s[0] != bid]
+        if siblings:
+            earlier = tuple(Sibling(s, st) for _, s, st, _ in siblings if s < start)
+            later = tuple(Sibling(s, st) for _, s, st, _ in siblings if s > start)
+        else:  # the usual case: the contract's only billing
+            earlier = later = ()
+        four_eyes = False
+        if needs_four_eyes is not None:
+            previous = max((s for s in siblings if s[1] < start and s[2] != S.REJECTED),
+                           key=lambda s: (s[1], s[0]), default=None)
+            four_eyes = needs_four_eyes(amount, currency, previous[3] if previous else None)
         found[bid] = Subject(
-            id=bid, status=BillingStatus(status), period_start=start,
-            batch_status=BatchStatus(batch_status) if batch_status else None,
-            earlier=tuple(Sibling(s, st) for _, s, st, _ in siblings if s < start),
-            later=tuple(Sibling(s, st) for _, s, st, _ in siblings if s > start),
-            four_eyes=rules.billing_needs_four_eyes(amount, currency, previous[3] if previous else None),
+            id=bid, status=_STATUS[status], period_start=start,
+            batch_status=_BATCH_STATUS[batch_status] if batch_status else None,
+            earlier=earlier, later=later, four_eyes=four_eyes,
             last_edited_by=editor, fully_credited=bid in credited, version=version)
     return found

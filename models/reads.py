@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from tortoise import connections
+from tortoise.expressions import Subquery
+from tortoise.queryset import QuerySet
 
 from models.billing import PeriodicBilling
 from models.bulk import is_postgres
@@ -88,3 +90,43 @@ async def account_rows(account_ids: Sequence[int]) -> tuple[Rows, Rows]:
     locations = list({location for _, location, _ in accounts})
     return accounts, await TaxRate.filter(location__in=locations).values_list("location", "rate",
                                                                               "ledger_account_id")
+
+
+@dataclass
+class SubjectRows:
+    """What the disposition rules read about some billings, each list in its documented column order."""
+
+    billings: Rows  # id, status, contract_id, period_start, batch status (None outside a batch), amount,
+    #                 account currency, last_edited_by_id, version (by id)
+    siblings: Rows  # id, contract_id, period_start, status, amount of every billing of their contracts
+
+
+_SUBJECTS = ("SELECT p.id, p.status, p.contract_id, p.period_start, b.status, p.amount, a.currency, "
+             "p.last_edited_by_id, p.version FROM periodic_billing AS p JOIN account AS a ON a.id = p.account_id "
+             "LEFT JOIN billing_batch AS b ON b.id = p.batch_id WHERE p.id = ANY($1::int[]) ORDER BY p.id")
+_SIBLINGS = ("SELECT id, contract_id, period_start, status, amount FROM periodic_billing WHERE contract_id IN "
+             "(SELECT contract_id FROM periodic_billing WHERE id = ANY($1::int[]))")
+
+
+async def subject_rows(billings: QuerySet[PeriodicBilling]) -> SubjectRows:
+    """The rule inputs of the billings `billings` selects (already scoped and filtered): their own columns and
+    those of every billing of their contracts. Statuses come back as the enums' values (text), so the caller
+    converts them once. PostgreSQL: the ids through the ORM (the scope is the queryset's), then two raw
+    statements with them as one array; SQLite: two ORM reads."""
+    conn = connections.get("default")
+    if is_postgres(conn):
+        ids = list(await billings.values_list("id", flat=True))
+        async with conn.acquire_connection() as raw:
+            return SubjectRows(await raw.fetch(_SUBJECTS, ids), await raw.fetch(_SIBLINGS, ids))
+    rows = await billings.order_by("id").values_list(
+        "id", "status", "contract_id", "period_start", "batch__status", "amount", "account__currency",
+        "last_edited_by_id", "version")
+    siblings = await PeriodicBilling.filter(contract_id__in=Subquery(billings.values("contract_id"))).values_list(
+        "id", "contract_id", "period_start", "status", "amount")
+    return SubjectRows([(r[0], _value(r[1]), *r[2:4], _value(r[4]), *r[5:]) for r in rows],
+                       [(*r[:3], _value(r[3]), r[4]) for r in siblings])
+
+
+def _value(status: Any) -> Any:
+    """An enum's value (None stays None): the ORM gives enums, the raw reads text."""
+    return getattr(status, "value", status)
