@@ -132,15 +132,15 @@ async def _journal_rows(batch_id: int, writer: spreadsheet_csv.SafeWriter) -> No
     # every page: a 1,000,000-invoice export took over an hour).
     entries = models.JournalEntry.filter(batch_id=batch_id, payment_id=None)
     last = 0
-    while ids := await entries.filter(id__gt=last).order_by("id").limit(ENTRY_PAGE).values_list("id", flat=True):
-        memo_date = {e["id"]: (e["memo"], e["entry_date"].isoformat())
-                     for e in await models.JournalEntry.filter(id__in=ids).values("id", "memo", "entry_date")}
-        for line in await models.JournalLine.filter(entry_id__in=ids).order_by("entry_id", "id").values(
+    while page := await entries.filter(id__gt=last).order_by("id").limit(ENTRY_PAGE).values(
+            "id", "memo", "entry_date"):
+        memo_date = {e["id"]: (e["memo"], e["entry_date"].isoformat()) for e in page}
+        for line in await models.JournalLine.filter(entry_id__in=list(memo_date)).order_by("entry_id", "id").values(
                 "entry_id", "memo", "ledger_account__code", "debit", "credit"):
             memo, day = memo_date[line["entry_id"]]
             writer.writerow([memo, day, line["memo"], line["ledger_account__code"], "No Tax",
                              str(line["debit"] - line["credit"])])
-        last = ids[-1]
+        last = page[-1]["id"]
 
 
 async def _chunks(job: models.Job) -> list[jobs.Chunk]:
