@@ -13,10 +13,13 @@ trace held everything, `price_record`, `why`, `formula`, `period`…) read exact
 clerk's line edit pins the reason and formula the line was priced with. Pure: no database, no I/O.
 """
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
+
+import orjson
 
 from domain.currencies import STORED_DECIMALS
 from domain.money import round_half_up
@@ -242,6 +245,32 @@ def compose(line: LineColumns, billing: BillingColumns) -> Trace:
         tax_location=stored.get("location", billing.tax_location) if is_tax else None,
         tax_base=_decimal(stored.get("base")) if is_tax else None,
     )
+
+
+MAX_COMPOSED = 50_000  # composed traces kept per process (a few hundred bytes each), the oldest dropped first
+_COMPOSED: OrderedDict[tuple, Trace] = OrderedDict()
+
+
+def composed(line: LineColumns, billing: BillingColumns) -> Trace:
+    """`compose(line, billing)`, remembered by everything it is composed from: the line's columns, its stored
+    facts (as sorted JSON) and its billing's columns. A line or billing edited since composes anew (its inputs
+    differ); the same inputs compose the same trace, so a page read again formats none of its lines' strings
+    and dates (docs/PERFORMANCE.md, "Serving the grid"). `Trace` is frozen: sharing it is safe."""
+    stored = line.trace
+    try:
+        facts = orjson.dumps(stored, option=orjson.OPT_SORT_KEYS) if stored else b""
+    except TypeError:  # a value orjson cannot encode (never written by pricing): composed, not remembered
+        return compose(line, billing)
+    key = (line.kind, line.amount, line.days_billed, line.days_in_period, line.price_source, line.charge_id,
+           line.dated_price_id, line.source_type, line.source_id, facts, billing.period_start, billing.period_end,
+           billing.billing_start, billing.billing_end, billing.tax_location)
+    found = _COMPOSED.get(key)
+    if found is not None:
+        return found
+    found = _COMPOSED[key] = compose(line, billing)
+    if len(_COMPOSED) > MAX_COMPOSED:
+        _COMPOSED.popitem(last=False)
+    return found
 
 
 def pinned(line: LineColumns, billing: BillingColumns) -> dict[str, Any]:

@@ -15,13 +15,16 @@ import models
 from domain import batches, credit_notes, dispositions, ledger
 from domain.access import Viewer, visible
 from models.enums import BillingStatus
+from models.reads import among
 from models.rows import values_rows
 
 
-def by_id_loader(viewer: Viewer, model: type[Model], scoped: bool = True) -> DataLoader[int, Any]:
+def by_id_loader(viewer: Viewer, model: type[Model], scoped: bool = True,
+                 plain: bool = False) -> DataLoader[int, Any]:
+    """The rows of these ids (through the scope unless `scoped` is off); `plain`: as `models.rows.Row`s."""
     async def load(ids: Sequence[int]) -> list[Any]:
-        rows = {row.pk: row for row in await (visible(viewer, model) if scoped else model.all()).filter(
-            id__in=list(ids))}
+        query = among(visible(viewer, model) if scoped else model.all(), "id", ids)
+        rows = {row.pk: row for row in await (values_rows(query) if plain else query)}
         return [rows.get(i) for i in ids]
 
     return DataLoader(load_fn=load)
@@ -31,7 +34,7 @@ def one_by_field_loader(viewer: Viewer, model: type[Model], key_field: str) -> D
     """The row whose `key_field` is each key (a one-to-one seen from the other side), through the scope."""
     async def load(keys: Sequence[int]) -> list[Any]:
         rows = {getattr(row, key_field): row for row in await visible(viewer, model).filter(
-            **{f"{key_field}__in": list(keys)})}
+            **{f"{key_field}__in": list(keys)})}  # keys of any type (a tax location): the ORM's `IN`
         return [rows.get(k) for k in keys]
 
     return DataLoader(load_fn=load)
@@ -45,7 +48,7 @@ def children_loader(viewer: Viewer, model: type[Model], parent_field: str,
     async def load(parent_ids: Sequence[int]) -> list[list[Any]]:
         groups: dict[int, list[Any]] = defaultdict(list)
         rows = visible(viewer, model) if scoped else model.all()
-        query = rows.filter(**{f"{parent_field}__in": list(parent_ids)}, **(where or {})).order_by(*order)
+        query = among(rows.filter(**(where or {})), parent_field, parent_ids).order_by(*order)
         for row in await (values_rows(query) if plain else query):
             groups[getattr(row, parent_field)].append(row)
         return [groups.get(i, []) for i in parent_ids]
@@ -148,7 +151,8 @@ class Loaders:
     @property
     def billing_of_line(self) -> DataLoader[int, Any]:
         """A line's billing, for its trace: a visible line's billing is visible (they share the account)."""
-        return self._get("billing_of_line", lambda v: by_id_loader(v, models.PeriodicBilling, scoped=False))
+        return self._get("billing_of_line",
+                         lambda v: by_id_loader(v, models.PeriodicBilling, scoped=False, plain=True))
 
     @property
     def details_by_billing_id(self) -> DataLoader[int, list[Any]]:

@@ -278,7 +278,7 @@ def trace_of(root: Any, info: CtxInfo) -> Any:
     """A line's whole trace: its stored facts and its and its billing's columns (one query per page of lines,
     loaded with the page: then the trace is composed at once, without an await)."""
     return then(loaded(info.context.loaders.billing_of_line, root.billing_id),
-                lambda billing: trace.compose(root, billing))
+                lambda billing: trace.composed(root, billing))
 
 
 trace_of.prefetch = Prefetch("billing_of_line", "billing_id", many=False, descend=False)  # type: ignore[attr-defined]  # read by resolvers/prefetch.py

@@ -55,11 +55,12 @@ from graphql import (
 )
 from graphql.execution.collect_fields import collect_fields, collect_subfields
 from graphql.pyutils import Undefined, is_iterable
-from strawberry.relay.utils import to_base64
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 from strawberry.types.union import StrawberryUnion
+
+from schema.fast_fields import global_id
 
 PERSISTED: ContextVar[bool] = ContextVar("billrun_persisted_document", default=False)  # set per HTTP request
 MAX_PLANS = 2048  # compiled selections kept per process, least recently used dropped first
@@ -117,7 +118,7 @@ class _Compiler:
     def __init__(self, executor: Any) -> None:
         self.executor = executor
         self.names: dict[str, Any] = {"NotHandled": NotHandled, "Undefined": Undefined, "is_iterable": is_iterable,
-                                      "to_base64": to_base64, "CHECKED": CHECKED,
+                                      "global_id": global_id, "CHECKED": CHECKED,
                                       "check": _checker(executor.is_awaitable, executor.plain_types),
                                       "is_async_iterable": executor.is_async_iterable}
         self.lines: list[str] = []
@@ -170,7 +171,7 @@ class _Compiler:
         if kind is not None and kind[0] == "parent":
             return f"{self.constant(kind[1])}(src)"
         if kind is not None and kind[0] == "global_id":
-            return f"to_base64({kind[1]!r}, src.id)"
+            return f"global_id({kind[1]!r}, src.id)"
         if getattr(resolve, "direct", False) and not pyinspect.iscoroutinefunction(resolve):
             return f"{self.constant(resolve)}(src, info)"
         raise NotHandled
